@@ -1,0 +1,301 @@
+//! Choosing an adapter and holding the device the network runs on.
+//!
+//! A [`GpuContext`] either creates its own device from the user's choice (`--backend`,
+//! `--adapter`, or `WGPU_BACKEND` / `WGPU_ADAPTER_NAME`) or wraps a device and queue that
+//! somebody else created — the viewer passes its own, so inference and drawing share one device.
+
+use std::fmt;
+
+/// A wgpu backend the user can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GpuBackend {
+    /// Vulkan (Linux, Windows, Android; lavapipe on CPU-only Linux).
+    #[value(alias = "vk")]
+    Vulkan,
+    /// Metal (macOS, iOS).
+    #[value(alias = "mtl")]
+    Metal,
+    /// Direct3D 12 (Windows).
+    #[value(alias = "d3d12")]
+    Dx12,
+    /// OpenGL / OpenGL ES (where nothing else exists).
+    #[value(alias = "gles", alias = "opengl")]
+    Gl,
+}
+
+impl GpuBackend {
+    /// The wgpu backend set.
+    pub fn backends(self) -> wgpu::Backends {
+        match self {
+            GpuBackend::Vulkan => wgpu::Backends::VULKAN,
+            GpuBackend::Metal => wgpu::Backends::METAL,
+            GpuBackend::Dx12 => wgpu::Backends::DX12,
+            GpuBackend::Gl => wgpu::Backends::GL,
+        }
+    }
+}
+
+/// What the user asked for; empty means "the best adapter there is".
+#[derive(Debug, Clone, Default)]
+pub struct AdapterRequest {
+    /// Restrict to one backend.
+    pub backend: Option<GpuBackend>,
+    /// Pick the first adapter whose name contains this (case-insensitive).
+    pub adapter: Option<String>,
+}
+
+impl AdapterRequest {
+    fn backends(&self) -> wgpu::Backends {
+        match self.backend {
+            Some(b) => b.backends(),
+            None => wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all()),
+        }
+    }
+}
+
+/// Why no device could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    /// No adapter on the requested backends.
+    #[error(
+        "no GPU adapter found on backends {backends:?}. On a CPU-only Linux machine install Debian's \
+         `mesa-vulkan-drivers` (lavapipe, a software Vulkan device), or run with `--backend cpu`"
+    )]
+    NoAdapter {
+        /// The backends searched.
+        backends: wgpu::Backends,
+    },
+    /// No adapter matches the requested name.
+    #[error("no adapter name contains {wanted:?}; available adapters:{available}")]
+    NoMatch {
+        /// The requested name.
+        wanted: String,
+        /// One line per adapter found.
+        available: String,
+    },
+    /// The adapter refused to create a device.
+    #[error("adapter {adapter:?} could not create a device: {source}")]
+    Device {
+        /// The adapter's name.
+        adapter: String,
+        /// wgpu's reason.
+        source: wgpu::RequestDeviceError,
+    },
+}
+
+/// One adapter, described for people.
+#[derive(Debug, Clone)]
+pub struct AdapterSummary {
+    /// wgpu's description.
+    pub info: wgpu::AdapterInfo,
+    /// Whether it can time GPU work (per-layer timings).
+    pub timestamps: bool,
+}
+
+impl fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.info;
+        let driver = [i.driver.as_str(), i.driver_info.as_str()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        write!(
+            f,
+            "{} ({:?}, {}, driver: {})",
+            i.name,
+            i.backend,
+            device_type_name(i.device_type),
+            if driver.is_empty() {
+                "unknown"
+            } else {
+                &driver
+            }
+        )
+    }
+}
+
+/// Human name of a device type.
+pub fn device_type_name(t: wgpu::DeviceType) -> &'static str {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => "discrete GPU",
+        wgpu::DeviceType::IntegratedGpu => "integrated GPU",
+        wgpu::DeviceType::VirtualGpu => "virtual GPU",
+        wgpu::DeviceType::Cpu => "software (CPU)",
+        wgpu::DeviceType::Other => "other",
+    }
+}
+
+/// Preference when nothing is named: real GPUs before virtual and software ones.
+fn rank(t: wgpu::DeviceType) -> u8 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    }
+}
+
+/// Native backends before GL, which lacks compute features on some drivers.
+fn backend_rank(b: wgpu::Backend) -> u8 {
+    match b {
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 0,
+        _ => 1,
+    }
+}
+
+fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends = backends;
+    wgpu::Instance::new(desc)
+}
+
+/// Every adapter wgpu finds on the requested backends.
+pub fn list_adapters(request: &AdapterRequest) -> Vec<AdapterSummary> {
+    let instance = instance(request.backends());
+    pollster::block_on(instance.enumerate_adapters(request.backends()))
+        .iter()
+        .map(|a| AdapterSummary {
+            info: a.get_info(),
+            timestamps: a.features().contains(wgpu::Features::TIMESTAMP_QUERY),
+        })
+        .collect()
+}
+
+/// The device and queue the network runs on, with what they are.
+#[derive(Debug, Clone)]
+pub struct GpuContext {
+    /// The device.
+    pub device: wgpu::Device,
+    /// Its queue.
+    pub queue: wgpu::Queue,
+    /// The adapter behind it.
+    pub info: wgpu::AdapterInfo,
+    /// Why this adapter was picked (for `info` and logs).
+    pub reason: String,
+}
+
+impl GpuContext {
+    /// Picks an adapter as `request` says and creates a device on it, asking for timestamp
+    /// queries where the adapter has them and for WebGPU's default limits where it meets them.
+    pub fn new(request: &AdapterRequest) -> Result<Self, ContextError> {
+        let backends = request.backends();
+        let instance = instance(backends);
+        let adapters = pollster::block_on(instance.enumerate_adapters(backends));
+        if adapters.is_empty() {
+            return Err(ContextError::NoAdapter { backends });
+        }
+        let wanted = request.adapter.clone().or_else(|| {
+            std::env::var("WGPU_ADAPTER_NAME")
+                .ok()
+                .filter(|s| !s.is_empty())
+        });
+        let count = adapters.len();
+        let (adapter, reason) = match &wanted {
+            Some(name) => {
+                let lower = name.to_lowercase();
+                let found = adapters
+                    .iter()
+                    .find(|a| a.get_info().name.to_lowercase().contains(&lower));
+                match found {
+                    Some(a) => (
+                        a.clone(),
+                        format!("its name matches the requested adapter {name:?}"),
+                    ),
+                    None => {
+                        let available = adapters
+                            .iter()
+                            .map(|a| {
+                                format!(
+                                    "\n  - {}",
+                                    AdapterSummary {
+                                        info: a.get_info(),
+                                        timestamps: false
+                                    }
+                                )
+                            })
+                            .collect();
+                        return Err(ContextError::NoMatch {
+                            wanted: name.clone(),
+                            available,
+                        });
+                    }
+                }
+            }
+            None => {
+                let best = adapters
+                    .iter()
+                    .min_by_key(|a| {
+                        let i = a.get_info();
+                        (rank(i.device_type), backend_rank(i.backend))
+                    })
+                    .expect("not empty");
+                let t = device_type_name(best.get_info().device_type);
+                let reason = if count == 1 {
+                    "the only adapter found".to_string()
+                } else {
+                    format!(
+                        "the most capable device type ({t}) among {count} adapters; pass --adapter NAME to choose another"
+                    )
+                };
+                (best.clone(), reason)
+            }
+        };
+        let info = adapter.get_info();
+        let mut features = wgpu::Features::empty();
+        if adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
+            features |= wgpu::Features::TIMESTAMP_QUERY;
+        }
+        let defaults = wgpu::Limits::default();
+        // Stay inside WebGPU's defaults so the same shaders run everywhere; GL adapters that
+        // fall short get what they have.
+        let limits = if adapter.limits().check_limits(&defaults) {
+            defaults
+        } else {
+            adapter.limits()
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("hourhand"),
+            required_features: features,
+            required_limits: limits,
+            ..Default::default()
+        }))
+        .map_err(|source| ContextError::Device {
+            adapter: info.name.clone(),
+            source,
+        })?;
+        Ok(Self {
+            device,
+            queue,
+            info,
+            reason,
+        })
+    }
+
+    /// Wraps a device and queue created elsewhere (the viewer's).
+    pub fn from_device(device: wgpu::Device, queue: wgpu::Queue, info: wgpu::AdapterInfo) -> Self {
+        Self {
+            device,
+            queue,
+            info,
+            reason: "shared with the caller".into(),
+        }
+    }
+
+    /// Whether GPU work can be timed per layer.
+    pub fn has_timestamps(&self) -> bool {
+        self.device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
+    }
+
+    /// The adapter, described for people.
+    pub fn summary(&self) -> AdapterSummary {
+        AdapterSummary {
+            info: self.info.clone(),
+            timestamps: self.has_timestamps(),
+        }
+    }
+}

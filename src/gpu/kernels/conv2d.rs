@@ -1,0 +1,72 @@
+//! `shaders/conv2d.wgsl`: direct convolution, 4 output channels × 4 columns per invocation.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
+use crate::net::Shape;
+use crate::net::program::Conv2d;
+
+/// Mirrors `Conv2dParams` in `conv2d.wgsl`.
+#[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct Conv2dParams {
+    pub batch: u32,
+    pub cin: u32,
+    pub hin: u32,
+    pub win: u32,
+    pub cout: u32,
+    pub hout: u32,
+    pub wout: u32,
+    pub kernel: u32,
+    pub stride: u32,
+    pub pad: u32,
+    pub relu: u32,
+    pub col_blocks: u32,
+}
+
+/// Layout of [`Conv2dParams`].
+pub const LAYOUT: StructLayout = layout!(Conv2dParams {
+    batch,
+    cin,
+    hin,
+    win,
+    cout,
+    hout,
+    wout,
+    kernel,
+    stride,
+    pad,
+    relu,
+    col_blocks
+});
+
+/// The dispatch for one convolution.
+pub fn dispatch(c: &Conv2d, input: Shape, output: Shape, batch: usize) -> Dispatch {
+    let col_blocks = output.w.div_ceil(4);
+    let params = Conv2dParams {
+        batch: u(batch),
+        cin: u(c.cin),
+        hin: u(input.h),
+        win: u(input.w),
+        cout: u(c.cout),
+        hout: u(output.h),
+        wout: u(output.w),
+        kernel: u(c.kernel),
+        stride: u(c.stride),
+        pad: u(c.pad),
+        relu: c.relu as u32,
+        col_blocks: u(col_blocks),
+    };
+    Dispatch {
+        kernel: Kernel::Conv2d,
+        params: bytemuck::bytes_of(&params).to_vec(),
+        invocations: (batch * c.cout.div_ceil(4) * output.h * col_blocks) as u64,
+        slots: vec![
+            Slot::Tensor(c.input.clone()),
+            Slot::Param(format!("{}.weight", c.name)),
+            Slot::Param(format!("{}.bias", c.name)),
+            Slot::Tensor(c.output.clone()),
+        ],
+    }
+}

@@ -1,0 +1,286 @@
+//! One WGSL kernel per op: each file here holds the op's uniform parameter struct (mirrored
+//! byte for byte by the struct of the same name in `shaders/<file>.wgsl`) and the function that
+//! turns a program op into dispatches.
+//!
+//! Binding convention of every kernel: `@binding(0)` the parameters (uniform), then the tensors
+//! and parameters it reads in the order the op lists them, then the tensor it writes.
+
+pub mod affine;
+pub mod concat;
+pub mod conv2d;
+pub mod linear;
+pub mod max_pool;
+pub mod patch;
+pub mod sum;
+pub mod upsample;
+
+use crate::net::{Op, Program};
+
+/// Invocations per workgroup of every kernel (the `WG_SIZE` override). Within WebGPU's
+/// default limit of 256, and a multiple of every vendor's SIMD width.
+pub const WORKGROUP_SIZE: u32 = 64;
+
+/// WebGPU's default limit of workgroups per dispatch dimension.
+pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
+
+/// The kernels, one per op the inference program uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// `shaders/conv2d.wgsl`
+    Conv2d,
+    /// `shaders/linear.wgsl`
+    Linear,
+    /// `shaders/pool.wgsl`
+    MaxPool,
+    /// `shaders/upsample.wgsl`
+    Upsample,
+    /// `shaders/elementwise.wgsl`
+    Add,
+    /// `shaders/batch_norm.wgsl`
+    Affine,
+    /// `shaders/patch.wgsl`
+    Patch,
+    /// `shaders/concat.wgsl`
+    Concat,
+}
+
+/// Where a kernel's code lives.
+#[derive(Debug, Clone, Copy)]
+pub struct KernelSource {
+    /// File name under `shaders/`.
+    pub file: &'static str,
+    /// The WGSL text (embedded at build time).
+    pub wgsl: &'static str,
+    /// The compute entry point.
+    pub entry: &'static str,
+}
+
+/// Size and field offsets of a Rust uniform struct, for checking against its WGSL twin.
+#[derive(Debug, Clone, Copy)]
+pub struct StructLayout {
+    /// The struct's name, the same in Rust and WGSL.
+    pub name: &'static str,
+    /// `size_of` the Rust struct.
+    pub size: usize,
+    /// `(field, offset_of)` of each Rust field, in order.
+    pub fields: &'static [(&'static str, usize)],
+}
+
+/// Builds a [`StructLayout`] from a `#[repr(C)]` struct and its field names.
+macro_rules! layout {
+    ($ty:ident { $($field:ident),* $(,)? }) => {
+        $crate::gpu::kernels::StructLayout {
+            name: stringify!($ty),
+            size: ::std::mem::size_of::<$ty>(),
+            fields: &[$((stringify!($field), ::std::mem::offset_of!($ty, $field))),*],
+        }
+    };
+}
+pub(crate) use layout;
+
+impl Kernel {
+    /// Every kernel.
+    pub const ALL: [Kernel; 8] = [
+        Kernel::Conv2d,
+        Kernel::Linear,
+        Kernel::MaxPool,
+        Kernel::Upsample,
+        Kernel::Add,
+        Kernel::Affine,
+        Kernel::Patch,
+        Kernel::Concat,
+    ];
+
+    /// The kernel's WGSL source and entry point.
+    pub fn source(self) -> KernelSource {
+        let (file, wgsl, entry) = match self {
+            Kernel::Conv2d => (
+                "conv2d.wgsl",
+                include_str!("../../../shaders/conv2d.wgsl"),
+                "conv2d",
+            ),
+            Kernel::Linear => (
+                "linear.wgsl",
+                include_str!("../../../shaders/linear.wgsl"),
+                "linear",
+            ),
+            Kernel::MaxPool => (
+                "pool.wgsl",
+                include_str!("../../../shaders/pool.wgsl"),
+                "max_pool",
+            ),
+            Kernel::Upsample => (
+                "upsample.wgsl",
+                include_str!("../../../shaders/upsample.wgsl"),
+                "upsample_nearest",
+            ),
+            Kernel::Add => (
+                "elementwise.wgsl",
+                include_str!("../../../shaders/elementwise.wgsl"),
+                "add",
+            ),
+            Kernel::Affine => (
+                "batch_norm.wgsl",
+                include_str!("../../../shaders/batch_norm.wgsl"),
+                "affine",
+            ),
+            Kernel::Patch => (
+                "patch.wgsl",
+                include_str!("../../../shaders/patch.wgsl"),
+                "slice_patch",
+            ),
+            Kernel::Concat => (
+                "concat.wgsl",
+                include_str!("../../../shaders/concat.wgsl"),
+                "concat_copy",
+            ),
+        };
+        KernelSource { file, wgsl, entry }
+    }
+
+    /// Layout of the kernel's uniform parameter struct.
+    pub fn layout(self) -> StructLayout {
+        match self {
+            Kernel::Conv2d => conv2d::LAYOUT,
+            Kernel::Linear => linear::LAYOUT,
+            Kernel::MaxPool => max_pool::LAYOUT,
+            Kernel::Upsample => upsample::LAYOUT,
+            Kernel::Add => sum::LAYOUT,
+            Kernel::Affine => affine::LAYOUT,
+            Kernel::Patch => patch::LAYOUT,
+            Kernel::Concat => concat::LAYOUT,
+        }
+    }
+}
+
+/// A buffer a dispatch binds, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slot {
+    /// An activation of the program.
+    Tensor(String),
+    /// A parameter of the network.
+    Param(String),
+}
+
+/// One kernel launch: what runs, with which parameters, over which buffers.
+#[derive(Debug, Clone)]
+pub struct Dispatch {
+    /// The kernel.
+    pub kernel: Kernel,
+    /// The bytes of its uniform parameter struct.
+    pub params: Vec<u8>,
+    /// Invocations needed (the shader bounds-checks the rest of the last workgroup).
+    pub invocations: u64,
+    /// Bindings 1.., in order; the last is the output tensor.
+    pub slots: Vec<Slot>,
+}
+
+/// The op has no GPU kernel (training-form ops must be lowered first).
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("op `{op}` ({kind}) has no GPU kernel; lower the program for inference first")]
+pub struct NoKernel {
+    /// The op's label.
+    pub op: String,
+    /// The op's kind.
+    pub kind: &'static str,
+}
+
+/// The dispatches that execute `op` of `program` at `batch`.
+pub fn dispatches(program: &Program, op: &Op, batch: usize) -> Result<Vec<Dispatch>, NoKernel> {
+    let in_shape = program.shape(op.inputs()[0]);
+    let out_shape = program.shape(op.output());
+    let tensor = |t: &str| Slot::Tensor(t.to_string());
+    Ok(match op {
+        Op::Conv2d(c) => vec![conv2d::dispatch(c, in_shape, out_shape, batch)],
+        Op::Linear(l) => vec![linear::dispatch(l, batch)],
+        Op::Affine(a) => vec![affine::dispatch(a, in_shape, batch)],
+        Op::MaxPool {
+            input,
+            output,
+            kernel,
+            stride,
+            ..
+        } => {
+            vec![max_pool::dispatch(
+                in_shape,
+                out_shape,
+                *kernel,
+                *stride,
+                batch,
+                tensor(input),
+                tensor(output),
+            )]
+        }
+        Op::Upsample {
+            input,
+            output,
+            factor,
+            ..
+        } => {
+            vec![upsample::dispatch(
+                in_shape,
+                *factor,
+                batch,
+                tensor(input),
+                tensor(output),
+            )]
+        }
+        Op::Add { a, b, output, .. } => vec![sum::dispatch(
+            out_shape.len() * batch,
+            [tensor(a), tensor(b), tensor(output)],
+        )],
+        Op::Patch {
+            input,
+            output,
+            y,
+            x,
+            h,
+            w,
+            ..
+        } => {
+            vec![patch::dispatch(
+                in_shape,
+                (*y, *x, *h, *w),
+                batch,
+                tensor(input),
+                tensor(output),
+            )]
+        }
+        Op::Concat { inputs, output, .. } => {
+            let total = out_shape.len();
+            let mut offset = 0;
+            inputs
+                .iter()
+                .map(|t| {
+                    let len = program.shape(t).len();
+                    let d = concat::dispatch(batch, len, offset, total, tensor(t), tensor(output));
+                    offset += len;
+                    d
+                })
+                .collect()
+        }
+        Op::BatchNorm(_) | Op::Relu { .. } => {
+            return Err(NoKernel {
+                op: op.name().into(),
+                kind: op.kind(),
+            });
+        }
+    })
+}
+
+/// Workgroups `(x, y)` covering `invocations`, folded into two dimensions when one is not
+/// enough (kernels recover the linear index from `num_workgroups`).
+pub fn workgroups(invocations: u64) -> (u32, u32) {
+    let groups = invocations.div_ceil(WORKGROUP_SIZE as u64).max(1);
+    if groups <= MAX_GROUPS_PER_DIM as u64 {
+        (groups as u32, 1)
+    } else {
+        let y = groups.div_ceil(MAX_GROUPS_PER_DIM as u64);
+        (groups.div_ceil(y) as u32, y as u32)
+    }
+}
+
+/// A `u32` field of a parameter struct (all sizes of a valid config fit comfortably).
+pub(crate) fn u(v: usize) -> u32 {
+    u32::try_from(v).expect("tensor sizes are validated to fit in u32")
+}

@@ -1,0 +1,58 @@
+//! The GPU backend: every op a WGSL compute shader on wgpu (Vulkan, Metal, DX12, GL).
+//!
+//! - [`context`]: adapter choice and the device (own, or shared with the viewer).
+//! - [`kernels`]: one kernel per op — its uniform struct and how an op becomes dispatches.
+//! - [`GpuNet`]: weights uploaded and pipelines built once; per batch size a plan of buffers
+//!   and bind groups built once; per inference one command encoder and one readback.
+
+pub mod context;
+pub mod kernels;
+mod net;
+mod plan;
+
+pub use context::{
+    AdapterRequest, AdapterSummary, ContextError, GpuBackend, GpuContext, list_adapters,
+};
+pub use net::{GpuNet, LayerTime};
+pub use plan::AllocStats;
+
+use crate::run::InputError;
+
+/// What can go wrong running a program on the GPU.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    /// The inputs do not fit the program.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The program has an op without a kernel.
+    #[error(transparent)]
+    NoKernel(#[from] kernels::NoKernel),
+    /// A parameter the program names was not given.
+    #[error("the program needs parameter `{0}`, which was not given")]
+    MissingParam(String),
+    /// A tensor at this batch size exceeds what one binding may hold.
+    #[error(
+        "tensor `{tensor}` at batch {batch} needs {bytes} bytes, over the device's binding limit of {limit} \
+         bytes; use a batch of at most {max_batch}"
+    )]
+    TooLarge {
+        /// The tensor.
+        tensor: String,
+        /// The batch size asked for.
+        batch: usize,
+        /// Bytes it would need.
+        bytes: u64,
+        /// The device's limit.
+        limit: u64,
+        /// The largest batch that fits.
+        max_batch: usize,
+    },
+    /// Reading results back from the device failed.
+    #[error("reading results back from the GPU failed: {0}")]
+    Readback(String),
+    /// Per-layer timing was asked of a device without timestamp queries.
+    #[error(
+        "adapter {0:?} does not support timestamp queries, so per-layer GPU times are not available"
+    )]
+    NoTimestamps(String),
+}

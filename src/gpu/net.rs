@@ -1,0 +1,277 @@
+//! [`GpuNet`]: a program with its parameters resident on the device.
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+
+use wgpu::util::DeviceExt;
+
+use super::GpuError;
+use super::context::GpuContext;
+use super::kernels::{Kernel, WORKGROUP_SIZE, dispatches};
+use super::plan::{AllocStats, Plan, PlanContext};
+use crate::net::{Network, Params, Program};
+use crate::run::check_inputs;
+
+/// GPU time of one dispatch, from timestamp queries.
+#[derive(Debug, Clone)]
+pub struct LayerTime {
+    /// The op (several dispatches of one op share its name).
+    pub op: String,
+    /// The kernel that ran.
+    pub kernel: Kernel,
+    /// Milliseconds on the GPU.
+    pub ms: f64,
+    /// Floating-point operations performed.
+    pub flops: u64,
+}
+
+/// An inference-form program on the GPU: parameters uploaded and pipelines compiled once,
+/// buffers and bind groups made once per batch size.
+pub struct GpuNet {
+    ctx: GpuContext,
+    program: Program,
+    params: HashMap<String, wgpu::Buffer>,
+    pipelines: HashMap<Kernel, wgpu::ComputePipeline>,
+    plans: HashMap<usize, Plan>,
+    stats: AllocStats,
+}
+
+impl GpuNet {
+    /// Uploads `params` and compiles the kernels `program` uses. The program must be in
+    /// inference form (see [`crate::net::lower`]).
+    pub fn new(ctx: GpuContext, program: Program, params: &Params) -> Result<Self, GpuError> {
+        let mut stats = AllocStats::default();
+        let mut kernels = Vec::new();
+        for op in &program.ops {
+            for d in dispatches(&program, op, 1)? {
+                if !kernels.contains(&d.kernel) {
+                    kernels.push(d.kernel);
+                }
+            }
+        }
+        let mut buffers = HashMap::new();
+        for (name, _) in program.params() {
+            let t = params
+                .get(&name)
+                .ok_or_else(|| GpuError::MissingParam(name.clone()))?;
+            let buffer = ctx
+                .device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(&name),
+                    contents: bytemuck::cast_slice(&t.data),
+                    usage: wgpu::BufferUsages::STORAGE,
+                });
+            stats.buffers += 1;
+            stats.weight_bytes += (t.len() * 4) as u64;
+            buffers.insert(name, buffer);
+        }
+        let mut pipelines = HashMap::new();
+        for kernel in kernels {
+            let src = kernel.source();
+            let module = ctx
+                .device
+                .create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(src.file),
+                    source: wgpu::ShaderSource::Wgsl(src.wgsl.into()),
+                });
+            let pipeline = ctx
+                .device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(src.entry),
+                    layout: None,
+                    module: &module,
+                    entry_point: Some(src.entry),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: &[("WG_SIZE", WORKGROUP_SIZE as f64)],
+                        ..Default::default()
+                    },
+                    cache: None,
+                });
+            stats.pipelines += 1;
+            pipelines.insert(kernel, pipeline);
+        }
+        Ok(Self {
+            ctx,
+            program,
+            params: buffers,
+            pipelines,
+            plans: HashMap::new(),
+            stats,
+        })
+    }
+
+    /// Uploads an inference network.
+    pub fn from_network(ctx: GpuContext, net: &Network) -> Result<Self, GpuError> {
+        Self::new(ctx, net.program.clone(), &net.params)
+    }
+
+    /// The device this network runs on.
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    /// The program executed.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// Device objects created so far.
+    pub fn stats(&self) -> AllocStats {
+        self.stats
+    }
+
+    fn plan(&mut self, batch: usize) -> Result<&mut Plan, GpuError> {
+        if !self.plans.contains_key(&batch) {
+            let cx = PlanContext {
+                device: &self.ctx.device,
+                program: &self.program,
+                params: &self.params,
+                pipelines: &self.pipelines,
+            };
+            let plan = Plan::new(&cx, batch, &mut self.stats)?;
+            self.plans.insert(batch, plan);
+        }
+        Ok(self.plans.get_mut(&batch).expect("inserted above"))
+    }
+
+    /// Runs the program on a batch: one slice per program input, each `batch × shape.len()`
+    /// values. One command encoder, one submission, and only the output read back.
+    pub fn forward(&mut self, inputs: &[&[f32]], batch: usize) -> Result<Vec<f32>, GpuError> {
+        Ok(self.run(inputs, batch, false)?.0)
+    }
+
+    /// Like [`forward`](Self::forward), with each dispatch in its own timed pass. Slower than
+    /// `forward` (a pass per dispatch); for profiling only.
+    pub fn forward_timed(
+        &mut self,
+        inputs: &[&[f32]],
+        batch: usize,
+    ) -> Result<(Vec<f32>, Vec<LayerTime>), GpuError> {
+        if !self.ctx.has_timestamps() {
+            return Err(GpuError::NoTimestamps(self.ctx.info.name.clone()));
+        }
+        self.run(inputs, batch, true)
+    }
+
+    fn run(
+        &mut self,
+        inputs: &[&[f32]],
+        batch: usize,
+        timed: bool,
+    ) -> Result<(Vec<f32>, Vec<LayerTime>), GpuError> {
+        check_inputs(&self.program, inputs, batch)?;
+        let device = self.ctx.device.clone();
+        let queue = self.ctx.queue.clone();
+        let mut stats = self.stats;
+        self.plan(batch)?;
+        let pipelines = &self.pipelines;
+        let plan = self.plans.get_mut(&batch).expect("planned above");
+        if timed {
+            plan.timing(&device, &mut stats);
+        }
+        self.stats = stats;
+
+        for (buffer, x) in plan.inputs.iter().zip(inputs) {
+            queue.write_buffer(buffer, 0, bytemuck::cast_slice(x));
+        }
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("forward"),
+        });
+        if let (true, Some(timing)) = (timed, &plan.timing) {
+            for (i, step) in plan.steps.iter().enumerate() {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(&step.op),
+                    timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                        query_set: &timing.queries,
+                        beginning_of_pass_write_index: Some(2 * i as u32),
+                        end_of_pass_write_index: Some(2 * i as u32 + 1),
+                    }),
+                });
+                pass.set_pipeline(&pipelines[&step.kernel]);
+                pass.set_bind_group(0, &step.bind_group, &[]);
+                pass.dispatch_workgroups(step.groups.0, step.groups.1, 1);
+            }
+            let count = 2 * plan.steps.len() as u32;
+            encoder.resolve_query_set(&timing.queries, 0..count, &timing.resolve, 0);
+            encoder.copy_buffer_to_buffer(
+                &timing.resolve,
+                0,
+                &timing.readback,
+                0,
+                count as u64 * 8,
+            );
+        } else {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("forward"),
+                timestamp_writes: None,
+            });
+            for step in &plan.steps {
+                pass.set_pipeline(&pipelines[&step.kernel]);
+                pass.set_bind_group(0, &step.bind_group, &[]);
+                pass.dispatch_workgroups(step.groups.0, step.groups.1, 1);
+            }
+        }
+        encoder.copy_buffer_to_buffer(&plan.output, 0, &plan.readback, 0, plan.output_bytes);
+
+        let (tx, rx) = mpsc::channel();
+        let tx_output = tx.clone();
+        encoder.map_buffer_on_submit(&plan.readback, wgpu::MapMode::Read, .., move |r| {
+            let _ = tx_output.send(r);
+        });
+        let mut expected = 1;
+        if let (true, Some(timing)) = (timed, &plan.timing) {
+            encoder.map_buffer_on_submit(&timing.readback, wgpu::MapMode::Read, .., move |r| {
+                let _ = tx.send(r);
+            });
+            expected += 1;
+        }
+        queue.submit([encoder.finish()]);
+        device
+            .poll(wgpu::PollType::Wait {
+                submission_index: None,
+                timeout: None,
+            })
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        for _ in 0..expected {
+            rx.recv()
+                .map_err(|_| GpuError::Readback("the device dropped the mapping request".into()))?
+                .map_err(|e| GpuError::Readback(e.to_string()))?;
+        }
+
+        let output = read_f32(&plan.readback)?;
+        let mut layers = Vec::new();
+        if let (true, Some(timing)) = (timed, &plan.timing) {
+            let ticks: Vec<u64> = {
+                let view = timing
+                    .readback
+                    .get_mapped_range(..)
+                    .map_err(|e| GpuError::Readback(e.to_string()))?;
+                bytemuck::pod_collect_to_vec(&view)
+            };
+            timing.readback.unmap();
+            let ns_per_tick = queue.get_timestamp_period() as f64;
+            for (i, step) in plan.steps.iter().enumerate() {
+                let ticks = ticks[2 * i + 1].saturating_sub(ticks[2 * i]);
+                layers.push(LayerTime {
+                    op: step.op.clone(),
+                    kernel: step.kernel,
+                    ms: ticks as f64 * ns_per_tick / 1e6,
+                    flops: step.flops,
+                });
+            }
+        }
+        Ok((output, layers))
+    }
+}
+
+/// Copies a mapped buffer's f32 contents out and unmaps it.
+fn read_f32(buffer: &wgpu::Buffer) -> Result<Vec<f32>, GpuError> {
+    let out = {
+        let view = buffer
+            .get_mapped_range(..)
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        bytemuck::pod_collect_to_vec(&view)
+    };
+    buffer.unmap();
+    Ok(out)
+}

@@ -1,0 +1,14 @@
+//! hourhand: 3D hand pose from a single depth image with the local regression based hourglass
+//! network (Li and Wang), every layer a WGSL compute shader on wgpu, with a plain-Rust CPU
+//! reference.
+//!
+//! - [`net`]: the network defined once — config, op program, weights, inference lowering.
+//! - [`cpu`]: the reference backend.
+//! - [`gpu`]: the WGSL backend (the product).
+
+#![warn(missing_docs)]
+
+pub mod cpu;
+pub mod gpu;
+pub mod net;
+pub mod run;

@@ -1,0 +1,61 @@
+//! What both backends share about running a program: checking the caller's inputs.
+
+use crate::net::Program;
+
+/// The inputs handed to `forward` do not fit the program.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InputError {
+    /// Batch size zero.
+    #[error("batch size must be at least 1")]
+    EmptyBatch,
+    /// Wrong number of input tensors.
+    #[error("the program takes {expected} input tensor(s), {found} were given")]
+    Count {
+        /// Inputs the program takes.
+        expected: usize,
+        /// Inputs given.
+        found: usize,
+    },
+    /// An input has the wrong number of values.
+    #[error(
+        "input `{name}` ({shape} per sample) at batch {batch} needs {expected} values, {found} were given"
+    )]
+    Length {
+        /// The input.
+        name: String,
+        /// Its per-sample shape.
+        shape: String,
+        /// The batch size.
+        batch: usize,
+        /// Values needed.
+        expected: usize,
+        /// Values given.
+        found: usize,
+    },
+}
+
+/// Checks that `inputs` hold one correctly sized slice per program input.
+pub fn check_inputs(program: &Program, inputs: &[&[f32]], batch: usize) -> Result<(), InputError> {
+    if batch == 0 {
+        return Err(InputError::EmptyBatch);
+    }
+    if inputs.len() != program.inputs.len() {
+        return Err(InputError::Count {
+            expected: program.inputs.len(),
+            found: inputs.len(),
+        });
+    }
+    for ((name, shape), x) in program.inputs.iter().zip(inputs) {
+        let expected = batch * shape.len();
+        if x.len() != expected {
+            return Err(InputError::Length {
+                name: name.clone(),
+                shape: shape.to_string(),
+                batch,
+                expected,
+                found: x.len(),
+            });
+        }
+    }
+    Ok(())
+}

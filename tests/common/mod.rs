@@ -1,0 +1,55 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use hourhand::gpu::{AdapterRequest, GpuContext};
+use hourhand::net::{Params, Program, Tensor};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// The GPU the tests run on (lavapipe in CI). Fails loudly, with what to install, if none.
+pub fn gpu() -> GpuContext {
+    GpuContext::new(&AdapterRequest::default()).unwrap_or_else(|e| {
+        panic!("these tests need a wgpu adapter: {e}\n(on Debian: apt-get install mesa-vulkan-drivers; `bash .ci/test` does it)")
+    })
+}
+
+/// A seeded RNG.
+pub fn rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// `n` values uniform in [lo, hi).
+pub fn uniform(rng: &mut ChaCha8Rng, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(lo..hi)).collect()
+}
+
+/// Random parameters for every parameter the program names, scaled by fan-in so outputs stay
+/// near unit size; variances and scales positive.
+pub fn random_params(program: &Program, rng: &mut ChaCha8Rng) -> Params {
+    program
+        .params()
+        .into_iter()
+        .map(|(name, shape)| {
+            let n: usize = shape.iter().product();
+            let data = if name.ends_with(".weight") && shape.len() > 1 {
+                let fan_in: usize = shape[1..].iter().product();
+                let b = (3.0 / fan_in as f32).sqrt();
+                uniform(rng, n, -b, b)
+            } else if name.ends_with("running_var") || name.ends_with(".scale") {
+                uniform(rng, n, 0.5, 2.0)
+            } else {
+                uniform(rng, n, -0.5, 0.5)
+            };
+            (name, Tensor::new(shape, data))
+        })
+        .collect()
+}
+
+/// Largest absolute element-wise difference (panics on length mismatch).
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "outputs differ in length");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}

@@ -1,0 +1,239 @@
+//! Every WGSL kernel against the CPU reference, on random inputs over several shapes, odd ones
+//! included. Tolerance: 1e-4 absolute on outputs of unit size (f32 sums of up to a few thousand
+//! products, accumulated in different orders); data-movement ops must match exactly.
+
+mod common;
+
+use common::{gpu, max_abs_diff, random_params, rng, uniform};
+use hourhand::cpu::CpuNet;
+use hourhand::gpu::GpuNet;
+use hourhand::net::program::{Affine, Conv2d, Linear};
+use hourhand::net::{Op, Program, Shape};
+
+/// Runs a one-op program on both backends and returns the largest difference.
+fn compare(inputs: Vec<(&str, Shape)>, op: Op, batch: usize, seed: u64) -> f32 {
+    let out = op.output().to_string();
+    let inputs: Vec<(String, Shape)> = inputs
+        .into_iter()
+        .map(|(n, s)| (n.to_string(), s))
+        .collect();
+    let program = Program::new(inputs.clone(), vec![op], &out).expect("valid test program");
+    let mut r = rng(seed);
+    let params = random_params(&program, &mut r);
+    let data: Vec<Vec<f32>> = inputs
+        .iter()
+        .map(|(_, s)| uniform(&mut r, batch * s.len(), -1.0, 1.0))
+        .collect();
+    let refs: Vec<&[f32]> = data.iter().map(Vec::as_slice).collect();
+    let expected = CpuNet::new(program.clone(), params.clone())
+        .forward(&refs, batch)
+        .unwrap();
+    let mut net = GpuNet::new(gpu(), program, &params).unwrap();
+    let got = net.forward(&refs, batch).unwrap();
+    assert!(
+        expected.iter().any(|v| *v != 0.0),
+        "degenerate test: the reference output is all zeros"
+    );
+    max_abs_diff(&expected, &got)
+}
+
+#[test]
+fn conv2d_matches_cpu() {
+    // (cin, cout, h, w, kernel, stride, pad, relu, batch)
+    let cases = [
+        (1, 32, 17, 19, 3, 1, 1, true, 2),
+        (3, 5, 7, 9, 3, 2, 1, false, 3),
+        (6, 7, 5, 13, 1, 1, 0, true, 1),
+        (2, 3, 9, 6, 5, 1, 2, false, 2),
+        (4, 4, 8, 8, 3, 3, 0, true, 1),
+        (33, 9, 6, 7, 3, 1, 1, false, 2),
+    ];
+    for (i, (cin, cout, h, w, kernel, stride, pad, relu, batch)) in cases.into_iter().enumerate() {
+        let op = Op::Conv2d(Conv2d {
+            name: "conv".into(),
+            input: "x".into(),
+            output: "y".into(),
+            cin,
+            cout,
+            kernel,
+            stride,
+            pad,
+            relu,
+        });
+        let diff = compare(vec![("x", Shape::new(cin, h, w))], op, batch, i as u64);
+        assert!(
+            diff <= 1e-4,
+            "case {i} {cin}→{cout} {h}×{w} k{kernel} s{stride} p{pad}: max diff {diff}"
+        );
+    }
+}
+
+#[test]
+fn linear_matches_cpu() {
+    for (i, (inputs, outputs, relu, batch)) in [
+        (37, 13, true, 1),
+        (64, 8, false, 5),
+        (2048, 256, true, 3),
+        (5, 105, false, 7),
+        (1024, 1024, true, 2),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let op = Op::Linear(Linear {
+            name: "fc".into(),
+            input: "x".into(),
+            output: "y".into(),
+            inputs,
+            outputs,
+            relu,
+        });
+        let diff = compare(vec![("x", Shape::flat(inputs))], op, batch, 10 + i as u64);
+        assert!(
+            diff <= 1e-4,
+            "case {i} {inputs}→{outputs} batch {batch}: max diff {diff}"
+        );
+    }
+}
+
+#[test]
+fn linear_reads_conv_shaped_input_flattened() {
+    let op = Op::Linear(Linear {
+        name: "fc".into(),
+        input: "x".into(),
+        output: "y".into(),
+        inputs: 3 * 5 * 7,
+        outputs: 9,
+        relu: false,
+    });
+    let diff = compare(vec![("x", Shape::new(3, 5, 7))], op, 3, 20);
+    assert!(diff <= 1e-4, "max diff {diff}");
+}
+
+#[test]
+fn max_pool_matches_cpu() {
+    for (i, (shape, kernel, stride, batch)) in [
+        (Shape::new(3, 9, 11), 2, 2, 2),
+        (Shape::new(2, 8, 8), 3, 1, 1),
+        (Shape::new(5, 4, 6), 2, 2, 3),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let op = Op::MaxPool {
+            name: "pool".into(),
+            input: "x".into(),
+            output: "y".into(),
+            kernel,
+            stride,
+        };
+        assert_eq!(
+            compare(vec![("x", shape)], op, batch, 30 + i as u64),
+            0.0,
+            "case {i}"
+        );
+    }
+}
+
+#[test]
+fn upsample_matches_cpu() {
+    for (i, (shape, factor, batch)) in [(Shape::new(3, 5, 7), 2, 2), (Shape::new(2, 3, 3), 3, 1)]
+        .into_iter()
+        .enumerate()
+    {
+        let op = Op::Upsample {
+            name: "up".into(),
+            input: "x".into(),
+            output: "y".into(),
+            factor,
+        };
+        assert_eq!(
+            compare(vec![("x", shape)], op, batch, 40 + i as u64),
+            0.0,
+            "case {i}"
+        );
+    }
+}
+
+#[test]
+fn add_matches_cpu() {
+    let s = Shape::new(5, 7, 3);
+    let op = Op::Add {
+        name: "add".into(),
+        a: "a".into(),
+        b: "b".into(),
+        output: "y".into(),
+    };
+    assert_eq!(compare(vec![("a", s), ("b", s)], op, 3, 50), 0.0);
+}
+
+#[test]
+fn affine_matches_cpu() {
+    for (i, relu) in [false, true].into_iter().enumerate() {
+        let op = Op::Affine(Affine {
+            name: "bn".into(),
+            input: "x".into(),
+            output: "y".into(),
+            channels: 5,
+            relu,
+        });
+        let diff = compare(vec![("x", Shape::new(5, 7, 9))], op, 2, 60 + i as u64);
+        assert!(diff <= 1e-6, "relu {relu}: max diff {diff}");
+    }
+}
+
+#[test]
+fn patch_matches_cpu() {
+    for (i, (y, x, h, w)) in [(2, 3, 4, 5), (0, 0, 9, 11), (8, 10, 1, 1)]
+        .into_iter()
+        .enumerate()
+    {
+        let op = Op::Patch {
+            name: "patch".into(),
+            input: "x".into(),
+            output: "y".into(),
+            y,
+            x,
+            h,
+            w,
+        };
+        assert_eq!(
+            compare(vec![("x", Shape::new(3, 9, 11))], op, 2, 70 + i as u64),
+            0.0,
+            "case {i}"
+        );
+    }
+}
+
+#[test]
+fn concat_matches_cpu() {
+    let op = Op::Concat {
+        name: "cat".into(),
+        inputs: vec!["a".into(), "b".into(), "c".into()],
+        output: "y".into(),
+    };
+    let inputs = vec![
+        ("a", Shape::flat(3)),
+        ("b", Shape::new(2, 2, 2)),
+        ("c", Shape::flat(5)),
+    ];
+    assert_eq!(compare(inputs, op, 3, 80), 0.0);
+}
+
+#[test]
+fn training_form_ops_are_refused_with_a_clear_error() {
+    let program = Program::new(
+        vec![("x".into(), Shape::new(2, 3, 3))],
+        vec![Op::Relu {
+            name: "relu".into(),
+            input: "x".into(),
+            output: "y".into(),
+        }],
+        "y",
+    )
+    .unwrap();
+    let err = GpuNet::new(gpu(), program, &Default::default())
+        .err()
+        .expect("relu has no kernel");
+    assert!(err.to_string().contains("lower the program"), "{err}");
+}
