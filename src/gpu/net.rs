@@ -162,14 +162,12 @@ impl GpuNet {
         check_inputs(&self.program, inputs, batch)?;
         let device = self.ctx.device.clone();
         let queue = self.ctx.queue.clone();
-        let mut stats = self.stats;
         self.plan(batch)?;
         let pipelines = &self.pipelines;
         let plan = self.plans.get_mut(&batch).expect("planned above");
         if timed {
-            plan.timing(&device, &mut stats);
+            plan.timing(&device, &mut self.stats);
         }
-        self.stats = stats;
 
         for (buffer, x) in plan.inputs.iter().zip(inputs) {
             queue.write_buffer(buffer, 0, bytemuck::cast_slice(x));

@@ -73,66 +73,43 @@ impl Plan {
             .limits()
             .max_storage_buffer_binding_size
             .min(device.limits().max_buffer_size);
-        for (name, shape) in &program.shapes {
-            let bytes = (batch * shape.len() * 4) as u64;
-            if bytes > limit {
-                let per_sample = (shape.len() * 4) as u64;
-                return Err(GpuError::TooLarge {
-                    tensor: name.clone(),
-                    batch,
-                    bytes,
-                    limit,
-                    max_batch: (limit / per_sample) as usize,
-                });
-            }
+        let (largest, shape) = program
+            .shapes
+            .iter()
+            .max_by_key(|(_, s)| s.len())
+            .expect("a program has tensors");
+        let per_sample = (shape.len() * 4) as u64;
+        if batch as u64 * per_sample > limit {
+            return Err(GpuError::TooLarge {
+                tensor: largest.clone(),
+                batch,
+                bytes: batch as u64 * per_sample,
+                limit,
+                max_batch: (limit / per_sample) as usize,
+            });
         }
 
-        // Liveness: the index of the last op reading each tensor; the output lives to the end.
-        let mut last_use: HashMap<&str, usize> = HashMap::new();
-        for (i, op) in program.ops.iter().enumerate() {
-            for t in op.inputs() {
-                last_use.insert(t, i);
-            }
-        }
-        last_use.insert(&program.output, usize::MAX);
+        let (slot_of, slot_sizes) = assign_slots(program, batch);
+        let slots: Vec<wgpu::Buffer> = slot_sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| {
+                stats.buffers += 1;
+                stats.activation_bytes += size;
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(&format!("activations {i}")),
+                    size,
+                    usage: wgpu::BufferUsages::STORAGE
+                        | wgpu::BufferUsages::COPY_DST
+                        | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                })
+            })
+            .collect();
+        let bytes_of = |t: &str| (batch * program.shape(t).len() * 4) as u64;
 
-        let mut pool: Vec<(wgpu::Buffer, u64)> = Vec::new();
-        let mut assigned: HashMap<String, (wgpu::Buffer, u64)> = HashMap::new();
-        let alloc = |name: &str, stats: &mut AllocStats, pool: &mut Vec<(wgpu::Buffer, u64)>| {
-            let bytes = (batch * program.shape(name).len() * 4) as u64;
-            let best = pool
-                .iter()
-                .enumerate()
-                .filter(|(_, (_, size))| *size >= bytes)
-                .min_by_key(|(_, (_, size))| *size)
-                .map(|(i, _)| i);
-            let buffer = match best {
-                Some(i) => pool.swap_remove(i).0,
-                None => {
-                    stats.buffers += 1;
-                    stats.activation_bytes += bytes;
-                    device.create_buffer(&wgpu::BufferDescriptor {
-                        label: Some(name),
-                        size: bytes,
-                        usage: wgpu::BufferUsages::STORAGE
-                            | wgpu::BufferUsages::COPY_DST
-                            | wgpu::BufferUsages::COPY_SRC,
-                        mapped_at_creation: false,
-                    })
-                }
-            };
-            (buffer, bytes)
-        };
-
-        for (name, _) in &program.inputs {
-            assigned.insert(name.clone(), alloc(name, stats, &mut pool));
-        }
         let mut steps = Vec::new();
-        for (i, op) in program.ops.iter().enumerate() {
-            assigned.insert(
-                op.output().to_string(),
-                alloc(op.output(), stats, &mut pool),
-            );
+        for op in &program.ops {
             let flops = 2 * program.op_macs(op) * batch as u64;
             let ds = dispatches(program, op, batch)?;
             let count = ds.len() as u64;
@@ -149,14 +126,11 @@ impl Plan {
                 }];
                 for (j, slot) in d.slots.iter().enumerate() {
                     let resource = match slot {
-                        Slot::Tensor(t) => {
-                            let (buffer, bytes) = &assigned[t];
-                            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                                buffer,
-                                offset: 0,
-                                size: wgpu::BufferSize::new(*bytes),
-                            })
-                        }
+                        Slot::Tensor(t) => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer: &slots[slot_of[t.as_str()]],
+                            offset: 0,
+                            size: wgpu::BufferSize::new(bytes_of(t)),
+                        }),
                         Slot::Param(p) => cx
                             .params
                             .get(p)
@@ -183,25 +157,15 @@ impl Plan {
                     groups: workgroups(d.invocations),
                 });
             }
-            let mut freed: Vec<&str> = op
-                .inputs()
-                .into_iter()
-                .filter(|t| last_use.get(t) == Some(&i))
-                .collect();
-            freed.dedup();
-            for t in freed {
-                if let Some(entry) = assigned.get(t) {
-                    pool.push(entry.clone());
-                }
-            }
         }
 
         let inputs = program
             .inputs
             .iter()
-            .map(|(name, _)| assigned[name].0.clone())
+            .map(|(name, _)| slots[slot_of[name.as_str()]].clone())
             .collect();
-        let (output, output_bytes) = assigned[&program.output].clone();
+        let output = slots[slot_of[program.output.as_str()]].clone();
+        let output_bytes = bytes_of(&program.output);
         let readback = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
             size: output_bytes,
@@ -246,4 +210,64 @@ impl Plan {
             }
         })
     }
+}
+
+/// Assigns every tensor to a buffer slot so that tensors alive at the same time never share
+/// one; returns the slot of each tensor and each slot's size in bytes.
+///
+/// A tensor lives from the op that writes it (program inputs: from the start) to the last op
+/// that reads it (the output: to the end). An op's output is assigned while its inputs are
+/// still alive. A new tensor takes the smallest free slot it fits in, else grows the largest
+/// free slot, else opens a new one: the slot count is the peak number of live tensors.
+fn assign_slots(program: &Program, batch: usize) -> (HashMap<&str, usize>, Vec<u64>) {
+    let mut last_use: HashMap<&str, usize> = HashMap::new();
+    for (i, op) in program.ops.iter().enumerate() {
+        for t in op.inputs() {
+            last_use.insert(t, i);
+        }
+    }
+    last_use.insert(&program.output, usize::MAX);
+
+    let mut sizes: Vec<u64> = Vec::new();
+    let mut free: Vec<usize> = Vec::new();
+    let mut slot_of: HashMap<&str, usize> = HashMap::new();
+    let assign = |t: &'_ str, sizes: &mut Vec<u64>, free: &mut Vec<usize>| -> usize {
+        let bytes = (batch * program.shape(t).len() * 4) as u64;
+        let fitting = free
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| sizes[**s] >= bytes)
+            .min_by_key(|(_, s)| sizes[**s]);
+        let pick = fitting
+            .or_else(|| free.iter().enumerate().max_by_key(|(_, s)| sizes[**s]))
+            .map(|(i, _)| i);
+        match pick {
+            Some(i) => {
+                let slot = free.swap_remove(i);
+                sizes[slot] = sizes[slot].max(bytes);
+                slot
+            }
+            None => {
+                sizes.push(bytes);
+                sizes.len() - 1
+            }
+        }
+    };
+    for (name, _) in &program.inputs {
+        let slot = assign(name, &mut sizes, &mut free);
+        slot_of.insert(name, slot);
+    }
+    for (i, op) in program.ops.iter().enumerate() {
+        let slot = assign(op.output(), &mut sizes, &mut free);
+        slot_of.insert(op.output(), slot);
+        let mut dead: Vec<&str> = op
+            .inputs()
+            .into_iter()
+            .filter(|t| last_use.get(t) == Some(&i))
+            .collect();
+        dead.sort_unstable();
+        dead.dedup();
+        free.extend(dead.iter().map(|t| slot_of[t]));
+    }
+    (slot_of, sizes)
 }

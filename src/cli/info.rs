@@ -1,0 +1,110 @@
+//! `hourhand info`: adapters, the choice among them, and the network.
+
+use clap::Args;
+use hourhand::gpu::{self, GpuContext};
+use hourhand::net::Network;
+
+use super::{DeviceArgs, WeightsArgs};
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    device: DeviceArgs,
+    #[command(flatten)]
+    weights: WeightsArgs,
+}
+
+impl Default for InfoArgs {
+    fn default() -> Self {
+        Self {
+            device: DeviceArgs {
+                backend: None,
+                adapter: None,
+            },
+            weights: WeightsArgs { weights: None },
+        }
+    }
+}
+
+pub fn run(args: InfoArgs) -> anyhow::Result<()> {
+    let adapters = gpu::list_adapters(&args.device.request());
+    println!("GPU adapters found by wgpu: {}", adapters.len());
+    for a in &adapters {
+        println!(
+            "  - {a}{}",
+            if a.timestamps {
+                ", timestamp queries"
+            } else {
+                ""
+            }
+        );
+    }
+    if args.device.is_cpu() {
+        println!("backend: CPU reference (--backend cpu)");
+    } else {
+        match GpuContext::new(&args.device.request()) {
+            Ok(ctx) => {
+                println!("picked: {}", ctx.summary());
+                println!("  because: {}", ctx.reason);
+                let l = ctx.device.limits();
+                println!(
+                    "  limits: {} storage buffers per stage, {} MiB per binding, {} invocations per workgroup",
+                    l.max_storage_buffers_per_shader_stage,
+                    l.max_storage_buffer_binding_size >> 20,
+                    l.max_compute_invocations_per_workgroup
+                );
+                println!(
+                    "  per-layer timing: {}",
+                    if ctx.has_timestamps() {
+                        "available (bench --per-layer)"
+                    } else {
+                        "not available"
+                    }
+                );
+            }
+            Err(e) => {
+                println!("picked: none — {e}\n  the CPU reference still works: --backend cpu")
+            }
+        }
+    }
+
+    let (weights, source) = args.weights.load()?;
+    let net = Network::from_weights(&weights);
+    let c = &weights.config;
+    println!("network: local regression based hourglass network");
+    println!("  weights: {source}");
+    println!(
+        "  input {s}×{s}; stem {}; residual {}→{}; hourglass order {} at {h}×{h}, {} features; {}×{} patches of {p}×{p}×{}; FC {}×{} → {} → {} ({} joints × 3)",
+        c.stem_channels,
+        c.res1_channels,
+        c.features,
+        c.hourglass_order,
+        c.features,
+        c.patch_grid,
+        c.patch_grid,
+        c.head_channels,
+        c.patch_grid * c.patch_grid,
+        c.local_features,
+        c.global_features,
+        c.outputs(),
+        c.joints,
+        s = c.input_size,
+        h = c.hourglass_size(),
+        p = c.patch_size(),
+    );
+    println!(
+        "  parameters: {} ({:.2} M, batch-norm statistics included)",
+        weights.parameter_count(),
+        weights.parameter_count() as f64 / 1e6
+    );
+    println!(
+        "  compute: {:.3} GFLOP per frame ({:.3} GMAC); {} ops after folding batch norm ({} before)",
+        net.flops_per_frame() as f64 / 1e9,
+        net.flops_per_frame() as f64 / 2e9,
+        net.program.ops.len(),
+        hourhand::net::Program::lrhn(c)
+            .map(|p| p.ops.len())
+            .unwrap_or(0)
+    );
+    Ok(())
+}

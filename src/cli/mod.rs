@@ -1,0 +1,120 @@
+//! Subcommands and the options they share.
+
+mod bench;
+mod info;
+mod init;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use hourhand::gpu::{AdapterRequest, GpuBackend, GpuContext};
+use hourhand::net::{NetConfig, Weights};
+
+/// Hand pose from a single depth image: the local regression based hourglass network on wgpu.
+#[derive(Debug, Parser)]
+#[command(name = "hourhand", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List GPU adapters, say which one hourhand picks and why, and describe the network.
+    Info(info::InfoArgs),
+    /// Time the network on the GPU and CPU backends at several batch sizes.
+    Bench(bench::BenchArgs),
+    /// Write freshly initialized weights.
+    Init(init::InitArgs),
+}
+
+/// Where the network computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// Vulkan (lavapipe on CPU-only Linux).
+    #[value(alias = "vk")]
+    Vulkan,
+    /// Metal.
+    #[value(alias = "mtl")]
+    Metal,
+    /// Direct3D 12.
+    #[value(alias = "d3d12")]
+    Dx12,
+    /// OpenGL / GLES.
+    #[value(alias = "gles", alias = "opengl")]
+    Gl,
+    /// The plain-Rust CPU reference (no GPU at all).
+    Cpu,
+}
+
+/// `--backend` and `--adapter`, on every command that computes.
+#[derive(Debug, Clone, Args)]
+pub struct DeviceArgs {
+    /// Compute backend; default: the best adapter on any backend.
+    #[arg(long, env = "WGPU_BACKEND", value_enum)]
+    pub backend: Option<BackendArg>,
+    /// Use the first adapter whose name contains this (case-insensitive).
+    #[arg(long, env = "WGPU_ADAPTER_NAME")]
+    pub adapter: Option<String>,
+}
+
+impl DeviceArgs {
+    /// Whether the CPU backend was asked for instead of a GPU.
+    pub fn is_cpu(&self) -> bool {
+        self.backend == Some(BackendArg::Cpu)
+    }
+
+    /// The adapter request for wgpu.
+    pub fn request(&self) -> AdapterRequest {
+        let backend = self.backend.and_then(|b| match b {
+            BackendArg::Vulkan => Some(GpuBackend::Vulkan),
+            BackendArg::Metal => Some(GpuBackend::Metal),
+            BackendArg::Dx12 => Some(GpuBackend::Dx12),
+            BackendArg::Gl => Some(GpuBackend::Gl),
+            BackendArg::Cpu => None,
+        });
+        AdapterRequest {
+            backend,
+            adapter: self.adapter.clone(),
+        }
+    }
+
+    /// Creates the GPU context.
+    pub fn gpu(&self) -> anyhow::Result<GpuContext> {
+        GpuContext::new(&self.request())
+            .context("no GPU device (use --backend cpu for the CPU reference)")
+    }
+}
+
+/// `--weights`, on every command that runs the network.
+#[derive(Debug, Clone, Args)]
+pub struct WeightsArgs {
+    /// Weights file (safetensors); default: freshly initialized weights (seed 1).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+}
+
+impl WeightsArgs {
+    /// Loads the weights, or initializes the default network; also returns where they came from.
+    pub fn load(&self) -> anyhow::Result<(Weights, String)> {
+        match &self.weights {
+            Some(path) => Ok((Weights::load(path)?, path.display().to_string())),
+            None => Ok((
+                Weights::init(&NetConfig::default(), 1)?,
+                "freshly initialized (seed 1)".into(),
+            )),
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Command::Info(args)) => info::run(args),
+        Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Init(args)) => init::run(args),
+        // The viewer is the main job; until it exists, describe the setup.
+        None => info::run(info::InfoArgs::default()),
+    }
+}

@@ -1,0 +1,206 @@
+//! Portability of every shader without the hardware: naga parses and validates each one,
+//! resolves its `override`s, and writes SPIR-V (checked by `spirv-val`), MSL and HLSL, checking
+//! the per-entry-point results those backends report. Also checks that each Rust uniform struct
+//! has the size and field offsets of its WGSL twin.
+
+use std::process::Command;
+
+use hourhand::gpu::kernels::{Kernel, WORKGROUP_SIZE};
+use naga::back::PipelineConstants;
+use naga::valid::{Capabilities, ValidationFlags, Validator};
+
+fn parse(kernel: Kernel) -> (naga::Module, naga::valid::ModuleInfo) {
+    let src = kernel.source();
+    let module = naga::front::wgsl::parse_str(src.wgsl)
+        .unwrap_or_else(|e| panic!("{}: {}", src.file, e.emit_to_string(src.wgsl)));
+    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{}: {}", src.file, e.emit_to_string(src.wgsl)));
+    (module, info)
+}
+
+/// Every shader file under `shaders/` belongs to a kernel (none is left untested).
+#[test]
+fn every_shader_file_is_a_kernel() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|f| f.ends_with(".wgsl"))
+        .collect();
+    files.sort();
+    let mut known: Vec<String> = Kernel::ALL
+        .iter()
+        .map(|k| k.source().file.to_string())
+        .collect();
+    known.sort();
+    known.dedup();
+    assert_eq!(files, known);
+    for k in Kernel::ALL {
+        let on_disk = std::fs::read_to_string(dir.join(k.source().file)).unwrap();
+        assert_eq!(
+            on_disk,
+            k.source().wgsl,
+            "{} embedded copy is stale",
+            k.source().file
+        );
+    }
+}
+
+#[test]
+fn shaders_translate_to_spirv_msl_and_hlsl() {
+    let spirv_val = Command::new("spirv-val").arg("--version").output().is_ok();
+    assert!(
+        spirv_val,
+        "spirv-val not found: install Debian's `spirv-tools` (the README's test command, `bash .ci/test`, does it)"
+    );
+    let tmp = std::env::temp_dir().join(format!("hourhand-spirv-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for kernel in Kernel::ALL {
+        let src = kernel.source();
+        let (module, info) = parse(kernel);
+        let ep = module
+            .entry_points
+            .iter()
+            .find(|e| e.name == src.entry)
+            .unwrap_or_else(|| panic!("{}: no entry point {}", src.file, src.entry));
+        assert_eq!(ep.stage, naga::ShaderStage::Compute);
+        assert!(
+            !module.overrides.is_empty(),
+            "{}: expected a WG_SIZE override",
+            src.file
+        );
+
+        let mut constants = PipelineConstants::default();
+        constants.insert("WG_SIZE".to_string(), WORKGROUP_SIZE as f64);
+        let (module, info) = naga::back::pipeline_constants::process_overrides(
+            &module,
+            &info,
+            Some((naga::ShaderStage::Compute, src.entry)),
+            &constants,
+        )
+        .unwrap_or_else(|e| panic!("{}: overrides: {e}", src.file));
+        let ep = module
+            .entry_points
+            .iter()
+            .find(|e| e.name == src.entry)
+            .unwrap();
+        assert_eq!(
+            ep.workgroup_size,
+            [WORKGROUP_SIZE, 1, 1],
+            "{}: workgroup size after overrides",
+            src.file
+        );
+        assert!(
+            ep.workgroup_size.iter().product::<u32>() <= 256,
+            "{}: over WebGPU's 256 invocations",
+            src.file
+        );
+
+        // SPIR-V, validated by the Khronos validator.
+        let words =
+            naga::back::spv::write_vec(&module, &info, &naga::back::spv::Options::default(), None)
+                .unwrap_or_else(|e| panic!("{}: SPIR-V: {e}", src.file));
+        let path = tmp.join(format!("{}.spv", src.entry));
+        std::fs::write(&path, bytemuck::cast_slice::<u32, u8>(&words)).unwrap();
+        let out = Command::new("spirv-val")
+            .arg("--target-env")
+            .arg("vulkan1.1")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: spirv-val: {}{}",
+            src.file,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+
+        // MSL: errors of individual entry points are reported inside the translation info.
+        let (msl, msl_info) = naga::back::msl::write_string(
+            &module,
+            &info,
+            &naga::back::msl::Options {
+                lang_version: (2, 0),
+                ..Default::default()
+            },
+            &naga::back::msl::PipelineOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{}: MSL: {e}", src.file));
+        for r in &msl_info.entry_point_names {
+            assert!(r.is_ok(), "{}: MSL entry point: {r:?}", src.file);
+        }
+        assert!(
+            msl.contains("kernel void"),
+            "{}: MSL has no kernel",
+            src.file
+        );
+
+        // HLSL, likewise.
+        let mut hlsl = String::new();
+        let options = naga::back::hlsl::Options {
+            shader_model: naga::back::hlsl::ShaderModel::V5_1,
+            ..Default::default()
+        };
+        let pipeline = naga::back::hlsl::PipelineOptions::default();
+        let reflection = naga::back::hlsl::Writer::new(&mut hlsl, &options, &pipeline)
+            .write(&module, &info, None)
+            .unwrap_or_else(|e| panic!("{}: HLSL: {e}", src.file));
+        for r in &reflection.entry_point_names {
+            assert!(r.is_ok(), "{}: HLSL entry point: {r:?}", src.file);
+        }
+        assert!(
+            hlsl.contains("[numthreads(64, 1, 1)]"),
+            "{}: HLSL lacks the workgroup size",
+            src.file
+        );
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+}
+
+#[test]
+fn uniform_structs_match_their_wgsl_twins() {
+    for kernel in Kernel::ALL {
+        let layout = kernel.layout();
+        let (module, _) = parse(kernel);
+        let file = kernel.source().file;
+        let (_, ty) = module
+            .types
+            .iter()
+            .find(|(_, t)| t.name.as_deref() == Some(layout.name))
+            .unwrap_or_else(|| panic!("{file}: no struct {}", layout.name));
+        let naga::TypeInner::Struct { members, span } = &ty.inner else {
+            panic!("{file}: {} is not a struct", layout.name)
+        };
+        assert_eq!(
+            *span as usize, layout.size,
+            "{file}: size of {}",
+            layout.name
+        );
+        assert_eq!(
+            members.len(),
+            layout.fields.len(),
+            "{file}: field count of {}",
+            layout.name
+        );
+        for (m, (name, offset)) in members.iter().zip(layout.fields) {
+            assert_eq!(
+                m.name.as_deref(),
+                Some(*name),
+                "{file}: field order of {}",
+                layout.name
+            );
+            assert_eq!(
+                m.offset as usize, *offset,
+                "{file}: offset of {}.{name}",
+                layout.name
+            );
+        }
+        assert_eq!(
+            layout.size % 16,
+            0,
+            "{file}: uniform structs are padded to 16 bytes"
+        );
+    }
+}
