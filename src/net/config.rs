@@ -156,12 +156,12 @@ impl NetConfig {
             ("res1_channels", self.res1_channels),
             ("features", self.features),
         ] {
-            if value % 2 != 0 {
+            if !value.is_multiple_of(2) {
                 return Err(ConfigError::Odd { field, value });
             }
         }
         let required = 8u32 << self.hourglass_order;
-        if self.input_size % required != 0 {
+        if !self.input_size.is_multiple_of(required) {
             let suggestion = (self.input_size / required).max(1) * required;
             return Err(ConfigError::NotDivisible {
                 input_size: self.input_size,
@@ -172,7 +172,7 @@ impl NetConfig {
             });
         }
         let head = self.head_size();
-        if head % self.patch_grid != 0 {
+        if !head.is_multiple_of(self.patch_grid) {
             return Err(ConfigError::PatchGrid {
                 grid: self.patch_grid,
                 size: head,

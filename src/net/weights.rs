@@ -19,10 +19,6 @@ use super::tensor::{Params, Tensor};
 
 /// Metadata key holding the config JSON.
 pub const CONFIG_KEY: &str = "hourhand.config";
-/// Metadata key naming the file format.
-pub const FORMAT_KEY: &str = "hourhand.format";
-/// The format name written to and expected in every file.
-pub const FORMAT: &str = "lrhn-v1";
 
 /// How values are stored on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -232,10 +228,9 @@ impl Weights {
             )
         });
         let config = serde_json::to_string(&self.config).expect("a config always serializes");
-        let metadata = HashMap::from([
-            (CONFIG_KEY.to_string(), config),
-            (FORMAT_KEY.to_string(), FORMAT.to_string()),
-        ]);
+        // One metadata entry only: safetensors writes metadata in hash-map order, and a single
+        // entry keeps the file byte-for-byte reproducible from the seed.
+        let metadata = HashMap::from([(CONFIG_KEY.to_string(), config)]);
         safetensors::serialize(views, Some(metadata)).expect("well-formed tensors serialize")
     }
 
