@@ -22,7 +22,9 @@ fn scratch(name: &str) -> PathBuf {
 
 fn outputs(w: &Weights) -> Vec<f32> {
     let x = uniform(&mut rng(1), 2 * 32 * 32, -1.0, 1.0);
-    CpuNet::from_network(&Network::from_weights(w)).forward(&[&x], 2).unwrap()
+    CpuNet::from_network(&Network::from_weights(w))
+        .forward(&[&x], 2)
+        .unwrap()
 }
 
 fn tiny() -> Weights {
@@ -36,7 +38,9 @@ type RawTensor = (String, Dtype, Vec<usize>, Vec<u8>);
 
 /// Writes a safetensors file from raw parts, for crafting malformed files.
 fn write_raw(path: &Path, tensors: &[RawTensor], metadata: Option<HashMap<String, String>>) {
-    let views = tensors.iter().map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()));
+    let views = tensors
+        .iter()
+        .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()));
     std::fs::write(path, safetensors::serialize(views, metadata).unwrap()).unwrap();
 }
 
@@ -45,16 +49,29 @@ fn parts(w: &Weights) -> (Vec<RawTensor>, HashMap<String, String>) {
     let tensors = w
         .tensors
         .iter()
-        .map(|(n, t)| (n.clone(), Dtype::F32, t.shape.clone(), bytemuck::cast_slice(&t.data).to_vec()))
+        .map(|(n, t)| {
+            (
+                n.clone(),
+                Dtype::F32,
+                t.shape.clone(),
+                bytemuck::cast_slice(&t.data).to_vec(),
+            )
+        })
         .collect();
-    let meta = HashMap::from([(CONFIG_KEY.to_string(), serde_json::to_string(&w.config).unwrap())]);
+    let meta = HashMap::from([(
+        CONFIG_KEY.to_string(),
+        serde_json::to_string(&w.config).unwrap(),
+    )]);
     (tensors, meta)
 }
 
 fn load_err(path: &Path) -> String {
     let e = Weights::load(path).expect_err("malformed file must not load");
     let msg = e.to_string();
-    assert!(msg.contains(&path.display().to_string()), "error does not name the file: {msg}");
+    assert!(
+        msg.contains(&path.display().to_string()),
+        "error does not name the file: {msg}"
+    );
     msg
 }
 
@@ -85,16 +102,25 @@ fn f16_round_trip_is_close() {
 #[test]
 fn default_network_fits_the_16_mb_budget_in_f16() {
     let w = Weights::init(&NetConfig::default(), 1).unwrap();
-    let (f16, f32) = (w.to_bytes(Storage::F16).len(), w.to_bytes(Storage::F32).len());
+    let (f16, f32) = (
+        w.to_bytes(Storage::F16).len(),
+        w.to_bytes(Storage::F32).len(),
+    );
     assert!(f16 < 16_000_000, "{f16} bytes");
     assert!(f16 < f32 * 51 / 100, "f16 {f16} vs f32 {f32} bytes");
 }
 
 #[test]
 fn init_is_deterministic_per_seed() {
-    let a = Weights::init(&NetConfig::tiny(), 5).unwrap().to_bytes(Storage::F32);
-    let b = Weights::init(&NetConfig::tiny(), 5).unwrap().to_bytes(Storage::F32);
-    let c = Weights::init(&NetConfig::tiny(), 6).unwrap().to_bytes(Storage::F32);
+    let a = Weights::init(&NetConfig::tiny(), 5)
+        .unwrap()
+        .to_bytes(Storage::F32);
+    let b = Weights::init(&NetConfig::tiny(), 5)
+        .unwrap()
+        .to_bytes(Storage::F32);
+    let c = Weights::init(&NetConfig::tiny(), 6)
+        .unwrap()
+        .to_bytes(Storage::F32);
     assert!(a == b, "the same seed must give the same bytes");
     assert!(a != c, "different seeds must give different weights");
 }
@@ -109,7 +135,10 @@ fn existing_files_are_not_overwritten_unless_asked() {
     assert_eq!(std::fs::read(&path).unwrap(), b"the user's file");
     tiny().save(&path, Storage::F32, true).unwrap();
     assert!(Weights::load(&path).is_ok());
-    assert!(!dir.join("mine.safetensors.tmp").exists(), "temporary file left behind");
+    assert!(
+        !dir.join("mine.safetensors.tmp").exists(),
+        "temporary file left behind"
+    );
 }
 
 #[test]
@@ -132,7 +161,10 @@ fn truncated_and_garbage_files_are_format_errors() {
         let path = dir.join(format!("{name}.safetensors"));
         std::fs::write(&path, data).unwrap();
         let msg = load_err(&path);
-        assert!(msg.contains("not a valid safetensors file"), "{name}: {msg}");
+        assert!(
+            msg.contains("not a valid safetensors file"),
+            "{name}: {msg}"
+        );
     }
 }
 
@@ -148,7 +180,10 @@ fn files_without_an_hourhand_config_are_refused() {
     write_raw(&path, &tensors, Some(meta.clone()));
     assert!(load_err(&path).contains("not a valid net config"));
 
-    let bad = NetConfig { input_size: 100, ..NetConfig::tiny() };
+    let bad = NetConfig {
+        input_size: 100,
+        ..NetConfig::tiny()
+    };
     meta.insert(CONFIG_KEY.into(), serde_json::to_string(&bad).unwrap());
     write_raw(&path, &tensors, Some(meta));
     assert!(load_err(&path).contains("divisible by"));
@@ -160,13 +195,21 @@ fn missing_unexpected_and_misshaped_tensors_are_all_listed() {
     let (mut tensors, meta) = parts(&tiny());
     tensors.retain(|(n, ..)| n != "stem.conv.weight" && n != "global.fc2.bias");
     tensors.push(("extra.weight".into(), Dtype::F32, vec![2], vec![0; 8]));
-    let fc1 = tensors.iter_mut().find(|(n, ..)| n == "global.fc1.weight").unwrap();
+    let fc1 = tensors
+        .iter_mut()
+        .find(|(n, ..)| n == "global.fc1.weight")
+        .unwrap();
     let n = fc1.2.iter().product::<usize>();
     fc1.2 = vec![n];
     let path = dir.join("w.safetensors");
     write_raw(&path, &tensors, Some(meta));
     let msg = load_err(&path);
-    for needle in ["missing tensor `stem.conv.weight`", "missing tensor `global.fc2.bias`", "unexpected tensor `extra.weight`", "tensor `global.fc1.weight` has shape"] {
+    for needle in [
+        "missing tensor `stem.conv.weight`",
+        "missing tensor `global.fc2.bias`",
+        "unexpected tensor `extra.weight`",
+        "tensor `global.fc1.weight` has shape",
+    ] {
         assert!(msg.contains(needle), "{needle:?} not in: {msg}");
     }
 }
@@ -175,18 +218,30 @@ fn missing_unexpected_and_misshaped_tensors_are_all_listed() {
 fn unsupported_dtype_and_non_finite_values_are_refused() {
     let dir = scratch("dtype");
     let (mut tensors, meta) = parts(&tiny());
-    let t = tensors.iter_mut().find(|(n, ..)| n == "head.conv.bias").unwrap();
+    let t = tensors
+        .iter_mut()
+        .find(|(n, ..)| n == "head.conv.bias")
+        .unwrap();
     t.1 = Dtype::I32;
     let path = dir.join("i32.safetensors");
     write_raw(&path, &tensors, Some(meta.clone()));
     let msg = load_err(&path);
-    assert!(msg.contains("head.conv.bias") && msg.contains("I32"), "{msg}");
+    assert!(
+        msg.contains("head.conv.bias") && msg.contains("I32"),
+        "{msg}"
+    );
 
     let (mut tensors, _) = parts(&tiny());
-    let t = tensors.iter_mut().find(|(n, ..)| n == "res1.bn2.running_var").unwrap();
+    let t = tensors
+        .iter_mut()
+        .find(|(n, ..)| n == "res1.bn2.running_var")
+        .unwrap();
     t.3[4..8].copy_from_slice(&f32::NAN.to_le_bytes());
     let path = dir.join("nan.safetensors");
     write_raw(&path, &tensors, Some(meta));
     let msg = load_err(&path);
-    assert!(msg.contains("res1.bn2.running_var") && msg.contains("index 1"), "{msg}");
+    assert!(
+        msg.contains("res1.bn2.running_var") && msg.contains("index 1"),
+        "{msg}"
+    );
 }
