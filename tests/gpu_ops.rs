@@ -47,6 +47,8 @@ fn conv2d_matches_cpu() {
         (2, 3, 9, 6, 5, 1, 2, false, 2),
         (4, 4, 8, 8, 3, 3, 0, true, 1),
         (33, 9, 6, 7, 3, 1, 1, false, 2),
+        (17, 10, 3, 3, 1, 1, 0, true, 3),
+        (5, 6, 9, 9, 1, 2, 0, false, 2),
     ];
     for (i, (cin, cout, h, w, kernel, stride, pad, relu, batch)) in cases.into_iter().enumerate() {
         let op = Op::Conv2d(Conv2d {

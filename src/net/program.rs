@@ -695,7 +695,7 @@ impl Builder {
         let low = if n > 1 {
             self.hourglass(&format!("{p}.low"), &down, n - 1)
         } else {
-            self.residual(&format!("{p}.low.res"), &down, c)
+            self.residual(&format!("{p}.res"), &down, c)
         };
         let back = self.residual(&format!("{p}.back"), &low, c);
         let upsampled = format!("{p}.upsample");

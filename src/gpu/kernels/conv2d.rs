@@ -1,4 +1,5 @@
-//! `shaders/conv2d.wgsl`: direct convolution, 4 output channels × 4 columns per invocation.
+//! `shaders/conv2d.wgsl`: direct convolution, 4 output channels × 4 positions per invocation;
+//! stride-1 unpadded 1×1 convolutions take the `conv2d_1x1` entry point.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -43,7 +44,14 @@ pub const LAYOUT: StructLayout = layout!(Conv2dParams {
 
 /// The dispatch for one convolution.
 pub fn dispatch(c: &Conv2d, input: Shape, output: Shape, batch: usize) -> Dispatch {
-    let col_blocks = output.w.div_ceil(4);
+    let pointwise = c.kernel == 1 && c.stride == 1 && c.pad == 0;
+    // Blocks of 4 positions: per output row in general, per flattened plane for 1×1.
+    let col_blocks = if pointwise {
+        (output.h * output.w).div_ceil(4)
+    } else {
+        output.w.div_ceil(4)
+    };
+    let rows = if pointwise { 1 } else { output.h };
     let params = Conv2dParams {
         batch: u(batch),
         cin: u(c.cin),
@@ -59,9 +67,13 @@ pub fn dispatch(c: &Conv2d, input: Shape, output: Shape, batch: usize) -> Dispat
         col_blocks: u(col_blocks),
     };
     Dispatch {
-        kernel: Kernel::Conv2d,
+        kernel: if pointwise {
+            Kernel::Conv2dPointwise
+        } else {
+            Kernel::Conv2d
+        },
         params: bytemuck::bytes_of(&params).to_vec(),
-        invocations: (batch * c.cout.div_ceil(4) * output.h * col_blocks) as u64,
+        invocations: (batch * c.cout.div_ceil(4) * rows * col_blocks) as u64,
         slots: vec![
             Slot::Tensor(c.input.clone()),
             Slot::Param(format!("{}.weight", c.name)),

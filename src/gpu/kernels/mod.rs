@@ -16,6 +16,18 @@ pub mod upsample;
 
 use crate::net::{Op, Program};
 
+/// The shader files, embedded at build time.
+mod wgsl {
+    pub const CONV2D: &str = include_str!("../../../shaders/conv2d.wgsl");
+    pub const LINEAR: &str = include_str!("../../../shaders/linear.wgsl");
+    pub const POOL: &str = include_str!("../../../shaders/pool.wgsl");
+    pub const UPSAMPLE: &str = include_str!("../../../shaders/upsample.wgsl");
+    pub const ELEMENTWISE: &str = include_str!("../../../shaders/elementwise.wgsl");
+    pub const BATCH_NORM: &str = include_str!("../../../shaders/batch_norm.wgsl");
+    pub const PATCH: &str = include_str!("../../../shaders/patch.wgsl");
+    pub const CONCAT: &str = include_str!("../../../shaders/concat.wgsl");
+}
+
 /// Invocations per workgroup of every kernel (the `WG_SIZE` override). Within WebGPU's
 /// default limit of 256, and a multiple of every vendor's SIMD width.
 pub const WORKGROUP_SIZE: u32 = 64;
@@ -26,8 +38,10 @@ pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
 /// The kernels, one per op the inference program uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kernel {
-    /// `shaders/conv2d.wgsl`
+    /// `shaders/conv2d.wgsl`, general entry point.
     Conv2d,
+    /// `shaders/conv2d.wgsl`, stride-1 unpadded 1×1 entry point.
+    Conv2dPointwise,
     /// `shaders/linear.wgsl`
     Linear,
     /// `shaders/pool.wgsl`
@@ -80,8 +94,9 @@ pub(crate) use layout;
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 8] = [
+    pub const ALL: [Kernel; 9] = [
         Kernel::Conv2d,
+        Kernel::Conv2dPointwise,
         Kernel::Linear,
         Kernel::MaxPool,
         Kernel::Upsample,
@@ -94,46 +109,15 @@ impl Kernel {
     /// The kernel's WGSL source and entry point.
     pub fn source(self) -> KernelSource {
         let (file, wgsl, entry) = match self {
-            Kernel::Conv2d => (
-                "conv2d.wgsl",
-                include_str!("../../../shaders/conv2d.wgsl"),
-                "conv2d",
-            ),
-            Kernel::Linear => (
-                "linear.wgsl",
-                include_str!("../../../shaders/linear.wgsl"),
-                "linear",
-            ),
-            Kernel::MaxPool => (
-                "pool.wgsl",
-                include_str!("../../../shaders/pool.wgsl"),
-                "max_pool",
-            ),
-            Kernel::Upsample => (
-                "upsample.wgsl",
-                include_str!("../../../shaders/upsample.wgsl"),
-                "upsample_nearest",
-            ),
-            Kernel::Add => (
-                "elementwise.wgsl",
-                include_str!("../../../shaders/elementwise.wgsl"),
-                "add",
-            ),
-            Kernel::Affine => (
-                "batch_norm.wgsl",
-                include_str!("../../../shaders/batch_norm.wgsl"),
-                "affine",
-            ),
-            Kernel::Patch => (
-                "patch.wgsl",
-                include_str!("../../../shaders/patch.wgsl"),
-                "slice_patch",
-            ),
-            Kernel::Concat => (
-                "concat.wgsl",
-                include_str!("../../../shaders/concat.wgsl"),
-                "concat_copy",
-            ),
+            Kernel::Conv2d => ("conv2d.wgsl", wgsl::CONV2D, "conv2d"),
+            Kernel::Conv2dPointwise => ("conv2d.wgsl", wgsl::CONV2D, "conv2d_1x1"),
+            Kernel::Linear => ("linear.wgsl", wgsl::LINEAR, "linear"),
+            Kernel::MaxPool => ("pool.wgsl", wgsl::POOL, "max_pool"),
+            Kernel::Upsample => ("upsample.wgsl", wgsl::UPSAMPLE, "upsample_nearest"),
+            Kernel::Add => ("elementwise.wgsl", wgsl::ELEMENTWISE, "add"),
+            Kernel::Affine => ("batch_norm.wgsl", wgsl::BATCH_NORM, "affine"),
+            Kernel::Patch => ("patch.wgsl", wgsl::PATCH, "slice_patch"),
+            Kernel::Concat => ("concat.wgsl", wgsl::CONCAT, "concat_copy"),
         };
         KernelSource { file, wgsl, entry }
     }
@@ -141,7 +125,7 @@ impl Kernel {
     /// Layout of the kernel's uniform parameter struct.
     pub fn layout(self) -> StructLayout {
         match self {
-            Kernel::Conv2d => conv2d::LAYOUT,
+            Kernel::Conv2d | Kernel::Conv2dPointwise => conv2d::LAYOUT,
             Kernel::Linear => linear::LAYOUT,
             Kernel::MaxPool => max_pool::LAYOUT,
             Kernel::Upsample => upsample::LAYOUT,
