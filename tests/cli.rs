@@ -139,7 +139,7 @@ fn bench_per_layer_reports_every_layer() {
     assert!(
         layers
             .iter()
-            .any(|l| l["layer"] == "stem.conv" && l["kernel"] == "conv2d")
+            .any(|l| l["layer"] == "stem.conv" && l["kernel"] == "conv2d_3x3")
     );
     assert!(layers.iter().any(|l| l["layer"] == "local.concat"));
 }

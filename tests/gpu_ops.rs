@@ -48,6 +48,8 @@ fn conv2d_matches_cpu() {
         (4, 4, 8, 8, 3, 3, 0, true, 1),
         (33, 9, 6, 7, 3, 1, 1, false, 2),
         (17, 10, 3, 3, 1, 1, 0, true, 3),
+        (3, 6, 7, 10, 3, 1, 0, true, 2),
+        (2, 5, 6, 6, 3, 1, 2, false, 1),
         (5, 6, 9, 9, 1, 2, 0, false, 2),
     ];
     for (i, (cin, cout, h, w, kernel, stride, pad, relu, batch)) in cases.into_iter().enumerate() {

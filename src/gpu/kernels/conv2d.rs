@@ -1,5 +1,6 @@
 //! `shaders/conv2d.wgsl`: direct convolution, 4 output channels × 4 positions per invocation;
-//! stride-1 unpadded 1×1 convolutions take the `conv2d_1x1` entry point.
+//! stride-1 unpadded 1×1 convolutions take the `conv2d_1x1` entry point, stride-1 3×3 ones
+//! `conv2d_3x3`.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -69,6 +70,8 @@ pub fn dispatch(c: &Conv2d, input: Shape, output: Shape, batch: usize) -> Dispat
     Dispatch {
         kernel: if pointwise {
             Kernel::Conv2dPointwise
+        } else if c.kernel == 3 && c.stride == 1 {
+            Kernel::Conv2d3x3
         } else {
             Kernel::Conv2d
         },

@@ -40,6 +40,8 @@ pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
 pub enum Kernel {
     /// `shaders/conv2d.wgsl`, general entry point.
     Conv2d,
+    /// `shaders/conv2d.wgsl`, stride-1 3×3 entry point.
+    Conv2d3x3,
     /// `shaders/conv2d.wgsl`, stride-1 unpadded 1×1 entry point.
     Conv2dPointwise,
     /// `shaders/linear.wgsl`
@@ -94,8 +96,9 @@ pub(crate) use layout;
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 9] = [
+    pub const ALL: [Kernel; 10] = [
         Kernel::Conv2d,
+        Kernel::Conv2d3x3,
         Kernel::Conv2dPointwise,
         Kernel::Linear,
         Kernel::MaxPool,
@@ -110,6 +113,7 @@ impl Kernel {
     pub fn source(self) -> KernelSource {
         let (file, wgsl, entry) = match self {
             Kernel::Conv2d => ("conv2d.wgsl", wgsl::CONV2D, "conv2d"),
+            Kernel::Conv2d3x3 => ("conv2d.wgsl", wgsl::CONV2D, "conv2d_3x3"),
             Kernel::Conv2dPointwise => ("conv2d.wgsl", wgsl::CONV2D, "conv2d_1x1"),
             Kernel::Linear => ("linear.wgsl", wgsl::LINEAR, "linear"),
             Kernel::MaxPool => ("pool.wgsl", wgsl::POOL, "max_pool"),
@@ -125,7 +129,7 @@ impl Kernel {
     /// Layout of the kernel's uniform parameter struct.
     pub fn layout(self) -> StructLayout {
         match self {
-            Kernel::Conv2d | Kernel::Conv2dPointwise => conv2d::LAYOUT,
+            Kernel::Conv2d | Kernel::Conv2d3x3 | Kernel::Conv2dPointwise => conv2d::LAYOUT,
             Kernel::Linear => linear::LAYOUT,
             Kernel::MaxPool => max_pool::LAYOUT,
             Kernel::Upsample => upsample::LAYOUT,
