@@ -241,3 +241,18 @@ fn training_form_ops_are_refused_with_a_clear_error() {
         .expect("relu has no kernel");
     assert!(err.to_string().contains("lower the program"), "{err}");
 }
+
+#[test]
+fn peak_kernel_counts_exactly() {
+    use hourhand::gpu::kernels::peak;
+    let (invocations, iterations) = (1037, 100);
+    let (values, _) = peak::run(&gpu(), invocations, iterations).unwrap();
+    assert_eq!(values.len(), invocations as usize);
+    for (idx, v) in values.iter().enumerate() {
+        assert_eq!(
+            *v,
+            peak::expected(idx as u32, iterations),
+            "invocation {idx}"
+        );
+    }
+}

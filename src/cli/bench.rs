@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use hourhand::cpu::CpuNet;
+use hourhand::gpu::kernels::peak;
 use hourhand::gpu::{GpuNet, LayerTime};
 use hourhand::net::Network;
 use rand::{Rng, SeedableRng};
@@ -55,6 +56,9 @@ struct Row {
     activation_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     weight_bytes: Option<u64>,
+    /// GPU only: the adapter's measured FMA peak (`shaders/peak.wgsl`), GFLOP/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peak_gflops: Option<f64>,
 }
 
 /// Runs `f` once to warm up, then repeatedly for about `seconds`; returns the median and count.
@@ -93,6 +97,7 @@ fn row(
         objects_created_while_timing: None,
         activation_bytes: None,
         weight_bytes: None,
+        peak_gflops: None,
     }
 }
 
@@ -123,6 +128,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let ctx = args.device.gpu()?;
         let backend = format!("{:?}", ctx.info.backend).to_lowercase();
         let adapter = ctx.info.name.clone();
+        let peak = peak::measure(&ctx).context("measuring the adapter's arithmetic peak")?;
         let mut gpu =
             GpuNet::from_network(ctx, &net).context("uploading the network to the GPU")?;
         for &batch in &args.batch {
@@ -140,6 +146,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             );
             r.activation_bytes = Some(after.activation_bytes);
             r.weight_bytes = Some(after.weight_bytes);
+            r.peak_gflops = Some(peak);
             print_row(&r, args.json)?;
             rows.push(r);
             if args.per_layer && layers.is_none() {
@@ -182,8 +189,17 @@ fn print_row(r: &Row, json: bool) -> anyhow::Result<()> {
                 )
             })
             .unwrap_or_default();
+        let peak = r
+            .peak_gflops
+            .map(|p| {
+                format!(
+                    " = {:.0}% of the {p:.1} GFLOP/s FMA peak",
+                    100.0 * r.gflops / p
+                )
+            })
+            .unwrap_or_default();
         println!(
-            "{:<7} {:<34} batch {:>3}: {:>9.2} ms/batch {:>9.1} FPS {:>8.2} GFLOP/s ({} runs){objects}{memory}",
+            "{:<7} {:<34} batch {:>3}: {:>9.2} ms/batch {:>9.1} FPS {:>8.2} GFLOP/s{peak} ({} runs){objects}{memory}",
             r.backend, r.adapter, r.batch, r.ms_per_batch, r.fps, r.gflops, r.runs
         );
     }

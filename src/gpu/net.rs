@@ -224,17 +224,7 @@ impl GpuNet {
             expected += 1;
         }
         queue.submit([encoder.finish()]);
-        device
-            .poll(wgpu::PollType::Wait {
-                submission_index: None,
-                timeout: None,
-            })
-            .map_err(|e| GpuError::Readback(e.to_string()))?;
-        for _ in 0..expected {
-            rx.recv()
-                .map_err(|_| GpuError::Readback("the device dropped the mapping request".into()))?
-                .map_err(|e| GpuError::Readback(e.to_string()))?;
-        }
+        wait_for_maps(&device, &rx, expected)?;
 
         let output = read_f32(&plan.readback)?;
         let mut layers = Vec::new();
@@ -262,8 +252,29 @@ impl GpuNet {
     }
 }
 
+/// Waits until the device is idle and `count` buffer mappings requested with
+/// `map_buffer_on_submit` (each reporting on `rx`) have completed.
+pub(crate) fn wait_for_maps(
+    device: &wgpu::Device,
+    rx: &mpsc::Receiver<Result<(), wgpu::BufferAsyncError>>,
+    count: usize,
+) -> Result<(), GpuError> {
+    device
+        .poll(wgpu::PollType::Wait {
+            submission_index: None,
+            timeout: None,
+        })
+        .map_err(|e| GpuError::Readback(e.to_string()))?;
+    for _ in 0..count {
+        rx.recv()
+            .map_err(|_| GpuError::Readback("the device dropped the mapping request".into()))?
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+    }
+    Ok(())
+}
+
 /// Copies a mapped buffer's f32 contents out and unmaps it.
-fn read_f32(buffer: &wgpu::Buffer) -> Result<Vec<f32>, GpuError> {
+pub(crate) fn read_f32(buffer: &wgpu::Buffer) -> Result<Vec<f32>, GpuError> {
     let out = {
         let view = buffer
             .get_mapped_range(..)

@@ -11,6 +11,7 @@ pub mod conv2d;
 pub mod linear;
 pub mod max_pool;
 pub mod patch;
+pub mod peak;
 pub mod sum;
 pub mod upsample;
 
@@ -26,6 +27,7 @@ mod wgsl {
     pub const BATCH_NORM: &str = include_str!("../../../shaders/batch_norm.wgsl");
     pub const PATCH: &str = include_str!("../../../shaders/patch.wgsl");
     pub const CONCAT: &str = include_str!("../../../shaders/concat.wgsl");
+    pub const PEAK: &str = include_str!("../../../shaders/peak.wgsl");
 }
 
 /// Invocations per workgroup of every kernel (the `WG_SIZE` override). Within WebGPU's
@@ -58,6 +60,8 @@ pub enum Kernel {
     Patch,
     /// `shaders/concat.wgsl`
     Concat,
+    /// `shaders/peak.wgsl` (benchmark only: the adapter's arithmetic peak)
+    Peak,
 }
 
 /// Where a kernel's code lives.
@@ -96,7 +100,7 @@ pub(crate) use layout;
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 10] = [
+    pub const ALL: [Kernel; 11] = [
         Kernel::Conv2d,
         Kernel::Conv2d3x3,
         Kernel::Conv2dPointwise,
@@ -107,6 +111,7 @@ impl Kernel {
         Kernel::Affine,
         Kernel::Patch,
         Kernel::Concat,
+        Kernel::Peak,
     ];
 
     /// The kernel's WGSL source and entry point.
@@ -122,6 +127,7 @@ impl Kernel {
             Kernel::Affine => ("batch_norm.wgsl", wgsl::BATCH_NORM, "affine"),
             Kernel::Patch => ("patch.wgsl", wgsl::PATCH, "slice_patch"),
             Kernel::Concat => ("concat.wgsl", wgsl::CONCAT, "concat_copy"),
+            Kernel::Peak => ("peak.wgsl", wgsl::PEAK, "fma_peak"),
         };
         KernelSource { file, wgsl, entry }
     }
@@ -137,6 +143,7 @@ impl Kernel {
             Kernel::Affine => affine::LAYOUT,
             Kernel::Patch => patch::LAYOUT,
             Kernel::Concat => concat::LAYOUT,
+            Kernel::Peak => peak::LAYOUT,
         }
     }
 }
