@@ -7,7 +7,7 @@ use wgpu::util::DeviceExt;
 
 use super::GpuError;
 use super::context::GpuContext;
-use super::kernels::{Kernel, WORKGROUP_SIZE, dispatches};
+use super::kernels::{Kernel, dispatches};
 use super::plan::{AllocStats, Plan, PlanContext};
 use crate::net::{Network, Params, Program};
 use crate::run::check_inputs;
@@ -67,26 +67,7 @@ impl GpuNet {
         }
         let mut pipelines = HashMap::new();
         for kernel in kernels {
-            let src = kernel.source();
-            let module = ctx
-                .device
-                .create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(src.file),
-                    source: wgpu::ShaderSource::Wgsl(src.wgsl.into()),
-                });
-            let pipeline = ctx
-                .device
-                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(src.entry),
-                    layout: None,
-                    module: &module,
-                    entry_point: Some(src.entry),
-                    compilation_options: wgpu::PipelineCompilationOptions {
-                        constants: &[("WG_SIZE", WORKGROUP_SIZE as f64)],
-                        ..Default::default()
-                    },
-                    cache: None,
-                });
+            let pipeline = kernel.pipeline(&ctx.device);
             stats.pipelines += 1;
             pipelines.insert(kernel, pipeline);
         }

@@ -132,6 +132,26 @@ impl Kernel {
         KernelSource { file, wgsl, entry }
     }
 
+    /// Compiles the kernel, with its `WG_SIZE` override resolved to [`WORKGROUP_SIZE`].
+    pub fn pipeline(self, device: &wgpu::Device) -> wgpu::ComputePipeline {
+        let src = self.source();
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(src.file),
+            source: wgpu::ShaderSource::Wgsl(src.wgsl.into()),
+        });
+        device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(src.entry),
+            layout: None,
+            module: &module,
+            entry_point: Some(src.entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &[("WG_SIZE", WORKGROUP_SIZE as f64)],
+                ..Default::default()
+            },
+            cache: None,
+        })
+    }
+
     /// Layout of the kernel's uniform parameter struct.
     pub fn layout(self) -> StructLayout {
         match self {

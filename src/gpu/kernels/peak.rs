@@ -7,7 +7,7 @@ use std::time::Instant;
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
-use super::{Kernel, StructLayout, WORKGROUP_SIZE, layout, workgroups};
+use super::{Kernel, StructLayout, layout, workgroups};
 use crate::gpu::net::{read_f32, wait_for_maps};
 use crate::gpu::{GpuContext, GpuError};
 
@@ -50,22 +50,7 @@ pub fn run(
     iterations: u32,
 ) -> Result<(Vec<f32>, f64), GpuError> {
     let device = &ctx.device;
-    let src = Kernel::Peak.source();
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some(src.file),
-        source: wgpu::ShaderSource::Wgsl(src.wgsl.into()),
-    });
-    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some(src.entry),
-        layout: None,
-        module: &module,
-        entry_point: Some(src.entry),
-        compilation_options: wgpu::PipelineCompilationOptions {
-            constants: &[("WG_SIZE", WORKGROUP_SIZE as f64)],
-            ..Default::default()
-        },
-        cache: None,
-    });
+    let pipeline = Kernel::Peak.pipeline(device);
     let params = PeakParams {
         invocations,
         iterations,
