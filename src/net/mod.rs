@@ -2,6 +2,8 @@
 
 pub mod config;
 pub mod lower;
+mod lrhn;
+pub mod op;
 pub mod program;
 pub mod tensor;
 pub mod weights;
