@@ -1,6 +1,39 @@
-//! What both backends share about running a program: checking the caller's inputs.
+//! What both backends share about running a program: which backend runs it, and checking the
+//! caller's inputs.
 
 use crate::net::Program;
+
+/// Where a program runs: a wgpu backend, or the CPU reference. `--backend` on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// Vulkan (Linux, Windows, Android; lavapipe on CPU-only Linux).
+    #[value(alias = "vk")]
+    Vulkan,
+    /// Metal (macOS, iOS).
+    #[value(alias = "mtl")]
+    Metal,
+    /// Direct3D 12 (Windows).
+    #[value(alias = "d3d12")]
+    Dx12,
+    /// OpenGL / OpenGL ES (where nothing else exists).
+    #[value(alias = "gles", alias = "opengl")]
+    Gl,
+    /// The plain-Rust CPU reference (no GPU at all).
+    Cpu,
+}
+
+impl Backend {
+    /// The wgpu backend set, or `None` for the CPU reference.
+    pub fn wgpu_backends(self) -> Option<wgpu::Backends> {
+        match self {
+            Backend::Vulkan => Some(wgpu::Backends::VULKAN),
+            Backend::Metal => Some(wgpu::Backends::METAL),
+            Backend::Dx12 => Some(wgpu::Backends::DX12),
+            Backend::Gl => Some(wgpu::Backends::GL),
+            Backend::Cpu => None,
+        }
+    }
+}
 
 /// The inputs handed to `forward` do not fit the program.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -7,9 +7,10 @@ mod init;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use hourhand::gpu::{AdapterRequest, GpuBackend, GpuContext};
+use clap::{Args, Parser, Subcommand};
+use hourhand::gpu::{AdapterRequest, GpuContext};
 use hourhand::net::{NetConfig, Weights};
+use hourhand::run::Backend;
 
 /// Hand pose from a single depth image: the local regression based hourglass network on wgpu.
 #[derive(Debug, Parser)]
@@ -29,31 +30,12 @@ enum Command {
     Init(init::InitArgs),
 }
 
-/// Where the network computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BackendArg {
-    /// Vulkan (lavapipe on CPU-only Linux).
-    #[value(alias = "vk")]
-    Vulkan,
-    /// Metal.
-    #[value(alias = "mtl")]
-    Metal,
-    /// Direct3D 12.
-    #[value(alias = "d3d12")]
-    Dx12,
-    /// OpenGL / GLES.
-    #[value(alias = "gles", alias = "opengl")]
-    Gl,
-    /// The plain-Rust CPU reference (no GPU at all).
-    Cpu,
-}
-
 /// `--backend` and `--adapter`, on every command that computes.
 #[derive(Debug, Clone, Args)]
 pub struct DeviceArgs {
     /// Compute backend; default: the best adapter on any backend.
     #[arg(long, env = "WGPU_BACKEND", value_enum)]
-    pub backend: Option<BackendArg>,
+    pub backend: Option<Backend>,
     /// Use the first adapter whose name contains this (case-insensitive).
     #[arg(long, env = "WGPU_ADAPTER_NAME")]
     pub adapter: Option<String>,
@@ -62,20 +44,13 @@ pub struct DeviceArgs {
 impl DeviceArgs {
     /// Whether the CPU backend was asked for instead of a GPU.
     pub fn is_cpu(&self) -> bool {
-        self.backend == Some(BackendArg::Cpu)
+        self.backend == Some(Backend::Cpu)
     }
 
     /// The adapter request for wgpu.
     pub fn request(&self) -> AdapterRequest {
-        let backend = self.backend.and_then(|b| match b {
-            BackendArg::Vulkan => Some(GpuBackend::Vulkan),
-            BackendArg::Metal => Some(GpuBackend::Metal),
-            BackendArg::Dx12 => Some(GpuBackend::Dx12),
-            BackendArg::Gl => Some(GpuBackend::Gl),
-            BackendArg::Cpu => None,
-        });
         AdapterRequest {
-            backend,
+            backends: self.backend.and_then(Backend::wgpu_backends),
             adapter: self.adapter.clone(),
         }
     }

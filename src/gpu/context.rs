@@ -6,50 +6,20 @@
 
 use std::fmt;
 
-/// A wgpu backend the user can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum GpuBackend {
-    /// Vulkan (Linux, Windows, Android; lavapipe on CPU-only Linux).
-    #[value(alias = "vk")]
-    Vulkan,
-    /// Metal (macOS, iOS).
-    #[value(alias = "mtl")]
-    Metal,
-    /// Direct3D 12 (Windows).
-    #[value(alias = "d3d12")]
-    Dx12,
-    /// OpenGL / OpenGL ES (where nothing else exists).
-    #[value(alias = "gles", alias = "opengl")]
-    Gl,
-}
-
-impl GpuBackend {
-    /// The wgpu backend set.
-    pub fn backends(self) -> wgpu::Backends {
-        match self {
-            GpuBackend::Vulkan => wgpu::Backends::VULKAN,
-            GpuBackend::Metal => wgpu::Backends::METAL,
-            GpuBackend::Dx12 => wgpu::Backends::DX12,
-            GpuBackend::Gl => wgpu::Backends::GL,
-        }
-    }
-}
-
 /// What the user asked for; empty means "the best adapter there is".
 #[derive(Debug, Clone, Default)]
 pub struct AdapterRequest {
-    /// Restrict to one backend.
-    pub backend: Option<GpuBackend>,
+    /// Restrict the search to these backends (default: `WGPU_BACKEND`, else all).
+    pub backends: Option<wgpu::Backends>,
     /// Pick the first adapter whose name contains this (case-insensitive).
     pub adapter: Option<String>,
 }
 
 impl AdapterRequest {
     fn backends(&self) -> wgpu::Backends {
-        match self.backend {
-            Some(b) => b.backends(),
-            None => wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all()),
-        }
+        self.backends
+            .or_else(wgpu::Backends::from_env)
+            .unwrap_or(wgpu::Backends::all())
     }
 }
 

@@ -10,9 +10,7 @@ pub mod kernels;
 mod net;
 mod plan;
 
-pub use context::{
-    AdapterRequest, AdapterSummary, ContextError, GpuBackend, GpuContext, list_adapters,
-};
+pub use context::{AdapterRequest, AdapterSummary, ContextError, GpuContext, list_adapters};
 pub use net::{GpuNet, LayerTime};
 pub use plan::AllocStats;
 
