@@ -15,17 +15,23 @@ fn weights(config: &NetConfig, seed: u64) -> Weights {
     w
 }
 
-#[test]
-fn default_network_gpu_matches_cpu() {
-    let w = weights(&NetConfig::default(), 3);
-    let net = Network::from_weights(&w);
-    let batch = 2;
-    let x = uniform(&mut rng(4), batch * 128 * 128, -1.0, 1.0);
+/// Outputs of the CPU and GPU backends for one random batch through random weights.
+fn cpu_and_gpu(config: &NetConfig, seed: u64, batch: usize) -> (Vec<f32>, Vec<f32>) {
+    let net = Network::from_weights(&weights(config, seed));
+    let side = config.input_size as usize;
+    let x = uniform(&mut rng(seed + 1), batch * side * side, -1.0, 1.0);
     let cpu = CpuNet::from_network(&net).forward(&[&x], batch).unwrap();
     let gpu = GpuNet::from_network(gpu(), &net)
         .unwrap()
         .forward(&[&x], batch)
         .unwrap();
+    (cpu, gpu)
+}
+
+#[test]
+fn default_network_gpu_matches_cpu() {
+    let batch = 2;
+    let (cpu, gpu) = cpu_and_gpu(&NetConfig::default(), 3, batch);
     assert_eq!(cpu.len(), batch * 105);
     let scale = cpu.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     assert!(scale > 1e-2, "degenerate outputs (max |y| = {scale})");
@@ -40,15 +46,7 @@ fn default_network_gpu_matches_cpu() {
 
 #[test]
 fn tiny_network_gpu_matches_cpu_at_odd_batch() {
-    let w = weights(&NetConfig::tiny(), 5);
-    let net = Network::from_weights(&w);
-    let batch = 5;
-    let x = uniform(&mut rng(6), batch * 32 * 32, -1.0, 1.0);
-    let cpu = CpuNet::from_network(&net).forward(&[&x], batch).unwrap();
-    let gpu = GpuNet::from_network(gpu(), &net)
-        .unwrap()
-        .forward(&[&x], batch)
-        .unwrap();
+    let (cpu, gpu) = cpu_and_gpu(&NetConfig::tiny(), 5, 5);
     let diff = max_abs_diff(&cpu, &gpu);
     assert!(diff <= 1e-4, "max diff {diff}");
 }
