@@ -63,8 +63,51 @@ fn store(oc: u32, at: u32, count: u32, acc: vec4<f32>) {
     }
 }
 
+// Stores the block's 4 output channels, `plane_out` apart, starting at `at`.
+fn store_block(oc0: u32, at: u32, plane_out: u32, count: u32, acc0: vec4<f32>, acc1: vec4<f32>, acc2: vec4<f32>, acc3: vec4<f32>) {
+    store(oc0, at, count, acc0);
+    store(oc0 + 1u, at + plane_out, count, acc1);
+    store(oc0 + 2u, at + 2u * plane_out, count, acc2);
+    store(oc0 + 3u, at + 3u * plane_out, count, acc3);
+}
+
+// Where the weights of the block's 4 output channels start, `taps` weights per channel. Rows
+// past the last channel are clamped (their results are never stored).
+fn weight_rows(oc0: u32, taps: u32) -> vec4<u32> {
+    let last = p.cout - 1u;
+    return vec4<u32>(min(oc0, last), min(oc0 + 1u, last), min(oc0 + 2u, last), min(oc0 + 3u, last)) * taps;
+}
+
 fn linear_index(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
     return (wid.x + wid.y * groups.x) * WG_SIZE + lid;
+}
+
+// The output block of `conv2d` and `conv2d_3x3`: 4 channels from `oc0` × 4 columns from `ox0`
+// of row `oy` of sample `n`.
+struct RowBlock {
+    n: u32,
+    oc0: u32,
+    oy: u32,
+    ox0: u32,
+}
+
+// Invocations of `conv2d` and `conv2d_3x3`: one per row block.
+fn row_blocks() -> u32 {
+    return p.batch * ((p.cout + 3u) / 4u) * p.hout * p.col_blocks;
+}
+
+fn row_block(idx: u32) -> RowBlock {
+    let oc_blocks = (p.cout + 3u) / 4u;
+    var t = idx / p.col_blocks;
+    let oy = t % p.hout;
+    t = t / p.hout;
+    return RowBlock(t / oc_blocks, (t % oc_blocks) * 4u, oy, (idx % p.col_blocks) * 4u);
+}
+
+// Stores a row block's accumulators.
+fn store_row_block(r: RowBlock, acc0: vec4<f32>, acc1: vec4<f32>, acc2: vec4<f32>, acc3: vec4<f32>) {
+    let at = ((r.n * p.cout + r.oc0) * p.hout + r.oy) * p.wout + r.ox0;
+    store_block(r.oc0, at, p.hout * p.wout, p.wout - r.ox0, acc0, acc1, acc2, acc3);
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -74,26 +117,16 @@ fn conv2d(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let idx = linear_index(wid, groups, lid);
-    let oc_blocks = (p.cout + 3u) / 4u;
-    if (idx >= p.batch * oc_blocks * p.hout * p.col_blocks) {
+    if (idx >= row_blocks()) {
         return;
     }
-    let cb = idx % p.col_blocks;
-    var t = idx / p.col_blocks;
-    let oy = t % p.hout;
-    t = t / p.hout;
-    let oc0 = (t % oc_blocks) * 4u;
-    let n = t / oc_blocks;
-    let ox0 = cb * 4u;
+    let r = row_block(idx);
+    let n = r.n;
+    let oy = r.oy;
+    let ox0 = r.ox0;
 
     let k = p.kernel;
-    let taps = p.cin * k * k;
-    // Rows past the last channel are clamped (their results are never stored).
-    let last = p.cout - 1u;
-    let w0 = min(oc0, last) * taps;
-    let w1 = min(oc0 + 1u, last) * taps;
-    let w2 = min(oc0 + 2u, last) * taps;
-    let w3 = min(oc0 + 3u, last) * taps;
+    let wr = weight_rows(r.oc0, p.cin * k * k);
     let step = i32(p.stride);
 
     var acc0 = vec4<f32>(0.0);
@@ -112,20 +145,14 @@ fn conv2d(
                 let ix = i32(ox0 * p.stride + kx) - i32(p.pad);
                 let xv = vec4<f32>(tap(row, ix), tap(row, ix + step), tap(row, ix + 2 * step), tap(row, ix + 3 * step));
                 let wi = (ic * k + ky) * k + kx;
-                acc0 += w[w0 + wi] * xv;
-                acc1 += w[w1 + wi] * xv;
-                acc2 += w[w2 + wi] * xv;
-                acc3 += w[w3 + wi] * xv;
+                acc0 += w[wr[0] + wi] * xv;
+                acc1 += w[wr[1] + wi] * xv;
+                acc2 += w[wr[2] + wi] * xv;
+                acc3 += w[wr[3] + wi] * xv;
             }
         }
     }
-    let count = p.wout - ox0;
-    let at = ((n * p.cout + oc0) * p.hout + oy) * p.wout + ox0;
-    let plane_out = p.hout * p.wout;
-    store(oc0, at, count, acc0);
-    store(oc0 + 1u, at + plane_out, count, acc1);
-    store(oc0 + 2u, at + 2u * plane_out, count, acc2);
-    store(oc0 + 3u, at + 3u * plane_out, count, acc3);
+    store_row_block(r, acc0, acc1, acc2, acc3);
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -135,24 +162,15 @@ fn conv2d_3x3(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let idx = linear_index(wid, groups, lid);
-    let oc_blocks = (p.cout + 3u) / 4u;
-    if (idx >= p.batch * oc_blocks * p.hout * p.col_blocks) {
+    if (idx >= row_blocks()) {
         return;
     }
-    let cb = idx % p.col_blocks;
-    var t = idx / p.col_blocks;
-    let oy = t % p.hout;
-    t = t / p.hout;
-    let oc0 = (t % oc_blocks) * 4u;
-    let n = t / oc_blocks;
-    let ox0 = cb * 4u;
+    let r = row_block(idx);
+    let n = r.n;
+    let oy = r.oy;
+    let ox0 = r.ox0;
 
-    let taps = p.cin * 9u;
-    let last = p.cout - 1u;
-    let w0 = min(oc0, last) * taps;
-    let w1 = min(oc0 + 1u, last) * taps;
-    let w2 = min(oc0 + 2u, last) * taps;
-    let w3 = min(oc0 + 3u, last) * taps;
+    let wr = weight_rows(r.oc0, p.cin * 9u);
     let left = i32(ox0) - i32(p.pad);
 
     var acc0 = vec4<f32>(0.0);
@@ -177,19 +195,13 @@ fn conv2d_3x3(
             let xb = vec4<f32>(t1, t2, t3, t4);
             let xc = vec4<f32>(t2, t3, t4, t5);
             let wi = (ic * 3u + ky) * 3u;
-            acc0 += w[w0 + wi] * xa + w[w0 + wi + 1u] * xb + w[w0 + wi + 2u] * xc;
-            acc1 += w[w1 + wi] * xa + w[w1 + wi + 1u] * xb + w[w1 + wi + 2u] * xc;
-            acc2 += w[w2 + wi] * xa + w[w2 + wi + 1u] * xb + w[w2 + wi + 2u] * xc;
-            acc3 += w[w3 + wi] * xa + w[w3 + wi + 1u] * xb + w[w3 + wi + 2u] * xc;
+            acc0 += w[wr[0] + wi] * xa + w[wr[0] + wi + 1u] * xb + w[wr[0] + wi + 2u] * xc;
+            acc1 += w[wr[1] + wi] * xa + w[wr[1] + wi + 1u] * xb + w[wr[1] + wi + 2u] * xc;
+            acc2 += w[wr[2] + wi] * xa + w[wr[2] + wi + 1u] * xb + w[wr[2] + wi + 2u] * xc;
+            acc3 += w[wr[3] + wi] * xa + w[wr[3] + wi + 1u] * xb + w[wr[3] + wi + 2u] * xc;
         }
     }
-    let count = p.wout - ox0;
-    let at = ((n * p.cout + oc0) * p.hout + oy) * p.wout + ox0;
-    let plane_out = p.hout * p.wout;
-    store(oc0, at, count, acc0);
-    store(oc0 + 1u, at + plane_out, count, acc1);
-    store(oc0 + 2u, at + 2u * plane_out, count, acc2);
-    store(oc0 + 3u, at + 3u * plane_out, count, acc3);
+    store_row_block(r, acc0, acc1, acc2, acc3);
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -209,11 +221,7 @@ fn conv2d_1x1(
     let oc0 = (t % oc_blocks) * 4u;
     let n = t / oc_blocks;
 
-    let last = p.cout - 1u;
-    let w0 = min(oc0, last) * p.cin;
-    let w1 = min(oc0 + 1u, last) * p.cin;
-    let w2 = min(oc0 + 2u, last) * p.cin;
-    let w3 = min(oc0 + 3u, last) * p.cin;
+    let wr = weight_rows(oc0, p.cin);
     // Positions past the end of the plane re-read its last pixel (their results are dropped).
     let end = pixels - 1u;
     let o1 = min(px0 + 1u, end) - px0;
@@ -227,16 +235,11 @@ fn conv2d_1x1(
     var at = n * p.cin * pixels + px0;
     for (var ic = 0u; ic < p.cin; ic++) {
         let xv = vec4<f32>(x[at], x[at + o1], x[at + o2], x[at + o3]);
-        acc0 += w[w0 + ic] * xv;
-        acc1 += w[w1 + ic] * xv;
-        acc2 += w[w2 + ic] * xv;
-        acc3 += w[w3 + ic] * xv;
+        acc0 += w[wr[0] + ic] * xv;
+        acc1 += w[wr[1] + ic] * xv;
+        acc2 += w[wr[2] + ic] * xv;
+        acc3 += w[wr[3] + ic] * xv;
         at += pixels;
     }
-    let count = pixels - px0;
-    let out = (n * p.cout + oc0) * pixels + px0;
-    store(oc0, out, count, acc0);
-    store(oc0 + 1u, out + pixels, count, acc1);
-    store(oc0 + 2u, out + 2u * pixels, count, acc2);
-    store(oc0 + 3u, out + 3u * pixels, count, acc3);
+    store_block(oc0, (n * p.cout + oc0) * pixels + px0, pixels, pixels - px0, acc0, acc1, acc2, acc3);
 }
