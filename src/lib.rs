@@ -5,10 +5,14 @@
 //! - [`net`]: the network defined once — config, op program, weights, inference lowering.
 //! - [`cpu`]: the reference backend.
 //! - [`gpu`]: the WGSL backend (the product).
+//! - [`data`]: depth frames, NYU and frame folders, crops, detection, synthetic hands.
+//! - [`eval`]: the field's metrics and the community results format.
 
 #![warn(missing_docs)]
 
 pub mod cpu;
+pub mod data;
+pub mod eval;
 pub mod gpu;
 pub mod net;
 pub mod run;

@@ -1,0 +1,1 @@
+//! MATLAB 5 MAT-files (to be written).

@@ -1,0 +1,12 @@
+//! Data: depth frames from NYU and from folders of camera frames, hand crops, detection, and
+//! synthetic NYU-format hands.
+
+pub mod depth;
+pub mod intrinsics;
+pub mod joints;
+pub mod mat;
+pub mod synth;
+
+pub use depth::{DepthError, DepthMap};
+pub use intrinsics::{Intrinsics, IntrinsicsError};
+pub use joints::{BONES, EVAL_SUBSET, JOINT_NAMES, Joints, NUM_JOINTS, PRIOR_JOINT};

@@ -1,0 +1,1 @@
+//! Synthetic hands (to be written).

@@ -1,0 +1,1 @@
+//! Metrics and results files (to be written).
