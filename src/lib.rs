@@ -13,6 +13,7 @@
 pub mod cpu;
 pub mod data;
 pub mod eval;
+pub mod files;
 pub mod gpu;
 pub mod net;
 pub mod run;

@@ -2,11 +2,15 @@
 //! synthetic NYU-format hands.
 
 pub mod depth;
+pub mod depth_png;
+pub mod error;
 pub mod intrinsics;
 pub mod joints;
 pub mod mat;
 pub mod synth;
 
 pub use depth::{DepthError, DepthMap};
+pub use depth_png::DepthPacking;
+pub use error::DataError;
 pub use intrinsics::{Intrinsics, IntrinsicsError};
 pub use joints::{BONES, EVAL_SUBSET, JOINT_NAMES, Joints, NUM_JOINTS, PRIOR_JOINT};

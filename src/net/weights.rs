@@ -6,12 +6,13 @@
 //! self-describing. Values are stored as f32 or f16 and always computed with in f32.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::files::{WriteError, write_atomic};
 
 use super::config::{ConfigError, NetConfig};
 use super::program::{Op, Program};
@@ -238,21 +239,10 @@ impl Weights {
     /// interrupted write never leaves a broken file. Refuses to replace an existing file unless
     /// `overwrite` is set.
     pub fn save(&self, path: &Path, storage: Storage, overwrite: bool) -> Result<(), WeightsError> {
-        if !overwrite && path.exists() {
-            return Err(WeightsError::Exists { path: path.into() });
-        }
-        let io = |source| WeightsError::Io {
-            path: path.into(),
-            source,
-        };
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        let mut file = std::fs::File::create(&tmp).map_err(io)?;
-        file.write_all(&self.to_bytes(storage)).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        drop(file);
-        std::fs::rename(&tmp, path).map_err(io)
+        write_atomic(path, &self.to_bytes(storage), overwrite).map_err(|e| match e {
+            WriteError::Exists { path } => WeightsError::Exists { path },
+            WriteError::Io { path, source } => WeightsError::Io { path, source },
+        })
     }
 
     /// Reads weights from `path`, checking the config and every tensor's name, shape and values.
