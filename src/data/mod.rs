@@ -1,8 +1,10 @@
 //! Data: depth frames from NYU and from folders of camera frames, hand crops, detection, and
 //! synthetic NYU-format hands.
 
+pub mod crop;
 pub mod depth;
 pub mod depth_png;
+pub mod detect;
 pub mod error;
 pub mod intrinsics;
 pub mod joints;
