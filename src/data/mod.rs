@@ -6,9 +6,11 @@ pub mod depth;
 pub mod depth_png;
 pub mod detect;
 pub mod error;
+pub mod folder;
 pub mod intrinsics;
 pub mod joints;
 pub mod mat;
+pub mod source;
 pub mod synth;
 
 pub use depth::{DepthError, DepthMap};
