@@ -12,6 +12,7 @@
 
 pub mod cpu;
 pub mod data;
+pub mod estimator;
 pub mod eval;
 pub mod files;
 pub mod gpu;
