@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
 
 use super::atomic::{WriteError, write_atomically};
@@ -265,20 +266,26 @@ fn joint_chart<DB: DrawingBackend>(
         .fold(0.0, f64::max);
     // Headroom above the tallest bar for the legend.
     let y_max = (top * 1.3).max(1.0);
-    let label_of = |x: &f64| {
-        let j = x.round();
-        if (x - j).abs() > 1e-6 || j < 0.0 {
-            return String::new();
-        }
-        let j = j as usize;
+    let name = |j: usize| {
         joint_labels
             .get(j)
             .map_or_else(|| j.to_string(), |l| l.to_string())
     };
+    // Beyond NYU's 14 joints the names no longer fit side by side: they stand on end, drawn
+    // here rather than by the mesh, which anchors rotated labels at their middle and so hides
+    // half of each behind the bars.
+    let upright = joints > 14;
+    let label_of = |x: &f64| {
+        let j = x.round();
+        if upright || (x - j).abs() > 1e-6 || j < 0.0 {
+            return String::new();
+        }
+        name(j as usize)
+    };
     let mut chart = ChartBuilder::on(area)
         .caption("Mean error per joint", (FONT, 22))
         .margin(20)
-        .x_label_area_size(55)
+        .x_label_area_size(if upright { 120 } else { 55 })
         .y_label_area_size(75)
         .build_cartesian_2d(-0.5f64..joints as f64 - 0.5, 0f64..y_max)?;
     chart
@@ -288,11 +295,21 @@ fn joint_chart<DB: DrawingBackend>(
         .x_label_formatter(&label_of)
         .y_label_formatter(&|y| format!("{y:.0}"))
         .y_desc("mean error (mm)")
-        .x_desc("joint")
-        .label_style((FONT, if joints > 14 { 11 } else { 15 }))
+        .x_desc(if upright { "" } else { "joint" })
+        .x_label_style((FONT, 15))
+        .y_label_style((FONT, 15))
         .axis_desc_style((FONT, 19))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()?;
+    if upright {
+        let style = TextStyle::from((FONT, 14).into_font().transform(FontTransform::Rotate90))
+            .pos(Pos::new(HPos::Left, VPos::Center));
+        let (bx, by) = area.get_base_pixel();
+        for j in 0..joints {
+            let (x, y) = chart.backend_coord(&(j as f64, 0.0));
+            area.draw_text(&name(j), &style, (x - bx, y - by + 8))?;
+        }
+    }
     // Bars of one joint share 80% of its slot; a small gap keeps neighbours apart.
     let slot = 0.8 / series.len() as f64;
     for (i, s) in series.iter().enumerate() {
