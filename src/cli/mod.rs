@@ -1,6 +1,7 @@
 //! Subcommands and the options they share.
 
 mod bench;
+mod eval;
 mod info;
 mod init;
 
@@ -28,6 +29,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Write freshly initialized weights.
     Init(init::InitArgs),
+    /// Score results files against the ground truth: mean, per-subject and per-joint errors,
+    /// success rates; optionally plot them.
+    Eval(eval::EvalArgs),
 }
 
 /// `--backend` and `--adapter`, on every command that computes.
@@ -89,6 +93,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Info(args)) => info::run(args),
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Init(args)) => init::run(args),
+        Some(Command::Eval(args)) => eval::run(args),
         // The viewer is the main job; until it exists, describe the setup.
         None => info::run(info::InfoArgs::default()),
     }

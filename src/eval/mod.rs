@@ -1,1 +1,22 @@
-//! Metrics and results files (to be written).
+//! Evaluation: the community results format, the field's metrics and their plots.
+//!
+//! - [`results`]: read and write results files (one line per frame, joints × `u v d`).
+//! - [`ground_truth`]: load the ground truth a results file is scored against.
+//! - [`metrics`]: 3D joint errors → mean, per-joint and per-subject means, success rates; built
+//!   on an incremental [`Accumulator`] a viewer can feed frame by frame.
+//! - [`plot`]: success-rate curves and per-joint bars of several methods, as SVG or PNG.
+//!
+//! A typical evaluation reads the ground truth and each predictions file with the same
+//! [`Format`], checks the frame counts ([`results::check_frame_counts`] names both files), and
+//! calls [`evaluate`] with [`Intrinsics::NYU_EVAL`](crate::data::Intrinsics::NYU_EVAL).
+
+mod atomic;
+pub mod ground_truth;
+pub mod metrics;
+pub mod plot;
+pub mod results;
+
+pub use ground_truth::{GroundTruthError, load_ground_truth};
+pub use metrics::{Accumulator, MetricsError, Report, Subset, evaluate, frame_errors};
+pub use plot::{PlotError, Series};
+pub use results::{Coords, Format, Frame, ResultsError};
