@@ -223,7 +223,7 @@ fn same_input_same_bytes() {
         let b = mat::to_bytes("", &vars, compress, path).unwrap();
         assert_eq!(a, b);
         // Every element after the header starts on an 8-byte boundary when uncompressed.
-        assert!(compress || a.len() % 8 == 0);
+        assert!(compress || a.len().is_multiple_of(8));
     }
 }
 
