@@ -272,7 +272,8 @@ impl MatFile {
             .map(|(_, a)| a)
     }
 
-    /// The variable called `name`, or why there is none.
+    /// The variable called `name`, or why there is none (after [`MatFile::read_only`], the
+    /// variables not asked for count as missing).
     pub fn array(&self, name: &str) -> Result<&MatArray, MatError> {
         if let Some(a) = self.get(name) {
             return Ok(a);

@@ -346,7 +346,13 @@ impl<R: Read> Stream<'_, R> {
                         })
                     } else {
                         let inner = self.matrix_header(cell_end)?;
-                        self.matrix_body(&inner, cell_end, depth + 1)?
+                        self.matrix_body(&inner, cell_end, depth + 1)
+                            .map_err(|f| match f {
+                                Fail::Unsupported(what) if depth == 0 => {
+                                    Fail::Unsupported(format!("a cell array holding {what}"))
+                                }
+                                other => other,
+                            })?
                     });
                     self.skip(padding(u64::from(tag.size)).min(end - self.pos), &what)?;
                 }

@@ -198,3 +198,24 @@ fn numeric_at_is_column_major() {
     assert_eq!(a.at(&[2, 0]), None);
     assert!(NumericArray::new(NumericClass::Double, vec![2, 3], vec![0.0; 5]).is_none());
 }
+
+#[test]
+fn a_struct_inside_a_cell_makes_the_cell_unsupported() {
+    let s = matrix(2, &[1, 1], "", MI_DOUBLE, &[]);
+    let mut body = Vec::new();
+    element(&mut body, MI_UINT32, &[1, 0, 0, 0, 0, 0, 0, 0]);
+    element(&mut body, MI_INT32, &[1, 0, 0, 0, 1, 0, 0, 0]);
+    element(&mut body, MI_INT8, b"c");
+    body.extend_from_slice(&s);
+    let mut cell = MI_MATRIX.to_le_bytes().to_vec();
+    cell.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    cell.extend_from_slice(&body);
+    let bytes = file(&[cell, matrix(6, &[1, 1], "x", MI_UINT8, &[3])]);
+    let f = MatFile::from_bytes(&bytes, Path::new(PATH)).unwrap();
+    assert_eq!(f.numeric("x").unwrap().data, [3.0]);
+    let e = f.array("c").unwrap_err().to_string();
+    assert!(
+        e.contains("unit.mat: variable `c` is a cell array holding a struct array"),
+        "{e}"
+    );
+}
