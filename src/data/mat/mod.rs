@@ -25,7 +25,7 @@
 //! [`MatFile::unsupported`] and asking for it gives [`MatError::Unsupported`], while the other
 //! variables of the file stay readable. MATLAB 7.3 files are HDF5 and are not read.
 //!
-//! The [`write`] side produces files MATLAB and `scipy.io.loadmat` read, byte-for-byte the same
+//! The [`write()`] side produces files MATLAB and `scipy.io.loadmat` read, byte-for-byte the same
 //! for the same input (no timestamp in the header).
 
 mod error;

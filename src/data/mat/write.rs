@@ -16,7 +16,7 @@ use super::{MatArray, MatError, NumericClass, element_count};
 /// reproducible (no reader interprets it).
 const HEADER_PREFIX: &str = "MATLAB 5.0 MAT-file, Platform: hourhand, Created on: n/a";
 
-/// How [`write`] writes.
+/// How [`write()`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteOptions {
     /// Compress every variable with zlib (`save -v7`); otherwise store them plain (`save -v6`).
@@ -68,7 +68,7 @@ pub fn write(
     std::fs::rename(&tmp, path).map_err(io)
 }
 
-/// The bytes of a MAT 5 file holding `variables` (see [`write`]); `path` is only used in
+/// The bytes of a MAT 5 file holding `variables` (see [`write()`]); `path` is only used in
 /// messages. The same input always gives the same bytes.
 pub fn to_bytes(
     description: &str,
