@@ -1,1 +1,0 @@
-//! MATLAB 5 MAT-files (to be written).
