@@ -121,7 +121,7 @@ impl Gesture {
     fn angles(self) -> ([(f32, f32); 4], f32, [f32; 4]) {
         const OUT: (f32, f32) = (0.0, 0.0);
         const IN: (f32, f32) = (85.0, 100.0);
-        const TUCKED: [f32; 4] = [35.0, 20.0, 45.0, 35.0];
+        const TUCKED: [f32; 4] = [35.0, 10.0, 40.0, 30.0];
         match self {
             Gesture::Open => ([OUT; 4], 0.9, [-15.0, 5.0, 0.0, 0.0]),
             Gesture::Relaxed => (

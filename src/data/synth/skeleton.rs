@@ -136,11 +136,12 @@ impl HandShape {
             lengths: std::array::from_fn(|s| FINGER_LENGTHS[f][s] * scale * bone(3 * f + s)),
             radii: FINGER_RADII[f].map(|r| r * scale * width),
         });
-        // The thumb's metacarpal leaves the CMC distally, radially and palmarly; its nail faces
-        // mostly radially, so flexion (about the frame's X) carries it across the palm.
-        let long = Vec3::new(0.55, 0.75, -0.37).normalize();
-        let nail =
-            (Vec3::new(0.8, 0.0, 0.45) - long * long.dot(Vec3::new(0.8, 0.0, 0.45))).normalize();
+        // The thumb's metacarpal leaves the CMC distally, radially and a little palmarly;
+        // its phalanges curl ulnarly and palmarly (across the palm), so the frame's Z (the
+        // side the nail faces) points radially and dorsally.
+        let long = Vec3::new(0.62, 0.76, -0.18).normalize();
+        let curl_away = Vec3::new(0.85, 0.0, 0.5);
+        let nail = (curl_away - long * long.dot(curl_away)).normalize();
         let thumb = ThumbShape {
             cmc: radial(CMC),
             frame: Mat3::from_cols(long.cross(nail), long, nail),
@@ -247,8 +248,13 @@ pub fn pose_hand(shape: &HandShape, pose: &HandPose, at: &HandPlacement) -> Pose
     }
     let th = &shape.thumb;
     let tp = &pose.thumb;
-    // CMC: palmar abduction about the nail normal, then flexion across the palm.
-    let r1 = th.frame * Mat3::from_rotation_z(-tp.cmc_abd) * Mat3::from_rotation_x(-tp.cmc_flex);
+    // CMC, two degrees of freedom: palmar abduction lifts the metacarpal out of the palm
+    // plane (towards −Z), then flexion swings it about the palm normal towards the little
+    // finger; together they give opposition.
+    let long = th.frame.y_axis;
+    let abd_axis = Vec3::Z.cross(long).normalize();
+    let r1 =
+        Mat3::from_rotation_z(tp.cmc_flex) * Mat3::from_axis_angle(abd_axis, tp.cmc_abd) * th.frame;
     let r2 = r1 * Mat3::from_rotation_x(-tp.mcp_flex);
     let r3 = r2 * Mat3::from_rotation_x(-tp.ip);
     let thumb = chain(th.cmc, [r1, r2, r3], th.lengths);
