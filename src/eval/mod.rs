@@ -10,7 +10,6 @@
 //! [`Format`], checks the frame counts ([`results::check_frame_counts`] names both files), and
 //! calls [`evaluate`] with [`Intrinsics::NYU_EVAL`](crate::data::Intrinsics::NYU_EVAL).
 
-mod atomic;
 pub mod ground_truth;
 pub mod metrics;
 pub mod plot;

@@ -15,8 +15,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
 
-use super::atomic::{WriteError, write_atomically};
 use super::metrics::{Report, SUCCESS_MAX_MM};
+use crate::files::{WriteError, write_atomic};
 
 /// One method to plot.
 #[derive(Debug, Clone, Copy)]
@@ -164,12 +164,9 @@ pub fn write(
             encode_png(&rgb, SIZE).map_err(|e| draw_error(e.to_string()))?
         }
     };
-    write_atomically(path, &bytes, overwrite).map_err(|e| match e {
-        WriteError::Exists => PlotError::Exists { path: path.into() },
-        WriteError::Io(source) => PlotError::Io {
-            path: path.into(),
-            source,
-        },
+    write_atomic(path, &bytes, overwrite).map_err(|e| match e {
+        WriteError::Exists { path } => PlotError::Exists { path },
+        WriteError::Io { path, source } => PlotError::Io { path, source },
     })
 }
 

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use glam::DVec3;
 
-use super::atomic::{WriteError, write_atomically};
+use crate::files::{WriteError, write_atomic};
 
 /// The joints of one frame, in file order.
 pub type Frame = Vec<DVec3>;
@@ -309,12 +309,9 @@ pub fn write(path: &Path, frames: &[Frame], overwrite: bool) -> Result<(), Resul
             ));
         }
     }
-    write_atomically(path, format(frames).as_bytes(), overwrite).map_err(|e| match e {
-        WriteError::Exists => ResultsError::Exists { path: path.into() },
-        WriteError::Io(source) => ResultsError::Io {
-            path: path.into(),
-            source,
-        },
+    write_atomic(path, format(frames).as_bytes(), overwrite).map_err(|e| match e {
+        WriteError::Exists { path } => ResultsError::Exists { path },
+        WriteError::Io { path, source } => ResultsError::Io { path, source },
     })
 }
 

@@ -1,7 +1,7 @@
 //! The writer: MAT 5 files as MATLAB writes them, byte-for-byte reproducible.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use flate2::Compression;
 use flate2::write::ZlibEncoder;
@@ -11,6 +11,7 @@ use super::stream::{
     MI_UINT8, MI_UINT16, MI_UINT32, MI_UINT64,
 };
 use super::{MatArray, MatError, NumericClass, element_count};
+use crate::files::{WriteError, write_atomic};
 
 /// The fixed start of the header text. MATLAB writes the date here; a fixed text keeps files
 /// reproducible (no reader interprets it).
@@ -49,23 +50,10 @@ pub fn write(
         return Err(MatError::Exists { path: path.into() });
     }
     let bytes = to_bytes(description, variables, options.compress, path)?;
-    let io = |source| MatError::Io {
-        path: path.into(),
-        source,
-    };
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let result = std::fs::File::create(&tmp).and_then(|mut f| {
-        f.write_all(&bytes)?;
-        f.sync_all()
-    });
-    if let Err(e) = result {
-        // Best effort: the write already failed, and that is the error worth reporting.
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(e));
-    }
-    std::fs::rename(&tmp, path).map_err(io)
+    write_atomic(path, &bytes, options.overwrite).map_err(|e| match e {
+        WriteError::Exists { path } => MatError::Exists { path },
+        WriteError::Io { path, source } => MatError::Io { path, source },
+    })
 }
 
 /// The bytes of a MAT 5 file holding `variables` (see [`write()`]); `path` is only used in

@@ -1,0 +1,85 @@
+//! Opening whatever the user points at: an NYU dataset or split folder, or a folder of depth
+//! frames.
+
+use std::path::{Path, PathBuf};
+
+use glam::Vec3;
+
+use super::error::DataError;
+use super::folder::FrameFolder;
+use super::intrinsics::Intrinsics;
+use super::nyu::{NyuSequence, is_nyu_folder};
+use super::source::Source;
+use crate::eval::results::{self, Format};
+
+/// How to open a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenOptions {
+    /// NYU: the split of a dataset folder (`test` when not given).
+    pub split: Option<String>,
+    /// NYU: the kinect, 1..=3 (1, the frontal one, is the standard protocol).
+    pub kinect: u32,
+    /// Frame folders: the camera, overriding the folder's `intrinsics.json`.
+    pub intrinsics: Option<Intrinsics>,
+    /// Frame folders: ground truth, a results-format file of the 14 NYU evaluation joints
+    /// (u v d), one line per frame.
+    pub ground_truth: Option<PathBuf>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            split: None,
+            kinect: 1,
+            intrinsics: None,
+            ground_truth: None,
+        }
+    }
+}
+
+/// Opens `path` as an NYU folder if it is one, else as a folder of depth frames.
+pub fn open(path: &Path, options: &OpenOptions) -> Result<Box<dyn Source>, DataError> {
+    if !path.exists() {
+        return Err(DataError::io(path, std::io::ErrorKind::NotFound.into()));
+    }
+    if !path.is_dir() {
+        return Err(DataError::Folder {
+            path: path.into(),
+            problem: "is a file; expected an NYU dataset folder or a folder of depth PNGs".into(),
+        });
+    }
+    if is_nyu_folder(path) {
+        let conflicting = [
+            (options.intrinsics.is_some(), "--fx/--fy/--cx/--cy"),
+            (options.ground_truth.is_some(), "--gt"),
+        ];
+        if let Some((_, flag)) = conflicting.iter().find(|(given, _)| *given) {
+            return Err(DataError::Folder {
+                path: path.into(),
+                problem: format!(
+                    "is an NYU folder, which has its own camera and joint_data.mat; {flag} is for folders of depth frames"
+                ),
+            });
+        }
+        return Ok(Box::new(NyuSequence::open(
+            path,
+            options.split.as_deref(),
+            options.kinect,
+        )?));
+    }
+    let ground_truth = match &options.ground_truth {
+        Some(gt) => Some(
+            results::read(gt, Format::NYU)?
+                .into_iter()
+                .map(|frame| std::array::from_fn(|j| frame[j].as_vec3()))
+                .collect::<Vec<[Vec3; 14]>>(),
+        ),
+        None => None,
+    };
+    Ok(Box::new(FrameFolder::open(
+        path,
+        options.intrinsics,
+        ground_truth,
+        options.ground_truth.as_deref(),
+    )?))
+}
