@@ -281,8 +281,9 @@ fn eval_errors_name_the_files() {
         "{err}"
     );
 
+    // The shared folder holds results files, not an NYU split: a folder that is not one says so.
     let o = hourhand(&["eval", "--gt", s(&dir), "--pred", s(&short)]);
-    assert!(stderr(&o).contains("not supported yet"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not an NYU folder"), "{}", stderr(&o));
 
     let o = hourhand(&[
         "eval",

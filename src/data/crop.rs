@@ -190,7 +190,8 @@ mod tests {
     #[test]
     fn window_is_the_projected_cube() {
         let k = Intrinsics::NYU;
-        let crop = Crop::new(Vec3::new(0.0, 0.0, 588.036865), 300.0, 128, &k).unwrap();
+        let (fx, fy) = (k.fx as f32, k.fy as f32);
+        let crop = Crop::new(Vec3::new(0.0, 0.0, fx), 300.0, 128, &k).unwrap();
         // At z = fx, 150 mm projects to 150 px (u) and 150·fy/fx px (v).
         let [u0, v0, u1, v1] = crop.window;
         assert!(
@@ -198,7 +199,7 @@ mod tests {
             "{:?}",
             crop.window
         );
-        let half_v = 150.0 * 587.075073 / 588.036865;
+        let half_v = 150.0 * fy / fx;
         assert!((v0 - (240.0 - half_v)).abs() < 1e-3 && (v1 - (240.0 + half_v)).abs() < 1e-3);
     }
 

@@ -87,6 +87,12 @@ pub enum DataError {
     /// Camera intrinsics problem.
     #[error(transparent)]
     Intrinsics(#[from] IntrinsicsError),
+    /// A MAT-file problem.
+    #[error(transparent)]
+    Mat(#[from] crate::data::mat::MatError),
+    /// A results-format file problem (ground truth of a frame folder).
+    #[error(transparent)]
+    Results(#[from] crate::eval::ResultsError),
     /// No hand found in a frame.
     #[error("{frame}: no hand found: {problem}")]
     NoHand {

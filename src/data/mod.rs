@@ -1,6 +1,7 @@
 //! Data: depth frames from NYU and from folders of camera frames, hand crops, detection, and
 //! synthetic NYU-format hands.
 
+pub mod centers;
 pub mod crop;
 pub mod depth;
 pub mod depth_png;
@@ -10,6 +11,9 @@ pub mod folder;
 pub mod intrinsics;
 pub mod joints;
 pub mod mat;
+pub mod nyu;
+pub mod open;
+pub mod preview;
 pub mod source;
 pub mod synth;
 
@@ -18,3 +22,14 @@ pub use depth_png::DepthPacking;
 pub use error::DataError;
 pub use intrinsics::{Intrinsics, IntrinsicsError};
 pub use joints::{BONES, EVAL_SUBSET, JOINT_NAMES, Joints, NUM_JOINTS, PRIOR_JOINT};
+pub use open::{OpenOptions, open};
+
+/// Where the shared real NYU test files are: `$HOURHAND_NYU_DATA`, else `../shared/data/nyu`
+/// beside the project. Tests read them from there and fail loudly when they are missing.
+#[cfg(test)]
+pub(crate) fn shared_nyu_dir() -> std::path::PathBuf {
+    match std::env::var_os("HOURHAND_NYU_DATA") {
+        Some(dir) => dir.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/nyu"),
+    }
+}

@@ -13,6 +13,8 @@ use super::joints::{EVAL_SUBSET, Joints, PRIOR_JOINT};
 
 /// Annotated joints of one frame, as (u, v, d): all 36, or only the 14 evaluation joints (what a
 /// results-format file has).
+// One per frame, copied rarely: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum GroundTruth {
     /// All 36 NYU joints.
