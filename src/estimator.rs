@@ -124,7 +124,7 @@ impl Estimator {
             .map(|(n, s)| format!("{n} {s:?}"))
             .collect();
         let out = program.shape(&program.output);
-        let outputs = (out.c * out.h * out.w) as usize;
+        let outputs = out.c * out.h * out.w;
         let square_depth = match program.inputs.as_slice() {
             [(_, s)] => s.c == 1 && s.h == s.w,
             _ => false,
@@ -135,7 +135,7 @@ impl Estimator {
                 outputs,
             });
         }
-        let input_size = program.inputs[0].1.h as usize;
+        let input_size = program.inputs[0].1.h;
         Ok(Estimator { engine, input_size })
     }
 

@@ -10,7 +10,7 @@ use clap::Args;
 use glam::Vec3;
 use hourhand::data::EVAL_SUBSET;
 use hourhand::data::source::{Frame, Source};
-use hourhand::estimator::{Centers, Estimator};
+use hourhand::estimator::{Centers, Estimate, Estimator};
 use hourhand::eval::results;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -71,21 +71,21 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
         eprintln!("backend: {}", estimator.describe());
         eprintln!("centres: {}", centers.describe());
     }
-    let (uvd, xyz) = run_all(&args, source.as_ref(), &centers, &mut estimator)?;
-    let subset: Vec<results::Frame> = uvd
+    let estimates = run_all(&args, source.as_ref(), &centers, &mut estimator)?;
+    let subset: Vec<results::Frame> = estimates
         .iter()
-        .map(|j| EVAL_SUBSET.iter().map(|&i| j[i].as_dvec3()).collect())
+        .map(|e| EVAL_SUBSET.iter().map(|&i| e.uvd[i].as_dvec3()).collect())
         .collect();
     results::write(&args.out, &subset, args.force)?;
     if let Some(path) = &args.out_xyz {
-        let all: Vec<results::Frame> = xyz
+        let all: Vec<results::Frame> = estimates
             .iter()
-            .map(|j| j.iter().map(|p| p.as_dvec3()).collect())
+            .map(|e| e.xyz.iter().map(|p| p.as_dvec3()).collect())
             .collect();
         results::write(path, &all, args.force)?;
     }
     if !args.quiet {
-        eprintln!("wrote {} frames to {}", uvd.len(), args.out.display());
+        eprintln!("wrote {} frames to {}", estimates.len(), args.out.display());
     }
     Ok(())
 }
@@ -97,7 +97,7 @@ fn run_all(
     source: &dyn Source,
     centers: &Centers,
     estimator: &mut Estimator,
-) -> anyhow::Result<(Vec<[Vec3; 36]>, Vec<[Vec3; 36]>)> {
+) -> anyhow::Result<Vec<Estimate>> {
     let n = source.len();
     let bar = if args.quiet {
         ProgressBar::hidden()
@@ -109,7 +109,7 @@ fn run_all(
             .expect("a valid template"),
     );
     let start = Instant::now();
-    let (mut uvd, mut xyz) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut estimates = Vec::with_capacity(n);
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let (tx, rx) = mpsc::sync_channel::<anyhow::Result<Batch>>(2);
         scope.spawn(move || {
@@ -125,17 +125,17 @@ fn run_all(
         for batch in rx {
             let batch = batch?;
             let frames: Vec<&Frame> = batch.frames.iter().collect();
-            let estimates = estimator.estimate(&frames, &batch.centers, &batch.cubes)?;
-            for e in estimates {
-                uvd.push(e.uvd);
-                xyz.push(e.xyz);
-            }
+            estimates.extend(estimator.estimate(&frames, &batch.centers, &batch.cubes)?);
             bar.inc(frames.len() as u64);
         }
         Ok(())
     })?;
     bar.finish_and_clear();
-    anyhow::ensure!(uvd.len() == n, "stopped after {} of {n} frames", uvd.len());
+    anyhow::ensure!(
+        estimates.len() == n,
+        "stopped after {} of {n} frames",
+        estimates.len()
+    );
     if !args.quiet {
         let seconds = start.elapsed().as_secs_f64();
         eprintln!(
@@ -143,7 +143,7 @@ fn run_all(
             n as f64 / seconds
         );
     }
-    Ok((uvd, xyz))
+    Ok(estimates)
 }
 
 fn load_batch(

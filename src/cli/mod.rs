@@ -2,15 +2,20 @@
 
 mod bench;
 mod eval;
+mod infer;
 mod info;
 mod init;
+mod source;
+mod synth;
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use hourhand::gpu::{AdapterRequest, GpuContext};
-use hourhand::net::{NetConfig, Weights};
+use hourhand::cpu::CpuNet;
+use hourhand::estimator::{Engine, Estimator};
+use hourhand::gpu::{AdapterRequest, GpuContext, GpuNet};
+use hourhand::net::{NetConfig, Network, Weights};
 use hourhand::run::Backend;
 
 /// Hand pose from a single depth image: the local regression based hourglass network on wgpu.
@@ -32,6 +37,10 @@ enum Command {
     /// Score results files against the ground truth: mean, per-subject and per-joint errors,
     /// success rates; optionally plot them.
     Eval(eval::EvalArgs),
+    /// Run the network over a source and write its predictions in the results format.
+    Infer(infer::InferArgs),
+    /// Write a synthetic NYU-format dataset of articulated hands.
+    Synth(synth::SynthArgs),
 }
 
 /// `--backend` and `--adapter`, on every command that computes.
@@ -94,7 +103,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Init(args)) => init::run(args),
         Some(Command::Eval(args)) => eval::run(args),
+        Some(Command::Infer(args)) => infer::run(args),
+        Some(Command::Synth(args)) => synth::run(args),
         // The viewer is the main job; until it exists, describe the setup.
         None => info::run(info::InfoArgs::default()),
     }
+}
+
+/// The network of `weights` on the backend `device` asks for, ready for frames.
+pub fn estimator(weights: &Weights, device: &DeviceArgs) -> anyhow::Result<Estimator> {
+    let network = Network::from_weights(weights);
+    let engine = if device.is_cpu() {
+        Engine::Cpu(CpuNet::from_network(&network))
+    } else {
+        Engine::Gpu(Box::new(GpuNet::from_network(device.gpu()?, &network)?))
+    };
+    Ok(Estimator::new(engine)?)
 }
