@@ -73,7 +73,7 @@ impl Centers {
     }
 
     /// The centre for `frame`.
-    pub fn center(&self, frame: &Frame, cube: f32) -> Result<Vec3, DataError> {
+    pub fn center(&self, frame: &Frame) -> Result<Vec3, DataError> {
         match self {
             Centers::GroundTruth => frame.palm_xyz().ok_or_else(|| DataError::NoHand {
                 frame: frame.path.display().to_string(),
@@ -84,8 +84,7 @@ impl Centers {
                 problem: format!("the centres file has {} lines, none for frame {}", c.len(), frame.index + 1),
             }),
             Centers::Detect(options) => {
-                let options = DetectOptions { cube, ..*options };
-                detect_hand(&frame.depth, &frame.intrinsics, &options).map_err(|e| DataError::NoHand {
+                detect_hand(&frame.depth, &frame.intrinsics, options).map_err(|e| DataError::NoHand {
                     frame: frame.path.display().to_string(),
                     problem: e.0,
                 })

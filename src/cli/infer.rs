@@ -157,7 +157,7 @@ fn load_batch(
         .map(|&i| {
             let frame = source.load(i)?;
             let cube = args.center.cube(source, i);
-            let center = centers.center(&frame, cube)?;
+            let center = centers.center(&frame)?;
             Ok((frame, center, cube))
         })
         .collect::<anyhow::Result<_>>()

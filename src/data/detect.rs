@@ -1,12 +1,21 @@
-//! Finding the hand in a frame without annotation: the closest object, refined by its centre of
-//! mass inside the hand cube (DeepPrior++'s detector, without its learned refinement).
+//! Finding the hand in a frame without annotation: the closest object, its far end from where
+//! the arm leaves the image, refined by a centre of mass (after DeepPrior++'s detector, without
+//! its learned refinement).
 //!
-//! The hand is assumed to be the object nearest the camera, as in NYU and in most demos. The
-//! nearest depth is taken robustly (a few stray close readings do not count), the pixels within
-//! half a cube behind it give a first centre, and the centre is then moved to the centre of mass
-//! of the points inside the cube around it until it settles. The centre of mass of the visible
-//! surface lies in front of the palm's centre, so the result is pushed back by
-//! [`DetectOptions::surface_offset`].
+//! The hand is assumed to be the object nearest the camera, as in NYU and in most demos. But the
+//! forearm is often just as near, and a plain centre of mass of the near pixels lands on the
+//! wrist or the arm. So: the nearest depth is taken robustly (a few stray close readings do not
+//! count); the closest object is the connected surface (no depth jump over
+//! [`DetectOptions::max_step`]) grown from it; where that object touches the image border is
+//! where the arm leaves the picture, and the hand is the object's far end from there along the
+//! surface (geodesic distance, in mm). The centre is the centre of mass of the points within
+//! [`DetectOptions::hand_length`] of that end, moved to the centre of mass of the object's points
+//! within [`DetectOptions::radius`] of it until it settles, then pushed back by
+//! [`DetectOptions::surface_offset`] since the visible surface lies in front of the palm's centre.
+//! An object that does not touch the border (no arm in view) is all hand.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use glam::{DVec3, Vec3};
 
@@ -18,10 +27,16 @@ use super::intrinsics::Intrinsics;
 pub struct DetectOptions {
     /// Readings at or beyond this depth (mm) are background.
     pub far: f32,
-    /// The hand cube's side (mm).
-    pub cube: f32,
-    /// Fewer hand pixels than this means there is no hand.
+    /// The closest object is looked for within this depth (mm) behind the nearest reading.
+    pub band: f32,
+    /// Fewer object pixels than this means there is no hand.
     pub min_pixels: usize,
+    /// Largest depth step (mm) between neighbouring pixels of one object.
+    pub max_step: f32,
+    /// How far back from the object's far end the hand reaches, along the surface (mm).
+    pub hand_length: f32,
+    /// Radius of the centre-of-mass refinement (mm).
+    pub radius: f32,
     /// Refinement steps at most.
     pub iterations: usize,
     /// How far behind the visible surface's centre of mass the hand's centre is (mm).
@@ -32,8 +47,11 @@ impl Default for DetectOptions {
     fn default() -> Self {
         DetectOptions {
             far: 1500.0,
-            cube: 300.0,
+            band: 200.0,
             min_pixels: 100,
+            max_step: 30.0,
+            hand_length: 120.0,
+            radius: 80.0,
             iterations: 10,
             surface_offset: 10.0,
         }
@@ -52,11 +70,8 @@ pub fn detect_hand(
     options: &DetectOptions,
 ) -> Result<Vec3, NoHand> {
     let far = options.far;
-    let valid = depth
-        .values()
-        .iter()
-        .filter(|&&d| d > 0.0 && d < far)
-        .count();
+    let values = depth.values();
+    let valid = values.iter().filter(|&&d| d > 0.0 && d < far).count();
     if valid < options.min_pixels {
         return Err(NoHand(format!(
             "only {valid} pixels closer than {far} mm (at least {} needed); is the hand in view and nearer than {far} mm?",
@@ -64,28 +79,36 @@ pub fn detect_hand(
         )));
     }
     let near = robust_nearest(depth, far, (options.min_pixels / 4).max(8));
-    let half = options.cube as f64 / 2.0;
-    // First centre: everything within half a cube behind the nearest point.
-    let mut center = centre_of_mass(depth, k, |p| p.z < near as f64 + half)
-        .ok_or_else(|| NoHand("no pixels near the closest depth".into()))?;
+    let object = closest_object(depth, k, near, options);
+    if object.pixels.len() < options.min_pixels {
+        return Err(NoHand(format!(
+            "the closest object (at {near} mm) has only {} pixels (at least {} needed)",
+            object.pixels.len(),
+            options.min_pixels
+        )));
+    }
+    let reach = object.distance.iter().copied().fold(0.0, f64::max);
+    let end = reach - options.hand_length as f64;
+    let hand = object
+        .points
+        .iter()
+        .zip(&object.distance)
+        .filter(|(_, d)| **d >= end);
+    let mut center = mean(hand.map(|(p, _)| *p)).expect("the far end is in the object");
+    let radius = options.radius as f64;
     for _ in 0..options.iterations {
         let c = center;
-        let inside = |p: DVec3| (p - c).abs().max_element() <= half;
-        let Some(next) = centre_of_mass(depth, k, inside) else {
-            break;
-        };
-        let moved = (next - center).length();
+        let near_c = object
+            .points
+            .iter()
+            .copied()
+            .filter(|p| p.distance(c) <= radius);
+        let Some(next) = mean(near_c) else { break };
+        let moved = next.distance(center);
         center = next;
         if moved < 0.5 {
             break;
         }
-    }
-    let count = count_inside(depth, k, center, half);
-    if count < options.min_pixels {
-        return Err(NoHand(format!(
-            "the closest object has only {count} pixels inside a {} mm cube (at least {} needed)",
-            options.cube, options.min_pixels
-        )));
     }
     center.z += options.surface_offset as f64;
     Ok(center.as_vec3())
@@ -110,34 +133,125 @@ fn robust_nearest(depth: &DepthMap, far: f32, count: usize) -> f32 {
     far
 }
 
-/// Mean camera-space position of the readings whose point satisfies `keep`.
-fn centre_of_mass(depth: &DepthMap, k: &Intrinsics, keep: impl Fn(DVec3) -> bool) -> Option<DVec3> {
-    let (mut sum, mut n) = (DVec3::ZERO, 0usize);
-    for_each_point(depth, k, |p| {
-        if keep(p) {
-            sum += p;
-            n += 1;
-        }
-    });
-    (n > 0).then(|| sum / n as f64)
+/// The closest object's pixels, their camera-space points, and each one's distance along the
+/// surface from where the object leaves the image or the depth band (all 0 when it does not).
+struct Object {
+    pixels: Vec<usize>,
+    points: Vec<DVec3>,
+    distance: Vec<f64>,
 }
 
-fn count_inside(depth: &DepthMap, k: &Intrinsics, center: DVec3, half: f64) -> usize {
-    let mut n = 0;
-    for_each_point(depth, k, |p| {
-        n += usize::from((p - center).abs().max_element() <= half)
-    });
-    n
-}
-
-fn for_each_point(depth: &DepthMap, k: &Intrinsics, mut f: impl FnMut(DVec3)) {
-    let w = depth.width();
-    for (i, &d) in depth.values().iter().enumerate() {
-        if d > 0.0 {
-            let (u, v) = ((i % w) as f64, (i / w) as f64);
-            f(k.uvd_to_xyz_f64(DVec3::new(u, v, d as f64)));
+fn closest_object(depth: &DepthMap, k: &Intrinsics, near: f32, options: &DetectOptions) -> Object {
+    let (w, h) = (depth.width(), depth.height());
+    let values = depth.values();
+    let limit = near + options.band;
+    let in_band = |i: usize| values[i] > 0.0 && values[i] < limit;
+    let seed = (0..values.len())
+        .filter(|&i| in_band(i) && values[i] <= near)
+        // The reading nearest the robust depth, not the very nearest: that may be a stray one.
+        .max_by(|&a, &b| values[a].total_cmp(&values[b]).then(b.cmp(&a)))
+        .expect("at least `count` readings lie at or before the robust nearest depth");
+    // Grow the object over neighbours without a depth jump.
+    let mut index = vec![usize::MAX; values.len()];
+    let mut pixels = vec![seed];
+    index[seed] = 0;
+    let mut next = 0;
+    while next < pixels.len() {
+        let i = pixels[next];
+        next += 1;
+        for j in neighbours(i, w, h) {
+            if index[j] == usize::MAX
+                && in_band(j)
+                && (values[j] - values[i]).abs() <= options.max_step
+            {
+                index[j] = pixels.len();
+                pixels.push(j);
+            }
         }
     }
+    let point =
+        |i: usize| k.uvd_to_xyz_f64(DVec3::new((i % w) as f64, (i / w) as f64, values[i] as f64));
+    let points: Vec<DVec3> = pixels.iter().map(|&i| point(i)).collect();
+    // Where the object leaves: the image border, or a surface that continues beyond the band
+    // (the arm receding towards the body).
+    let on_border =
+        |i: usize| i.is_multiple_of(w) || i % w == w - 1 || i / w == 0 || i / w == h - 1;
+    let recedes = |i: usize| {
+        neighbours(i, w, h).any(|j| values[j] >= limit && values[j] - values[i] <= options.max_step)
+    };
+    let roots: Vec<usize> = (0..pixels.len())
+        .filter(|&n| on_border(pixels[n]) || recedes(pixels[n]))
+        .collect();
+    if roots.is_empty() {
+        // Nothing leaves: the whole object is the hand.
+        let distance = vec![0.0; pixels.len()];
+        return Object {
+            pixels,
+            points,
+            distance,
+        };
+    }
+    // Dijkstra over the object's surface from the roots, in mm.
+    let mut distance = vec![f64::INFINITY; pixels.len()];
+    let mut heap = BinaryHeap::new();
+    for &r in &roots {
+        distance[r] = 0.0;
+        heap.push(Reverse((Mm(0.0), r)));
+    }
+    while let Some(Reverse((Mm(d), n))) = heap.pop() {
+        if d > distance[n] {
+            continue;
+        }
+        for j in neighbours(pixels[n], w, h) {
+            let m = index[j];
+            if m == usize::MAX {
+                continue;
+            }
+            let candidate = d + points[n].distance(points[m]);
+            if candidate < distance[m] {
+                distance[m] = candidate;
+                heap.push(Reverse((Mm(candidate), m)));
+            }
+        }
+    }
+    Object {
+        pixels,
+        points,
+        distance,
+    }
+}
+
+/// A distance the heap can order (never NaN: sums of point distances).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Mm(f64);
+impl Eq for Mm {}
+impl PartialOrd for Mm {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Mm {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// The 4-neighbours of pixel `i` inside a `w × h` image.
+fn neighbours(i: usize, w: usize, h: usize) -> impl Iterator<Item = usize> {
+    let (x, y) = (i % w, i / w);
+    [
+        (x > 0).then(|| i - 1),
+        (x + 1 < w).then(|| i + 1),
+        (y > 0).then(|| i - w),
+        (y + 1 < h).then(|| i + w),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+fn mean(points: impl Iterator<Item = DVec3>) -> Option<DVec3> {
+    let (sum, n) = points.fold((DVec3::ZERO, 0usize), |(s, n), p| (s + p, n + 1));
+    (n > 0).then(|| sum / n as f64)
 }
 
 #[cfg(test)]
@@ -181,6 +295,30 @@ mod tests {
         mm[5] = 300.0;
         let c = detect_hand(&DepthMap::new(160, 120, mm).unwrap(), &k, &options).unwrap();
         assert!((c - expect).length() < 0.5, "{c} vs {expect}");
+    }
+
+    #[test]
+    fn the_hand_is_the_far_end_of_an_arm_leaving_the_image() {
+        // A 10 px wide "arm" from the left border at 620 mm to a 30×30 px "hand" at 600 mm:
+        // the hand is the object's far end from where it leaves the image.
+        let (w, h): (usize, usize) = (160, 120);
+        let mm: Vec<f32> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                if (105..135).contains(&x) && (45..75).contains(&y) {
+                    600.0
+                } else if x < 105 && (55..65).contains(&y) {
+                    620.0
+                } else {
+                    2000.0
+                }
+            })
+            .collect();
+        let k = Intrinsics { fx: 150.0, fy: 150.0, cx: 80.0, cy: 60.0 };
+        let options = DetectOptions { surface_offset: 0.0, ..Default::default() };
+        let c = detect_hand(&DepthMap::new(w, h, mm).unwrap(), &k, &options).unwrap();
+        let hand = k.uvd_to_xyz(Vec3::new(119.5, 59.5, 600.0));
+        assert!((c - hand).length() < 15.0, "{c} vs {hand}");
     }
 
     #[test]
