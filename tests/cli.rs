@@ -160,3 +160,169 @@ fn unknown_adapter_lists_what_exists() {
         "{err}"
     );
 }
+
+fn read_numbers(path: &std::path::Path) -> Vec<Vec<f64>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| l.split_whitespace().map(|v| v.parse().unwrap()).collect())
+        .collect()
+}
+
+#[test]
+fn synth_infer_eval_on_both_backends() {
+    let dir = scratch("pipeline");
+    let data = dir.join("synthetic");
+    let d = data.to_str().unwrap();
+    let o = hourhand(&[
+        "synth", "--out", d, "--frames", "6", "--seed", "4", "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(data.join("depth_1_0000006.png").is_file() && data.join("joint_data.mat").is_file());
+    // Writing into the same folder again is refused.
+    let o = hourhand(&["synth", "--out", d, "--frames", "2", "--quiet"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+
+    let (cpu, gpu, xyz, gpu_xyz) = (
+        dir.join("cpu.txt"),
+        dir.join("gpu.txt"),
+        dir.join("xyz.txt"),
+        dir.join("gpu_xyz.txt"),
+    );
+    let o = hourhand(&[
+        "infer",
+        d,
+        "--backend",
+        "cpu",
+        "--out",
+        cpu.to_str().unwrap(),
+        "--out-xyz",
+        xyz.to_str().unwrap(),
+        "--batch",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("ground-truth palm centre"),
+        "{}",
+        stderr(&o)
+    );
+    let o = hourhand(&[
+        "infer",
+        d,
+        "--out",
+        gpu.to_str().unwrap(),
+        "--center",
+        "detect",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = hourhand(&[
+        "infer",
+        d,
+        "--out",
+        gpu.to_str().unwrap(),
+        "--out-xyz",
+        gpu_xyz.to_str().unwrap(),
+        "--quiet",
+        "--force",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Six lines of 14 × u v d; all 36 joints in the xyz file; the GPU agrees with the CPU (in
+    // mm: untrained weights put joints anywhere, where pixels magnify tiny differences).
+    let (a, b) = (read_numbers(&xyz), read_numbers(&gpu_xyz));
+    let results = read_numbers(&cpu);
+    assert_eq!((results.len(), results[0].len(), a[0].len()), (6, 42, 108));
+    for (la, lb) in a.iter().zip(&b) {
+        for (x, y) in la.iter().zip(lb) {
+            assert!(
+                (x - y).abs() <= 0.5 + 1e-4 * x.abs(),
+                "cpu {x} mm vs gpu {y} mm"
+            );
+        }
+    }
+    // An existing output is not replaced without --force.
+    let before = std::fs::read(&cpu).unwrap();
+    let o = hourhand(&[
+        "infer",
+        d,
+        "--backend",
+        "cpu",
+        "--out",
+        cpu.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(std::fs::read(&cpu).unwrap(), before);
+
+    // The dataset folder is the ground truth.
+    let o = hourhand(&["eval", "--gt", d, "--pred", cpu.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(json[0]["frames"], 6);
+    assert!(json[0]["mean"].as_f64().unwrap() > 0.0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn infer_errors_name_what_is_wrong() {
+    let dir = scratch("infer-errors");
+    let out = dir.join("p.txt");
+    let missing = dir.join("nowhere");
+    let o = hourhand(&[
+        "infer",
+        missing.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("nowhere"), "{}", stderr(&o));
+    // A folder of 16-bit PNGs without intrinsics.
+    let frames = dir.join("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    let depth = hourhand::data::DepthMap::new(4, 3, vec![700.0; 12]).unwrap();
+    let packing = hourhand::data::DepthPacking::Gray16;
+    hourhand::data::depth_png::write_depth_png(&frames.join("f1.png"), &depth, packing, false)
+        .unwrap();
+    let f = frames.to_str().unwrap();
+    let o = hourhand(&[
+        "infer",
+        f,
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "cpu",
+    ]);
+    assert!(
+        stderr(&o).contains("no camera intrinsics"),
+        "{}",
+        stderr(&o)
+    );
+    // With intrinsics but no hand in view.
+    let o = hourhand(&[
+        "infer",
+        f,
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--fx",
+        "300",
+        "--fy",
+        "300",
+        "--cx",
+        "2",
+        "--cy",
+        "1.5",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("f1.png") && stderr(&o).contains("no hand"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert!(!out.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -5,26 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use hourhand::data::Intrinsics;
+mod common;
+
 use hourhand::eval::{self, Coords, Format, Report, results};
 
-/// The shared NYU data: `$HOURHAND_NYU_DATA`, else `../shared/data/nyu` beside the project.
+/// The shared NYU data folder.
 fn nyu_data() -> PathBuf {
-    let env = std::env::var_os("HOURHAND_NYU_DATA").map(PathBuf::from);
-    let fallback = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/nyu");
-    let dir = env.clone().unwrap_or(fallback);
-    let gt = dir.join("nyu_test_groundtruth_label.txt");
-    assert!(
-        gt.is_file(),
-        "the shared NYU test data is missing: looked for {} ({}); set HOURHAND_NYU_DATA to the \
-         folder holding nyu_test_groundtruth_label.txt and results/",
-        gt.display(),
-        if env.is_some() {
-            "from HOURHAND_NYU_DATA"
-        } else {
-            "HOURHAND_NYU_DATA is not set; tried <CARGO_MANIFEST_DIR>/../shared/data/nyu"
-        }
-    );
-    dir
+    common::nyu_file("nyu_test_groundtruth_label.txt")
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A shared results file, its README name, and the README's figures: mean, the two subjects,

@@ -2,27 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
+mod common;
+
 use hourhand::data::JOINT_NAMES;
 use hourhand::data::mat::{
     self, CellArray, CharArray, Dim, MatArray, MatError, MatFile, NumericArray, NumericClass,
     WriteOptions,
 };
 
-/// The shared NYU test data: `$HOURHAND_NYU_DATA`, else `../shared/data/nyu`.
-fn nyu_file(name: &str) -> PathBuf {
-    let dir = match std::env::var_os("HOURHAND_NYU_DATA") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/nyu"),
-    };
-    let path = dir.join(name);
-    assert!(
-        path.is_file(),
-        "{} not found: these tests read the shared NYU data from $HOURHAND_NYU_DATA or else \
-         <CARGO_MANIFEST_DIR>/../shared/data/nyu",
-        path.display()
-    );
-    path
-}
+use common::nyu_file;
 
 /// A fresh path in a per-test temporary folder.
 fn temp(test: &str, file: &str) -> PathBuf {

@@ -314,8 +314,16 @@ mod tests {
                 }
             })
             .collect();
-        let k = Intrinsics { fx: 150.0, fy: 150.0, cx: 80.0, cy: 60.0 };
-        let options = DetectOptions { surface_offset: 0.0, ..Default::default() };
+        let k = Intrinsics {
+            fx: 150.0,
+            fy: 150.0,
+            cx: 80.0,
+            cy: 60.0,
+        };
+        let options = DetectOptions {
+            surface_offset: 0.0,
+            ..Default::default()
+        };
         let c = detect_hand(&DepthMap::new(w, h, mm).unwrap(), &k, &options).unwrap();
         let hand = k.uvd_to_xyz(Vec3::new(119.5, 59.5, 600.0));
         assert!((c - hand).length() < 15.0, "{c} vs {hand}");

@@ -53,3 +53,33 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
 }
+
+/// The shared real NYU files: `$HOURHAND_NYU_DATA`, else `../shared/data/nyu` beside the
+/// project. Fails loudly, saying where it looked, when `file` is not there (CI has it).
+pub fn nyu_file(file: &str) -> std::path::PathBuf {
+    let from_env = std::env::var_os("HOURHAND_NYU_DATA").map(std::path::PathBuf::from);
+    let dir = from_env.clone().unwrap_or_else(|| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/nyu")
+    });
+    let path = dir.join(file);
+    assert!(
+        path.exists(),
+        "the shared NYU test data is missing: looked for {} ({}); set HOURHAND_NYU_DATA to the \
+         folder holding nyu_test_groundtruth_label.txt, results/ and test_predictions.mat",
+        path.display(),
+        if from_env.is_some() {
+            "from HOURHAND_NYU_DATA"
+        } else {
+            "HOURHAND_NYU_DATA is not set; tried <CARGO_MANIFEST_DIR>/../shared/data/nyu"
+        }
+    );
+    path
+}
+
+/// A fresh, empty scratch folder for one test.
+pub fn scratch(prefix: &str, name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hourhand-{prefix}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
