@@ -50,11 +50,8 @@ fn a_synthetic_dataset_reads_back_through_the_nyu_reader() {
         // Depth is whole millimetres, so the PNG holds it exactly.
         assert_eq!(frame.depth, made.depth, "frame {i}");
         let xyz = frame.joints_xyz().unwrap();
-        for j in 0..NUM_JOINTS {
-            assert!(
-                (xyz[j] - made.joints_xyz[j]).length() < 1e-3,
-                "frame {i} joint {j}"
-            );
+        for (j, (read, made)) in xyz.iter().zip(&made.joints_xyz).enumerate() {
+            assert!((*read - *made).length() < 1e-3, "frame {i} joint {j}");
         }
         assert_eq!(source.cube(i), 300.0);
     }
@@ -207,8 +204,8 @@ fn a_ground_truth_crop_holds_the_hand_and_its_joints() {
             "frame {i}: a joint is outside the cube"
         );
         let back = crop.denormalize(&target);
-        for j in 0..NUM_JOINTS {
-            assert!((back[j] - f.joints_xyz[j]).length() < 1e-3);
+        for (b, j) in back.iter().zip(&f.joints_xyz) {
+            assert!((*b - *j).length() < 1e-3);
         }
     }
 }
