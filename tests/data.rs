@@ -11,7 +11,7 @@ use hourhand::data::detect::{DetectOptions, detect_hand};
 use hourhand::data::mat::{self, CellArray, MatArray, NumericArray, NumericClass, WriteOptions};
 use hourhand::data::nyu::{SplitFrame, write_split};
 use hourhand::data::synth::{SynthOptions, generate};
-use hourhand::data::{DepthMap, JOINT_NAMES, NUM_JOINTS, OpenOptions, PRIOR_JOINT, open};
+use hourhand::data::{DepthMap, JOINT_NAMES, OpenOptions, PRIOR_JOINT, open};
 
 fn write_synthetic(dir: &Path, seed: u64, frames: usize, overwrite: bool) -> Result<(), String> {
     let options = SynthOptions::default();
