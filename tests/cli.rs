@@ -1,28 +1,13 @@
 //! The `hourhand` binary as a user runs it.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
-fn hourhand(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hourhand"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+mod common;
 
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{hourhand, stderr, stdout};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hourhand-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("cli", name)
 }
 
 #[test]

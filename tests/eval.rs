@@ -2,7 +2,6 @@
 //! from the library and from `hourhand eval`, and the plots.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use hourhand::data::Intrinsics;
 mod common;
@@ -106,22 +105,10 @@ fn the_shared_results_files_give_the_published_figures() {
     }
 }
 
-fn hourhand(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hourhand"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{hourhand, stderr};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hourhand-eval-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("eval", name)
 }
 
 fn s(p: &Path) -> &str {

@@ -111,13 +111,13 @@ pub fn hand_grid(frames: &[(&DepthMap, &Joints)], columns: usize, tile: usize) -
         let side = (hi - lo).max_element() * 1.3 + 10.0;
         let corner = (lo + hi) / 2.0 - Vec2::splat(side / 2.0);
         let scale = side / tile as f32;
-        let (near, far) = (near - 40.0, far + 40.0);
+        let (near, far) = (near - 20.0, far + 20.0);
         for y in 0..tile {
             for x in 0..tile {
                 let p = corner + Vec2::new(x as f32 + 0.5, y as f32 + 0.5) * scale;
                 let colour = match depth.get(p.x as i64, p.y as i64) {
-                    Some(d) if d > 0.0 && d < far + 200.0 => {
-                        depth_colour((d - near) / (far + 200.0 - near))
+                    Some(d) if d > 0.0 && d < far + 150.0 => {
+                        depth_colour((d - near) / (far - near))
                     }
                     Some(d) if d > 0.0 => [40, 40, 48],
                     _ => [0, 0, 0],

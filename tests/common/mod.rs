@@ -83,3 +83,21 @@ pub fn scratch(prefix: &str, name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Runs the `hourhand` binary built for the tests.
+pub fn hourhand(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hourhand"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// A command's standard output.
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A command's standard error.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
