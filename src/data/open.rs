@@ -40,7 +40,12 @@ impl Default for OpenOptions {
 /// Opens `path` as an NYU folder if it is one, else as a folder of depth frames.
 pub fn open(path: &Path, options: &OpenOptions) -> Result<Box<dyn Source>, DataError> {
     if !path.exists() {
-        return Err(DataError::io(path, std::io::ErrorKind::NotFound.into()));
+        return Err(DataError::Folder {
+            path: path.into(),
+            problem:
+                "no such file or folder; expected an NYU dataset folder or a folder of depth PNGs"
+                    .into(),
+        });
     }
     if !path.is_dir() {
         return Err(DataError::Folder {
