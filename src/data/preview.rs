@@ -62,16 +62,14 @@ impl RgbImage {
 
     /// Writes the image as a PNG; refuses to replace an existing file unless `overwrite`.
     pub fn save_png(&self, path: &Path, overwrite: bool) -> Result<(), DataError> {
-        let mut out = Vec::new();
-        {
-            let mut encoder = png::Encoder::new(&mut out, self.width as u32, self.height as u32);
-            encoder.set_color(png::ColorType::Rgb);
-            encoder.set_depth(png::BitDepth::Eight);
-            let mut writer = encoder.write_header().expect("PNG header into memory");
-            writer
-                .write_image_data(&self.pixels)
-                .expect("PNG data into memory");
-        }
+        let (w, h) = (self.width as u32, self.height as u32);
+        let out = crate::files::png_bytes(
+            w,
+            h,
+            png::ColorType::Rgb,
+            png::BitDepth::Eight,
+            &self.pixels,
+        );
         Ok(crate::files::write_atomic(path, &out, overwrite)?)
     }
 }

@@ -161,24 +161,19 @@ pub fn write(
                 draw(&root, title, series, joint_labels).map_err(draw_error)?;
                 root.present().map_err(|e| draw_error(e.to_string()))?;
             }
-            encode_png(&rgb, SIZE).map_err(|e| draw_error(e.to_string()))?
+            crate::files::png_bytes(
+                SIZE.0,
+                SIZE.1,
+                png::ColorType::Rgb,
+                png::BitDepth::Eight,
+                &rgb,
+            )
         }
     };
     write_atomic(path, &bytes, overwrite).map_err(|e| match e {
         WriteError::Exists { path } => PlotError::Exists { path },
         WriteError::Io { path, source } => PlotError::Io { path, source },
     })
-}
-
-fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, png::EncodingError> {
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, w, h);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header()?;
-    writer.write_image_data(rgb)?;
-    writer.finish()?;
-    Ok(out)
 }
 
 /// Both charts on one drawing area; any backend.

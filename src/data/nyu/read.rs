@@ -69,12 +69,9 @@ impl NyuSequence {
     }
 }
 
-/// Whether `path` looks like an NYU dataset or split folder.
+/// Whether `path` is an NYU dataset or split folder (one [`split_dir`] can open).
 pub fn is_nyu_folder(path: &Path) -> bool {
-    path.join(JOINT_DATA).exists()
-        || path.join("test").join(JOINT_DATA).exists()
-        || path.join("train").join(JOINT_DATA).exists()
-        || path.join(frame_file(1, 1)).exists()
+    split_dir(path, None).is_ok()
 }
 
 /// The split folder of `path` (a split folder itself, or a dataset folder holding `split`,
