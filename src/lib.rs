@@ -18,3 +18,4 @@ pub mod files;
 pub mod gpu;
 pub mod net;
 pub mod run;
+pub mod train;

@@ -35,3 +35,68 @@ pub fn linear(x: &[f32], batch: usize, l: &Linear, w: &[f32], b: &[f32]) -> Vec<
     }
     y
 }
+
+/// Backward of [`linear`] without a fused ReLU: `(dx, dw, db)` with `dx = dy·W` (empty when not
+/// asked for), `dw = dyᵀ·x` and `db = Σₙ dy`, each one SGEMM over the batch.
+pub fn linear_backward(
+    x: &[f32],
+    dy: &[f32],
+    batch: usize,
+    l: &Linear,
+    w: &[f32],
+    need_dx: bool,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    assert!(
+        !l.relu,
+        "linear_backward expects the training form (no fused ReLU)"
+    );
+    let mut dx = Vec::new();
+    if need_dx {
+        dx = vec![0.0f32; batch * l.inputs];
+        // SAFETY: dy is batch × outputs, W is outputs × inputs, dx is batch × inputs.
+        unsafe {
+            matrixmultiply::sgemm(
+                batch,
+                l.outputs,
+                l.inputs,
+                1.0,
+                dy.as_ptr(),
+                l.outputs as isize,
+                1,
+                w.as_ptr(),
+                l.inputs as isize,
+                1,
+                0.0,
+                dx.as_mut_ptr(),
+                l.inputs as isize,
+                1,
+            );
+        }
+    }
+    let mut dw = vec![0.0f32; l.outputs * l.inputs];
+    // SAFETY: dyᵀ is read from the batch × outputs matrix with swapped strides, x is
+    // batch × inputs, dw is outputs × inputs.
+    unsafe {
+        matrixmultiply::sgemm(
+            l.outputs,
+            batch,
+            l.inputs,
+            1.0,
+            dy.as_ptr(),
+            1,
+            l.outputs as isize,
+            x.as_ptr(),
+            l.inputs as isize,
+            1,
+            0.0,
+            dw.as_mut_ptr(),
+            l.inputs as isize,
+            1,
+        );
+    }
+    let mut db = vec![0.0f32; l.outputs];
+    for row in dy.chunks(l.outputs) {
+        db.iter_mut().zip(row).for_each(|(d, g)| *d += g);
+    }
+    (dx, dw, db)
+}

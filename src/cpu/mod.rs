@@ -1,9 +1,12 @@
 //! The CPU backend: plain Rust, the reference every GPU kernel is tested against, and the
 //! fallback where no adapter exists. Executes training-form and inference-form programs alike.
 
+pub mod backward;
+pub mod batch_norm;
 pub mod conv;
 pub mod elementwise;
 pub mod linear;
+pub mod train;
 
 use std::collections::HashMap;
 
@@ -109,6 +112,8 @@ impl CpuNet {
                 a.relu,
             ),
             Op::Relu { .. } => elementwise::relu(x),
+            // Inference: dropout is the identity (training runs through `train`).
+            Op::Dropout { .. } => x.clone(),
             Op::MaxPool { kernel, stride, .. } => {
                 elementwise::max_pool(x, batch, in_shape, out_shape, *kernel, *stride)
             }

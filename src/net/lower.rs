@@ -132,6 +132,31 @@ pub fn lower(program: &Program, params: &Params) -> Result<(Program, Params), Mi
                     }));
                 }
             }
+            Op::Dropout {
+                name,
+                input,
+                output,
+            } => {
+                // The identity at inference: the producer writes the output directly, or where
+                // the input is shared (or a program input), an identity affine copies it.
+                if single_use(input) && producer.contains_key(input) {
+                    let i = producer.remove(input).expect("checked above");
+                    *ops[i].output_mut() = output.clone();
+                    producer.insert(output.clone(), i);
+                } else {
+                    let c = program.shape(input).c;
+                    out.insert(format!("{name}.scale"), Tensor::full(vec![c], 1.0));
+                    out.insert(format!("{name}.shift"), Tensor::full(vec![c], 0.0));
+                    producer.insert(output.clone(), ops.len());
+                    ops.push(Op::Affine(Affine {
+                        name: name.clone(),
+                        input: input.clone(),
+                        output: output.clone(),
+                        channels: c,
+                        relu: false,
+                    }));
+                }
+            }
             other => {
                 for (name, _) in other.params() {
                     let t = get(name.clone())?;
@@ -161,7 +186,7 @@ mod tests {
             lowered
                 .ops
                 .iter()
-                .all(|op| !matches!(op, Op::BatchNorm(_) | Op::Relu { .. }))
+                .all(|op| !matches!(op, Op::BatchNorm(_) | Op::Relu { .. } | Op::Dropout { .. }))
         );
         assert!(lowered.ops.len() < program.ops.len());
         assert_eq!(lowered.output_shape(), program.output_shape());

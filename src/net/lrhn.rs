@@ -51,7 +51,8 @@ impl Program {
                     &patch,
                     config.local_features as usize,
                 );
-                locals.push(b.relu(&format!("local.{k}.relu"), &y));
+                let y = b.relu(&format!("local.{k}.relu"), &y);
+                locals.push(b.dropout(&format!("local.{k}.dropout"), &y));
             }
         }
         b.push(Op::Concat {
@@ -65,6 +66,7 @@ impl Program {
             config.global_features as usize,
         );
         let x = b.relu("global.relu", &x);
+        let x = b.dropout("global.dropout", &x);
         let out = b.linear("global.fc2", &x, config.outputs() as usize);
         Program::new(vec![(input, Shape::new(1, s, s))], b.ops, &out)
     }
@@ -114,6 +116,15 @@ impl Builder {
 
     fn relu(&mut self, name: &str, x: &str) -> String {
         self.push(Op::Relu {
+            name: name.into(),
+            input: x.into(),
+            output: name.into(),
+        });
+        name.into()
+    }
+
+    fn dropout(&mut self, name: &str, x: &str) -> String {
+        self.push(Op::Dropout {
             name: name.into(),
             input: x.into(),
             output: name.into(),

@@ -156,6 +156,17 @@ pub enum Op {
     },
     /// Fully connected layer (+ bias, + optional ReLU).
     Linear(Linear),
+    /// Dropout: in training, zeroes each element with the trainer's rate and scales the rest
+    /// by `1/(1 − rate)`; the identity otherwise (lowering removes it). The rate is a training
+    /// option, not part of the architecture, so the op only marks where dropout goes.
+    Dropout {
+        /// Label.
+        name: String,
+        /// Input tensor.
+        input: String,
+        /// Output tensor.
+        output: String,
+    },
 }
 
 impl Op {
@@ -171,7 +182,8 @@ impl Op {
             | Op::Upsample { name, .. }
             | Op::Add { name, .. }
             | Op::Patch { name, .. }
-            | Op::Concat { name, .. } => name,
+            | Op::Concat { name, .. }
+            | Op::Dropout { name, .. } => name,
         }
     }
 
@@ -188,6 +200,7 @@ impl Op {
             Op::Patch { .. } => "patch",
             Op::Concat { .. } => "concat",
             Op::Linear(_) => "linear",
+            Op::Dropout { .. } => "dropout",
         }
     }
 
@@ -201,7 +214,8 @@ impl Op {
             Op::Relu { input, .. }
             | Op::MaxPool { input, .. }
             | Op::Upsample { input, .. }
-            | Op::Patch { input, .. } => vec![input],
+            | Op::Patch { input, .. }
+            | Op::Dropout { input, .. } => vec![input],
             Op::Add { a, b, .. } => vec![a, b],
             Op::Concat { inputs, .. } => inputs.iter().map(String::as_str).collect(),
         }
@@ -219,7 +233,8 @@ impl Op {
             | Op::Upsample { output, .. }
             | Op::Add { output, .. }
             | Op::Patch { output, .. }
-            | Op::Concat { output, .. } => output,
+            | Op::Concat { output, .. }
+            | Op::Dropout { output, .. } => output,
         }
     }
 
@@ -235,7 +250,8 @@ impl Op {
             | Op::Upsample { output, .. }
             | Op::Add { output, .. }
             | Op::Patch { output, .. }
-            | Op::Concat { output, .. } => output,
+            | Op::Concat { output, .. }
+            | Op::Dropout { output, .. } => output,
         }
     }
 
@@ -296,7 +312,7 @@ pub(crate) fn infer_shape(op: &Op, ins: &[Shape]) -> Result<Shape, String> {
             }
             Ok(x)
         }
-        Op::Relu { .. } => Ok(x),
+        Op::Relu { .. } | Op::Dropout { .. } => Ok(x),
         Op::MaxPool { kernel, stride, .. } => {
             if *kernel == 0 || *stride == 0 || x.h < *kernel || x.w < *kernel {
                 return Err(format!(

@@ -274,7 +274,7 @@ pub fn dispatches(program: &Program, op: &Op, batch: usize) -> Result<Vec<Dispat
                 })
                 .collect()
         }
-        Op::BatchNorm(_) | Op::Relu { .. } => {
+        Op::BatchNorm(_) | Op::Relu { .. } | Op::Dropout { .. } => {
             return Err(NoKernel {
                 op: op.name().into(),
                 kind: op.kind(),

@@ -1,0 +1,85 @@
+//! Adam with decoupled weight decay (AdamW, Loshchilov and Hutter), the CPU reference of
+//! `shaders/adam.wgsl`.
+
+/// Adam's hyper-parameters for one step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamStep {
+    /// Learning rate of this step.
+    pub lr: f32,
+    /// First-moment decay.
+    pub beta1: f32,
+    /// Second-moment decay.
+    pub beta2: f32,
+    /// Added to the root of the second moment.
+    pub eps: f32,
+    /// Decoupled weight decay (0 for parameters that are not decayed).
+    pub weight_decay: f32,
+    /// 1-based step number (for bias correction).
+    pub t: u64,
+}
+
+impl AdamStep {
+    /// The bias corrections `(1 − β₁ᵗ, 1 − β₂ᵗ)`, computed once per step in f64.
+    pub fn corrections(&self) -> (f32, f32) {
+        let t = self.t as i32;
+        (
+            (1.0 - (self.beta1 as f64).powi(t)) as f32,
+            (1.0 - (self.beta2 as f64).powi(t)) as f32,
+        )
+    }
+}
+
+/// One AdamW update of a parameter tensor, in PyTorch's order: decay `p ← p·(1 − lr·λ)`,
+/// moments `m ← β₁m + (1 − β₁)g`, `v ← β₂v + (1 − β₂)g²`, then
+/// `p ← p − lr·(m/c₁)/(√(v/c₂) + ε)`.
+pub fn adam_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], s: &AdamStep) {
+    let (c1, c2) = s.corrections();
+    let decay = 1.0 - s.lr * s.weight_decay;
+    for i in 0..p.len() {
+        m[i] = s.beta1 * m[i] + (1.0 - s.beta1) * g[i];
+        v[i] = s.beta2 * v[i] + (1.0 - s.beta2) * g[i] * g[i];
+        let update = (m[i] / c1) / ((v[i] / c2).sqrt() + s.eps);
+        p[i] = p[i] * decay - s.lr * update;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_step_moves_by_the_learning_rate_against_the_gradient() {
+        // Bias correction makes the first step ±lr for any gradient far above eps.
+        let mut p = [1.0f32, -2.0, 0.5];
+        let g = [0.3f32, -40.0, 0.0];
+        let (mut m, mut v) = ([0.0f32; 3], [0.0f32; 3]);
+        let s = AdamStep {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            t: 1,
+        };
+        adam_update(&mut p, &g, &mut m, &mut v, &s);
+        assert!((p[0] - 0.99).abs() < 1e-6);
+        assert!((p[1] - -1.99).abs() < 1e-6);
+        assert_eq!(p[2], 0.5);
+    }
+
+    #[test]
+    fn weight_decay_is_decoupled_from_the_gradient() {
+        let mut p = [2.0f32];
+        let (mut m, mut v) = ([0.0f32], [0.0f32]);
+        let s = AdamStep {
+            lr: 0.1,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.5,
+            t: 3,
+        };
+        adam_update(&mut p, &[0.0], &mut m, &mut v, &s);
+        assert!((p[0] - 2.0 * (1.0 - 0.05)).abs() < 1e-6, "{}", p[0]);
+    }
+}
