@@ -256,3 +256,17 @@ fn peak_kernel_counts_exactly() {
         );
     }
 }
+
+#[test]
+fn loose_dispatches_run_over_host_buffers() {
+    use hourhand::gpu::kernels::{Slot, max_pool};
+    use std::collections::BTreeMap;
+    let (input, output) = (Shape::new(3, 7, 5), Shape::new(3, 3, 2));
+    let x = uniform(&mut rng(3), 2 * input.len(), -1.0, 1.0);
+    let (xs, ys) = (Slot::Tensor("x".into()), Slot::Tensor("y".into()));
+    let d = max_pool::dispatch(input, output, 2, 2, 2, xs.clone(), ys.clone());
+    let buffers = BTreeMap::from([(xs, x.clone()), (ys.clone(), vec![0.0; 2 * output.len()])]);
+    let got = hourhand::gpu::runner::run_dispatches(&gpu(), &[d], &buffers, &[ys.clone()]).unwrap();
+    let expected = hourhand::cpu::elementwise::max_pool(&x, 2, input, output, 2, 2);
+    assert_eq!(got[&ys], expected);
+}

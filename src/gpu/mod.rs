@@ -4,11 +4,13 @@
 //! - [`kernels`]: one kernel per op — its uniform struct and how an op becomes dispatches.
 //! - [`GpuNet`]: weights uploaded and pipelines built once; per batch size a plan of buffers
 //!   and bind groups built once; per inference one command encoder and one readback.
+//! - [`runner`]: runs loose dispatches over host buffers (kernel tests).
 
 pub mod context;
 pub mod kernels;
 mod net;
 mod plan;
+pub mod runner;
 
 pub use context::{AdapterRequest, AdapterSummary, ContextError, GpuContext, list_adapters};
 pub use net::{GpuNet, LayerTime};

@@ -136,6 +136,9 @@ impl Plan {
                             .get(p)
                             .ok_or_else(|| GpuError::MissingParam(p.clone()))?
                             .as_entire_binding(),
+                        Slot::Grad(_) | Slot::ParamGrad(_) | Slot::Aux(_) => {
+                            unreachable!("inference dispatches bind tensors and parameters only")
+                        }
                     };
                     entries.push(wgpu::BindGroupEntry {
                         binding: j as u32 + 1,

@@ -169,12 +169,19 @@ impl Kernel {
 }
 
 /// A buffer a dispatch binds, by name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Slot {
     /// An activation of the program.
     Tensor(String),
     /// A parameter of the network.
     Param(String),
+    /// Training: the gradient of an activation (same size as the activation).
+    Grad(String),
+    /// Training: the gradient of a parameter (same size as the parameter).
+    ParamGrad(String),
+    /// Training: any other buffer, named by convention: `{bn}.batch_mean`, `{bn}.batch_var`,
+    /// `{param}.adam_m`, `{param}.adam_v`, `target`, `loss`.
+    Aux(String),
 }
 
 /// One kernel launch: what runs, with which parameters, over which buffers.
