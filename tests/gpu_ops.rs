@@ -266,7 +266,9 @@ fn loose_dispatches_run_over_host_buffers() {
     let (xs, ys) = (Slot::Tensor("x".into()), Slot::Tensor("y".into()));
     let d = max_pool::dispatch(input, output, 2, 2, 2, xs.clone(), ys.clone());
     let buffers = BTreeMap::from([(xs, x.clone()), (ys.clone(), vec![0.0; 2 * output.len()])]);
-    let got = hourhand::gpu::runner::run_dispatches(&gpu(), &[d], &buffers, &[ys.clone()]).unwrap();
+    let got =
+        hourhand::gpu::runner::run_dispatches(&gpu(), &[d], &buffers, std::slice::from_ref(&ys))
+            .unwrap();
     let expected = hourhand::cpu::elementwise::max_pool(&x, 2, input, output, 2, 2);
     assert_eq!(got[&ys], expected);
 }
