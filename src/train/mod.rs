@@ -1,4 +1,5 @@
-//! Training: losses, the optimizer, and the loop that drives either backend.
+//! Training: losses, the optimizer, one step on either backend, and the loop around it.
 
 pub mod adam;
 pub mod loss;
+pub mod step;

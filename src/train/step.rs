@@ -1,0 +1,116 @@
+//! One optimization step, the unit both backends implement: forward in training mode, the
+//! loss and its gradient, backward, AdamW on every trainable parameter, and the batch-norm
+//! running averages. [`cpu_step`] is the reference the GPU step is tested against.
+
+use std::collections::BTreeMap;
+
+use super::adam::{AdamStep, adam_update};
+use super::loss::Loss;
+use crate::cpu::train::{self as cpu, Dropout};
+use crate::net::{Op, Params, Program};
+
+/// Everything one step needs besides the batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepOptions {
+    /// The loss minimized.
+    pub loss: Loss,
+    /// Millimetres per normalized unit (half the nominal cube), see [`super::loss`].
+    pub scale: f32,
+    /// Dropout rate and this step's mask seed.
+    pub dropout: Dropout,
+    /// Learning rate, betas, epsilon, weight decay and step number; the weight decay applies
+    /// to [`is_decayed`] parameters only.
+    pub adam: AdamStep,
+}
+
+/// Adam's moments, per trainable parameter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Moments {
+    /// First moments.
+    pub m: Params,
+    /// Second moments.
+    pub v: Params,
+}
+
+impl Moments {
+    /// Zero moments for every trainable parameter of `params`.
+    pub fn zeros(params: &Params) -> Moments {
+        let zero: Params = params
+            .iter()
+            .filter(|(name, _)| is_trainable(name))
+            .map(|(name, t)| (name.clone(), crate::net::Tensor::full(t.shape.clone(), 0.0)))
+            .collect();
+        Moments {
+            m: zero.clone(),
+            v: zero,
+        }
+    }
+}
+
+/// Whether the optimizer updates a parameter: everything but batch-norm running statistics.
+pub fn is_trainable(name: &str) -> bool {
+    !name.ends_with(".running_mean") && !name.ends_with(".running_var")
+}
+
+/// Whether weight decay applies: the weights of convolutions and fully connected layers, not
+/// biases or batch-norm scales (decaying those only fights the normalization).
+pub fn is_decayed(program: &Program, name: &str) -> bool {
+    program.ops.iter().any(|op| match op {
+        Op::Conv2d(c) => name == format!("{}.weight", c.name),
+        Op::Linear(l) => name == format!("{}.weight", l.name),
+        _ => false,
+    })
+}
+
+/// The loss of a batch and the gradient of every trainable parameter, without updating.
+pub fn cpu_gradients(
+    program: &Program,
+    params: &Params,
+    input: &[f32],
+    target: &[f32],
+    batch: usize,
+    options: &StepOptions,
+) -> (f32, cpu::Tape, BTreeMap<String, Vec<f32>>) {
+    let tape = cpu::forward(program, params, input, batch, options.dropout);
+    let (loss, d_out) =
+        options
+            .loss
+            .value_and_grad(&tape.values[&program.output], target, batch, options.scale);
+    let grads = cpu::backward(program, params, &tape, &d_out)
+        .into_iter()
+        .collect();
+    (loss, tape, grads)
+}
+
+/// One training step on the CPU; returns the batch's loss (before the update).
+pub fn cpu_step(
+    program: &Program,
+    params: &mut Params,
+    moments: &mut Moments,
+    input: &[f32],
+    target: &[f32],
+    batch: usize,
+    options: &StepOptions,
+) -> f32 {
+    let (loss, tape, grads) = cpu_gradients(program, params, input, target, batch, options);
+    for (name, g) in &grads {
+        let mut step = options.adam;
+        if !is_decayed(program, name) {
+            step.weight_decay = 0.0;
+        }
+        let p = params
+            .get_mut(name)
+            .expect("gradients exist for parameters only");
+        let m = moments
+            .m
+            .get_mut(name)
+            .expect("moments cover trainable parameters");
+        let v = moments
+            .v
+            .get_mut(name)
+            .expect("moments cover trainable parameters");
+        adam_update(&mut p.data, g, &mut m.data, &mut v.data, &step);
+    }
+    cpu::update_running_stats(program, params, &tape);
+    loss
+}
