@@ -1,0 +1,3 @@
+//! Training: samples from annotated depth frames (augmented crops and their normalized joints).
+
+pub mod augment;
