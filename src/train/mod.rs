@@ -1,5 +1,8 @@
-//! Training: losses, the optimizer, one step on either backend, and the loop around it.
+//! Training: losses, the optimizer, one step on either backend, data with augmentation, and
+//! the loop that writes a run folder.
 
 pub mod adam;
+pub mod augment;
+pub mod dataset;
 pub mod loss;
 pub mod step;
