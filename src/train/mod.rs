@@ -3,6 +3,11 @@
 
 pub mod adam;
 pub mod augment;
+pub mod checkpoint;
 pub mod dataset;
+pub mod engine;
+pub mod log;
 pub mod loss;
+pub mod options;
+pub mod run;
 pub mod step;
