@@ -127,7 +127,10 @@ impl TrainArgs {
         };
         let augment = !self.no_augment;
         let options = TrainOptions {
-            data: self.data.clone().expect("clap requires --data without --resume"),
+            data: self
+                .data
+                .clone()
+                .expect("clap requires --data without --resume"),
             val: self.val.clone(),
             split: self.split.clone(),
             phases: losses
@@ -168,7 +171,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
         None => {
             let options = args.options()?;
-            let dir = args.out.clone().expect("clap requires --out without --resume");
+            let dir = args
+                .out
+                .clone()
+                .expect("clap requires --out without --resume");
             let files = RunFiles::new(&dir);
             if !args.force
                 && let Some(existing) = files.results().into_iter().find(|p| p.exists())
@@ -301,13 +307,12 @@ impl Observer for Bar {
         }
         self.bar = ProgressBar::new(steps as u64);
         self.bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {pos}/{len} {msg} eta {eta}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} eta {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
         );
-        self.bar.set_prefix(format!("epoch {epoch}/{total} {phase}"));
+        self.bar
+            .set_prefix(format!("epoch {epoch}/{total} {phase}"));
     }
 
     fn step(&mut self, loss: f32, samples_per_s: f64) {
@@ -321,9 +326,9 @@ impl Observer for Bar {
         if self.quiet {
             return;
         }
-        let val = r
-            .val_mm
-            .map_or(String::new(), |v| format!("  val {v:.2} mm{}", if r.best { " (best)" } else { "" }));
+        let val = r.val_mm.map_or(String::new(), |v| {
+            format!("  val {v:.2} mm{}", if r.best { " (best)" } else { "" })
+        });
         eprintln!(
             "epoch {}/{}  {}  loss {:.4}{val}  {:.1} samples/s  lr {:.2e}",
             r.epoch, self.total, r.loss, r.train_loss, r.samples_per_s, r.lr

@@ -106,7 +106,9 @@ pub enum CheckpointError {
     #[error(transparent)]
     Weights(#[from] WeightsError),
     /// No run state in the file.
-    #[error("{0}: no `{STATE_KEY}` run state in the metadata; this is a weights file, not a training checkpoint (use --finetune to start from it)")]
+    #[error(
+        "{0}: no `{STATE_KEY}` run state in the metadata; this is a weights file, not a training checkpoint (use --finetune to start from it)"
+    )]
     NoState(PathBuf),
     /// The run state is not valid.
     #[error("{path}: the run state is not valid: {source}")]

@@ -2,6 +2,7 @@
 //! moments, and inference for validation. [`CpuEngine`] is the CPU backend; the GPU backend's
 //! engine wraps `gpu::GpuTrainer`.
 
+use super::error::TrainError;
 use super::step::{Moments, StepOptions, cpu_step};
 use crate::cpu::CpuNet;
 use crate::net::{Network, Params, Program, Weights};
@@ -17,15 +18,16 @@ pub trait Engine {
         target: &[f32],
         batch: usize,
         options: &StepOptions,
-    ) -> anyhow::Result<f32>;
+    ) -> Result<f32, TrainError>;
     /// The current parameters (training form, running statistics included).
-    fn params(&mut self) -> anyhow::Result<Params>;
+    fn params(&mut self) -> Result<Params, TrainError>;
     /// Adam's moments.
-    fn moments(&mut self) -> anyhow::Result<Moments>;
+    fn moments(&mut self) -> Result<Moments, TrainError>;
     /// Replaces Adam's moments (resuming a run).
-    fn set_moments(&mut self, moments: &Moments) -> anyhow::Result<()>;
+    fn set_moments(&mut self, moments: &Moments) -> Result<(), TrainError>;
     /// Runs `net` (inference form, made from [`params`](Self::params)) on a batch.
-    fn infer(&mut self, net: &Network, input: &[f32], batch: usize) -> anyhow::Result<Vec<f32>>;
+    fn infer(&mut self, net: &Network, input: &[f32], batch: usize)
+    -> Result<Vec<f32>, TrainError>;
 }
 
 /// Training on the CPU backend.
@@ -63,7 +65,7 @@ impl Engine for CpuEngine {
         target: &[f32],
         batch: usize,
         options: &StepOptions,
-    ) -> anyhow::Result<f32> {
+    ) -> Result<f32, TrainError> {
         Ok(cpu_step(
             &self.program,
             &mut self.params,
@@ -75,20 +77,25 @@ impl Engine for CpuEngine {
         ))
     }
 
-    fn params(&mut self) -> anyhow::Result<Params> {
+    fn params(&mut self) -> Result<Params, TrainError> {
         Ok(self.params.clone())
     }
 
-    fn moments(&mut self) -> anyhow::Result<Moments> {
+    fn moments(&mut self) -> Result<Moments, TrainError> {
         Ok(self.moments.clone())
     }
 
-    fn set_moments(&mut self, moments: &Moments) -> anyhow::Result<()> {
+    fn set_moments(&mut self, moments: &Moments) -> Result<(), TrainError> {
         self.moments = moments.clone();
         Ok(())
     }
 
-    fn infer(&mut self, net: &Network, input: &[f32], batch: usize) -> anyhow::Result<Vec<f32>> {
+    fn infer(
+        &mut self,
+        net: &Network,
+        input: &[f32],
+        batch: usize,
+    ) -> Result<Vec<f32>, TrainError> {
         // Build the executor once per network (a validation pass runs many batches).
         if self.net.as_ref().is_none_or(|(p, _)| *p != net.params) {
             self.net = Some((net.params.clone(), CpuNet::from_network(net)));

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::Context;
+use super::error::TrainError;
 
 /// What one epoch did.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,13 +30,17 @@ pub struct EpochRecord {
 pub const HEADER: &str = "epoch,loss,train_loss,val_mean_mm,lr,samples_per_s,seconds,best";
 
 /// Appends `record`, writing the header first if the file is new.
-pub fn append_log(path: &Path, r: &EpochRecord) -> anyhow::Result<()> {
+pub fn append_log(path: &Path, r: &EpochRecord) -> Result<(), TrainError> {
+    let err = |source| TrainError::Log {
+        path: path.into(),
+        source,
+    };
     let new = !path.exists();
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .with_context(|| format!("{}: cannot open the training log", path.display()))?;
+        .map_err(err)?;
     let mut line = String::new();
     if new {
         line.push_str(HEADER);
@@ -53,6 +57,5 @@ pub fn append_log(path: &Path, r: &EpochRecord) -> anyhow::Result<()> {
         r.seconds,
         r.best as u8
     ));
-    f.write_all(line.as_bytes())
-        .with_context(|| format!("{}: cannot write the training log", path.display()))
+    f.write_all(line.as_bytes()).map_err(err)
 }

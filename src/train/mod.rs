@@ -6,6 +6,7 @@ pub mod augment;
 pub mod checkpoint;
 pub mod dataset;
 pub mod engine;
+pub mod error;
 pub mod log;
 pub mod loss;
 pub mod options;

@@ -111,8 +111,7 @@ impl TrainOptions {
                 self.weight_decay
             ));
         }
-        if !(self.rotation >= 0.0 && self.shift >= 0.0 && self.scale >= 0.0 && self.scale < 0.3)
-        {
+        if !(self.rotation >= 0.0 && self.shift >= 0.0 && self.scale >= 0.0 && self.scale < 0.3) {
             return Err(format!(
                 "augmentation must be non-negative (scale below 0.3): rotation {}, shift {}, scale {}",
                 self.rotation, self.shift, self.scale

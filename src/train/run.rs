@@ -6,12 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
-
 use super::augment::Augment;
 use super::checkpoint::{Checkpoint, RunFiles, RunState, save_checkpoint};
 use super::dataset::{Loader, TrainSet, epoch_order};
 use super::engine::Engine;
+use super::error::TrainError;
 use super::log::{EpochRecord, append_log};
 use super::step::StepOptions;
 use crate::cpu::backward::pcg_hash;
@@ -26,8 +25,12 @@ pub trait Observer {
     fn epoch_start(&mut self, _epoch: usize, _total: usize, _phase: &str, _steps: usize) {}
     /// A step finished: its loss and samples per second so far in this epoch.
     fn step(&mut self, _loss: f32, _samples_per_s: f64) {}
-    /// An epoch ended.
+    /// An epoch ended (its files are written).
     fn epoch_end(&mut self, _record: &EpochRecord) {}
+    /// Asked after every epoch: stop here (the run can be resumed from its checkpoint).
+    fn stop(&mut self) -> bool {
+        false
+    }
 }
 
 /// An observer that ignores everything.
@@ -47,7 +50,7 @@ pub fn train(
     dir: &Path,
     mut state: RunState,
     observer: &mut dyn Observer,
-) -> anyhow::Result<RunState> {
+) -> Result<RunState, TrainError> {
     let files = RunFiles::new(dir);
     let opts = state.options.clone();
     let size = config.input_size as usize;
@@ -63,13 +66,13 @@ pub fn train(
     };
     let total = opts.total_epochs();
     let steps_per_epoch = train_set.len() / opts.batch;
-    anyhow::ensure!(
-        steps_per_epoch > 0,
-        "{}: {} training frames, fewer than one batch of {}",
-        opts.data.display(),
-        train_set.len(),
-        opts.batch
-    );
+    if steps_per_epoch == 0 {
+        return Err(TrainError::TooFewFrames {
+            path: opts.data.clone(),
+            frames: train_set.len(),
+            batch: opts.batch,
+        });
+    }
     while state.epoch < total {
         let epoch = state.epoch;
         let (_, phase) = opts.phase_at(epoch);
@@ -107,14 +110,14 @@ pub fn train(
                 },
             };
             let loss = engine.step(&batch.inputs, &batch.targets, n, &options)?;
-            anyhow::ensure!(
-                loss.is_finite(),
-                "the {} loss became {loss} at epoch {}, step {}; the run folder keeps the last good \
-                 epoch — resume with a lower --lr",
-                phase.loss,
-                epoch + 1,
-                state.step + 1
-            );
+            if !loss.is_finite() {
+                return Err(TrainError::NonFinite {
+                    loss: phase.loss,
+                    value: loss,
+                    epoch: epoch + 1,
+                    step: state.step + 1,
+                });
+            }
             state.step += 1;
             loss_sum += loss as f64 * n as f64;
             samples += n;
@@ -139,13 +142,9 @@ pub fn train(
         };
         if improved {
             state.best = val_mm.map(|v| (v, state.epoch));
-            weights
-                .save(&files.best(), storage, true)
-                .context("saving the best weights")?;
+            weights.save(&files.best(), storage, true)?;
         }
-        weights
-            .save(&files.last(), storage, true)
-            .context("saving the last weights")?;
+        weights.save(&files.last(), storage, true)?;
         save_checkpoint(
             &files.checkpoint(),
             &Checkpoint {
@@ -153,8 +152,7 @@ pub fn train(
                 moments: engine.moments()?,
                 state: state.clone(),
             },
-        )
-        .context("saving the checkpoint")?;
+        )?;
         let record = EpochRecord {
             epoch: state.epoch,
             loss: phase.loss.name().to_string(),
@@ -167,6 +165,9 @@ pub fn train(
         };
         append_log(&files.log(), &record)?;
         observer.epoch_end(&record);
+        if observer.stop() {
+            break;
+        }
     }
     Ok(state)
 }
@@ -179,7 +180,7 @@ pub fn validate(
     weights: &Weights,
     set: &Arc<TrainSet>,
     batch: usize,
-) -> anyhow::Result<f64> {
+) -> Result<f64, TrainError> {
     let net = Network::from_weights(weights);
     let size = weights.config.input_size as usize;
     let order: Vec<usize> = (0..set.len()).collect();
@@ -204,6 +205,6 @@ pub fn validate(
             count += EVAL_SUBSET.len();
         }
     }
-    anyhow::ensure!(count > 0, "the validation set has no frames");
-    Ok(sum / count as f64)
+    // A source always has frames (readers refuse empty folders).
+    Ok(sum / count.max(1) as f64)
 }
