@@ -8,7 +8,9 @@
 pub mod affine;
 pub mod concat;
 pub mod conv2d;
+pub mod conv2d_grad;
 pub mod linear;
+pub mod linear_grad;
 pub mod max_pool;
 pub mod patch;
 pub mod peak;
@@ -28,6 +30,8 @@ mod wgsl {
     pub const PATCH: &str = include_str!("../../../shaders/patch.wgsl");
     pub const CONCAT: &str = include_str!("../../../shaders/concat.wgsl");
     pub const PEAK: &str = include_str!("../../../shaders/peak.wgsl");
+    pub const CONV2D_GRAD: &str = include_str!("../../../shaders/conv2d_grad.wgsl");
+    pub const LINEAR_GRAD: &str = include_str!("../../../shaders/linear_grad.wgsl");
 }
 
 /// Invocations per workgroup of every kernel (the `WG_SIZE` override). Within WebGPU's
@@ -62,6 +66,24 @@ pub enum Kernel {
     Concat,
     /// `shaders/peak.wgsl` (benchmark only: the adapter's arithmetic peak)
     Peak,
+    /// `shaders/conv2d_grad.wgsl`, input gradient, general entry point.
+    Conv2dDx,
+    /// `shaders/conv2d_grad.wgsl`, input gradient, stride-1 3×3 entry point.
+    Conv2dDx3x3,
+    /// `shaders/conv2d_grad.wgsl`, input gradient, stride-1 unpadded 1×1 entry point.
+    Conv2dDxPointwise,
+    /// `shaders/conv2d_grad.wgsl`, weight and bias gradients (partials), general entry point.
+    Conv2dDw,
+    /// `shaders/conv2d_grad.wgsl`, weight and bias gradients (partials), stride-1 3×3.
+    Conv2dDw3x3,
+    /// `shaders/conv2d_grad.wgsl`, weight and bias gradients (partials), stride-1 1×1.
+    Conv2dDwPointwise,
+    /// `shaders/conv2d_grad.wgsl`, sum of the weight and bias gradient partials.
+    Conv2dDwReduce,
+    /// `shaders/linear_grad.wgsl`, input gradient.
+    LinearDx,
+    /// `shaders/linear_grad.wgsl`, weight and bias gradients.
+    LinearDw,
 }
 
 /// Where a kernel's code lives.
@@ -100,7 +122,7 @@ pub(crate) use layout;
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 11] = [
+    pub const ALL: [Kernel; 20] = [
         Kernel::Conv2d,
         Kernel::Conv2d3x3,
         Kernel::Conv2dPointwise,
@@ -112,6 +134,15 @@ impl Kernel {
         Kernel::Patch,
         Kernel::Concat,
         Kernel::Peak,
+        Kernel::Conv2dDx,
+        Kernel::Conv2dDx3x3,
+        Kernel::Conv2dDxPointwise,
+        Kernel::Conv2dDw,
+        Kernel::Conv2dDw3x3,
+        Kernel::Conv2dDwPointwise,
+        Kernel::Conv2dDwReduce,
+        Kernel::LinearDx,
+        Kernel::LinearDw,
     ];
 
     /// The kernel's WGSL source and entry point.
@@ -128,6 +159,15 @@ impl Kernel {
             Kernel::Patch => ("patch.wgsl", wgsl::PATCH, "slice_patch"),
             Kernel::Concat => ("concat.wgsl", wgsl::CONCAT, "concat_copy"),
             Kernel::Peak => ("peak.wgsl", wgsl::PEAK, "fma_peak"),
+            Kernel::Conv2dDx => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dx"),
+            Kernel::Conv2dDx3x3 => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dx_3x3"),
+            Kernel::Conv2dDxPointwise => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dx_1x1"),
+            Kernel::Conv2dDw => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dw"),
+            Kernel::Conv2dDw3x3 => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dw_3x3"),
+            Kernel::Conv2dDwPointwise => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dw_1x1"),
+            Kernel::Conv2dDwReduce => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dw_reduce"),
+            Kernel::LinearDx => ("linear_grad.wgsl", wgsl::LINEAR_GRAD, "linear_dx"),
+            Kernel::LinearDw => ("linear_grad.wgsl", wgsl::LINEAR_GRAD, "linear_dw"),
         };
         KernelSource { file, wgsl, entry }
     }
@@ -164,6 +204,14 @@ impl Kernel {
             Kernel::Patch => patch::LAYOUT,
             Kernel::Concat => concat::LAYOUT,
             Kernel::Peak => peak::LAYOUT,
+            Kernel::Conv2dDx
+            | Kernel::Conv2dDx3x3
+            | Kernel::Conv2dDxPointwise
+            | Kernel::Conv2dDw
+            | Kernel::Conv2dDw3x3
+            | Kernel::Conv2dDwPointwise
+            | Kernel::Conv2dDwReduce => conv2d_grad::LAYOUT,
+            Kernel::LinearDx | Kernel::LinearDw => linear_grad::LAYOUT,
         }
     }
 }
