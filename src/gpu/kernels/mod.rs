@@ -5,15 +5,27 @@
 //! Binding convention of every kernel: `@binding(0)` the parameters (uniform), then the tensors
 //! and parameters it reads in the order the op lists them, then the tensor it writes.
 
+pub mod adam;
 pub mod affine;
+pub mod batch_norm_grad;
+pub mod batch_norm_train;
 pub mod concat;
+pub mod concat_grad;
 pub mod conv2d;
+pub mod copy;
+pub mod dropout;
 pub mod linear;
+pub mod loss;
 pub mod max_pool;
+pub mod max_pool_grad;
+pub mod naive_grad;
 pub mod patch;
+pub mod patch_grad;
 pub mod peak;
+pub mod relu;
 pub mod sum;
 pub mod upsample;
+pub mod upsample_grad;
 
 use crate::net::{Op, Program};
 
@@ -28,6 +40,26 @@ mod wgsl {
     pub const PATCH: &str = include_str!("../../../shaders/patch.wgsl");
     pub const CONCAT: &str = include_str!("../../../shaders/concat.wgsl");
     pub const PEAK: &str = include_str!("../../../shaders/peak.wgsl");
+    pub const RELU: &str = include_str!("../../../shaders/relu.wgsl");
+    pub const RELU_GRAD: &str = include_str!("../../../shaders/relu_grad.wgsl");
+    pub const DROPOUT: &str = include_str!("../../../shaders/dropout.wgsl");
+    pub const COPY: &str = include_str!("../../../shaders/copy.wgsl");
+    pub const MAX_POOL_GRAD: &str = include_str!("../../../shaders/max_pool_grad.wgsl");
+    pub const UPSAMPLE_GRAD: &str = include_str!("../../../shaders/upsample_grad.wgsl");
+    pub const PATCH_GRAD: &str = include_str!("../../../shaders/patch_grad.wgsl");
+    pub const CONCAT_GRAD: &str = include_str!("../../../shaders/concat_grad.wgsl");
+    pub const BN_PARTIALS: &str = include_str!("../../../shaders/batch_norm_partials.wgsl");
+    pub const BN_STATS: &str = include_str!("../../../shaders/batch_norm_stats.wgsl");
+    pub const BN_TRAIN: &str = include_str!("../../../shaders/batch_norm_train.wgsl");
+    pub const BN_RUNNING: &str = include_str!("../../../shaders/batch_norm_running.wgsl");
+    pub const BN_GRAD_PARTIALS: &str =
+        include_str!("../../../shaders/batch_norm_grad_partials.wgsl");
+    pub const BN_GRAD_PARAMS: &str = include_str!("../../../shaders/batch_norm_grad_params.wgsl");
+    pub const BN_GRAD: &str = include_str!("../../../shaders/batch_norm_grad.wgsl");
+    pub const LOSS: &str = include_str!("../../../shaders/loss.wgsl");
+    pub const ADAM: &str = include_str!("../../../shaders/adam.wgsl");
+    pub const NAIVE_GRAD_INPUT: &str = include_str!("../../../shaders/naive_grad_input.wgsl");
+    pub const NAIVE_GRAD_WEIGHT: &str = include_str!("../../../shaders/naive_grad_weight.wgsl");
 }
 
 /// Invocations per workgroup of every kernel (the `WG_SIZE` override). Within WebGPU's
@@ -37,7 +69,8 @@ pub const WORKGROUP_SIZE: u32 = 64;
 /// WebGPU's default limit of workgroups per dispatch dimension.
 pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
 
-/// The kernels, one per op the inference program uses.
+/// The kernels: one per op the inference program uses, and those training adds (the forward of
+/// training-only ops, every backward, the losses and the optimizer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kernel {
     /// `shaders/conv2d.wgsl`, general entry point.
@@ -62,6 +95,44 @@ pub enum Kernel {
     Concat,
     /// `shaders/peak.wgsl` (benchmark only: the adapter's arithmetic peak)
     Peak,
+    /// `shaders/relu.wgsl` (training form)
+    Relu,
+    /// `shaders/relu_grad.wgsl`
+    ReluGrad,
+    /// `shaders/dropout.wgsl` (forward and backward)
+    Dropout,
+    /// `shaders/copy.wgsl` (backward of a sum)
+    Copy,
+    /// `shaders/max_pool_grad.wgsl`
+    MaxPoolGrad,
+    /// `shaders/upsample_grad.wgsl`
+    UpsampleGrad,
+    /// `shaders/patch_grad.wgsl`
+    PatchGrad,
+    /// `shaders/concat_grad.wgsl`
+    ConcatGrad,
+    /// `shaders/batch_norm_partials.wgsl`
+    BnPartials,
+    /// `shaders/batch_norm_stats.wgsl`
+    BnStats,
+    /// `shaders/batch_norm_train.wgsl`
+    BnNormalize,
+    /// `shaders/batch_norm_running.wgsl`
+    BnRunning,
+    /// `shaders/batch_norm_grad_partials.wgsl`
+    BnGradPartials,
+    /// `shaders/batch_norm_grad_params.wgsl`
+    BnGradParams,
+    /// `shaders/batch_norm_grad.wgsl`
+    BnGradInput,
+    /// `shaders/loss.wgsl`
+    Loss,
+    /// `shaders/adam.wgsl`
+    Adam,
+    /// `shaders/naive_grad_input.wgsl` (temporary, see [`naive_grad`])
+    NaiveGradInput,
+    /// `shaders/naive_grad_weight.wgsl` (temporary, see [`naive_grad`])
+    NaiveGradWeight,
 }
 
 /// Where a kernel's code lives.
@@ -100,7 +171,7 @@ pub(crate) use layout;
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 11] = [
+    pub const ALL: [Kernel; 30] = [
         Kernel::Conv2d,
         Kernel::Conv2d3x3,
         Kernel::Conv2dPointwise,
@@ -112,6 +183,25 @@ impl Kernel {
         Kernel::Patch,
         Kernel::Concat,
         Kernel::Peak,
+        Kernel::Relu,
+        Kernel::ReluGrad,
+        Kernel::Dropout,
+        Kernel::Copy,
+        Kernel::MaxPoolGrad,
+        Kernel::UpsampleGrad,
+        Kernel::PatchGrad,
+        Kernel::ConcatGrad,
+        Kernel::BnPartials,
+        Kernel::BnStats,
+        Kernel::BnNormalize,
+        Kernel::BnRunning,
+        Kernel::BnGradPartials,
+        Kernel::BnGradParams,
+        Kernel::BnGradInput,
+        Kernel::Loss,
+        Kernel::Adam,
+        Kernel::NaiveGradInput,
+        Kernel::NaiveGradWeight,
     ];
 
     /// The kernel's WGSL source and entry point.
@@ -128,6 +218,41 @@ impl Kernel {
             Kernel::Patch => ("patch.wgsl", wgsl::PATCH, "slice_patch"),
             Kernel::Concat => ("concat.wgsl", wgsl::CONCAT, "concat_copy"),
             Kernel::Peak => ("peak.wgsl", wgsl::PEAK, "fma_peak"),
+            Kernel::Relu => ("relu.wgsl", wgsl::RELU, "relu"),
+            Kernel::ReluGrad => ("relu_grad.wgsl", wgsl::RELU_GRAD, "relu_grad"),
+            Kernel::Dropout => ("dropout.wgsl", wgsl::DROPOUT, "dropout"),
+            Kernel::Copy => ("copy.wgsl", wgsl::COPY, "copy_into"),
+            Kernel::MaxPoolGrad => ("max_pool_grad.wgsl", wgsl::MAX_POOL_GRAD, "max_pool_grad"),
+            Kernel::UpsampleGrad => ("upsample_grad.wgsl", wgsl::UPSAMPLE_GRAD, "upsample_grad"),
+            Kernel::PatchGrad => ("patch_grad.wgsl", wgsl::PATCH_GRAD, "patch_grad"),
+            Kernel::ConcatGrad => ("concat_grad.wgsl", wgsl::CONCAT_GRAD, "concat_grad"),
+            Kernel::BnPartials => ("batch_norm_partials.wgsl", wgsl::BN_PARTIALS, "bn_partials"),
+            Kernel::BnStats => ("batch_norm_stats.wgsl", wgsl::BN_STATS, "bn_stats"),
+            Kernel::BnNormalize => ("batch_norm_train.wgsl", wgsl::BN_TRAIN, "bn_normalize"),
+            Kernel::BnRunning => ("batch_norm_running.wgsl", wgsl::BN_RUNNING, "bn_running"),
+            Kernel::BnGradPartials => (
+                "batch_norm_grad_partials.wgsl",
+                wgsl::BN_GRAD_PARTIALS,
+                "bn_grad_partials",
+            ),
+            Kernel::BnGradParams => (
+                "batch_norm_grad_params.wgsl",
+                wgsl::BN_GRAD_PARAMS,
+                "bn_grad_params",
+            ),
+            Kernel::BnGradInput => ("batch_norm_grad.wgsl", wgsl::BN_GRAD, "bn_grad_input"),
+            Kernel::Loss => ("loss.wgsl", wgsl::LOSS, "loss_grad"),
+            Kernel::Adam => ("adam.wgsl", wgsl::ADAM, "adam"),
+            Kernel::NaiveGradInput => (
+                "naive_grad_input.wgsl",
+                wgsl::NAIVE_GRAD_INPUT,
+                "naive_grad_input",
+            ),
+            Kernel::NaiveGradWeight => (
+                "naive_grad_weight.wgsl",
+                wgsl::NAIVE_GRAD_WEIGHT,
+                "naive_grad_weight",
+            ),
         };
         KernelSource { file, wgsl, entry }
     }
@@ -164,6 +289,23 @@ impl Kernel {
             Kernel::Patch => patch::LAYOUT,
             Kernel::Concat => concat::LAYOUT,
             Kernel::Peak => peak::LAYOUT,
+            Kernel::Relu | Kernel::ReluGrad => relu::LAYOUT,
+            Kernel::Dropout => dropout::LAYOUT,
+            Kernel::Copy => copy::LAYOUT,
+            Kernel::MaxPoolGrad => max_pool_grad::LAYOUT,
+            Kernel::UpsampleGrad => upsample_grad::LAYOUT,
+            Kernel::PatchGrad => patch_grad::LAYOUT,
+            Kernel::ConcatGrad => concat_grad::LAYOUT,
+            Kernel::BnPartials
+            | Kernel::BnStats
+            | Kernel::BnNormalize
+            | Kernel::BnRunning
+            | Kernel::BnGradPartials
+            | Kernel::BnGradParams
+            | Kernel::BnGradInput => batch_norm_train::LAYOUT,
+            Kernel::Loss => loss::LAYOUT,
+            Kernel::Adam => adam::LAYOUT,
+            Kernel::NaiveGradInput | Kernel::NaiveGradWeight => naive_grad::LAYOUT,
         }
     }
 }
