@@ -1,6 +1,6 @@
 // Backward of training-mode batch norm, step 3 of 3: the input's gradient
 // dx = γ/σ · (dy − dβ/M − x̂·dγ/M) with x̂ = (x − μ_B)/σ, σ = √(σ²_B + ε), M = N·H·W; with
-// `accumulate` it is added to dx. One invocation per element.
+// `accumulate` it is added to dx.
 // Layouts: x, dy, dx are N×C×H×W; gamma, mean, var, dgamma, dbeta are C.
 
 struct BatchNormParams {
@@ -36,17 +36,29 @@ fn bn_grad_input(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
+    // Four values of one plane per invocation: the channel's terms are formed once.
     let idx = (wid.x + wid.y * groups.x) * WG_SIZE + lid;
-    if (idx >= p.batch * p.channels * p.plane) {
+    let quads = (p.plane + 3u) / 4u;
+    if (idx >= p.batch * p.channels * quads) {
         return;
     }
-    let c = (idx / p.plane) % p.channels;
+    let plane = idx / quads;
+    let c = plane % p.channels;
     let inv = 1.0 / sqrt(var_[c] + p.eps);
     let m = f32(p.batch * p.plane);
-    let xhat = (x[idx] - mean[c]) * inv;
-    var g = gamma[c] * inv * (dy[idx] - dbeta[c] / m - xhat * (dgamma[c] / m));
-    if (p.accumulate != 0u) {
-        g = dx[idx] + g;
+    let k = gamma[c] * inv;
+    let mu = mean[c];
+    let mean_dy = dbeta[c] / m;
+    let mean_dyx = dgamma[c] / m;
+    let first = (idx - plane * quads) * 4u;
+    let base = plane * p.plane;
+    for (var j = first; j < min(first + 4u, p.plane); j++) {
+        let at = base + j;
+        let xhat = (x[at] - mu) * inv;
+        var g = k * (dy[at] - mean_dy - xhat * mean_dyx);
+        if (p.accumulate != 0u) {
+            g = dx[at] + g;
+        }
+        dx[at] = g;
     }
-    dx[idx] = g;
 }

@@ -56,10 +56,20 @@ fn bn_partials(
     let end = min(start + p.chunk, p.batch * p.plane);
     let shift = x[c * p.plane];
     var acc = vec2<f32>(0.0, 0.0);
+    // (n, j) of value i = n·plane + j, advanced without a division per value.
+    let step_n = WG_SIZE / p.plane;
+    let step_j = WG_SIZE % p.plane;
+    var n = (start + lid) / p.plane;
+    var j = (start + lid) % p.plane;
     for (var i = start + lid; i < end; i += WG_SIZE) {
-        let n = i / p.plane;
-        let v = x[(n * p.channels + c) * p.plane + i - n * p.plane] - shift;
+        let v = x[(n * p.channels + c) * p.plane + j] - shift;
         acc += vec2<f32>(v, v * v);
+        n += step_n;
+        j += step_j;
+        if (j >= p.plane) {
+            j -= p.plane;
+            n += 1u;
+        }
     }
     let total = reduce(lid, acc);
     if (lid == 0u) {

@@ -1,5 +1,5 @@
 // Batch norm in training mode: y = γ·(x − μ_B)/√(σ²_B + ε) + β with the batch's own statistics
-// (from batch_norm_stats.wgsl). One invocation per element.
+// (from batch_norm_stats.wgsl).
 // Layouts: x and y are N×C×H×W; gamma, beta, mean, var are C.
 
 struct BatchNormParams {
@@ -33,11 +33,20 @@ fn bn_normalize(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
+    // Four values of one plane per invocation: the channel's parameters are read once.
     let idx = (wid.x + wid.y * groups.x) * WG_SIZE + lid;
-    if (idx >= p.batch * p.channels * p.plane) {
+    let quads = (p.plane + 3u) / 4u;
+    if (idx >= p.batch * p.channels * quads) {
         return;
     }
-    let c = (idx / p.plane) % p.channels;
+    let plane = idx / quads;
+    let c = plane % p.channels;
     let scale = gamma[c] * (1.0 / sqrt(var_[c] + p.eps));
-    y[idx] = (x[idx] - mean[c]) * scale + beta[c];
+    let mu = mean[c];
+    let shift = beta[c];
+    let first = (idx - plane * quads) * 4u;
+    let base = plane * p.plane;
+    for (var j = first; j < min(first + 4u, p.plane); j++) {
+        y[base + j] = (x[base + j] - mu) * scale + shift;
+    }
 }

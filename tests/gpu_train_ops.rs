@@ -128,12 +128,14 @@ fn copy_copies_and_accumulates() {
 
 #[test]
 fn max_pool_backward_matches_cpu_exactly() {
-    // (input, kernel, stride, batch); 3/2 overlaps windows, 9×11 leaves a ragged edge.
+    // (input, kernel, stride, batch): 2/2 over whole cells and ragged edges, 3/2 and 3/1
+    // overlapping (the gather kernel), 2/3 with gaps between windows.
     for (input, kernel, stride, batch) in [
         (Shape::new(3, 9, 11), 2, 2, 2),
         (Shape::new(2, 9, 7), 3, 2, 3),
         (Shape::new(4, 8, 8), 2, 2, 1),
         (Shape::new(1, 5, 6), 3, 1, 2),
+        (Shape::new(2, 10, 11), 2, 3, 2),
     ] {
         let output = Shape::new(
             input.c,

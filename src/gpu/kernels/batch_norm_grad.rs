@@ -3,7 +3,7 @@
 //! forward statistics, see [`super::batch_norm_train`]) into dβ and dγ, then
 //! `batch_norm_grad.wgsl` forms the input's gradient from them.
 
-use super::batch_norm_train::{batch_mean, batch_var, groups, params, partials};
+use super::batch_norm_train::{batch_mean, batch_var, groups, params, partials, quads};
 use super::{Dispatch, Kernel, Slot, WORKGROUP_SIZE};
 use crate::net::Shape;
 use crate::net::program::BatchNorm;
@@ -34,7 +34,7 @@ pub fn backward(b: &BatchNorm, shape: Shape, batch: usize, accumulate: bool) -> 
         Dispatch {
             kernel: Kernel::BnGradInput,
             params,
-            invocations: (batch * shape.len()) as u64,
+            invocations: quads(shape, batch),
             slots: vec![
                 x,
                 dy,

@@ -59,6 +59,11 @@ pub(crate) fn groups(shape: Shape, batch: usize) -> usize {
     (batch * shape.h * shape.w).div_ceil(CHUNK).max(1)
 }
 
+/// Invocations of the element-wise kernels: four values of a plane each.
+pub(crate) fn quads(shape: Shape, batch: usize) -> u64 {
+    (batch * shape.c * (shape.h * shape.w).div_ceil(4)) as u64
+}
+
 /// The uniform parameters of every batch-norm kernel for `b` over `shape` at `batch`.
 pub(crate) fn params(b: &BatchNorm, shape: Shape, batch: usize, accumulate: bool) -> Vec<u8> {
     let count = batch * shape.h * shape.w;
@@ -127,7 +132,7 @@ pub fn forward(b: &BatchNorm, shape: Shape, batch: usize) -> Vec<Dispatch> {
         Dispatch {
             kernel: Kernel::BnNormalize,
             params,
-            invocations: (batch * shape.len()) as u64,
+            invocations: quads(shape, batch),
             slots: vec![
                 x,
                 param("weight"),

@@ -1,4 +1,5 @@
-//! `shaders/max_pool_grad.wgsl`: backward of max pooling, one invocation per input element.
+//! `shaders/max_pool_grad.wgsl`: backward of max pooling; one invocation per stride×stride cell
+//! where windows do not overlap (the network's 2×2 pools), else one per input element.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -52,10 +53,17 @@ pub fn dispatch(
         stride: u(stride),
         accumulate: accumulate as u32,
     };
+    // Cells write each input element once without recomputing a window per element.
+    let (kernel, invocations) = if kernel <= stride {
+        let cells = input.h.div_ceil(stride) * input.w.div_ceil(stride);
+        (Kernel::MaxPoolGradCells, planes * cells)
+    } else {
+        (Kernel::MaxPoolGrad, planes * input.h * input.w)
+    };
     Dispatch {
-        kernel: Kernel::MaxPoolGrad,
+        kernel,
         params: bytemuck::bytes_of(&params).to_vec(),
-        invocations: (planes * input.h * input.w) as u64,
+        invocations: invocations as u64,
         slots: slots.to_vec(),
     }
 }

@@ -103,8 +103,10 @@ pub enum Kernel {
     Dropout,
     /// `shaders/copy.wgsl` (backward of a sum)
     Copy,
-    /// `shaders/max_pool_grad.wgsl`
+    /// `shaders/max_pool_grad.wgsl`, any windows
     MaxPoolGrad,
+    /// `shaders/max_pool_grad.wgsl`, windows that do not overlap
+    MaxPoolGradCells,
     /// `shaders/upsample_grad.wgsl`
     UpsampleGrad,
     /// `shaders/patch_grad.wgsl`
@@ -171,7 +173,7 @@ pub(crate) use layout;
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 30] = [
+    pub const ALL: [Kernel; 31] = [
         Kernel::Conv2d,
         Kernel::Conv2d3x3,
         Kernel::Conv2dPointwise,
@@ -188,6 +190,7 @@ impl Kernel {
         Kernel::Dropout,
         Kernel::Copy,
         Kernel::MaxPoolGrad,
+        Kernel::MaxPoolGradCells,
         Kernel::UpsampleGrad,
         Kernel::PatchGrad,
         Kernel::ConcatGrad,
@@ -223,6 +226,11 @@ impl Kernel {
             Kernel::Dropout => ("dropout.wgsl", wgsl::DROPOUT, "dropout"),
             Kernel::Copy => ("copy.wgsl", wgsl::COPY, "copy_into"),
             Kernel::MaxPoolGrad => ("max_pool_grad.wgsl", wgsl::MAX_POOL_GRAD, "max_pool_grad"),
+            Kernel::MaxPoolGradCells => (
+                "max_pool_grad.wgsl",
+                wgsl::MAX_POOL_GRAD,
+                "max_pool_grad_cells",
+            ),
             Kernel::UpsampleGrad => ("upsample_grad.wgsl", wgsl::UPSAMPLE_GRAD, "upsample_grad"),
             Kernel::PatchGrad => ("patch_grad.wgsl", wgsl::PATCH_GRAD, "patch_grad"),
             Kernel::ConcatGrad => ("concat_grad.wgsl", wgsl::CONCAT_GRAD, "concat_grad"),
@@ -292,7 +300,7 @@ impl Kernel {
             Kernel::Relu | Kernel::ReluGrad => relu::LAYOUT,
             Kernel::Dropout => dropout::LAYOUT,
             Kernel::Copy => copy::LAYOUT,
-            Kernel::MaxPoolGrad => max_pool_grad::LAYOUT,
+            Kernel::MaxPoolGrad | Kernel::MaxPoolGradCells => max_pool_grad::LAYOUT,
             Kernel::UpsampleGrad => upsample_grad::LAYOUT,
             Kernel::PatchGrad => patch_grad::LAYOUT,
             Kernel::ConcatGrad => concat_grad::LAYOUT,

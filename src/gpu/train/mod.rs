@@ -14,18 +14,20 @@ mod schedule;
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::GpuError;
 use super::context::GpuContext;
 use super::kernels::{Kernel, Slot, adam, workgroups};
 use super::plan::AllocStats;
+use super::{GpuError, LayerTime};
 use crate::net::{Params, Program, Tensor};
 use crate::run::InputError;
 use crate::train::step::{Moments, StepOptions, is_trainable};
+use exec::Mode;
 use schedule::{Phase, schedule};
 
 /// One dispatch of the step, ready to record.
 struct Planned {
     phase: Phase,
+    label: String,
     kernel: Kernel,
     /// The uniform bytes last written to `uniform`.
     params: Vec<u8>,
@@ -132,7 +134,8 @@ impl GpuTrainer {
 
         let mut pipelines = HashMap::new();
         let mut steps = Vec::new();
-        for (phase, d) in plan.dispatches {
+        for scheduled in plan.dispatches {
+            let d = scheduled.dispatch;
             let pipeline = pipelines.entry(d.kernel).or_insert_with(|| {
                 stats.pipelines += 1;
                 d.kernel.pipeline(device)
@@ -162,7 +165,8 @@ impl GpuTrainer {
             });
             stats.bind_groups += 1;
             steps.push(Planned {
-                phase,
+                phase: scheduled.phase,
+                label: scheduled.label,
                 kernel: d.kernel,
                 params: d.params,
                 uniform,
@@ -231,7 +235,23 @@ impl GpuTrainer {
         target: &[f32],
         options: &StepOptions,
     ) -> Result<f32, GpuError> {
-        self.run(input, target, options, true).map(|(loss, _)| loss)
+        Ok(self.run(input, target, options, Mode::Step)?.loss)
+    }
+
+    /// Like [`step`](Self::step), with every dispatch in its own pass between two timestamp
+    /// queries: the batch loss and the GPU time of each dispatch, labelled with its op (or
+    /// parameter). Slower than `step`; for profiling only.
+    pub fn step_timed(
+        &mut self,
+        input: &[f32],
+        target: &[f32],
+        options: &StepOptions,
+    ) -> Result<(f32, Vec<LayerTime>), GpuError> {
+        if !self.ctx.has_timestamps() {
+            return Err(GpuError::NoTimestamps(self.ctx.info.name.clone()));
+        }
+        let out = self.run(input, target, options, Mode::TimedStep)?;
+        Ok((out.loss, out.times))
     }
 
     /// Forward, loss and backward without updating anything: the loss and every trainable
@@ -242,7 +262,8 @@ impl GpuTrainer {
         target: &[f32],
         options: &StepOptions,
     ) -> Result<(f32, BTreeMap<String, Vec<f32>>), GpuError> {
-        self.run(input, target, options, false)
+        let out = self.run(input, target, options, Mode::Gradients)?;
+        Ok((out.loss, out.grads))
     }
 
     /// The current parameters (training form, running statistics included), read back.

@@ -42,10 +42,20 @@ pub(crate) enum Phase {
     Update,
 }
 
+/// One dispatch of the step.
+pub(crate) struct Scheduled {
+    /// The part of the step it belongs to.
+    pub phase: Phase,
+    /// What it is for: the op (forward and backward), the parameter (AdamW) or `loss`.
+    pub label: String,
+    /// The dispatch.
+    pub dispatch: Dispatch,
+}
+
 /// The dispatches of one step and the buffers they need.
 pub(crate) struct Schedule {
     /// Every dispatch, in order.
-    pub dispatches: Vec<(Phase, Dispatch)>,
+    pub dispatches: Vec<Scheduled>,
     /// Size in f32 values of every slot any dispatch binds.
     pub sizes: BTreeMap<Slot, usize>,
     /// The trainable parameters that receive a gradient (the ones AdamW updates).
@@ -74,12 +84,12 @@ pub(crate) fn schedule(
         let len = param_len(program, name);
         s.aux.insert(adam::first_moment(name), len);
         s.aux.insert(adam::second_moment(name), len);
-        s.push(Phase::Update, vec![adam::dispatch(name, len, &step)]);
+        s.push(Phase::Update, name, vec![adam::dispatch(name, len, &step)]);
     }
     for op in &program.ops {
         if let Op::BatchNorm(b) = op {
             let running = batch_norm_train::running(b, program.shape(&b.input), batch);
-            s.push(Phase::Update, vec![running]);
+            s.push(Phase::Update, &b.name, vec![running]);
         }
     }
     let sizes = sizes(&s);
@@ -93,14 +103,19 @@ pub(crate) fn schedule(
 struct Builder<'a> {
     program: &'a Program,
     batch: usize,
-    dispatches: Vec<(Phase, Dispatch)>,
+    dispatches: Vec<Scheduled>,
     /// Sizes of the auxiliary buffers named so far (the largest request wins).
     aux: BTreeMap<Slot, usize>,
 }
 
 impl Builder<'_> {
-    fn push(&mut self, phase: Phase, ds: Vec<Dispatch>) {
-        self.dispatches.extend(ds.into_iter().map(|d| (phase, d)));
+    fn push(&mut self, phase: Phase, label: &str, ds: Vec<Dispatch>) {
+        self.dispatches
+            .extend(ds.into_iter().map(|dispatch| Scheduled {
+                phase,
+                label: label.to_string(),
+                dispatch,
+            }));
     }
 
     fn aux(&mut self, slot: Slot, len: usize) {
@@ -154,14 +169,14 @@ fn forward(s: &mut Builder, options: &StepOptions) -> Result<(), GpuError> {
             Op::Affine(a) => return Err(GpuError::InferenceForm(a.name.clone())),
             _ => kernels::dispatches(program, op, batch)?,
         };
-        s.push(Phase::Forward, ds);
+        s.push(Phase::Forward, op.name(), ds);
     }
     let out = &program.output;
     let dims = program.output_shape().len();
     s.aux(loss::target(), batch * dims);
     s.aux(loss::per_sample(), batch);
     let d = loss::dispatch(options.loss, options.scale, batch, dims, out);
-    s.push(Phase::Backward, vec![d]);
+    s.push(Phase::Backward, "loss", vec![d]);
     Ok(())
 }
 
@@ -277,7 +292,7 @@ fn backward(s: &mut Builder, options: &StepOptions) -> Vec<String> {
             }
             Op::Affine(_) => unreachable!("forward refused inference-form programs"),
         };
-        s.push(Phase::Backward, ds);
+        s.push(Phase::Backward, op.name(), ds);
     }
     trained.retain(|n| is_trainable(n));
     trained
@@ -286,8 +301,8 @@ fn backward(s: &mut Builder, options: &StepOptions) -> Vec<String> {
 /// The size of every slot the schedule binds.
 fn sizes(s: &Builder) -> BTreeMap<Slot, usize> {
     let mut sizes = BTreeMap::new();
-    for (_, d) in &s.dispatches {
-        for slot in &d.slots {
+    for d in &s.dispatches {
+        for slot in &d.dispatch.slots {
             let n = match slot {
                 Slot::Tensor(t) | Slot::Grad(t) => s.len(t),
                 Slot::Param(p) | Slot::ParamGrad(p) => param_len(s.program, p),
