@@ -7,6 +7,7 @@
 //! - [`gpu`]: the WGSL backend (the product).
 //! - [`data`]: depth frames, NYU and frame folders, crops, detection, synthetic hands.
 //! - [`eval`]: the field's metrics and the community results format.
+//! - [`train`]: training data (augmented crops, batches on a loader thread).
 
 #![warn(missing_docs)]
 

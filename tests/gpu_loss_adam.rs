@@ -1,19 +1,15 @@
 //! The loss and optimizer kernels against their CPU references ([`Loss::value_and_grad`],
 //! [`adam_update`]): per-sample losses whose mean is the batch loss and the gradient within
 //! 1e-5 of the reference's largest magnitude; AdamW's parameters and moments within 1e-6 (one
-//! rounding of a square root apart), with and without weight decay. Also the temporary plain
-//! convolution and fully connected backward kernels against the CPU's SGEMM backward (1e-4).
+//! rounding of a square root apart), with and without weight decay.
 
 mod common;
 
 use std::collections::BTreeMap;
 
 use common::{gpu, rng, uniform};
-use hourhand::cpu::{conv, linear};
-use hourhand::gpu::kernels::{Dispatch, Slot, adam, loss, naive_grad};
+use hourhand::gpu::kernels::{Dispatch, Slot, adam, loss};
 use hourhand::gpu::runner::run_dispatches;
-use hourhand::net::Shape;
-use hourhand::net::program::{Conv2d, Linear};
 use hourhand::train::adam::{AdamStep, adam_update};
 use hourhand::train::loss::Loss;
 
@@ -111,91 +107,4 @@ fn adam_matches_cpu() {
         assert_close(&format!("{what} v"), &got[2], &want_v, 1e-6);
         assert!(got[0] != p, "{what}: the parameters moved");
     }
-}
-
-// TEMPORARY: goes with src/gpu/kernels/naive_grad.rs.
-#[test]
-fn naive_conv_and_linear_backward_match_cpu() {
-    let t = |n: &str| Slot::Tensor(n.into());
-    let g = |n: &str| Slot::Grad(n.into());
-    let p = |n: &str| Slot::Param(n.into());
-    let pg = |n: &str| Slot::ParamGrad(n.into());
-    for (cin, cout, h, w, k, stride, pad, batch) in [
-        (3, 5, 7, 9, 3, 1, 1, 2),
-        (2, 3, 8, 7, 3, 2, 0, 3),
-        (4, 6, 5, 5, 1, 1, 0, 1),
-    ] {
-        let c = Conv2d {
-            name: "c".into(),
-            input: "x".into(),
-            output: "y".into(),
-            cin,
-            cout,
-            kernel: k,
-            stride,
-            pad,
-            relu: false,
-        };
-        let (i, o) = (
-            Shape::new(cin, h, w),
-            Shape::new(
-                cout,
-                (h + 2 * pad - k) / stride + 1,
-                (w + 2 * pad - k) / stride + 1,
-            ),
-        );
-        let mut r = rng(cin as u64 * 31 + k as u64);
-        let x = uniform(&mut r, batch * i.len(), -1.0, 1.0);
-        let dy = uniform(&mut r, batch * o.len(), -1.0, 1.0);
-        let wt = uniform(&mut r, cout * cin * k * k, -0.5, 0.5);
-        let want = conv::conv2d_backward(&x, &dy, batch, i, o, &c, &wt, true);
-        let mut ds = naive_grad::conv_dx(&c, i, o, batch, false);
-        ds.extend(naive_grad::conv_dw(&c, i, o, batch));
-        let got = run(
-            &ds,
-            vec![
-                (t("x"), x),
-                (g("y"), dy),
-                (g("x"), vec![0.0; batch * i.len()]),
-                (p("c.weight"), wt),
-                (pg("c.weight"), vec![0.0; cout * cin * k * k]),
-                (pg("c.bias"), vec![0.0; cout]),
-            ],
-            &[g("x"), pg("c.weight"), pg("c.bias")],
-        );
-        assert_close("conv dx", &got[0], &want.dx, 1e-4);
-        assert_close("conv dw", &got[1], &want.dw, 1e-4);
-        assert_close("conv db", &got[2], &want.db, 1e-4);
-    }
-    let l = Linear {
-        name: "l".into(),
-        input: "x".into(),
-        output: "y".into(),
-        inputs: 37,
-        outputs: 13,
-        relu: false,
-    };
-    let batch = 3;
-    let mut r = rng(99);
-    let x = uniform(&mut r, batch * 37, -1.0, 1.0);
-    let dy = uniform(&mut r, batch * 13, -1.0, 1.0);
-    let wt = uniform(&mut r, 13 * 37, -0.5, 0.5);
-    let (dx, dw, db) = linear::linear_backward(&x, &dy, batch, &l, &wt, true);
-    let mut ds = naive_grad::linear_dx(&l, batch, false);
-    ds.extend(naive_grad::linear_dw(&l, batch));
-    let got = run(
-        &ds,
-        vec![
-            (t("x"), x),
-            (g("y"), dy),
-            (g("x"), vec![0.0; batch * 37]),
-            (p("l.weight"), wt),
-            (pg("l.weight"), vec![0.0; 13 * 37]),
-            (pg("l.bias"), vec![0.0; 13]),
-        ],
-        &[g("x"), pg("l.weight"), pg("l.bias")],
-    );
-    assert_close("linear dx", &got[0], &dx, 1e-4);
-    assert_close("linear dw", &got[1], &dw, 1e-4);
-    assert_close("linear db", &got[2], &db, 1e-4);
 }

@@ -7,6 +7,7 @@ mod info;
 mod init;
 mod source;
 mod synth;
+mod train;
 
 use std::path::PathBuf;
 
@@ -41,6 +42,8 @@ enum Command {
     Infer(infer::InferArgs),
     /// Write a synthetic NYU-format dataset of articulated hands.
     Synth(synth::SynthArgs),
+    /// Train the network: MSE, smooth L1 or max-out smooth L1 phases, on the GPU or CPU.
+    Train(train::TrainArgs),
 }
 
 /// `--backend` and `--adapter`, on every command that computes.
@@ -105,6 +108,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Infer(args)) => infer::run(args),
         Some(Command::Synth(args)) => synth::run(args),
+        Some(Command::Train(args)) => train::run(args),
         // The viewer is the main job; until it exists, describe the setup.
         None => info::run(info::InfoArgs::default()),
     }
@@ -119,4 +123,17 @@ pub fn estimator(weights: &Weights, device: &DeviceArgs) -> anyhow::Result<Estim
         Engine::Gpu(Box::new(GpuNet::from_network(device.gpu()?, &network)?))
     };
     Ok(Estimator::new(engine)?)
+}
+
+/// The GPU training engine for `weights` at `batch`.
+pub fn gpu_engine(
+    device: &DeviceArgs,
+    _weights: &Weights,
+    _batch: usize,
+) -> anyhow::Result<Box<dyn hourhand::train::engine::Engine>> {
+    let ctx = device.gpu()?;
+    anyhow::bail!(
+        "training on {} is not available in this build; use --backend cpu",
+        ctx.info.name
+    )
 }

@@ -203,9 +203,21 @@ impl Weights {
 
     /// Serializes to safetensors bytes.
     pub fn to_bytes(&self, storage: Storage) -> Vec<u8> {
+        self.to_bytes_with(storage, &Params::new(), &[])
+    }
+
+    /// Serializes with `extra` tensors (names outside the network's, e.g. `adam.m.…` in a
+    /// training checkpoint) and extra metadata entries beside the config.
+    pub fn to_bytes_with(
+        &self,
+        storage: Storage,
+        extra: &Params,
+        metadata: &[(&str, String)],
+    ) -> Vec<u8> {
         let encoded: Vec<(String, Vec<usize>, Vec<u8>)> = self
             .tensors
             .iter()
+            .chain(extra)
             .map(|(name, t)| {
                 let bytes = match storage {
                     Storage::F32 => bytemuck::cast_slice(&t.data).to_vec(),
@@ -231,8 +243,9 @@ impl Weights {
         let config = serde_json::to_string(&self.config).expect("a config always serializes");
         // One metadata entry only: safetensors writes metadata in hash-map order, and a single
         // entry keeps the file byte-for-byte reproducible from the seed.
-        let metadata = HashMap::from([(CONFIG_KEY.to_string(), config)]);
-        safetensors::serialize(views, Some(metadata)).expect("well-formed tensors serialize")
+        let mut all = HashMap::from([(CONFIG_KEY.to_string(), config)]);
+        all.extend(metadata.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        safetensors::serialize(views, Some(all)).expect("well-formed tensors serialize")
     }
 
     /// Writes the weights to `path` atomically (a temporary file renamed into place), so an
@@ -256,6 +269,16 @@ impl Weights {
 
     /// Parses safetensors bytes; `path` is only used in error messages.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, WeightsError> {
+        Ok(Self::from_bytes_with(bytes, path, None)?.0)
+    }
+
+    /// Like [`from_bytes`](Self::from_bytes), also accepting tensors whose names start with
+    /// `extra_prefix` (returned separately, f32) and returning every metadata entry.
+    pub fn from_bytes_with(
+        bytes: &[u8],
+        path: &Path,
+        extra_prefix: Option<&str>,
+    ) -> Result<(Self, Params, HashMap<String, String>), WeightsError> {
         let format = |source| WeightsError::Format {
             path: path.into(),
             source,
@@ -299,6 +322,7 @@ impl Weights {
             .names()
             .into_iter()
             .filter(|n| !expected.contains_key(*n))
+            .filter(|n| !extra_prefix.is_some_and(|p| n.starts_with(p)))
             .collect();
         unexpected.sort_unstable();
         problems.extend(
@@ -314,6 +338,20 @@ impl Weights {
             });
         }
 
+        let mut extras = Params::new();
+        for name in st.names() {
+            if expected.contains_key(name) {
+                continue;
+            }
+            let view = st.tensor(name).map_err(format)?;
+            let data = decode(view.dtype(), view.data()).ok_or_else(|| WeightsError::Dtype {
+                path: path.into(),
+                tensor: name.to_string(),
+                dtype: view.dtype(),
+            })?;
+            extras.insert(name.to_string(), Tensor::new(view.shape().to_vec(), data));
+        }
+        let all_metadata = metadata.metadata().clone().unwrap_or_default();
         let mut tensors = Params::new();
         for (name, shape) in expected {
             let view = st.tensor(&name).map_err(format)?;
@@ -331,7 +369,7 @@ impl Weights {
             }
             tensors.insert(name, Tensor::new(shape, data));
         }
-        Ok(Self { config, tensors })
+        Ok((Self { config, tensors }, extras, all_metadata))
     }
 }
 

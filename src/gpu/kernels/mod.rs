@@ -12,13 +12,14 @@ pub mod batch_norm_train;
 pub mod concat;
 pub mod concat_grad;
 pub mod conv2d;
+pub mod conv2d_grad;
 pub mod copy;
 pub mod dropout;
 pub mod linear;
+pub mod linear_grad;
 pub mod loss;
 pub mod max_pool;
 pub mod max_pool_grad;
-pub mod naive_grad;
 pub mod patch;
 pub mod patch_grad;
 pub mod peak;
@@ -58,8 +59,8 @@ mod wgsl {
     pub const BN_GRAD: &str = include_str!("../../../shaders/batch_norm_grad.wgsl");
     pub const LOSS: &str = include_str!("../../../shaders/loss.wgsl");
     pub const ADAM: &str = include_str!("../../../shaders/adam.wgsl");
-    pub const NAIVE_GRAD_INPUT: &str = include_str!("../../../shaders/naive_grad_input.wgsl");
-    pub const NAIVE_GRAD_WEIGHT: &str = include_str!("../../../shaders/naive_grad_weight.wgsl");
+    pub const CONV2D_GRAD: &str = include_str!("../../../shaders/conv2d_grad.wgsl");
+    pub const LINEAR_GRAD: &str = include_str!("../../../shaders/linear_grad.wgsl");
 }
 
 /// Invocations per workgroup of every kernel (the `WG_SIZE` override). Within WebGPU's
@@ -131,10 +132,24 @@ pub enum Kernel {
     Loss,
     /// `shaders/adam.wgsl`
     Adam,
-    /// `shaders/naive_grad_input.wgsl` (temporary, see [`naive_grad`])
-    NaiveGradInput,
-    /// `shaders/naive_grad_weight.wgsl` (temporary, see [`naive_grad`])
-    NaiveGradWeight,
+    /// `shaders/conv2d_grad.wgsl`, input gradient, general entry point.
+    Conv2dDx,
+    /// `shaders/conv2d_grad.wgsl`, input gradient, stride-1 3×3 entry point.
+    Conv2dDx3x3,
+    /// `shaders/conv2d_grad.wgsl`, input gradient, stride-1 unpadded 1×1 entry point.
+    Conv2dDxPointwise,
+    /// `shaders/conv2d_grad.wgsl`, weight and bias gradients (partials), general entry point.
+    Conv2dDw,
+    /// `shaders/conv2d_grad.wgsl`, weight and bias gradients (partials), stride-1 3×3.
+    Conv2dDw3x3,
+    /// `shaders/conv2d_grad.wgsl`, weight and bias gradients (partials), stride-1 1×1.
+    Conv2dDwPointwise,
+    /// `shaders/conv2d_grad.wgsl`, sum of the weight and bias gradient partials.
+    Conv2dDwReduce,
+    /// `shaders/linear_grad.wgsl`, input gradient.
+    LinearDx,
+    /// `shaders/linear_grad.wgsl`, weight and bias gradients.
+    LinearDw,
 }
 
 /// Where a kernel's code lives.
@@ -173,7 +188,7 @@ pub(crate) use layout;
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 31] = [
+    pub const ALL: [Kernel; 38] = [
         Kernel::Conv2d,
         Kernel::Conv2d3x3,
         Kernel::Conv2dPointwise,
@@ -203,8 +218,15 @@ impl Kernel {
         Kernel::BnGradInput,
         Kernel::Loss,
         Kernel::Adam,
-        Kernel::NaiveGradInput,
-        Kernel::NaiveGradWeight,
+        Kernel::Conv2dDx,
+        Kernel::Conv2dDx3x3,
+        Kernel::Conv2dDxPointwise,
+        Kernel::Conv2dDw,
+        Kernel::Conv2dDw3x3,
+        Kernel::Conv2dDwPointwise,
+        Kernel::Conv2dDwReduce,
+        Kernel::LinearDx,
+        Kernel::LinearDw,
     ];
 
     /// The kernel's WGSL source and entry point.
@@ -251,16 +273,15 @@ impl Kernel {
             Kernel::BnGradInput => ("batch_norm_grad.wgsl", wgsl::BN_GRAD, "bn_grad_input"),
             Kernel::Loss => ("loss.wgsl", wgsl::LOSS, "loss_grad"),
             Kernel::Adam => ("adam.wgsl", wgsl::ADAM, "adam"),
-            Kernel::NaiveGradInput => (
-                "naive_grad_input.wgsl",
-                wgsl::NAIVE_GRAD_INPUT,
-                "naive_grad_input",
-            ),
-            Kernel::NaiveGradWeight => (
-                "naive_grad_weight.wgsl",
-                wgsl::NAIVE_GRAD_WEIGHT,
-                "naive_grad_weight",
-            ),
+            Kernel::Conv2dDx => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dx"),
+            Kernel::Conv2dDx3x3 => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dx_3x3"),
+            Kernel::Conv2dDxPointwise => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dx_1x1"),
+            Kernel::Conv2dDw => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dw"),
+            Kernel::Conv2dDw3x3 => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dw_3x3"),
+            Kernel::Conv2dDwPointwise => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dw_1x1"),
+            Kernel::Conv2dDwReduce => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dw_reduce"),
+            Kernel::LinearDx => ("linear_grad.wgsl", wgsl::LINEAR_GRAD, "linear_dx"),
+            Kernel::LinearDw => ("linear_grad.wgsl", wgsl::LINEAR_GRAD, "linear_dw"),
         };
         KernelSource { file, wgsl, entry }
     }
@@ -313,7 +334,14 @@ impl Kernel {
             | Kernel::BnGradInput => batch_norm_train::LAYOUT,
             Kernel::Loss => loss::LAYOUT,
             Kernel::Adam => adam::LAYOUT,
-            Kernel::NaiveGradInput | Kernel::NaiveGradWeight => naive_grad::LAYOUT,
+            Kernel::Conv2dDx
+            | Kernel::Conv2dDx3x3
+            | Kernel::Conv2dDxPointwise
+            | Kernel::Conv2dDw
+            | Kernel::Conv2dDw3x3
+            | Kernel::Conv2dDwPointwise
+            | Kernel::Conv2dDwReduce => conv2d_grad::LAYOUT,
+            Kernel::LinearDx | Kernel::LinearDw => linear_grad::LAYOUT,
         }
     }
 }

@@ -15,20 +15,11 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::gpu::GpuError;
 use crate::gpu::kernels::{
-    self, Dispatch, Slot, adam, batch_norm_grad, batch_norm_train, concat_grad, copy, dropout,
-    loss, max_pool_grad, patch_grad, relu, upsample_grad,
+    self, Dispatch, Slot, adam, batch_norm_grad, batch_norm_train, concat_grad, conv2d_grad, copy,
+    dropout, linear_grad, loss, max_pool_grad, patch_grad, relu, upsample_grad,
 };
 use crate::net::{Op, Program};
 use crate::train::step::{StepOptions, is_decayed, is_trainable};
-
-// TODO(conv/linear backward): the tuned `kernels::conv2d_grad` and `kernels::linear_grad`
-// are being written in parallel with these signatures; until they are merged the plain
-// gather kernels of `kernels::naive_grad` stand in. Swap these four uses and delete
-// naive_grad when they land.
-use crate::gpu::kernels::naive_grad::{
-    conv_dw as conv2d_dw, conv_dx as conv2d_dx, conv_scratch as conv2d_scratch, linear_dw,
-    linear_dx,
-};
 
 /// Which part of a step a dispatch belongs to: [`super::GpuTrainer::gradients`] runs the
 /// first two, [`super::GpuTrainer::step`] all three.
@@ -212,20 +203,21 @@ fn backward(s: &mut Builder, options: &StepOptions) -> Vec<String> {
         let mut acc = |t: &str| !written.insert(t.to_string());
         let ds = match op {
             Op::Conv2d(c) => {
-                for (slot, n) in conv2d_scratch(c, shape, out_shape, batch) {
+                for (slot, n) in conv2d_grad::scratch(c, shape, out_shape, batch) {
                     s.aux(slot, n);
                 }
-                let mut ds = conv2d_dw(c, shape, out_shape, batch);
+                let mut ds = conv2d_grad::dispatch_dw(c, shape, out_shape, batch);
                 if !is_input(input) {
-                    ds.extend(conv2d_dx(c, shape, out_shape, batch, acc(input)));
+                    let a = acc(input);
+                    ds.extend(conv2d_grad::dispatch_dx(c, shape, out_shape, batch, a));
                 }
                 trained.extend(op.params().into_iter().map(|(n, _)| n));
                 ds
             }
             Op::Linear(l) => {
-                let mut ds = linear_dw(l, batch);
+                let mut ds = linear_grad::dispatch_dw(l, batch);
                 if !is_input(input) {
-                    ds.extend(linear_dx(l, batch, acc(input)));
+                    ds.extend(linear_grad::dispatch_dx(l, batch, acc(input)));
                 }
                 trained.extend(op.params().into_iter().map(|(n, _)| n));
                 ds

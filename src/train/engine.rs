@@ -1,0 +1,106 @@
+//! What the training loop needs from a backend: one step, the current parameters, Adam's
+//! moments, and inference for validation. [`CpuEngine`] is the CPU backend; the GPU backend's
+//! engine wraps `gpu::GpuTrainer`.
+
+use super::error::TrainError;
+use super::step::{Moments, StepOptions, cpu_step};
+use crate::cpu::CpuNet;
+use crate::net::{Network, Params, Program, Weights};
+
+/// A backend that can train.
+pub trait Engine {
+    /// Backend and device, for the user.
+    fn describe(&self) -> String;
+    /// One optimization step on `batch` samples; returns the batch loss before the update.
+    fn step(
+        &mut self,
+        input: &[f32],
+        target: &[f32],
+        batch: usize,
+        options: &StepOptions,
+    ) -> Result<f32, TrainError>;
+    /// The current parameters (training form, running statistics included).
+    fn params(&mut self) -> Result<Params, TrainError>;
+    /// Adam's moments.
+    fn moments(&mut self) -> Result<Moments, TrainError>;
+    /// Replaces Adam's moments (resuming a run).
+    fn set_moments(&mut self, moments: &Moments) -> Result<(), TrainError>;
+    /// Runs `net` (inference form, made from [`params`](Self::params)) on a batch.
+    fn infer(&mut self, net: &Network, input: &[f32], batch: usize)
+    -> Result<Vec<f32>, TrainError>;
+}
+
+/// Training on the CPU backend.
+pub struct CpuEngine {
+    program: Program,
+    params: Params,
+    moments: Moments,
+    net: Option<(Params, CpuNet)>,
+}
+
+impl CpuEngine {
+    /// Starts from `weights`, with zero moments.
+    pub fn new(weights: &Weights) -> CpuEngine {
+        let program = Program::lrhn(&weights.config).expect("weights hold a valid config");
+        CpuEngine {
+            program,
+            moments: Moments::zeros(&weights.tensors),
+            params: weights.tensors.clone(),
+            net: None,
+        }
+    }
+}
+
+impl Engine for CpuEngine {
+    fn describe(&self) -> String {
+        format!(
+            "CPU backend ({} threads, im2col + SGEMM)",
+            rayon::current_num_threads()
+        )
+    }
+
+    fn step(
+        &mut self,
+        input: &[f32],
+        target: &[f32],
+        batch: usize,
+        options: &StepOptions,
+    ) -> Result<f32, TrainError> {
+        Ok(cpu_step(
+            &self.program,
+            &mut self.params,
+            &mut self.moments,
+            input,
+            target,
+            batch,
+            options,
+        ))
+    }
+
+    fn params(&mut self) -> Result<Params, TrainError> {
+        Ok(self.params.clone())
+    }
+
+    fn moments(&mut self) -> Result<Moments, TrainError> {
+        Ok(self.moments.clone())
+    }
+
+    fn set_moments(&mut self, moments: &Moments) -> Result<(), TrainError> {
+        self.moments = moments.clone();
+        Ok(())
+    }
+
+    fn infer(
+        &mut self,
+        net: &Network,
+        input: &[f32],
+        batch: usize,
+    ) -> Result<Vec<f32>, TrainError> {
+        // Build the executor once per network (a validation pass runs many batches).
+        if self.net.as_ref().is_none_or(|(p, _)| *p != net.params) {
+            self.net = Some((net.params.clone(), CpuNet::from_network(net)));
+        }
+        let (_, cpu) = self.net.as_ref().expect("built above");
+        Ok(cpu.forward(&[input], batch)?)
+    }
+}
