@@ -5,16 +5,20 @@
 //! - [`GpuNet`]: weights uploaded and pipelines built once; per batch size a plan of buffers
 //!   and bind groups built once; per inference one command encoder and one readback.
 //! - [`runner`]: runs loose dispatches over host buffers (kernel tests).
+//! - [`GpuTrainer`]: a training-form program with gradients and optimizer state on the
+//!   device; one training step per submission.
 
 pub mod context;
 pub mod kernels;
 mod net;
 mod plan;
 pub mod runner;
+mod train;
 
 pub use context::{AdapterRequest, AdapterSummary, ContextError, GpuContext, list_adapters};
 pub use net::{GpuNet, LayerTime};
 pub use plan::AllocStats;
+pub use train::{GpuTrainer, TrainMemory};
 
 use crate::run::InputError;
 
@@ -30,6 +34,21 @@ pub enum GpuError {
     /// A parameter the program names was not given.
     #[error("the program needs parameter `{0}`, which was not given")]
     MissingParam(String),
+    /// A parameter (or its optimizer state) was given with the wrong number of values.
+    #[error("parameter `{name}` needs {expected} values, {found} were given")]
+    ParamSize {
+        /// The parameter.
+        name: String,
+        /// Values it has.
+        expected: usize,
+        /// Values given.
+        found: usize,
+    },
+    /// Training needs the training-form program; this one was lowered for inference.
+    #[error(
+        "op `{0}` is an inference-form affine map; train the training-form program (Program::lrhn), not a lowered one"
+    )]
+    InferenceForm(String),
     /// A tensor at this batch size exceeds what one binding may hold.
     #[error(
         "tensor `{tensor}` at batch {batch} needs {bytes} bytes, over the device's binding limit of {limit} \

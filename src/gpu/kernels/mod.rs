@@ -5,17 +5,28 @@
 //! Binding convention of every kernel: `@binding(0)` the parameters (uniform), then the tensors
 //! and parameters it reads in the order the op lists them, then the tensor it writes.
 
+pub mod adam;
 pub mod affine;
+pub mod batch_norm_grad;
+pub mod batch_norm_train;
 pub mod concat;
+pub mod concat_grad;
 pub mod conv2d;
 pub mod conv2d_grad;
+pub mod copy;
+pub mod dropout;
 pub mod linear;
 pub mod linear_grad;
+pub mod loss;
 pub mod max_pool;
+pub mod max_pool_grad;
 pub mod patch;
+pub mod patch_grad;
 pub mod peak;
+pub mod relu;
 pub mod sum;
 pub mod upsample;
+pub mod upsample_grad;
 
 use crate::net::{Op, Program};
 
@@ -30,6 +41,24 @@ mod wgsl {
     pub const PATCH: &str = include_str!("../../../shaders/patch.wgsl");
     pub const CONCAT: &str = include_str!("../../../shaders/concat.wgsl");
     pub const PEAK: &str = include_str!("../../../shaders/peak.wgsl");
+    pub const RELU: &str = include_str!("../../../shaders/relu.wgsl");
+    pub const RELU_GRAD: &str = include_str!("../../../shaders/relu_grad.wgsl");
+    pub const DROPOUT: &str = include_str!("../../../shaders/dropout.wgsl");
+    pub const COPY: &str = include_str!("../../../shaders/copy.wgsl");
+    pub const MAX_POOL_GRAD: &str = include_str!("../../../shaders/max_pool_grad.wgsl");
+    pub const UPSAMPLE_GRAD: &str = include_str!("../../../shaders/upsample_grad.wgsl");
+    pub const PATCH_GRAD: &str = include_str!("../../../shaders/patch_grad.wgsl");
+    pub const CONCAT_GRAD: &str = include_str!("../../../shaders/concat_grad.wgsl");
+    pub const BN_PARTIALS: &str = include_str!("../../../shaders/batch_norm_partials.wgsl");
+    pub const BN_STATS: &str = include_str!("../../../shaders/batch_norm_stats.wgsl");
+    pub const BN_TRAIN: &str = include_str!("../../../shaders/batch_norm_train.wgsl");
+    pub const BN_RUNNING: &str = include_str!("../../../shaders/batch_norm_running.wgsl");
+    pub const BN_GRAD_PARTIALS: &str =
+        include_str!("../../../shaders/batch_norm_grad_partials.wgsl");
+    pub const BN_GRAD_PARAMS: &str = include_str!("../../../shaders/batch_norm_grad_params.wgsl");
+    pub const BN_GRAD: &str = include_str!("../../../shaders/batch_norm_grad.wgsl");
+    pub const LOSS: &str = include_str!("../../../shaders/loss.wgsl");
+    pub const ADAM: &str = include_str!("../../../shaders/adam.wgsl");
     pub const CONV2D_GRAD: &str = include_str!("../../../shaders/conv2d_grad.wgsl");
     pub const LINEAR_GRAD: &str = include_str!("../../../shaders/linear_grad.wgsl");
 }
@@ -41,7 +70,8 @@ pub const WORKGROUP_SIZE: u32 = 64;
 /// WebGPU's default limit of workgroups per dispatch dimension.
 pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
 
-/// The kernels, one per op the inference program uses.
+/// The kernels: one per op the inference program uses, and those training adds (the forward of
+/// training-only ops, every backward, the losses and the optimizer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kernel {
     /// `shaders/conv2d.wgsl`, general entry point.
@@ -66,6 +96,42 @@ pub enum Kernel {
     Concat,
     /// `shaders/peak.wgsl` (benchmark only: the adapter's arithmetic peak)
     Peak,
+    /// `shaders/relu.wgsl` (training form)
+    Relu,
+    /// `shaders/relu_grad.wgsl`
+    ReluGrad,
+    /// `shaders/dropout.wgsl` (forward and backward)
+    Dropout,
+    /// `shaders/copy.wgsl` (backward of a sum)
+    Copy,
+    /// `shaders/max_pool_grad.wgsl`, any windows
+    MaxPoolGrad,
+    /// `shaders/max_pool_grad.wgsl`, windows that do not overlap
+    MaxPoolGradCells,
+    /// `shaders/upsample_grad.wgsl`
+    UpsampleGrad,
+    /// `shaders/patch_grad.wgsl`
+    PatchGrad,
+    /// `shaders/concat_grad.wgsl`
+    ConcatGrad,
+    /// `shaders/batch_norm_partials.wgsl`
+    BnPartials,
+    /// `shaders/batch_norm_stats.wgsl`
+    BnStats,
+    /// `shaders/batch_norm_train.wgsl`
+    BnNormalize,
+    /// `shaders/batch_norm_running.wgsl`
+    BnRunning,
+    /// `shaders/batch_norm_grad_partials.wgsl`
+    BnGradPartials,
+    /// `shaders/batch_norm_grad_params.wgsl`
+    BnGradParams,
+    /// `shaders/batch_norm_grad.wgsl`
+    BnGradInput,
+    /// `shaders/loss.wgsl`
+    Loss,
+    /// `shaders/adam.wgsl`
+    Adam,
     /// `shaders/conv2d_grad.wgsl`, input gradient, general entry point.
     Conv2dDx,
     /// `shaders/conv2d_grad.wgsl`, input gradient, stride-1 3×3 entry point.
@@ -122,7 +188,7 @@ pub(crate) use layout;
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 20] = [
+    pub const ALL: [Kernel; 38] = [
         Kernel::Conv2d,
         Kernel::Conv2d3x3,
         Kernel::Conv2dPointwise,
@@ -134,6 +200,24 @@ impl Kernel {
         Kernel::Patch,
         Kernel::Concat,
         Kernel::Peak,
+        Kernel::Relu,
+        Kernel::ReluGrad,
+        Kernel::Dropout,
+        Kernel::Copy,
+        Kernel::MaxPoolGrad,
+        Kernel::MaxPoolGradCells,
+        Kernel::UpsampleGrad,
+        Kernel::PatchGrad,
+        Kernel::ConcatGrad,
+        Kernel::BnPartials,
+        Kernel::BnStats,
+        Kernel::BnNormalize,
+        Kernel::BnRunning,
+        Kernel::BnGradPartials,
+        Kernel::BnGradParams,
+        Kernel::BnGradInput,
+        Kernel::Loss,
+        Kernel::Adam,
         Kernel::Conv2dDx,
         Kernel::Conv2dDx3x3,
         Kernel::Conv2dDxPointwise,
@@ -159,6 +243,36 @@ impl Kernel {
             Kernel::Patch => ("patch.wgsl", wgsl::PATCH, "slice_patch"),
             Kernel::Concat => ("concat.wgsl", wgsl::CONCAT, "concat_copy"),
             Kernel::Peak => ("peak.wgsl", wgsl::PEAK, "fma_peak"),
+            Kernel::Relu => ("relu.wgsl", wgsl::RELU, "relu"),
+            Kernel::ReluGrad => ("relu_grad.wgsl", wgsl::RELU_GRAD, "relu_grad"),
+            Kernel::Dropout => ("dropout.wgsl", wgsl::DROPOUT, "dropout"),
+            Kernel::Copy => ("copy.wgsl", wgsl::COPY, "copy_into"),
+            Kernel::MaxPoolGrad => ("max_pool_grad.wgsl", wgsl::MAX_POOL_GRAD, "max_pool_grad"),
+            Kernel::MaxPoolGradCells => (
+                "max_pool_grad.wgsl",
+                wgsl::MAX_POOL_GRAD,
+                "max_pool_grad_cells",
+            ),
+            Kernel::UpsampleGrad => ("upsample_grad.wgsl", wgsl::UPSAMPLE_GRAD, "upsample_grad"),
+            Kernel::PatchGrad => ("patch_grad.wgsl", wgsl::PATCH_GRAD, "patch_grad"),
+            Kernel::ConcatGrad => ("concat_grad.wgsl", wgsl::CONCAT_GRAD, "concat_grad"),
+            Kernel::BnPartials => ("batch_norm_partials.wgsl", wgsl::BN_PARTIALS, "bn_partials"),
+            Kernel::BnStats => ("batch_norm_stats.wgsl", wgsl::BN_STATS, "bn_stats"),
+            Kernel::BnNormalize => ("batch_norm_train.wgsl", wgsl::BN_TRAIN, "bn_normalize"),
+            Kernel::BnRunning => ("batch_norm_running.wgsl", wgsl::BN_RUNNING, "bn_running"),
+            Kernel::BnGradPartials => (
+                "batch_norm_grad_partials.wgsl",
+                wgsl::BN_GRAD_PARTIALS,
+                "bn_grad_partials",
+            ),
+            Kernel::BnGradParams => (
+                "batch_norm_grad_params.wgsl",
+                wgsl::BN_GRAD_PARAMS,
+                "bn_grad_params",
+            ),
+            Kernel::BnGradInput => ("batch_norm_grad.wgsl", wgsl::BN_GRAD, "bn_grad_input"),
+            Kernel::Loss => ("loss.wgsl", wgsl::LOSS, "loss_grad"),
+            Kernel::Adam => ("adam.wgsl", wgsl::ADAM, "adam"),
             Kernel::Conv2dDx => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dx"),
             Kernel::Conv2dDx3x3 => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dx_3x3"),
             Kernel::Conv2dDxPointwise => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dx_1x1"),
@@ -204,6 +318,22 @@ impl Kernel {
             Kernel::Patch => patch::LAYOUT,
             Kernel::Concat => concat::LAYOUT,
             Kernel::Peak => peak::LAYOUT,
+            Kernel::Relu | Kernel::ReluGrad => relu::LAYOUT,
+            Kernel::Dropout => dropout::LAYOUT,
+            Kernel::Copy => copy::LAYOUT,
+            Kernel::MaxPoolGrad | Kernel::MaxPoolGradCells => max_pool_grad::LAYOUT,
+            Kernel::UpsampleGrad => upsample_grad::LAYOUT,
+            Kernel::PatchGrad => patch_grad::LAYOUT,
+            Kernel::ConcatGrad => concat_grad::LAYOUT,
+            Kernel::BnPartials
+            | Kernel::BnStats
+            | Kernel::BnNormalize
+            | Kernel::BnRunning
+            | Kernel::BnGradPartials
+            | Kernel::BnGradParams
+            | Kernel::BnGradInput => batch_norm_train::LAYOUT,
+            Kernel::Loss => loss::LAYOUT,
+            Kernel::Adam => adam::LAYOUT,
             Kernel::Conv2dDx
             | Kernel::Conv2dDx3x3
             | Kernel::Conv2dDxPointwise
