@@ -12,18 +12,22 @@
 //   so the sums are deterministic. With one chunk the first pass writes dw and db directly.
 //
 // Like `conv2d.wgsl`, every entry point is barrier-free and works on a register block, so
-// each value loaded feeds several FMAs (on lavapipe each SIMD lane gathers its loads one by
-// one, and loads, not FMAs, set the pace):
+// each value loaded feeds several FMAs. On lavapipe each load is a loop over the SIMD lanes
+// with a branch per lane, whatever its width: a vec4 load costs about what a scalar one does.
+// So the paths the network takes (every width a multiple of 4) view the tensors as vec4s:
 //
-// - `conv2d_dx`: any geometry; 4 input channels × 4 neighbouring columns of one input row.
-// - `conv2d_dx_3x3`: stride-1 3×3; 4 input channels × 8 columns: per dy row it loads the 10
-//   taps the 8 columns share once.
-// - `conv2d_dx_1x1`: stride-1 unpadded 1×1; 4 input channels × 8 pixels of the flattened plane.
-// - `conv2d_dw`: any geometry; 4 output channels × 4 flattened (ic, ky, kx) taps.
-// - `conv2d_dw_3x3`: stride-1 3×3; 4 output channels × the 9 taps of one input channel. Along
-//   an output row the 3×3 input window slides: per position it loads 4 dy values and 3 new
-//   input values for 36 FMAs.
-// - `conv2d_dw_1x1`: stride-1 unpadded 1×1; 4 output × 4 input channels.
+// - `conv2d_dx`: any geometry, scalar loads; 4 input channels × 4 neighbouring columns.
+// - `conv2d_dx_3x3`: stride 1, padding 1, widths and Cin multiples of 4; 4 input channels × 8
+//   columns. Per output channel it loads the 36 weights as 9 vec4s and per dy row 4 vec4s,
+//   for 288 FMAs.
+// - `conv2d_dx_1x1`: stride 1, unpadded, planes and Cin multiples of 4; 4 input channels × 8
+//   pixels: 3 vec4 loads for 32 FMAs.
+// - `conv2d_dw`: any geometry, scalar loads; 4 output channels × 4 flattened (ic, ky, kx) taps.
+// - `conv2d_dw_3x3`: stride 1, padding 1, widths multiples of 4; 4 output channels × the 9 taps
+//   of one input channel. The 3×3 window slides along an output row 4 columns at a time: per
+//   step 4 dy vec4s and 3 new input vec4s feed 144 FMAs.
+// - `conv2d_dw_1x1`: stride 1, unpadded, planes multiples of 4; 4 output × 4 input channels,
+//   4 pixels per step: 8 vec4 loads for 64 FMAs.
 //
 // Layouts: x and dx are N×Cin×H×W, w and dw Cout×Cin×K×K (PyTorch), db Cout, dy
 // N×Cout×Hout×Wout; the partials are chunks × (Cout·Cin·K·K) and chunks × Cout.
@@ -67,6 +71,13 @@ override WG_SIZE: u32 = 64u;
 @group(0) @binding(2) var<storage, read> dw_dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dw: array<f32>;
 @group(0) @binding(4) var<storage, read_write> db: array<f32>;
+
+// The vec4 views of the fast paths (same buffers, same order).
+@group(0) @binding(1) var<storage, read> dx_dy4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dx_w4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> dx4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> dw_x4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dw_dy4: array<vec4<f32>>;
 
 // conv2d_dw_reduce: the partials → dw, db.
 @group(0) @binding(1) var<storage, read> dw_partial: array<f32>;
@@ -142,14 +153,6 @@ fn dy_tap_strided(row: u32, t: i32) -> f32 {
     return dx_dy[row + u32(t / s)];
 }
 
-// dy at output column `ox` of the row starting at `row`, zero outside it.
-fn dy_tap(row: u32, ox: i32) -> f32 {
-    if (ox < 0 || ox >= i32(p.wout)) {
-        return 0.0;
-    }
-    return dx_dy[row + u32(ox)];
-}
-
 @compute @workgroup_size(WG_SIZE)
 fn conv2d_dx(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -195,6 +198,56 @@ fn conv2d_dx(
     store_dx_block(b.ic0, at, plane, p.win - b.ix0, acc0, acc1, acc2, acc3);
 }
 
+// The dy row `oy` (zero outside the image) of the output plane starting at vec4 `plane4`, as
+// the 8 columns of a `conv2d_dx_3x3` block from vec4 `ix4` read it for kx = 0, 1, 2: column c
+// reads dy at ox = ix0 + c + 1 − kx (padding 1).
+struct DyRow {
+    la: vec4<f32>,
+    lb: vec4<f32>,
+    lc: vec4<f32>,
+    ha: vec4<f32>,
+    hb: vec4<f32>,
+    hc: vec4<f32>,
+}
+
+fn dy_row(plane4: u32, oy: i32, ix4: u32) -> DyRow {
+    let q = p.wout / 4u;
+    let valid = oy >= 0 && oy < i32(p.hout);
+    let row = plane4 + u32(clamp(oy, 0, i32(p.hout) - 1)) * q;
+    let zero = vec4<f32>(0.0);
+    let m0 = select(zero, dx_dy4[row + ix4], valid);
+    let m1 = select(zero, dx_dy4[row + min(ix4 + 1u, q - 1u)], valid && ix4 + 1u < q);
+    let l = select(zero, dx_dy4[row + max(ix4, 1u) - 1u], valid && ix4 > 0u);
+    let r = select(zero, dx_dy4[row + min(ix4 + 2u, q - 1u)], valid && ix4 + 2u < q);
+    return DyRow(
+        vec4<f32>(m0.yzw, m1.x),
+        m0,
+        vec4<f32>(l.w, m0.xyz),
+        vec4<f32>(m1.yzw, r.x),
+        m1,
+        vec4<f32>(m0.w, m1.xyz),
+    );
+}
+
+// Weight `e` of the 36 (4 input channels × 3 × 3) of one output channel, `e` a constant.
+fn w_at(ws: ptr<function, array<vec4<f32>, 9>>, e: u32) -> f32 {
+    return (*ws)[e / 4u][e % 4u];
+}
+
+// The contribution of one dy row through the weights e, e + 1, e + 2 (kx = 0, 1, 2).
+fn taps3(ws: ptr<function, array<vec4<f32>, 9>>, e: u32, a: vec4<f32>, b: vec4<f32>, c: vec4<f32>) -> vec4<f32> {
+    return w_at(ws, e) * a + w_at(ws, e + 1u) * b + w_at(ws, e + 2u) * c;
+}
+
+// Stores (or adds) a vec4 of dx.
+fn store_dx4(at4: u32, v: vec4<f32>) {
+    var s = v;
+    if (p.accumulate != 0u) {
+        s += dx4[at4];
+    }
+    dx4[at4] = s;
+}
+
 @compute @workgroup_size(WG_SIZE)
 fn conv2d_dx_3x3(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -206,10 +259,9 @@ fn conv2d_dx_3x3(
         return;
     }
     let b = dx_row_block(idx, 8u);
-    let wr = rows4(b.ic0, p.cin, 9u);
-    // Column c of the block reads dy at ox = ix0 + c + pad − kx: tap `c + 2 − kx` of the 10
-    // taps from `left`.
-    let left = i32(b.ix0 + p.pad) - 2;
+    let ix4 = b.ix0 / 4u;
+    let iy = i32(b.iy);
+    let plane_out4 = p.hout * p.wout / 4u;
 
     var lo0 = vec4<f32>(0.0);
     var lo1 = vec4<f32>(0.0);
@@ -220,60 +272,38 @@ fn conv2d_dx_3x3(
     var hi2 = vec4<f32>(0.0);
     var hi3 = vec4<f32>(0.0);
     for (var oc = 0u; oc < p.cout; oc++) {
-        let plane = (b.n * p.cout + oc) * p.hout;
-        let wo = oc * p.cin * 9u;
-        for (var ky = 0u; ky < 3u; ky++) {
-            let oy = i32(b.iy + p.pad) - i32(ky);
-            if (oy < 0 || oy >= i32(p.hout)) {
-                continue;
-            }
-            let row = (plane + u32(oy)) * p.wout;
-            let t0 = dy_tap(row, left);
-            let t1 = dy_tap(row, left + 1);
-            let t2 = dy_tap(row, left + 2);
-            let t3 = dy_tap(row, left + 3);
-            let t4 = dy_tap(row, left + 4);
-            let t5 = dy_tap(row, left + 5);
-            let t6 = dy_tap(row, left + 6);
-            let t7 = dy_tap(row, left + 7);
-            let t8 = dy_tap(row, left + 8);
-            let t9 = dy_tap(row, left + 9);
-            // kx = 0, 1, 2 for the low and high 4 columns.
-            let la = vec4<f32>(t2, t3, t4, t5);
-            let lb = vec4<f32>(t1, t2, t3, t4);
-            let lc = vec4<f32>(t0, t1, t2, t3);
-            let ha = vec4<f32>(t6, t7, t8, t9);
-            let hb = vec4<f32>(t5, t6, t7, t8);
-            let hc = vec4<f32>(t4, t5, t6, t7);
-            let wi = wo + ky * 3u;
-            var w0 = dx_w[wr[0] + wi];
-            var w1 = dx_w[wr[0] + wi + 1u];
-            var w2 = dx_w[wr[0] + wi + 2u];
-            lo0 += w0 * la + w1 * lb + w2 * lc;
-            hi0 += w0 * ha + w1 * hb + w2 * hc;
-            w0 = dx_w[wr[1] + wi];
-            w1 = dx_w[wr[1] + wi + 1u];
-            w2 = dx_w[wr[1] + wi + 2u];
-            lo1 += w0 * la + w1 * lb + w2 * lc;
-            hi1 += w0 * ha + w1 * hb + w2 * hc;
-            w0 = dx_w[wr[2] + wi];
-            w1 = dx_w[wr[2] + wi + 1u];
-            w2 = dx_w[wr[2] + wi + 2u];
-            lo2 += w0 * la + w1 * lb + w2 * lc;
-            hi2 += w0 * ha + w1 * hb + w2 * hc;
-            w0 = dx_w[wr[3] + wi];
-            w1 = dx_w[wr[3] + wi + 1u];
-            w2 = dx_w[wr[3] + wi + 2u];
-            lo3 += w0 * la + w1 * lb + w2 * lc;
-            hi3 += w0 * ha + w1 * hb + w2 * hc;
-        }
+        // The 36 weights w[oc, ic0..ic0+4, ·, ·] (Cin a multiple of 4: vec4-aligned).
+        let wb = (oc * p.cin + b.ic0) / 4u * 9u;
+        var ws = array<vec4<f32>, 9>(
+            dx_w4[wb], dx_w4[wb + 1u], dx_w4[wb + 2u], dx_w4[wb + 3u], dx_w4[wb + 4u],
+            dx_w4[wb + 5u], dx_w4[wb + 6u], dx_w4[wb + 7u], dx_w4[wb + 8u],
+        );
+        let plane4 = (b.n * p.cout + oc) * plane_out4;
+        // ky = 0, 1, 2 read output rows iy + 1, iy, iy − 1.
+        let r0 = dy_row(plane4, iy + 1, ix4);
+        let r1 = dy_row(plane4, iy, ix4);
+        let r2 = dy_row(plane4, iy - 1, ix4);
+        lo0 += taps3(&ws, 0u, r0.la, r0.lb, r0.lc) + taps3(&ws, 3u, r1.la, r1.lb, r1.lc) + taps3(&ws, 6u, r2.la, r2.lb, r2.lc);
+        hi0 += taps3(&ws, 0u, r0.ha, r0.hb, r0.hc) + taps3(&ws, 3u, r1.ha, r1.hb, r1.hc) + taps3(&ws, 6u, r2.ha, r2.hb, r2.hc);
+        lo1 += taps3(&ws, 9u, r0.la, r0.lb, r0.lc) + taps3(&ws, 12u, r1.la, r1.lb, r1.lc) + taps3(&ws, 15u, r2.la, r2.lb, r2.lc);
+        hi1 += taps3(&ws, 9u, r0.ha, r0.hb, r0.hc) + taps3(&ws, 12u, r1.ha, r1.hb, r1.hc) + taps3(&ws, 15u, r2.ha, r2.hb, r2.hc);
+        lo2 += taps3(&ws, 18u, r0.la, r0.lb, r0.lc) + taps3(&ws, 21u, r1.la, r1.lb, r1.lc) + taps3(&ws, 24u, r2.la, r2.lb, r2.lc);
+        hi2 += taps3(&ws, 18u, r0.ha, r0.hb, r0.hc) + taps3(&ws, 21u, r1.ha, r1.hb, r1.hc) + taps3(&ws, 24u, r2.ha, r2.hb, r2.hc);
+        lo3 += taps3(&ws, 27u, r0.la, r0.lb, r0.lc) + taps3(&ws, 30u, r1.la, r1.lb, r1.lc) + taps3(&ws, 33u, r2.la, r2.lb, r2.lc);
+        hi3 += taps3(&ws, 27u, r0.ha, r0.hb, r0.hc) + taps3(&ws, 30u, r1.ha, r1.hb, r1.hc) + taps3(&ws, 33u, r2.ha, r2.hb, r2.hc);
     }
-    let plane = p.hin * p.win;
-    let at = ((b.n * p.cin + b.ic0) * p.hin + b.iy) * p.win + b.ix0;
-    let count = p.win - b.ix0;
-    store_dx_block(b.ic0, at, plane, count, lo0, lo1, lo2, lo3);
-    if (count > 4u) {
-        store_dx_block(b.ic0, at + 4u, plane, count - 4u, hi0, hi1, hi2, hi3);
+    let q = p.win / 4u;
+    let plane4 = p.hin * q;
+    let at = ((b.n * p.cin + b.ic0) * p.hin + b.iy) * q + ix4;
+    store_dx4(at, lo0);
+    store_dx4(at + plane4, lo1);
+    store_dx4(at + 2u * plane4, lo2);
+    store_dx4(at + 3u * plane4, lo3);
+    if (ix4 + 1u < q) {
+        store_dx4(at + 1u, hi0);
+        store_dx4(at + 1u + plane4, hi1);
+        store_dx4(at + 1u + 2u * plane4, hi2);
+        store_dx4(at + 1u + 3u * plane4, hi3);
     }
 }
 
@@ -284,26 +314,18 @@ fn conv2d_dx_1x1(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let idx = linear_index(wid, groups, lid);
-    let ic_blocks = (p.cin + 3u) / 4u;
+    let ic_blocks = p.cin / 4u;
     if (idx >= p.batch * ic_blocks * p.col_blocks) {
         return;
     }
-    let pixels = p.hout * p.wout;
-    let px0 = (idx % p.col_blocks) * 8u;
+    // Blocks of 2 vec4s (8 pixels) of the flattened plane, `q` vec4s long.
+    let q = p.hout * p.wout / 4u;
+    let px4 = (idx % p.col_blocks) * 2u;
     let t = idx / p.col_blocks;
-    let ic0 = (t % ic_blocks) * 4u;
+    let ic4 = t % ic_blocks;
     let n = t / ic_blocks;
-    // Weight w[oc, ic] is at oc·cin + ic.
-    let wc = rows4(ic0, p.cin, 1u);
-    // Positions past the end of the plane re-read its last pixel (their results are dropped).
-    let end = pixels - 1u;
-    let o1 = min(px0 + 1u, end) - px0;
-    let o2 = min(px0 + 2u, end) - px0;
-    let o3 = min(px0 + 3u, end) - px0;
-    let o4 = min(px0 + 4u, end) - px0;
-    let o5 = min(px0 + 5u, end) - px0;
-    let o6 = min(px0 + 6u, end) - px0;
-    let o7 = min(px0 + 7u, end) - px0;
+    let has_hi = px4 + 1u < q;
+    let hi4 = min(px4 + 1u, q - 1u);
 
     var lo0 = vec4<f32>(0.0);
     var lo1 = vec4<f32>(0.0);
@@ -313,31 +335,34 @@ fn conv2d_dx_1x1(
     var hi1 = vec4<f32>(0.0);
     var hi2 = vec4<f32>(0.0);
     var hi3 = vec4<f32>(0.0);
-    var at = n * p.cout * pixels + px0;
-    var wo = 0u;
+    var at = n * p.cout * q;
+    var wo = ic4;
     for (var oc = 0u; oc < p.cout; oc++) {
-        let dl = vec4<f32>(dx_dy[at], dx_dy[at + o1], dx_dy[at + o2], dx_dy[at + o3]);
-        let dh = vec4<f32>(dx_dy[at + o4], dx_dy[at + o5], dx_dy[at + o6], dx_dy[at + o7]);
-        let w0 = dx_w[wo + wc[0]];
-        let w1 = dx_w[wo + wc[1]];
-        let w2 = dx_w[wo + wc[2]];
-        let w3 = dx_w[wo + wc[3]];
-        lo0 += w0 * dl;
-        hi0 += w0 * dh;
-        lo1 += w1 * dl;
-        hi1 += w1 * dh;
-        lo2 += w2 * dl;
-        hi2 += w2 * dh;
-        lo3 += w3 * dl;
-        hi3 += w3 * dh;
-        at += pixels;
-        wo += p.cin;
+        let dl = dx_dy4[at + px4];
+        let dh = dx_dy4[at + hi4];
+        // w[oc, ic0..ic0+4].
+        let wv = dx_w4[wo];
+        lo0 += wv.x * dl;
+        hi0 += wv.x * dh;
+        lo1 += wv.y * dl;
+        hi1 += wv.y * dh;
+        lo2 += wv.z * dl;
+        hi2 += wv.z * dh;
+        lo3 += wv.w * dl;
+        hi3 += wv.w * dh;
+        at += q;
+        wo += ic_blocks;
     }
-    let at_dx = (n * p.cin + ic0) * pixels + px0;
-    let count = pixels - px0;
-    store_dx_block(ic0, at_dx, pixels, count, lo0, lo1, lo2, lo3);
-    if (count > 4u) {
-        store_dx_block(ic0, at_dx + 4u, pixels, count - 4u, hi0, hi1, hi2, hi3);
+    let out = (n * p.cin + ic4 * 4u) * q + px4;
+    store_dx4(out, lo0);
+    store_dx4(out + q, lo1);
+    store_dx4(out + 2u * q, lo2);
+    store_dx4(out + 3u * q, lo3);
+    if (has_hi) {
+        store_dx4(out + 1u, hi0);
+        store_dx4(out + 1u + q, hi1);
+        store_dx4(out + 1u + 2u * q, hi2);
+        store_dx4(out + 1u + 3u * q, hi3);
     }
 }
 
@@ -440,6 +465,23 @@ fn conv2d_dw(
     }
 }
 
+// The 4 dot products of `v` with the dy vec4s of the 4 output channels.
+fn dots(d0: vec4<f32>, d1: vec4<f32>, d2: vec4<f32>, d3: vec4<f32>, v: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(dot(d0, v), dot(d1, v), dot(d2, v), dot(d3, v));
+}
+
+// The sums of the components of the 4 dy vec4s.
+fn sums(d0: vec4<f32>, d1: vec4<f32>, d2: vec4<f32>, d3: vec4<f32>) -> vec4<f32> {
+    let one = vec4<f32>(1.0);
+    return vec4<f32>(dot(d0, one), dot(d1, one), dot(d2, one), dot(d3, one));
+}
+
+// vec4 `i` of the input row starting at vec4 `row`, `q` vec4s long; zero past its end or
+// when the row lies in the padding (`valid` false).
+fn x_vec(row: u32, valid: bool, i: u32, q: u32) -> vec4<f32> {
+    return select(vec4<f32>(0.0), dw_x4[row + min(i, q - 1u)], valid && i < q);
+}
+
 @compute @workgroup_size(WG_SIZE)
 fn conv2d_dw_3x3(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -455,8 +497,10 @@ fn conv2d_dw_3x3(
     let rest = idx / p.cin;
     let oc0 = (rest % oc_blocks) * 4u;
     let c = rest / oc_blocks;
-    let pad = i32(p.pad);
     let units = chunk_units(c);
+    // Rows are q vec4s long (padding 1: input and output widths are equal).
+    let q = p.wout / 4u;
+    let plane4 = p.hout * q;
 
     // a<ky><kx>: the weight (ky, kx) of the 4 output channels.
     var a00 = vec4<f32>(0.0);
@@ -472,34 +516,46 @@ fn conv2d_dw_3x3(
     for (var u = units.x; u < units.y; u++) {
         let n = u / p.hout;
         let oy = u % p.hout;
-        let dr = rows4(oc0, p.cout, p.hout * p.wout) + ((n * p.cout) * p.hout + oy) * p.wout;
-        let plane = (n * p.cin + ic) * p.hin;
-        let iy0 = i32(oy) - pad;
-        let v0 = iy0 >= 0 && iy0 < i32(p.hin);
-        let v1 = iy0 + 1 >= 0 && iy0 + 1 < i32(p.hin);
-        let v2 = iy0 + 2 >= 0 && iy0 + 2 < i32(p.hin);
-        let r0 = (plane + u32(max(iy0, 0))) * p.win;
-        let r1 = (plane + u32(max(iy0 + 1, 0))) * p.win;
-        let r2 = (plane + u32(max(iy0 + 2, 0))) * p.win;
-        // The window's first two columns; each position loads the third.
-        var x0 = vec3<f32>(x_tap(r0, v0, -pad), x_tap(r1, v1, -pad), x_tap(r2, v2, -pad));
-        var x1 = vec3<f32>(x_tap(r0, v0, 1 - pad), x_tap(r1, v1, 1 - pad), x_tap(r2, v2, 1 - pad));
-        for (var ox = 0u; ox < p.wout; ox++) {
-            let ix = i32(ox) + 2 - pad;
-            let x2 = vec3<f32>(x_tap(r0, v0, ix), x_tap(r1, v1, ix), x_tap(r2, v2, ix));
-            let d = vec4<f32>(dw_dy[dr[0] + ox], dw_dy[dr[1] + ox], dw_dy[dr[2] + ox], dw_dy[dr[3] + ox]);
-            a00 += x0[0] * d;
-            a01 += x1[0] * d;
-            a02 += x2[0] * d;
-            a10 += x0[1] * d;
-            a11 += x1[1] * d;
-            a12 += x2[1] * d;
-            a20 += x0[2] * d;
-            a21 += x1[2] * d;
-            a22 += x2[2] * d;
-            bias += d;
-            x0 = x1;
-            x1 = x2;
+        let dr = rows4(oc0, p.cout, plane4) + (n * p.cout * p.hout + oy) * q;
+        let xplane = (n * p.cin + ic) * p.hin;
+        // Input rows oy − 1, oy, oy + 1 (ky = 0, 1, 2).
+        let v0 = oy > 0u;
+        let v2 = oy + 1u < p.hin;
+        let r0 = (xplane + max(oy, 1u) - 1u) * q;
+        let r1 = (xplane + oy) * q;
+        let r2 = (xplane + min(oy + 1u, p.hin - 1u)) * q;
+        // The window: the vec4 left of the current one, the current one, the next one.
+        var p0 = vec4<f32>(0.0);
+        var p1 = vec4<f32>(0.0);
+        var p2 = vec4<f32>(0.0);
+        var c0 = x_vec(r0, v0, 0u, q);
+        var c1 = x_vec(r1, true, 0u, q);
+        var c2 = x_vec(r2, v2, 0u, q);
+        for (var i = 0u; i < q; i++) {
+            let n0 = x_vec(r0, v0, i + 1u, q);
+            let n1 = x_vec(r1, true, i + 1u, q);
+            let n2 = x_vec(r2, v2, i + 1u, q);
+            let d0 = dw_dy4[dr[0] + i];
+            let d1 = dw_dy4[dr[1] + i];
+            let d2 = dw_dy4[dr[2] + i];
+            let d3 = dw_dy4[dr[3] + i];
+            // Column ox reads x at ox − 1, ox, ox + 1 for kx = 0, 1, 2.
+            a00 += dots(d0, d1, d2, d3, vec4<f32>(p0.w, c0.xyz));
+            a01 += dots(d0, d1, d2, d3, c0);
+            a02 += dots(d0, d1, d2, d3, vec4<f32>(c0.yzw, n0.x));
+            a10 += dots(d0, d1, d2, d3, vec4<f32>(p1.w, c1.xyz));
+            a11 += dots(d0, d1, d2, d3, c1);
+            a12 += dots(d0, d1, d2, d3, vec4<f32>(c1.yzw, n1.x));
+            a20 += dots(d0, d1, d2, d3, vec4<f32>(p2.w, c2.xyz));
+            a21 += dots(d0, d1, d2, d3, c2);
+            a22 += dots(d0, d1, d2, d3, vec4<f32>(c2.yzw, n2.x));
+            bias += sums(d0, d1, d2, d3);
+            p0 = c0;
+            p1 = c1;
+            p2 = c2;
+            c0 = n0;
+            c1 = n1;
+            c2 = n2;
         }
     }
     // dw of channel oc0 + j is at ((c·cout + oc0 + j)·cin + ic)·9 + ky·3 + kx.
@@ -536,11 +592,13 @@ fn conv2d_dw_1x1(
     let rest = idx / ic_blocks;
     let oc0 = (rest % oc_blocks) * 4u;
     let c = rest / oc_blocks;
-    let pixels = p.hout * p.wout;
+    // Planes are q vec4s long, units segments of seg_len / 4 of them.
+    let q = p.hout * p.wout / 4u;
+    let seg = p.seg_len / 4u;
     let segs = p.units / p.batch;
     let units = chunk_units(c);
-    let dr = rows4(oc0, p.cout, pixels);
-    let xr = rows4(ic0, p.cin, pixels);
+    let dr = rows4(oc0, p.cout, q);
+    let xr = rows4(ic0, p.cin, q);
 
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
@@ -549,18 +607,25 @@ fn conv2d_dw_1x1(
     var bias = vec4<f32>(0.0);
     for (var u = units.x; u < units.y; u++) {
         let n = u / segs;
-        let first = (u % segs) * p.seg_len;
-        let last = min(first + p.seg_len, pixels);
-        let dn = n * p.cout * pixels;
-        let xn = n * p.cin * pixels;
-        for (var px = first; px < last; px++) {
-            let d = vec4<f32>(dw_dy[dn + dr[0] + px], dw_dy[dn + dr[1] + px], dw_dy[dn + dr[2] + px], dw_dy[dn + dr[3] + px]);
-            let xv = vec4<f32>(dw_x[xn + xr[0] + px], dw_x[xn + xr[1] + px], dw_x[xn + xr[2] + px], dw_x[xn + xr[3] + px]);
-            acc0 += d[0] * xv;
-            acc1 += d[1] * xv;
-            acc2 += d[2] * xv;
-            acc3 += d[3] * xv;
-            bias += d;
+        let first = (u % segs) * seg;
+        let last = min(first + seg, q);
+        let dn = n * p.cout * q;
+        let xn = n * p.cin * q;
+        for (var i = first; i < last; i++) {
+            let d0 = dw_dy4[dn + dr[0] + i];
+            let d1 = dw_dy4[dn + dr[1] + i];
+            let d2 = dw_dy4[dn + dr[2] + i];
+            let d3 = dw_dy4[dn + dr[3] + i];
+            let x0 = dw_x4[xn + xr[0] + i];
+            let x1 = dw_x4[xn + xr[1] + i];
+            let x2 = dw_x4[xn + xr[2] + i];
+            let x3 = dw_x4[xn + xr[3] + i];
+            // acc<j>: output channel oc0 + j, the 4 input channels.
+            acc0 += vec4<f32>(dot(d0, x0), dot(d0, x1), dot(d0, x2), dot(d0, x3));
+            acc1 += vec4<f32>(dot(d1, x0), dot(d1, x1), dot(d1, x2), dot(d1, x3));
+            acc2 += vec4<f32>(dot(d2, x0), dot(d2, x1), dot(d2, x2), dot(d2, x3));
+            acc3 += vec4<f32>(dot(d3, x0), dot(d3, x1), dot(d3, x2), dot(d3, x3));
+            bias += sums(d0, d1, d2, d3);
         }
     }
     store_dw(c, oc0, ic0, p.cin, acc0);

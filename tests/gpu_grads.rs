@@ -70,16 +70,26 @@ fn run(
 /// (cin, cout, h, w, kernel, stride, pad, batch)
 type ConvCase = (usize, usize, usize, usize, usize, usize, usize, usize);
 
-const CONV_CASES: [ConvCase; 14] = [
-    // Stride-1 3×3 (the network's, with padding 1, and others).
+const CONV_CASES: [ConvCase; 22] = [
+    // Stride-1 3×3, padding 1, widths multiples of 4: the vec4 paths (dx also needs Cin a
+    // multiple of 4). Widths 4, 8, 12, 16 (blocks of 8 columns with a half-empty last one).
+    (4, 7, 5, 8, 3, 1, 1, 3),
+    (12, 33, 7, 12, 3, 1, 1, 2),
+    (8, 1, 9, 4, 3, 1, 1, 2),
+    (36, 5, 3, 4, 3, 1, 1, 1),
+    (1, 5, 6, 16, 3, 1, 1, 3), // the stem's shape: dw fast, dx general
+    // Stride-1 unpadded 1×1 with planes multiples of 4: the vec4 paths.
+    (4, 33, 5, 4, 1, 1, 0, 3),
+    (36, 7, 3, 12, 1, 1, 0, 2),
+    (5, 8, 4, 5, 1, 1, 0, 2),   // Cin 5: dx general, dw fast
+    (8, 3, 20, 20, 1, 1, 0, 2), // 400 pixels: several reduction units per plane
+    // Stride-1 3×3 and 1×1 off the fast paths (odd widths and planes, other padding).
     (1, 32, 17, 19, 3, 1, 1, 2),
     (7, 5, 9, 13, 3, 1, 1, 3),
     (33, 7, 6, 5, 3, 1, 1, 2),
-    (3, 3, 8, 11, 3, 1, 0, 1),
+    (4, 3, 8, 12, 3, 1, 0, 1),
     (5, 1, 7, 9, 3, 1, 2, 2),
-    // Stride-1 unpadded 1×1.
     (7, 33, 5, 7, 1, 1, 0, 3),
-    (33, 5, 9, 6, 1, 1, 0, 1),
     (1, 3, 19, 17, 1, 1, 0, 5),
     // The general path: strides, 5×5, padded 1×1.
     (3, 5, 7, 9, 3, 2, 1, 3),
@@ -214,6 +224,52 @@ fn conv2d_dw_db_match_cpu() {
     );
 }
 
+/// Every convolution of the default network takes a vec4 fast path (dx where it is needed,
+/// i.e. Cin > 1), and the test cases exercise each kernel.
+#[test]
+fn network_convolutions_take_the_fast_paths() {
+    use hourhand::gpu::kernels::Kernel;
+    use hourhand::net::{NetConfig, Op, Program};
+    let program = Program::lrhn(&NetConfig::default()).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for op in &program.ops {
+        let Op::Conv2d(c) = op else { continue };
+        let (input, output) = (program.shape(&c.input), program.shape(&c.output));
+        let dw = conv2d_grad::dispatch_dw(c, input, output, 64)[0].kernel;
+        assert!(
+            matches!(dw, Kernel::Conv2dDw3x3 | Kernel::Conv2dDwPointwise),
+            "{}: {dw:?}",
+            c.name
+        );
+        if c.cin > 1 {
+            let dx = conv2d_grad::dispatch_dx(c, input, output, 64, false)[0].kernel;
+            assert!(
+                matches!(dx, Kernel::Conv2dDx3x3 | Kernel::Conv2dDxPointwise),
+                "{}: {dx:?}",
+                c.name
+            );
+        }
+    }
+    for case in CONV_CASES {
+        let (c, input, output, batch) = conv_shapes(case);
+        seen.insert(format!(
+            "{:?}",
+            conv2d_grad::dispatch_dx(&c, input, output, batch, false)[0].kernel
+        ));
+        for d in conv2d_grad::dispatch_dw(&c, input, output, batch) {
+            seen.insert(format!("{:?}", d.kernel));
+        }
+    }
+    let all: Vec<String> = Kernel::ALL
+        .iter()
+        .map(|k| format!("{k:?}"))
+        .filter(|k| k.starts_with("Conv2dD"))
+        .collect();
+    for k in all {
+        assert!(seen.contains(&k), "no test case runs {k}");
+    }
+}
+
 /// (inputs, outputs, batch)
 const LINEAR_CASES: [(usize, usize, usize); 6] = [
     (37, 13, 1),
@@ -297,5 +353,157 @@ fn linear_dw_db_match_cpu() {
         let what = format!("case {i} {inputs}→{outputs} ×{batch}");
         check(&format!("{what} dw"), &got[&dws], &dw, &dw_mag);
         check(&format!("{what} db"), &got[&dbs], &db, &db_mag);
+    }
+}
+
+/// CPU seconds every thread of this process has run so far (Linux: `/proc/self/task/*/schedstat`),
+/// which on a software adapter is the work its kernels did, whatever else the machine runs.
+fn cpu_seconds() -> f64 {
+    let mut ns = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").expect("Linux /proc") {
+        let stat =
+            std::fs::read_to_string(task.unwrap().path().join("schedstat")).unwrap_or_default();
+        ns += stat
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+    }
+    ns as f64 * 1e-9
+}
+
+/// Wall and CPU seconds one run of `dispatches` takes, without uploads, pipeline builds and
+/// readback: the difference between running them `reps + 1` times and once in one
+/// submission, per rep; the fastest of a few tries (the machine may be shared).
+fn time_dispatches(
+    ctx: &GpuContext,
+    dispatches: &[Dispatch],
+    buffers: &BTreeMap<Slot, Vec<f32>>,
+) -> (f64, f64) {
+    let reps = 3;
+    let timed = |n: usize| {
+        let all: Vec<Dispatch> = (0..n).flat_map(|_| dispatches.iter().cloned()).collect();
+        (0..3)
+            .map(|_| {
+                let (start, cpu) = (std::time::Instant::now(), cpu_seconds());
+                run_dispatches(ctx, &all, buffers, &[]).expect("the dispatches run");
+                (start.elapsed().as_secs_f64(), cpu_seconds() - cpu)
+            })
+            .fold((f64::INFINITY, f64::INFINITY), |a, b| {
+                (a.0.min(b.0), a.1.min(b.1))
+            })
+    };
+    let (one, more) = (timed(1), timed(reps + 1));
+    (
+        (more.0 - one.0) / reps as f64,
+        (more.1 - one.1) / reps as f64,
+    )
+}
+
+/// Prints a timing: wall ms, CPU ms, and GFLOP/s both by the wall clock and as the CPU time
+/// would give on this machine's cores if nothing else ran.
+fn report(what: &str, flop: f64, (wall, cpu): (f64, f64)) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    println!(
+        "{what}: {:.1} ms wall ({:.2} GFLOP/s), {:.1} ms CPU ({:.2} GFLOP/s on {cores} idle cores)",
+        wall * 1e3,
+        flop / wall / 1e9,
+        cpu * 1e3,
+        flop / (cpu / cores) / 1e9,
+    );
+}
+
+/// Times the backward kernels on network-sized layers on this adapter (lavapipe in CI):
+/// `cargo test --release --test gpu_grads -- --ignored --nocapture`.
+#[test]
+#[ignore = "a benchmark, not a check"]
+fn bench_backward_kernels() {
+    let ctx = gpu();
+    let batch = 16;
+    let convs = [
+        ("res2 3×3 64→64 32×32", conv_op(64, 64, 3, 1, 1), 32),
+        ("stem 3×3 1→32 128×128", conv_op(1, 32, 3, 1, 1), 128),
+        ("1×1 64→128 32×32", conv_op(64, 128, 1, 1, 0), 32),
+        ("1×1 128→32 16×16", conv_op(128, 32, 1, 1, 0), 16),
+    ];
+    let mut r = rng(7);
+    for (what, c, side) in convs {
+        let (input, output) = (
+            Shape::new(c.cin, side, side),
+            Shape::new(c.cout, side, side),
+        );
+        let weights = c.cout * c.cin * c.kernel * c.kernel;
+        let mut buffers = BTreeMap::from([
+            (
+                Slot::Tensor("x".into()),
+                uniform(&mut r, batch * input.len(), -1.0, 1.0),
+            ),
+            (Slot::Grad("x".into()), vec![0.0; batch * input.len()]),
+            (
+                Slot::Grad("y".into()),
+                uniform(&mut r, batch * output.len(), -1.0, 1.0),
+            ),
+            (
+                Slot::Param("conv.weight".into()),
+                uniform(&mut r, weights, -1.0, 1.0),
+            ),
+            (Slot::ParamGrad("conv.weight".into()), vec![0.0; weights]),
+            (Slot::ParamGrad("conv.bias".into()), vec![0.0; c.cout]),
+        ]);
+        for (slot, len) in conv2d_grad::scratch(&c, input, output, batch) {
+            buffers.insert(slot, vec![0.0; len]);
+        }
+        let flop = 2.0 * (weights * output.h * output.w * batch) as f64;
+        buffers.insert(Slot::Param("conv.bias".into()), vec![0.0; c.cout]);
+        buffers.insert(Slot::Tensor("y".into()), vec![0.0; batch * output.len()]);
+        let forward = hourhand::gpu::kernels::conv2d::dispatch(&c, input, output, batch);
+        let passes = [
+            ("forward (inference kernel)", vec![forward]),
+            (
+                "dx",
+                conv2d_grad::dispatch_dx(&c, input, output, batch, false),
+            ),
+            ("dw", conv2d_grad::dispatch_dw(&c, input, output, batch)),
+        ];
+        for (pass, d) in passes {
+            if pass == "dx" && c.cin == 1 {
+                continue; // the stem's input is data
+            }
+            let t = time_dispatches(&ctx, &d, &buffers);
+            report(&format!("{what} ×{batch} {pass}"), flop, t);
+        }
+    }
+    for (what, l) in [
+        ("fc 2048→256", linear_op(2048, 256)),
+        ("fc 1024→1024", linear_op(1024, 1024)),
+    ] {
+        let buffers = BTreeMap::from([
+            (
+                Slot::Tensor("x".into()),
+                uniform(&mut r, batch * l.inputs, -1.0, 1.0),
+            ),
+            (Slot::Grad("x".into()), vec![0.0; batch * l.inputs]),
+            (
+                Slot::Grad("y".into()),
+                uniform(&mut r, batch * l.outputs, -1.0, 1.0),
+            ),
+            (
+                Slot::Param("fc.weight".into()),
+                uniform(&mut r, l.inputs * l.outputs, -1.0, 1.0),
+            ),
+            (
+                Slot::ParamGrad("fc.weight".into()),
+                vec![0.0; l.inputs * l.outputs],
+            ),
+            (Slot::ParamGrad("fc.bias".into()), vec![0.0; l.outputs]),
+        ]);
+        let flop = 2.0 * (l.inputs * l.outputs * batch) as f64;
+        for (pass, d) in [
+            ("dx", linear_grad::dispatch_dx(&l, batch, false)),
+            ("dw", linear_grad::dispatch_dw(&l, batch)),
+        ] {
+            let t = time_dispatches(&ctx, &d, &buffers);
+            report(&format!("{what} ×{batch} {pass}"), flop, t);
+        }
     }
 }

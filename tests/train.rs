@@ -340,3 +340,51 @@ fn the_train_command_writes_a_run_folder_and_refuses_to_overwrite_it() {
         .expect("a weights file is no checkpoint");
     assert!(e.to_string().contains("--finetune"), "{e}");
 }
+
+#[test]
+fn the_train_command_runs_on_the_gpu_backend_like_on_the_cpu() {
+    let root = scratch("train", "gpu");
+    let data = synthetic(&root.join("data"), 6, 25);
+    let config = root.join("tiny.json");
+    std::fs::write(&config, serde_json::to_string(&tiny35()).unwrap()).unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let mut last = Vec::new();
+    for backend in ["vulkan", "cpu"] {
+        let out = root.join(backend);
+        let o = hourhand(&[
+            "train",
+            "--data",
+            &s(&data),
+            "--val",
+            &s(&data),
+            "--out",
+            &s(&out),
+            "--config",
+            &s(&config),
+            "--batch",
+            "3",
+            "--epochs",
+            "1",
+            "--dropout",
+            "0.2",
+            "--backend",
+            backend,
+            "--quiet",
+            "--force",
+        ]);
+        assert!(o.status.success(), "{backend}: {}", stderr(&o));
+        last.push(Weights::load(&RunFiles::new(&out).last()).unwrap());
+    }
+    // Same batches, masks and updates on both backends. Adam moves a parameter by about lr
+    // (1e-3) whatever its gradient's size, so a gradient within rounding of zero may step the
+    // other way on the other backend: the bound is a few lr, relative to the values' size
+    // (the precise step comparison is in tests/gpu_train.rs).
+    for (name, t) in &last[0].tensors {
+        let diff = common::max_abs_diff(&t.data, &last[1].tensors[name].data);
+        let size = t.data.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        assert!(
+            diff < 5e-3 * size,
+            "{name}: GPU and CPU runs differ by {diff} (values up to {size})"
+        );
+    }
+}

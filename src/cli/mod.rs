@@ -128,12 +128,9 @@ pub fn estimator(weights: &Weights, device: &DeviceArgs) -> anyhow::Result<Estim
 /// The GPU training engine for `weights` at `batch`.
 pub fn gpu_engine(
     device: &DeviceArgs,
-    _weights: &Weights,
-    _batch: usize,
+    weights: &Weights,
+    batch: usize,
 ) -> anyhow::Result<Box<dyn hourhand::train::engine::Engine>> {
-    let ctx = device.gpu()?;
-    anyhow::bail!(
-        "training on {} is not available in this build; use --backend cpu",
-        ctx.info.name
-    )
+    let engine = hourhand::train::engine::GpuEngine::new(device.gpu()?, weights, batch)?;
+    Ok(Box::new(engine))
 }

@@ -5,6 +5,7 @@
 use super::error::TrainError;
 use super::step::{Moments, StepOptions, cpu_step};
 use crate::cpu::CpuNet;
+use crate::gpu::{GpuContext, GpuNet, GpuTrainer};
 use crate::net::{Network, Params, Program, Weights};
 
 /// A backend that can train.
@@ -102,5 +103,65 @@ impl Engine for CpuEngine {
         }
         let (_, cpu) = self.net.as_ref().expect("built above");
         Ok(cpu.forward(&[input], batch)?)
+    }
+}
+
+/// Training on the GPU backend: [`GpuTrainer`] runs each step on the device; validation runs
+/// the lowered network with [`GpuNet`] on the same device.
+pub struct GpuEngine {
+    trainer: GpuTrainer,
+    net: Option<(Params, GpuNet)>,
+}
+
+impl GpuEngine {
+    /// Uploads `weights` and plans every buffer for steps of `batch` samples.
+    pub fn new(ctx: GpuContext, weights: &Weights, batch: usize) -> Result<GpuEngine, TrainError> {
+        let program = Program::lrhn(&weights.config).expect("weights hold a valid config");
+        Ok(GpuEngine {
+            trainer: GpuTrainer::new(ctx, program, &weights.tensors, batch)?,
+            net: None,
+        })
+    }
+}
+
+impl Engine for GpuEngine {
+    fn describe(&self) -> String {
+        format!("GPU backend: {}", self.trainer.context().summary())
+    }
+
+    fn step(
+        &mut self,
+        input: &[f32],
+        target: &[f32],
+        _batch: usize,
+        options: &StepOptions,
+    ) -> Result<f32, TrainError> {
+        Ok(self.trainer.step(input, target, options)?)
+    }
+
+    fn params(&mut self) -> Result<Params, TrainError> {
+        Ok(self.trainer.params()?)
+    }
+
+    fn moments(&mut self) -> Result<Moments, TrainError> {
+        Ok(self.trainer.moments()?)
+    }
+
+    fn set_moments(&mut self, moments: &Moments) -> Result<(), TrainError> {
+        Ok(self.trainer.set_moments(moments)?)
+    }
+
+    fn infer(
+        &mut self,
+        net: &Network,
+        input: &[f32],
+        batch: usize,
+    ) -> Result<Vec<f32>, TrainError> {
+        if self.net.as_ref().is_none_or(|(p, _)| *p != net.params) {
+            let gpu = GpuNet::from_network(self.trainer.context().clone(), net)?;
+            self.net = Some((net.params.clone(), gpu));
+        }
+        let (_, gpu) = self.net.as_mut().expect("built above");
+        Ok(gpu.forward(&[input], batch)?)
     }
 }
