@@ -39,7 +39,7 @@ pub struct TrainArgs {
     /// Losses of later phases, in order: `--loss mse --epochs 40 --then max-out --epochs 10`.
     #[arg(long)]
     then: Vec<Loss>,
-    /// Epochs of each phase, in order (one per phase).
+    /// Epochs of each phase, in order (one per phase; default 30 for a single phase).
     #[arg(long)]
     epochs: Vec<usize>,
     /// Samples per step.
