@@ -60,75 +60,79 @@ impl CpuNet {
             .map(|((name, _), x)| (name.clone(), x.to_vec()))
             .collect();
         for op in &self.program.ops {
-            let y = self.run_op(op, &env, batch);
+            let y = run_op(&self.program, &self.params, op, &env, batch);
             env.insert(op.output().to_string(), y);
         }
         Ok(env)
     }
+}
 
-    fn param(&self, name: String) -> &[f32] {
-        &self
-            .params
-            .get(&name)
-            .unwrap_or_else(|| panic!("CpuNet was built without parameter `{name}`"))
-            .data
-    }
+fn param(params: &Params, name: String) -> &[f32] {
+    &params
+        .get(&name)
+        .unwrap_or_else(|| panic!("the CPU backend was given no parameter `{name}`"))
+        .data
+}
 
-    fn run_op(&self, op: &Op, env: &HashMap<String, Vec<f32>>, batch: usize) -> Vec<f32> {
-        let p = &self.program;
-        let x = &env[op.inputs()[0]];
-        let in_shape = p.shape(op.inputs()[0]);
-        let out_shape = p.shape(op.output());
-        match op {
-            Op::Conv2d(c) => conv::conv2d(
-                x,
-                batch,
-                in_shape,
-                out_shape,
-                c,
-                self.param(format!("{}.weight", c.name)),
-                self.param(format!("{}.bias", c.name)),
-            ),
-            Op::Linear(l) => linear::linear(
-                x,
-                batch,
-                l,
-                self.param(format!("{}.weight", l.name)),
-                self.param(format!("{}.bias", l.name)),
-            ),
-            Op::BatchNorm(b) => elementwise::batch_norm(
-                x,
-                in_shape,
-                self.param(format!("{}.weight", b.name)),
-                self.param(format!("{}.bias", b.name)),
-                self.param(format!("{}.running_mean", b.name)),
-                self.param(format!("{}.running_var", b.name)),
-            ),
-            Op::Affine(a) => elementwise::affine(
-                x,
-                in_shape,
-                self.param(format!("{}.scale", a.name)),
-                self.param(format!("{}.shift", a.name)),
-                a.relu,
-            ),
-            Op::Relu { .. } => elementwise::relu(x),
-            // Inference: dropout is the identity (training runs through `train`).
-            Op::Dropout { .. } => x.clone(),
-            Op::MaxPool { kernel, stride, .. } => {
-                elementwise::max_pool(x, batch, in_shape, out_shape, *kernel, *stride)
-            }
-            Op::Upsample { factor, .. } => elementwise::upsample(x, batch, in_shape, *factor),
-            Op::Add { b, .. } => elementwise::add(x, &env[b]),
-            Op::Patch { y, x: x0, h, w, .. } => {
-                elementwise::patch(x, batch, in_shape, *y, *x0, *h, *w)
-            }
-            Op::Concat { inputs, .. } => {
-                let parts: Vec<(&[f32], usize)> = inputs
-                    .iter()
-                    .map(|t| (env[t].as_slice(), p.shape(t).len()))
-                    .collect();
-                elementwise::concat(&parts, batch)
-            }
+/// Runs one op in inference mode over the tensors in `env`: the forward both `CpuNet` and the
+/// training-mode forward (which handles batch norm and dropout itself) use.
+pub(crate) fn run_op(
+    p: &Program,
+    params: &Params,
+    op: &Op,
+    env: &HashMap<String, Vec<f32>>,
+    batch: usize,
+) -> Vec<f32> {
+    let x = &env[op.inputs()[0]];
+    let in_shape = p.shape(op.inputs()[0]);
+    let out_shape = p.shape(op.output());
+    match op {
+        Op::Conv2d(c) => conv::conv2d(
+            x,
+            batch,
+            in_shape,
+            out_shape,
+            c,
+            param(params, format!("{}.weight", c.name)),
+            param(params, format!("{}.bias", c.name)),
+        ),
+        Op::Linear(l) => linear::linear(
+            x,
+            batch,
+            l,
+            param(params, format!("{}.weight", l.name)),
+            param(params, format!("{}.bias", l.name)),
+        ),
+        Op::BatchNorm(b) => elementwise::batch_norm(
+            x,
+            in_shape,
+            param(params, format!("{}.weight", b.name)),
+            param(params, format!("{}.bias", b.name)),
+            param(params, format!("{}.running_mean", b.name)),
+            param(params, format!("{}.running_var", b.name)),
+        ),
+        Op::Affine(a) => elementwise::affine(
+            x,
+            in_shape,
+            param(params, format!("{}.scale", a.name)),
+            param(params, format!("{}.shift", a.name)),
+            a.relu,
+        ),
+        Op::Relu { .. } => elementwise::relu(x),
+        // Inference: dropout is the identity (training runs through `train`).
+        Op::Dropout { .. } => x.clone(),
+        Op::MaxPool { kernel, stride, .. } => {
+            elementwise::max_pool(x, batch, in_shape, out_shape, *kernel, *stride)
+        }
+        Op::Upsample { factor, .. } => elementwise::upsample(x, batch, in_shape, *factor),
+        Op::Add { b, .. } => elementwise::add(x, &env[b]),
+        Op::Patch { y, x: x0, h, w, .. } => elementwise::patch(x, batch, in_shape, *y, *x0, *h, *w),
+        Op::Concat { inputs, .. } => {
+            let parts: Vec<(&[f32], usize)> = inputs
+                .iter()
+                .map(|t| (env[t].as_slice(), p.shape(t).len()))
+                .collect();
+            elementwise::concat(&parts, batch)
         }
     }
 }

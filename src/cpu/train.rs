@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::backward;
 use super::batch_norm::{self, BatchStats};
-use super::{conv, elementwise, linear};
+use super::{conv, linear};
 use crate::net::{Op, Params, Program};
 
 /// What a training-mode forward pass leaves for backward: every tensor, and the batch
@@ -69,24 +69,7 @@ pub fn forward(
     for op in &program.ops {
         let x = &values[op.inputs()[0]];
         let in_shape = program.shape(op.inputs()[0]);
-        let out_shape = program.shape(op.output());
         let y = match op {
-            Op::Conv2d(c) => conv::conv2d(
-                x,
-                batch,
-                in_shape,
-                out_shape,
-                c,
-                param(params, format!("{}.weight", c.name)),
-                param(params, format!("{}.bias", c.name)),
-            ),
-            Op::Linear(l) => linear::linear(
-                x,
-                batch,
-                l,
-                param(params, format!("{}.weight", l.name)),
-                param(params, format!("{}.bias", l.name)),
-            ),
             Op::BatchNorm(b) => {
                 let (y, s) = batch_norm::batch_norm_train(
                     x,
@@ -98,7 +81,6 @@ pub fn forward(
                 stats.insert(b.name.clone(), s);
                 y
             }
-            Op::Relu { .. } => elementwise::relu(x),
             Op::Dropout { .. } => {
                 let key = dropout.key(dropouts);
                 dropouts += 1;
@@ -108,28 +90,8 @@ pub fn forward(
                     x.clone()
                 }
             }
-            Op::MaxPool { kernel, stride, .. } => {
-                elementwise::max_pool(x, batch, in_shape, out_shape, *kernel, *stride)
-            }
-            Op::Upsample { factor, .. } => elementwise::upsample(x, batch, in_shape, *factor),
-            Op::Add { b, .. } => elementwise::add(x, &values[b]),
-            Op::Patch { y, x: x0, h, w, .. } => {
-                elementwise::patch(x, batch, in_shape, *y, *x0, *h, *w)
-            }
-            Op::Concat { inputs, .. } => {
-                let parts: Vec<(&[f32], usize)> = inputs
-                    .iter()
-                    .map(|t| (values[t].as_slice(), program.shape(t).len()))
-                    .collect();
-                elementwise::concat(&parts, batch)
-            }
-            Op::Affine(a) => elementwise::affine(
-                x,
-                in_shape,
-                param(params, format!("{}.scale", a.name)),
-                param(params, format!("{}.shift", a.name)),
-                a.relu,
-            ),
+            // Every other op computes the same in training as in inference.
+            _ => super::run_op(program, params, op, &values, batch),
         };
         values.insert(op.output().to_string(), y);
     }

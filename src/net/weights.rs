@@ -114,6 +114,15 @@ pub enum WeightsError {
     },
 }
 
+impl From<WriteError> for WeightsError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Exists { path } => WeightsError::Exists { path },
+            WriteError::Io { path, source } => WeightsError::Io { path, source },
+        }
+    }
+}
+
 /// The parameters of one network, with the config that shapes them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Weights {
@@ -252,10 +261,7 @@ impl Weights {
     /// interrupted write never leaves a broken file. Refuses to replace an existing file unless
     /// `overwrite` is set.
     pub fn save(&self, path: &Path, storage: Storage, overwrite: bool) -> Result<(), WeightsError> {
-        write_atomic(path, &self.to_bytes(storage), overwrite).map_err(|e| match e {
-            WriteError::Exists { path } => WeightsError::Exists { path },
-            WriteError::Io { path, source } => WeightsError::Io { path, source },
-        })
+        Ok(write_atomic(path, &self.to_bytes(storage), overwrite)?)
     }
 
     /// Reads weights from `path`, checking the config and every tensor's name, shape and values.

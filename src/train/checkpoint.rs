@@ -93,10 +93,7 @@ pub fn save_checkpoint(path: &Path, c: &Checkpoint) -> Result<(), WeightsError> 
     let bytes = c
         .weights
         .to_bytes_with(Storage::F32, &extra, &[(STATE_KEY, state)]);
-    write_atomic(path, &bytes, true).map_err(|e| match e {
-        crate::files::WriteError::Exists { path } => WeightsError::Exists { path },
-        crate::files::WriteError::Io { path, source } => WeightsError::Io { path, source },
-    })
+    Ok(write_atomic(path, &bytes, true)?)
 }
 
 /// Why a checkpoint cannot be resumed from.
