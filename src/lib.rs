@@ -20,3 +20,4 @@ pub mod gpu;
 pub mod net;
 pub mod run;
 pub mod train;
+pub mod view;
