@@ -15,8 +15,8 @@ use hourhand::eval::results;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
+use super::DeviceArgs;
 use super::source::{CenterArgs, SourceArgs};
-use super::{DeviceArgs, WeightsArgs};
 
 #[derive(Debug, Args)]
 pub struct InferArgs {
@@ -24,8 +24,10 @@ pub struct InferArgs {
     source: SourceArgs,
     #[command(flatten)]
     center: CenterArgs,
-    #[command(flatten)]
-    weights: WeightsArgs,
+    /// Weights file (safetensors); default: the bundled weights (trained on synthetic hands,
+    /// compiled into the binary).
+    #[arg(long)]
+    weights: Option<PathBuf>,
     #[command(flatten)]
     device: DeviceArgs,
     /// Results file to write: one line per frame, the 14 NYU evaluation joints as u v d.
@@ -63,7 +65,16 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
     }
     let source = args.source.open()?;
     let centers = args.center.centers(source.as_ref())?;
-    let (weights, weights_from) = args.weights.load()?;
+    let (weights, weights_from) = match &args.weights {
+        Some(path) => (
+            hourhand::net::Weights::load(path)?,
+            path.display().to_string(),
+        ),
+        None => (
+            hourhand::bundled::bundled_weights()?,
+            hourhand::bundled::BUNDLED_WEIGHTS_NAME.to_string(),
+        ),
+    };
     let mut estimator = super::estimator(&weights, &args.device)?;
     if !args.quiet {
         eprintln!("source:  {}", source.describe());
