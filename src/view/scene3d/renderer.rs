@@ -320,13 +320,11 @@ impl Scene3dRenderer {
         });
         let p = &self.pipelines;
         pass.set_bind_group(0, &self.camera_group, &[]);
-        if self.points > 0 {
-            if let Some(depths) = self.depths.buffer() {
-                pass.set_pipeline(&p.cloud);
-                pass.set_bind_group(1, &self.cloud_group, &[]);
-                pass.set_vertex_buffer(0, depths.slice(..self.points as u64 * 4));
-                pass.draw(0..6, 0..self.points);
-            }
+        if let Some(depths) = self.depths.buffer().filter(|_| self.points > 0) {
+            pass.set_pipeline(&p.cloud);
+            pass.set_bind_group(1, &self.cloud_group, &[]);
+            pass.set_vertex_buffer(0, depths.slice(..self.points as u64 * 4));
+            pass.draw(0..6, 0..self.points);
         }
         pass.set_pipeline(&p.bone);
         if let Some(bones) = self.bones.buffer().filter(|_| self.bone_count > 0) {
