@@ -13,6 +13,7 @@ mod callback;
 mod camera;
 mod gpu;
 mod guides;
+mod readback;
 mod renderer;
 
 pub use callback::paint;

@@ -112,7 +112,7 @@ impl Scene3dRenderer {
         let Some(target) = &self.target else {
             return Vec::new();
         };
-        match gpu::read_rgba8(device, queue, encoder, &target.color, width, height) {
+        match super::readback::read_rgba8(device, queue, encoder, &target.color, width, height) {
             Ok(pixels) => pixels,
             Err(e) => {
                 log::error!("3D view read-back: {e}");
