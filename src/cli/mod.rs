@@ -8,6 +8,7 @@ mod init;
 mod source;
 mod synth;
 mod train;
+mod view;
 
 use std::path::PathBuf;
 
@@ -44,6 +45,8 @@ enum Command {
     Synth(synth::SynthArgs),
     /// Train the network: MSE, smooth L1 or max-out smooth L1 phases, on the GPU or CPU.
     Train(train::TrainArgs),
+    /// The viewer: predictions over ground truth in 2D and 3D (what `hourhand` alone opens).
+    View(view::ViewArgs),
 }
 
 /// `--backend` and `--adapter`, on every command that computes.
@@ -81,7 +84,7 @@ impl DeviceArgs {
 /// `--weights`, on every command that runs the network.
 #[derive(Debug, Clone, Args)]
 pub struct WeightsArgs {
-    /// Weights file (safetensors); default: freshly initialized weights (seed 1).
+    /// Weights file (safetensors); default: freshly initialized paper-sized weights (seed 1).
     #[arg(long)]
     pub weights: Option<PathBuf>,
 }
@@ -109,8 +112,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Infer(args)) => infer::run(args),
         Some(Command::Synth(args)) => synth::run(args),
         Some(Command::Train(args)) => train::run(args),
-        // The viewer is the main job; until it exists, describe the setup.
-        None => info::run(info::InfoArgs::default()),
+        Some(Command::View(args)) => view::run_view(args),
+        // The viewer is the main job: on the bundled sample with the bundled weights.
+        None => match Cli::parse_from(["hourhand", "view"]).command {
+            Some(Command::View(args)) => view::run_view(args),
+            _ => unreachable!("`hourhand view` parses as the view command"),
+        },
     }
 }
 

@@ -1,4 +1,29 @@
 //! The desktop viewer: depth frames with the predicted skeleton over the ground truth, in 2D and
 //! in a 3D orbit view, for NYU sequences and depth-frame folders.
+//!
+//! The UI thread only draws. Frames are decoded ahead on one thread ([`frames`]), the network
+//! runs on another ([`inference`]) — on the viewer's own wgpu device by default, so a frame
+//! goes from disk to skeleton on one device — and the UI shows whatever has arrived.
 
+mod app;
+mod depth_image;
+pub mod frames;
+pub mod inference;
+mod launch;
+mod menu;
+pub mod methods;
+pub mod palette;
+mod panel;
+pub mod playback;
 pub mod scene3d;
+pub mod scores;
+mod screenshot;
+mod sequence;
+pub mod settings;
+mod timing;
+pub mod view2d;
+mod views;
+
+pub use app::{ViewOptions, ViewerApp};
+pub use launch::{ViewError, run};
+pub use menu::Pick;

@@ -130,13 +130,14 @@ pub(super) fn parse(
         }
     }
     if let Some(wanted) = wanted
-        && let Some(missing) = wanted.iter().find(|w| !seen.iter().any(|s| s == *w)) {
-            return Err(MatError::MissingVariable {
-                path: path.into(),
-                variable: missing.to_string(),
-                found: seen,
-            });
-        }
+        && let Some(missing) = wanted.iter().find(|w| !seen.iter().any(|s| s == *w))
+    {
+        return Err(MatError::MissingVariable {
+            path: path.into(),
+            variable: missing.to_string(),
+            found: seen,
+        });
+    }
     Ok(file)
 }
 

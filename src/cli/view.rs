@@ -1,0 +1,106 @@
+//! `hourhand view` (and `hourhand` alone): the desktop viewer.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use hourhand::data::{Intrinsics, OpenOptions};
+use hourhand::run::Backend;
+use hourhand::view::inference::EngineChoice;
+use hourhand::view::{ViewOptions, run};
+
+use super::DeviceArgs;
+
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// An NYU dataset or split folder, or a folder of depth PNGs; default: the bundled sample.
+    source: Option<PathBuf>,
+    /// Weights (safetensors); default: the bundled weights, trained on synthetic hands.
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Another method's results file to compare with (14 NYU joints as u v d per line); repeat
+    /// for several.
+    #[arg(long = "pred", value_name = "RESULTS")]
+    results: Vec<PathBuf>,
+    /// NYU: which split of a dataset folder.
+    #[arg(long, value_parser = ["test", "train"])]
+    split: Option<String>,
+    /// NYU: which kinect (1 is the frontal view of the standard protocol).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=3))]
+    kinect: u32,
+    /// Frame folders: ground truth, a results-format file (14 joints × u v d per line).
+    #[arg(long)]
+    gt: Option<PathBuf>,
+    /// Frame folders: the camera as fx,fy,cx,cy (pixels); overrides intrinsics.json.
+    #[arg(long, value_name = "FX,FY,CX,CY", value_parser = parse_camera)]
+    camera: Option<Intrinsics>,
+    /// The first frame shown (1-based).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    frame: u64,
+    /// Start paused (the viewer plays the sequence when it opens).
+    #[arg(long)]
+    paused: bool,
+    /// Render the window once the frame and its prediction are shown, write it to this PNG and
+    /// exit (under Xvfb where there is no screen).
+    #[arg(long, value_name = "PNG")]
+    screenshot: Option<PathBuf>,
+    /// Play for this many seconds, print the UI's frame times and the inference latency, and
+    /// exit.
+    #[arg(long, value_name = "SECONDS")]
+    benchmark: Option<f64>,
+    /// Replace an existing screenshot file.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+fn parse_camera(s: &str) -> Result<Intrinsics, String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>().map_err(|e| format!("{p:?}: {e}")))
+        .collect::<Result<_, _>>()?;
+    let [fx, fy, cx, cy] = v[..] else {
+        return Err(format!("expected 4 numbers fx,fy,cx,cy, found {}", v.len()));
+    };
+    let k = Intrinsics { fx, fy, cx, cy };
+    k.validate("--camera").map_err(|e| e.to_string())?;
+    Ok(k)
+}
+
+pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
+    let device = args.device;
+    let engine = match device.backend {
+        Some(Backend::Cpu) => EngineChoice::Cpu,
+        _ => EngineChoice::Shared,
+    };
+    let mut request = device.request();
+    if engine == EngineChoice::Cpu {
+        // The window still needs a device to draw with: any will do.
+        request.backends = None;
+    }
+    let screenshot = args.screenshot.map(|p| (p, args.force));
+    let options = ViewOptions {
+        source: args.source,
+        open: OpenOptions {
+            split: args.split,
+            kinect: args.kinect,
+            intrinsics: args.camera,
+            ground_truth: args.gt,
+        },
+        weights: args.weights,
+        results: args.results,
+        engine,
+        start_frame: (args.frame - 1) as usize,
+        autoplay: !args.paused && screenshot.is_none(),
+        show_timings: true,
+        remember: screenshot.is_none() && args.benchmark.is_none(),
+        benchmark: args
+            .benchmark
+            .map(|s| std::time::Duration::from_secs_f64(s.max(0.0))),
+        screenshot,
+    };
+    if let Some(path) = run(options, request)? {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}

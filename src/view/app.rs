@@ -1,0 +1,525 @@
+//! The viewer application: what is open, what the background threads have delivered, and the
+//! layout of the window (menu, side panel, timeline, 2D and 3D views).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+
+use crate::data::open::{OpenOptions, open};
+use crate::data::source::Frame;
+use crate::estimator::{Centers, Estimate};
+use crate::gpu::GpuContext;
+use crate::net::Weights;
+
+use super::inference::{EngineChoice, InferenceWorker, Job, Reply};
+use super::methods::Method;
+use super::palette;
+use super::scene3d::{OrbitCamera, Scene3d, Scene3dRenderer};
+use super::scores::{FrameScore, SequenceScores};
+use super::screenshot::Screenshot;
+use super::sequence::Sequence;
+use super::settings::{self, Settings};
+use super::timing::Timing;
+use crate::bundled::{BUNDLED_WEIGHTS_NAME, bundled_sample, bundled_weights};
+
+/// What the viewer is asked to show at start.
+#[derive(Debug, Clone)]
+pub struct ViewOptions {
+    /// The sequence; `None` opens the bundled sample.
+    pub source: Option<PathBuf>,
+    /// How to open it (NYU split and kinect).
+    pub open: OpenOptions,
+    /// Weights; `None` uses the bundled ones.
+    pub weights: Option<PathBuf>,
+    /// Other methods' results files.
+    pub results: Vec<PathBuf>,
+    /// Where the network runs.
+    pub engine: EngineChoice,
+    /// The first frame shown (0-based).
+    pub start_frame: usize,
+    /// Start playing.
+    pub autoplay: bool,
+    /// Show measured times (off for pixel-exact snapshots, whose times would differ per run).
+    pub show_timings: bool,
+    /// Capture the window to this PNG once ready, then close; `true` replaces an existing file.
+    pub screenshot: Option<(PathBuf, bool)>,
+    /// Read and write the remembered settings.
+    pub remember: bool,
+    /// Play for this long, print the measured times, and close.
+    pub benchmark: Option<Duration>,
+}
+
+impl Default for ViewOptions {
+    fn default() -> Self {
+        ViewOptions {
+            source: None,
+            open: OpenOptions::default(),
+            weights: None,
+            results: Vec::new(),
+            engine: EngineChoice::Shared,
+            start_frame: 0,
+            autoplay: false,
+            show_timings: true,
+            screenshot: None,
+            remember: true,
+            benchmark: None,
+        }
+    }
+}
+
+/// A frame's prediction as shown.
+pub struct Prediction {
+    /// The estimate.
+    pub estimate: Estimate,
+    /// Its errors against the annotation, when there is one.
+    pub score: Option<FrameScore>,
+}
+
+/// Where the network stands.
+pub enum EngineState {
+    /// Being built (pipelines compile).
+    Starting,
+    /// Running; the backend described.
+    Ready(String),
+    /// Could not be built.
+    Failed(String),
+}
+
+/// The viewer.
+pub struct ViewerApp {
+    pub(super) options: ViewOptions,
+    pub(super) settings: Settings,
+    pub(super) shared_gpu: Option<GpuContext>,
+    pub(super) sequence: Option<Sequence>,
+    pub(super) weights: Arc<Weights>,
+    pub(super) weights_name: String,
+    pub(super) engine: EngineChoice,
+    pub(super) engine_state: EngineState,
+    generation: u64,
+    worker: InferenceWorker,
+    requested: Option<usize>,
+    /// Frames the network could not be run on (no hand found, bad crop): not retried.
+    failed: std::collections::HashSet<usize>,
+    ctx: egui::Context,
+    pub(super) predictions: HashMap<usize, Prediction>,
+    /// The newest prediction received, shown while the current frame's is on its way.
+    pub(super) latest: Option<usize>,
+    pub(super) ours: SequenceScores,
+    pub(super) methods: Vec<(Method, SequenceScores)>,
+    pub(super) notices: Vec<String>,
+    pub(super) timing: Timing,
+    pub(super) shown: Option<Arc<Frame>>,
+    pub(super) view2d_texture: Option<(usize, egui::TextureHandle)>,
+    pub(super) camera: OrbitCamera,
+    pub(super) scene: Option<(super::views::SceneKey, Arc<Scene3d>)>,
+    pub(super) scene_version: u64,
+    pub(super) picks: super::menu::Picks,
+    pub(super) engine_list: std::cell::OnceCell<Vec<(EngineChoice, String)>>,
+    screenshot: Option<Screenshot>,
+    last_frame: Instant,
+    started: Instant,
+}
+
+impl ViewerApp {
+    /// Builds the app inside eframe (or an `egui_kittest` harness).
+    pub fn new(cc: &eframe::CreationContext<'_>, options: ViewOptions) -> ViewerApp {
+        let settings = match (options.remember, cc.storage) {
+            (true, Some(storage)) => eframe::get_value(storage, settings::KEY).unwrap_or_default(),
+            _ => Settings::default(),
+        };
+        let shared_gpu = cc.wgpu_render_state.as_ref().map(|rs| {
+            Scene3dRenderer::register(rs);
+            GpuContext::from_device(rs.device.clone(), rs.queue.clone(), rs.adapter.get_info())
+        });
+        let ctx = cc.egui_ctx.clone();
+        let worker = InferenceWorker::spawn(move || ctx.request_repaint());
+        let screenshot = options
+            .screenshot
+            .as_ref()
+            .map(|(path, overwrite)| Screenshot::new(path.clone(), *overwrite));
+        let mut app = ViewerApp {
+            settings,
+            shared_gpu,
+            sequence: None,
+            weights: Arc::new(bundled_weights().expect("the bundled weights are valid")),
+            weights_name: BUNDLED_WEIGHTS_NAME.into(),
+            engine: options.engine.clone(),
+            engine_state: EngineState::Starting,
+            generation: 0,
+            worker,
+            requested: None,
+            failed: Default::default(),
+            ctx: cc.egui_ctx.clone(),
+            predictions: HashMap::new(),
+            latest: None,
+            ours: SequenceScores::default(),
+            methods: Vec::new(),
+            notices: Vec::new(),
+            timing: Timing::default(),
+            shown: None,
+            view2d_texture: None,
+            camera: OrbitCamera::looking_at(glam::Vec3::new(0.0, 0.0, 600.0), 450.0),
+            scene: None,
+            scene_version: 0,
+            picks: super::menu::Picks::default(),
+            engine_list: Default::default(),
+            screenshot,
+            last_frame: Instant::now(),
+            started: Instant::now(),
+            options,
+        };
+        app.settings.playback.playing = app.options.autoplay;
+        if let Some(path) = app.options.weights.clone() {
+            app.load_weights(&path);
+        } else {
+            app.restart_engine();
+        }
+        match app.options.source.clone().or_else(bundled_sample) {
+            Some(path) => app.open_source(&path),
+            None => app.notices.push(
+                "No sequence open and the bundled sample is not beside this binary: use File › Open sequence… or drop a folder here.".into(),
+            ),
+        }
+        let len = app.sequence.as_ref().map_or(1, Sequence::len);
+        app.settings.playback.index = app.options.start_frame.min(len.saturating_sub(1));
+        for path in app.options.results.clone() {
+            app.add_results(&path);
+        }
+        app
+    }
+
+    /// Opens an NYU folder or a folder of depth frames; on error keeps what was open.
+    pub fn open_source(&mut self, path: &Path) {
+        let ctx_wake = self.wake();
+        match open(path, &self.options.open) {
+            Ok(source) => {
+                Settings::remember(
+                    &mut self.settings.recent_sources,
+                    &mut self.settings.last_dir,
+                    path,
+                );
+                self.sequence = Some(Sequence::new(path.into(), source, ctx_wake));
+                self.settings.playback.index = 0;
+                self.forget_predictions();
+                self.shown = None;
+                for (method, scores) in &mut self.methods {
+                    scores.clear();
+                    let frames = self.sequence.as_ref().map_or(0, Sequence::len);
+                    if let Some(w) = method.count_warning(frames) {
+                        self.notices.push(w);
+                    }
+                }
+            }
+            Err(e) => self
+                .notices
+                .push(format!("Could not open {}: {e}", path.display())),
+        }
+    }
+
+    /// Loads weights and restarts the network; on error keeps the current ones.
+    pub fn load_weights(&mut self, path: &Path) {
+        match Weights::load(path) {
+            Ok(w) => {
+                Settings::remember(
+                    &mut self.settings.recent_weights,
+                    &mut self.settings.last_dir,
+                    path,
+                );
+                self.weights = Arc::new(w);
+                self.weights_name = path.display().to_string();
+                self.restart_engine();
+            }
+            Err(e) => self.notices.push(format!("Could not load weights: {e}")),
+        }
+    }
+
+    /// Goes back to the weights compiled into the binary.
+    pub fn use_bundled_weights(&mut self) {
+        self.weights = Arc::new(bundled_weights().expect("the bundled weights are valid"));
+        self.weights_name = BUNDLED_WEIGHTS_NAME.into();
+        self.restart_engine();
+    }
+
+    /// Adds another method's results file.
+    pub fn add_results(&mut self, path: &Path) {
+        let colour = palette::method_colour(self.methods.len());
+        match Method::load(path, colour) {
+            Ok(method) => {
+                Settings::remember(
+                    &mut self.settings.recent_results,
+                    &mut self.settings.last_dir,
+                    path,
+                );
+                if let Some(w) =
+                    method.count_warning(self.sequence.as_ref().map_or(0, Sequence::len))
+                {
+                    self.notices.push(w);
+                }
+                self.methods.push((method, SequenceScores::default()));
+                self.scene = None;
+            }
+            Err(e) => self.notices.push(format!("Could not add results: {e}")),
+        }
+    }
+
+    /// Runs the network where `choice` says.
+    pub fn set_engine(&mut self, choice: EngineChoice) {
+        self.engine = choice;
+        self.restart_engine();
+    }
+
+    fn restart_engine(&mut self) {
+        self.engine_state = EngineState::Starting;
+        self.generation = self.worker.set_engine(
+            self.engine.clone(),
+            self.weights.clone(),
+            self.shared_gpu.clone(),
+        );
+        self.forget_predictions();
+    }
+
+    /// Runs the network again on every frame (the crop centring changed).
+    pub(super) fn refresh_predictions(&mut self) {
+        self.forget_predictions();
+    }
+
+    fn forget_predictions(&mut self) {
+        self.predictions.clear();
+        self.latest = None;
+        self.requested = None;
+        self.failed.clear();
+        self.ours.clear();
+        self.scene = None;
+        self.timing.clear_latency();
+    }
+
+    fn wake(&self) -> impl Fn() + Send + 'static {
+        let ctx = self.ctx.clone();
+        move || ctx.request_repaint()
+    }
+
+    /// Where the crop of `frame` is centred: the annotated palm (the paper's protocol) unless
+    /// detection is asked for or there is no annotation.
+    fn crop_center(&self, frame: &Frame) -> Result<glam::Vec3, String> {
+        let centers = if self.settings.show.detect || frame.ground_truth.is_none() {
+            Centers::Detect(Default::default())
+        } else {
+            Centers::GroundTruth
+        };
+        centers.center(frame).map_err(|e| e.to_string())
+    }
+
+    /// Takes in what the threads delivered and sends the next frame to the network.
+    fn pump(&mut self) {
+        let playback = &self.settings.playback;
+        let (index, looping) = (playback.index, playback.looping);
+        if let Some(seq) = &mut self.sequence {
+            seq.update(index, looping);
+            if let Some(frame) = seq.frame(index) {
+                self.shown = Some(frame.clone());
+            }
+        }
+        for reply in self.worker.poll() {
+            match reply {
+                Reply::Engine { generation, result } if generation == self.generation => {
+                    self.engine_state = match result {
+                        Ok(d) => EngineState::Ready(d),
+                        Err(e) => EngineState::Failed(e),
+                    };
+                }
+                Reply::Estimate {
+                    generation,
+                    index,
+                    result,
+                    latency,
+                } if generation == self.generation => {
+                    self.requested = None;
+                    match result {
+                        Ok(estimate) => self.take_estimate(index, *estimate, latency),
+                        Err(e) => {
+                            self.failed.insert(index);
+                            self.notices.push(format!("frame {}: {e}", index + 1));
+                        }
+                    }
+                }
+                _ => {} // from an engine since replaced
+            }
+        }
+        let wanted = self.shown.as_ref().filter(|f| {
+            !self.predictions.contains_key(&f.index)
+                && self.requested != Some(f.index)
+                && !self.failed.contains(&f.index)
+        });
+        if let (Some(frame), EngineState::Ready(_)) = (wanted, &self.engine_state) {
+            let frame = frame.clone();
+            let cube = self
+                .sequence
+                .as_ref()
+                .map_or(300.0, |s| s.source.cube(frame.index));
+            match self.crop_center(&frame) {
+                Ok(center) => {
+                    self.requested = Some(frame.index);
+                    self.worker.estimate(Job {
+                        frame,
+                        center,
+                        cube,
+                    });
+                }
+                Err(e) => {
+                    self.failed.insert(frame.index);
+                    self.notices.push(format!("frame {}: {e}", frame.index + 1));
+                }
+            }
+        }
+    }
+
+    fn take_estimate(&mut self, index: usize, estimate: Estimate, latency: Duration) {
+        self.timing.add_latency(latency);
+        let gt = self.sequence.as_ref().and_then(|s| s.ground_truth(index));
+        let intrinsics = self.sequence.as_ref().map(|s| s.source.intrinsics());
+        let score = match (gt, intrinsics) {
+            (Some(gt), Some(k)) => {
+                let pred = crate::data::joints::eval_subset(&estimate.uvd);
+                let s = FrameScore::new(&gt.eval_uvd(), &pred, &k);
+                self.ours.insert(index, s);
+                Some(s)
+            }
+            _ => None,
+        };
+        self.predictions
+            .insert(index, Prediction { estimate, score });
+        self.latest = Some(index);
+        // Keep memory bounded on long sequences: scores stay, old estimates go.
+        if self.predictions.len() > 4096 {
+            let keep = index;
+            self.predictions.retain(|&i, _| i.abs_diff(keep) < 2048);
+        }
+    }
+
+    /// Scores the other methods on the frame on screen.
+    fn score_methods(&mut self) {
+        let Some(seq) = &self.sequence else { return };
+        let index = self.settings.playback.index;
+        let Some(gt) = seq.ground_truth(index) else {
+            return;
+        };
+        let k = seq.source.intrinsics();
+        for (method, scores) in &mut self.methods {
+            if scores.get(index).is_none()
+                && let Some(pred) = method.frame(index)
+            {
+                scores.insert(index, FrameScore::new(&gt.eval_uvd(), pred, &k));
+            }
+        }
+    }
+
+    /// The prediction to draw for the frame on screen: its own, else the newest there is.
+    pub(super) fn prediction(&self) -> Option<(usize, &Prediction)> {
+        let index = self.shown.as_ref()?.index;
+        if let Some(p) = self.predictions.get(&index) {
+            return Some((index, p));
+        }
+        let latest = self.latest?;
+        self.predictions.get(&latest).map(|p| (latest, p))
+    }
+
+    /// Whether `--screenshot` can capture: a frame and its own prediction are on screen.
+    fn screenshot_ready(&self) -> Result<bool, String> {
+        if let EngineState::Failed(e) = &self.engine_state {
+            return Err(format!("the network could not start: {e}"));
+        }
+        if self.sequence.is_none() {
+            return Err(self.notices.join("; "));
+        }
+        Ok(self
+            .prediction()
+            .zip(self.shown.as_ref())
+            .is_some_and(|((i, _), f)| i == f.index)
+            && self.scene.is_some())
+    }
+
+    fn engine_description(&self) -> String {
+        match &self.engine_state {
+            EngineState::Ready(d) => d.clone(),
+            EngineState::Starting => "an engine still starting".into(),
+            EngineState::Failed(e) => format!("a failed engine ({e})"),
+        }
+    }
+
+    /// Whether a frame and its own prediction are on screen (for tests).
+    pub fn is_showing_prediction(&self) -> bool {
+        self.screenshot_ready() == Ok(true)
+    }
+
+    /// Messages for the user (errors opening files, frames that failed).
+    pub fn notices(&self) -> &[String] {
+        &self.notices
+    }
+
+    /// The 3D camera (tests drive it).
+    pub fn camera(&self) -> &OrbitCamera {
+        &self.camera
+    }
+}
+
+impl eframe::App for ViewerApp {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        let now = Instant::now();
+        let dt = now.duration_since(self.last_frame);
+        self.last_frame = now;
+        self.timing.add_frame(dt, frame.info().cpu_usage);
+
+        let len = self.sequence.as_ref().map_or(0, Sequence::len);
+        self.settings.playback.handle_keys(&ctx, len);
+        self.settings.playback.advance(dt.as_secs_f64(), len);
+        self.take_picks(&ctx);
+        self.pump();
+        self.score_methods();
+
+        self.menu_bar(ui);
+        self.timeline(ui);
+        self.side_panel(ui);
+        self.views(ui);
+
+        let ready = self.screenshot_ready();
+        if let Some(shot) = &mut self.screenshot {
+            shot.update(&ctx, ready);
+        }
+        if let Some(limit) = self.options.benchmark
+            && self.started.elapsed() >= limit
+        {
+            eprintln!(
+                "viewer, {:.0} s on {}: {}",
+                limit.as_secs_f64(),
+                self.engine_description(),
+                self.timing.summary()
+            );
+            self.options.benchmark = None;
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+        if self.settings.playback.playing {
+            ctx.request_repaint_after(Duration::from_secs_f64(self.settings.playback.until_next()));
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        if self.options.remember {
+            eframe::set_value(storage, settings::KEY, &self.settings);
+        }
+    }
+
+    fn persist_egui_memory(&self) -> bool {
+        self.options.remember
+    }
+}
+
+impl ViewerApp {
+    /// Where a `--screenshot` run leaves its outcome.
+    pub fn screenshot_outcome(&self) -> Option<super::screenshot::Outcome> {
+        self.screenshot.as_ref().map(|s| s.outcome.clone())
+    }
+}

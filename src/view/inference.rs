@@ -1,0 +1,203 @@
+//! The network on a background thread: the UI hands it the frame on screen and goes on drawing;
+//! the estimate comes back when the device is done. Only the newest request is kept, so on a
+//! slow adapter the viewer skips frames instead of falling behind, and shows the last result.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+use glam::Vec3;
+
+use crate::cpu::CpuNet;
+use crate::data::source::Frame;
+use crate::estimator::{Engine, Estimate, Estimator};
+use crate::gpu::{AdapterRequest, GpuContext, GpuNet};
+use crate::net::{Network, Weights};
+
+/// Where the network runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// The viewer's own wgpu device: frames go from disk to skeleton on one device.
+    Shared,
+    /// A device of its own on the adapter with this name.
+    Adapter(String),
+    /// The CPU reference.
+    Cpu,
+}
+
+/// One frame to estimate.
+pub struct Job {
+    /// The frame.
+    pub frame: Arc<Frame>,
+    /// The crop's centre (camera space, mm).
+    pub center: Vec3,
+    /// The crop cube's side (mm).
+    pub cube: f32,
+}
+
+/// What the thread sends back.
+pub enum Reply {
+    /// An engine is ready (its description) or could not be made.
+    Engine {
+        /// Which [`InferenceWorker::set_engine`] call this answers.
+        generation: u64,
+        /// The backend described, or the error.
+        result: Result<String, String>,
+    },
+    /// A frame's estimate, or why there is none.
+    Estimate {
+        /// The engine that made it.
+        generation: u64,
+        /// The frame's index in its source.
+        index: usize,
+        /// The estimate (boxed: 72 joints of three floats).
+        result: Result<Box<Estimate>, String>,
+        /// From the crop to the joints on the host: crop, upload, network, read-back.
+        latency: Duration,
+    },
+}
+
+struct NewEngine {
+    generation: u64,
+    choice: EngineChoice,
+    weights: Arc<Weights>,
+    shared: Option<GpuContext>,
+}
+
+enum Command {
+    Engine(Box<NewEngine>),
+    Job(Job),
+}
+
+/// The inference thread's end in the UI.
+pub struct InferenceWorker {
+    commands: Sender<Command>,
+    replies: Receiver<Reply>,
+    generation: u64,
+}
+
+impl InferenceWorker {
+    /// Starts the thread; `wake` is called after each reply (to repaint).
+    pub fn spawn(wake: impl Fn() + Send + 'static) -> InferenceWorker {
+        let (commands, rx) = channel::<Command>();
+        let (tx, replies) = channel();
+        std::thread::Builder::new()
+            .name("hourhand inference".into())
+            .spawn(move || {
+                let mut estimator: Option<(u64, Estimator)> = None;
+                while let Ok(first) = rx.recv() {
+                    // Keep only the newest engine and the newest frame.
+                    let (mut engine, mut job) = (None, None);
+                    for command in std::iter::once(first).chain(rx.try_iter()) {
+                        match command {
+                            Command::Engine(e) => engine = Some(e),
+                            Command::Job(j) => job = Some(j),
+                        }
+                    }
+                    if let Some(new) = engine {
+                        let NewEngine {
+                            generation,
+                            choice,
+                            weights,
+                            shared,
+                        } = *new;
+                        estimator = None;
+                        let result = make_estimator(&choice, &weights, shared);
+                        let reply = match result {
+                            Ok(e) => {
+                                let described = e.describe();
+                                estimator = Some((generation, e));
+                                Ok(described)
+                            }
+                            Err(e) => Err(e),
+                        };
+                        if tx
+                            .send(Reply::Engine {
+                                generation,
+                                result: reply,
+                            })
+                            .is_err()
+                        {
+                            return;
+                        }
+                        wake();
+                    }
+                    if let (Some(job), Some((generation, estimator))) = (job, estimator.as_mut()) {
+                        let start = Instant::now();
+                        let result = estimator
+                            .estimate(&[&job.frame], &[job.center], &[job.cube])
+                            .map(|mut e| Box::new(e.remove(0)))
+                            .map_err(|e| e.to_string());
+                        let reply = Reply::Estimate {
+                            generation: *generation,
+                            index: job.frame.index,
+                            result,
+                            latency: start.elapsed(),
+                        };
+                        if tx.send(reply).is_err() {
+                            return;
+                        }
+                        wake();
+                    }
+                }
+            })
+            .expect("spawning the inference thread");
+        InferenceWorker {
+            commands,
+            replies,
+            generation: 0,
+        }
+    }
+
+    /// Builds a new engine for `weights` on the thread (compiling pipelines can take a while);
+    /// returns its generation, which its replies carry. `shared` is the viewer's device, used
+    /// for [`EngineChoice::Shared`].
+    pub fn set_engine(
+        &mut self,
+        choice: EngineChoice,
+        weights: Arc<Weights>,
+        shared: Option<GpuContext>,
+    ) -> u64 {
+        self.generation += 1;
+        let _ = self.commands.send(Command::Engine(Box::new(NewEngine {
+            generation: self.generation,
+            choice,
+            weights,
+            shared,
+        })));
+        self.generation
+    }
+
+    /// Asks for a frame's estimate; replaces any request not yet started.
+    pub fn estimate(&self, job: Job) {
+        let _ = self.commands.send(Command::Job(job));
+    }
+
+    /// Replies since the last call.
+    pub fn poll(&self) -> Vec<Reply> {
+        self.replies.try_iter().collect()
+    }
+}
+
+fn make_estimator(
+    choice: &EngineChoice,
+    weights: &Weights,
+    shared: Option<GpuContext>,
+) -> Result<Estimator, String> {
+    let network = Network::from_weights(weights);
+    let gpu = |ctx: GpuContext| -> Result<Engine, String> {
+        Ok(Engine::Gpu(Box::new(
+            GpuNet::from_network(ctx, &network).map_err(|e| e.to_string())?,
+        )))
+    };
+    let engine = match choice {
+        EngineChoice::Cpu => Engine::Cpu(CpuNet::from_network(&network)),
+        EngineChoice::Shared => gpu(shared.ok_or("the viewer has no wgpu device to share")?)?,
+        EngineChoice::Adapter(name) => gpu(GpuContext::new(&AdapterRequest {
+            backends: None,
+            adapter: Some(name.clone()),
+        })
+        .map_err(|e| e.to_string())?)?,
+    };
+    Estimator::new(engine).map_err(|e| e.to_string())
+}

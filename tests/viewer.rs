@@ -1,0 +1,100 @@
+//! The viewer's window rendered headless through wgpu (lavapipe in CI) by `egui_kittest`,
+//! compared with the snapshots in `tests/snapshots`: the 2D view with both skeletons, the 3D
+//! view after an orbit drag, and a second method's results loaded. Regenerate the snapshots
+//! after an intended change with `UPDATE_SNAPSHOTS=1 cargo test --test viewer`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use hourhand::view::{ViewOptions, ViewerApp};
+
+const SIZE: [f32; 2] = [1280.0, 800.0];
+
+fn asset(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The viewer on the bundled sample, paused at `frame`, without measured times (they differ
+/// from run to run) and without the user's remembered settings.
+fn viewer(frame: usize, results: Vec<PathBuf>) -> Harness<'static, ViewerApp> {
+    let options = ViewOptions {
+        source: Some(asset("assets/sample")),
+        results,
+        start_frame: frame,
+        autoplay: false,
+        show_timings: false,
+        remember: false,
+        ..ViewOptions::default()
+    };
+    let mut harness = Harness::builder()
+        .with_size(SIZE)
+        .wgpu()
+        .build_eframe(|cc| ViewerApp::new(cc, options));
+    wait_for_prediction(&mut harness);
+    harness
+}
+
+/// Steps the UI until the frame and its prediction are on screen (decoding and the network
+/// run on their own threads).
+fn wait_for_prediction(harness: &mut Harness<'static, ViewerApp>) {
+    let start = Instant::now();
+    while !harness.state().is_showing_prediction() {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "no prediction on screen after 300 s; notices: {:?}",
+            harness.state().notices()
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        harness.state().notices().is_empty(),
+        "{:?}",
+        harness.state().notices()
+    );
+    harness.run_steps(4);
+}
+
+#[test]
+fn the_2d_view_shows_both_skeletons() {
+    let mut harness = viewer(7, Vec::new());
+    harness.snapshot("viewer_2d");
+}
+
+#[test]
+fn the_3d_view_orbits_when_dragged() {
+    let mut harness = viewer(7, Vec::new());
+    let before = harness.state().camera().clone();
+    // The 3D view fills the right part of the window; drag across its middle.
+    let from = egui::pos2(SIZE[0] * 0.8, SIZE[1] * 0.5);
+    harness.drag_at(from);
+    harness.step();
+    for k in 1..=10 {
+        harness.hover_at(from + egui::vec2(12.0 * k as f32, -4.0 * k as f32));
+        harness.step();
+    }
+    harness.drop_at(from + egui::vec2(120.0, -40.0));
+    harness.run_steps(4);
+    let after = harness.state().camera().clone();
+    assert_ne!(before.eye(), after.eye(), "the drag orbits the camera");
+    assert!(
+        (before.eye().distance(before.target()) - after.eye().distance(after.target())).abs()
+            < 1e-3,
+        "orbiting keeps the distance to the target"
+    );
+    harness.snapshot("viewer_3d_orbited");
+}
+
+#[test]
+fn a_second_method_gets_its_own_colour_and_legend() {
+    let results = vec![asset("assets/sample-results/mse-10-epochs.txt")];
+    let mut harness = viewer(7, results);
+    // The side panel lists it by its file name, with a toggle.
+    assert!(
+        harness.query_all_by_label("mse-10-epochs").next().is_some(),
+        "the method's toggle is in the side panel"
+    );
+    harness.snapshot("viewer_second_method");
+}
