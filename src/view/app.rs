@@ -2,19 +2,19 @@
 //! layout of the window (menu, side panel, timeline, 2D and 3D views).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eframe::egui;
 
-use crate::data::open::{OpenOptions, open};
+use crate::data::open::open;
 use crate::data::source::Frame;
-use crate::estimator::{Centers, Estimate};
+use crate::estimator::Estimate;
 use crate::gpu::GpuContext;
 use crate::net::Weights;
 
-use super::inference::{EngineChoice, InferenceWorker, Job, Reply};
+use super::inference::{EngineChoice, InferenceWorker};
 use super::methods::Method;
 use super::palette;
 use super::scene3d::{OrbitCamera, Scene3d, Scene3dRenderer};
@@ -25,50 +25,7 @@ use super::settings::{self, Settings};
 use super::timing::Timing;
 use crate::bundled::{BUNDLED_WEIGHTS_NAME, bundled_sample, bundled_weights};
 
-/// What the viewer is asked to show at start.
-#[derive(Debug, Clone)]
-pub struct ViewOptions {
-    /// The sequence; `None` opens the bundled sample.
-    pub source: Option<PathBuf>,
-    /// How to open it (NYU split and kinect).
-    pub open: OpenOptions,
-    /// Weights; `None` uses the bundled ones.
-    pub weights: Option<PathBuf>,
-    /// Other methods' results files.
-    pub results: Vec<PathBuf>,
-    /// Where the network runs.
-    pub engine: EngineChoice,
-    /// The first frame shown (0-based).
-    pub start_frame: usize,
-    /// Start playing.
-    pub autoplay: bool,
-    /// Show measured times (off for pixel-exact snapshots, whose times would differ per run).
-    pub show_timings: bool,
-    /// Capture the window to this PNG once ready, then close; `true` replaces an existing file.
-    pub screenshot: Option<(PathBuf, bool)>,
-    /// Read and write the remembered settings.
-    pub remember: bool,
-    /// Play for this long, print the measured times, and close.
-    pub benchmark: Option<Duration>,
-}
-
-impl Default for ViewOptions {
-    fn default() -> Self {
-        ViewOptions {
-            source: None,
-            open: OpenOptions::default(),
-            weights: None,
-            results: Vec::new(),
-            engine: EngineChoice::Shared,
-            start_frame: 0,
-            autoplay: false,
-            show_timings: true,
-            screenshot: None,
-            remember: true,
-            benchmark: None,
-        }
-    }
-}
+use super::options::ViewOptions;
 
 /// A frame's prediction as shown.
 pub struct Prediction {
@@ -98,11 +55,11 @@ pub struct ViewerApp {
     pub(super) weights_name: String,
     pub(super) engine: EngineChoice,
     pub(super) engine_state: EngineState,
-    generation: u64,
-    worker: InferenceWorker,
-    requested: Option<usize>,
+    pub(super) generation: u64,
+    pub(super) worker: InferenceWorker,
+    pub(super) requested: Option<usize>,
     /// Frames the network could not be run on (no hand found, bad crop): not retried.
-    failed: std::collections::HashSet<usize>,
+    pub(super) failed: std::collections::HashSet<usize>,
     ctx: egui::Context,
     pub(super) predictions: HashMap<usize, Prediction>,
     /// The newest prediction received, shown while the current frame's is on its way.
@@ -215,7 +172,7 @@ impl ViewerApp {
             }
             Err(e) => self
                 .notices
-                .push(format!("Could not open {}: {e}", path.display())),
+                .push(format!("Could not open the sequence: {e}")),
         }
     }
 
@@ -232,7 +189,14 @@ impl ViewerApp {
                 self.weights_name = path.display().to_string();
                 self.restart_engine();
             }
-            Err(e) => self.notices.push(format!("Could not load weights: {e}")),
+            Err(e) => {
+                self.notices
+                    .push(format!("Could not load the weights: {e}"));
+                if self.generation == 0 {
+                    // At start there is no network yet: run the bundled one meanwhile.
+                    self.restart_engine();
+                }
+            }
         }
     }
 
@@ -261,7 +225,7 @@ impl ViewerApp {
                 self.methods.push((method, SequenceScores::default()));
                 self.scene = None;
             }
-            Err(e) => self.notices.push(format!("Could not add results: {e}")),
+            Err(e) => self.notices.push(format!("Could not add the results: {e}")),
         }
     }
 
@@ -301,121 +265,6 @@ impl ViewerApp {
         move || ctx.request_repaint()
     }
 
-    /// Where the crop of `frame` is centred: the annotated palm (the paper's protocol) unless
-    /// detection is asked for or there is no annotation.
-    fn crop_center(&self, frame: &Frame) -> Result<glam::Vec3, String> {
-        let centers = if self.settings.show.detect || frame.ground_truth.is_none() {
-            Centers::Detect(Default::default())
-        } else {
-            Centers::GroundTruth
-        };
-        centers.center(frame).map_err(|e| e.to_string())
-    }
-
-    /// Takes in what the threads delivered and sends the next frame to the network.
-    fn pump(&mut self) {
-        let playback = &self.settings.playback;
-        let (index, looping) = (playback.index, playback.looping);
-        if let Some(seq) = &mut self.sequence {
-            seq.update(index, looping);
-            if let Some(frame) = seq.frame(index) {
-                self.shown = Some(frame.clone());
-            }
-        }
-        for reply in self.worker.poll() {
-            match reply {
-                Reply::Engine { generation, result } if generation == self.generation => {
-                    self.engine_state = match result {
-                        Ok(d) => EngineState::Ready(d),
-                        Err(e) => EngineState::Failed(e),
-                    };
-                }
-                Reply::Estimate {
-                    generation,
-                    index,
-                    result,
-                    latency,
-                } if generation == self.generation => {
-                    self.requested = None;
-                    match result {
-                        Ok(estimate) => self.take_estimate(index, *estimate, latency),
-                        Err(e) => {
-                            self.failed.insert(index);
-                            self.notices.push(format!("frame {}: {e}", index + 1));
-                        }
-                    }
-                }
-                _ => {} // from an engine since replaced
-            }
-        }
-        let wanted = self.shown.as_ref().filter(|f| {
-            !self.predictions.contains_key(&f.index)
-                && self.requested != Some(f.index)
-                && !self.failed.contains(&f.index)
-        });
-        if let (Some(frame), EngineState::Ready(_)) = (wanted, &self.engine_state) {
-            let frame = frame.clone();
-            let cube = self
-                .sequence
-                .as_ref()
-                .map_or(300.0, |s| s.source.cube(frame.index));
-            match self.crop_center(&frame) {
-                Ok(center) => {
-                    self.requested = Some(frame.index);
-                    self.worker.estimate(Job {
-                        frame,
-                        center,
-                        cube,
-                    });
-                }
-                Err(e) => {
-                    self.failed.insert(frame.index);
-                    self.notices.push(format!("frame {}: {e}", frame.index + 1));
-                }
-            }
-        }
-    }
-
-    fn take_estimate(&mut self, index: usize, estimate: Estimate, latency: Duration) {
-        self.timing.add_latency(latency);
-        let gt = self.sequence.as_ref().and_then(|s| s.ground_truth(index));
-        let intrinsics = self.sequence.as_ref().map(|s| s.source.intrinsics());
-        let score = match (gt, intrinsics) {
-            (Some(gt), Some(k)) => {
-                let pred = crate::data::joints::eval_subset(&estimate.uvd);
-                let s = FrameScore::new(&gt.eval_uvd(), &pred, &k);
-                self.ours.insert(index, s);
-                Some(s)
-            }
-            _ => None,
-        };
-        self.predictions
-            .insert(index, Prediction { estimate, score });
-        self.latest = Some(index);
-        // Keep memory bounded on long sequences: scores stay, old estimates go.
-        if self.predictions.len() > 4096 {
-            let keep = index;
-            self.predictions.retain(|&i, _| i.abs_diff(keep) < 2048);
-        }
-    }
-
-    /// Scores the other methods on the frame on screen.
-    fn score_methods(&mut self) {
-        let Some(seq) = &self.sequence else { return };
-        let index = self.settings.playback.index;
-        let Some(gt) = seq.ground_truth(index) else {
-            return;
-        };
-        let k = seq.source.intrinsics();
-        for (method, scores) in &mut self.methods {
-            if scores.get(index).is_none()
-                && let Some(pred) = method.frame(index)
-            {
-                scores.insert(index, FrameScore::new(&gt.eval_uvd(), pred, &k));
-            }
-        }
-    }
-
     /// The prediction to draw for the frame on screen: its own, else the newest there is.
     pub(super) fn prediction(&self) -> Option<(usize, &Prediction)> {
         let index = self.shown.as_ref()?.index;
@@ -431,14 +280,11 @@ impl ViewerApp {
         if let EngineState::Failed(e) = &self.engine_state {
             return Err(format!("the network could not start: {e}"));
         }
-        if self.sequence.is_none() {
+        // A file given on the command line that did not load would make a misleading picture.
+        if !self.notices.is_empty() || self.sequence.is_none() {
             return Err(self.notices.join("; "));
         }
-        Ok(self
-            .prediction()
-            .zip(self.shown.as_ref())
-            .is_some_and(|((i, _), f)| i == f.index)
-            && self.scene.is_some())
+        Ok(self.is_showing_prediction())
     }
 
     fn engine_description(&self) -> String {
@@ -449,14 +295,31 @@ impl ViewerApp {
         }
     }
 
-    /// Whether a frame and its own prediction are on screen (for tests).
+    /// Whether a frame and its own prediction are on screen, in 2D and 3D.
     pub fn is_showing_prediction(&self) -> bool {
-        self.screenshot_ready() == Ok(true)
+        self.current_estimate().is_some() && self.scene.is_some()
     }
 
     /// Messages for the user (errors opening files, frames that failed).
     pub fn notices(&self) -> &[String] {
         &self.notices
+    }
+
+    /// The frame under the playhead (0-based).
+    pub fn frame_index(&self) -> usize {
+        self.settings.playback.index
+    }
+
+    /// Whether the sequence is playing.
+    pub fn is_playing(&self) -> bool {
+        self.settings.playback.playing
+    }
+
+    /// The estimate for the frame on screen, once the network has given it.
+    pub fn current_estimate(&self) -> Option<&Estimate> {
+        self.prediction()
+            .filter(|(i, _)| Some(*i) == self.shown.as_ref().map(|f| f.index))
+            .map(|(_, p)| &p.estimate)
     }
 
     /// The 3D camera (tests drive it).

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use eframe::egui;
 
-use super::app::{ViewOptions, ViewerApp};
+use super::app::ViewerApp;
+use super::options::ViewOptions;
 use crate::gpu::AdapterRequest;
 
 /// Why the viewer could not run.
@@ -23,7 +24,7 @@ pub enum ViewError {
     #[error("the viewer's window failed: {0}")]
     Window(String),
     /// `--screenshot` could not be taken.
-    #[error("screenshot: {0}")]
+    #[error("no screenshot taken: {0}")]
     Screenshot(String),
 }
 

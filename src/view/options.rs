@@ -1,0 +1,53 @@
+//! What the viewer is asked to show when it starts (the command line's `view` options).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::data::open::OpenOptions;
+
+use super::inference::EngineChoice;
+
+/// What the viewer is asked to show at start.
+#[derive(Debug, Clone)]
+pub struct ViewOptions {
+    /// The sequence; `None` opens the bundled sample.
+    pub source: Option<PathBuf>,
+    /// How to open it (NYU split and kinect).
+    pub open: OpenOptions,
+    /// Weights; `None` uses the bundled ones.
+    pub weights: Option<PathBuf>,
+    /// Other methods' results files.
+    pub results: Vec<PathBuf>,
+    /// Where the network runs.
+    pub engine: EngineChoice,
+    /// The first frame shown (0-based).
+    pub start_frame: usize,
+    /// Start playing.
+    pub autoplay: bool,
+    /// Show measured times (off for pixel-exact snapshots, whose times would differ per run).
+    pub show_timings: bool,
+    /// Capture the window to this PNG once ready, then close; `true` replaces an existing file.
+    pub screenshot: Option<(PathBuf, bool)>,
+    /// Read and write the remembered settings.
+    pub remember: bool,
+    /// Play for this long, print the measured times, and close.
+    pub benchmark: Option<Duration>,
+}
+
+impl Default for ViewOptions {
+    fn default() -> Self {
+        ViewOptions {
+            source: None,
+            open: OpenOptions::default(),
+            weights: None,
+            results: Vec::new(),
+            engine: EngineChoice::Shared,
+            start_frame: 0,
+            autoplay: false,
+            show_timings: true,
+            screenshot: None,
+            remember: true,
+            benchmark: None,
+        }
+    }
+}

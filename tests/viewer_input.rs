@@ -1,0 +1,144 @@
+//! The viewer's behaviour without pixels: bad files give notices that name them and keep what
+//! was open, the keys move the playhead, and the network gives the same joints on the GPU and
+//! the CPU reference.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use hourhand::view::inference::EngineChoice;
+use hourhand::view::{Pick, ViewOptions, ViewerApp};
+
+fn asset(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn viewer(engine: EngineChoice) -> Harness<'static, ViewerApp> {
+    let options = ViewOptions {
+        source: Some(asset("assets/sample")),
+        engine,
+        start_frame: 3,
+        show_timings: false,
+        remember: false,
+        ..ViewOptions::default()
+    };
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .wgpu()
+        .build_eframe(|cc| ViewerApp::new(cc, options));
+    let start = Instant::now();
+    while !harness.state().is_showing_prediction() {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "no prediction after 300 s: {:?}",
+            harness.state().notices()
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness
+}
+
+fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hourhand-viewer-input-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+#[test]
+fn bad_files_say_what_is_wrong_and_keep_what_was_open() {
+    let mut harness = viewer(EngineChoice::Shared);
+    let app = harness.state_mut();
+
+    app.open_pick(Pick::Source(PathBuf::from("/no/such/sequence")));
+    let notice = app.notices().last().cloned().unwrap_or_default();
+    assert!(notice.contains("/no/such/sequence"), "{notice}");
+
+    let results = temp_file("broken.txt", b"1 2 3\n");
+    app.open_pick(Pick::Results(results.clone()));
+    let notice = app.notices().last().cloned().unwrap_or_default();
+    assert!(notice.contains("broken.txt"), "{notice}");
+    assert!(notice.contains("line 1"), "names the line: {notice}");
+
+    let weights = temp_file("not-weights.safetensors", b"hello");
+    app.open_pick(Pick::Weights(weights));
+    let notice = app.notices().last().cloned().unwrap_or_default();
+    assert!(notice.contains("not-weights.safetensors"), "{notice}");
+
+    assert_eq!(app.notices().len(), 3);
+    // The sample and its prediction are still there.
+    harness.run_steps(2);
+    assert!(harness.state().is_showing_prediction());
+    assert_eq!(harness.state().frame_index(), 3);
+}
+
+#[test]
+fn keys_step_and_play() {
+    let mut harness = viewer(EngineChoice::Shared);
+    harness.key_press(egui::Key::ArrowRight);
+    harness.step();
+    assert_eq!(harness.state().frame_index(), 4);
+    harness.key_press(egui::Key::ArrowLeft);
+    harness.key_press(egui::Key::ArrowLeft);
+    harness.step();
+    assert_eq!(harness.state().frame_index(), 2);
+    harness.key_press(egui::Key::End);
+    harness.step();
+    assert_eq!(harness.state().frame_index(), 99);
+    assert!(!harness.state().is_playing());
+    harness.key_press(egui::Key::Space);
+    harness.step();
+    assert!(harness.state().is_playing());
+}
+
+#[test]
+fn the_gpu_and_the_cpu_reference_agree_in_the_viewer() {
+    let joints = |engine| {
+        let harness = viewer(engine);
+        harness
+            .state()
+            .current_estimate()
+            .expect("a prediction")
+            .xyz
+    };
+    let gpu = joints(EngineChoice::Shared);
+    let cpu = joints(EngineChoice::Cpu);
+    let worst = gpu
+        .iter()
+        .zip(&cpu)
+        .map(|(a, b)| a.distance(*b))
+        .fold(0.0f32, f32::max);
+    assert!(worst < 0.5, "GPU and CPU joints differ by up to {worst} mm");
+}
+
+#[test]
+fn without_a_display_it_points_to_xvfb_and_infer() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hourhand"))
+        .arg("view")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    for hint in ["no display", "--screenshot", "xvfb-run", "hourhand infer"] {
+        assert!(err.contains(hint), "{hint:?} missing from: {err}");
+    }
+}
+
+#[test]
+fn a_screenshot_never_replaces_a_file_without_force() {
+    let existing = temp_file("mine.png", b"my own picture");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hourhand"))
+        .args(["view", "--screenshot"])
+        .arg(&existing)
+        .env("DISPLAY", ":12345")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("mine.png") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read(&existing).unwrap(), b"my own picture");
+}
