@@ -142,3 +142,28 @@ fn a_screenshot_never_replaces_a_file_without_force() {
     assert!(err.contains("mine.png") && err.contains("--force"), "{err}");
     assert_eq!(std::fs::read(&existing).unwrap(), b"my own picture");
 }
+
+#[test]
+fn a_run_over_every_frame_gives_the_figure_eval_gives() {
+    let mut harness = viewer(EngineChoice::Shared);
+    harness.state_mut().start_sweep();
+    let start = Instant::now();
+    while harness.state().coverage().0 < 100 {
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "only {:?} frames after 600 s",
+            harness.state().coverage()
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        harness.state().notices().is_empty(),
+        "{:?}",
+        harness.state().notices()
+    );
+    let (mean, frames) = harness.state_mut().sequence_mean().unwrap();
+    assert_eq!(frames, 100);
+    // tests/bundled.rs: `infer` + `eval` on the bundled sample with the bundled weights.
+    assert!((mean - 25.686).abs() < 0.01, "{mean}");
+}

@@ -36,6 +36,10 @@ pub struct ViewArgs {
     /// The first frame shown (1-based).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     frame: u64,
+    /// Run the network over every frame from the start, so the sequence's mean and success
+    /// curve cover all of it (a screenshot waits for it).
+    #[arg(long)]
+    all_frames: bool,
     /// Start paused (the viewer plays the sequence when it opens).
     #[arg(long)]
     paused: bool,
@@ -92,6 +96,7 @@ pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
         engine,
         start_frame: (args.frame - 1) as usize,
         autoplay: !args.paused && screenshot.is_none(),
+        all_frames: args.all_frames,
         show_timings: true,
         remember: screenshot.is_none() && args.benchmark.is_none(),
         benchmark: args

@@ -35,6 +35,15 @@ pub struct Prediction {
     pub score: Option<FrameScore>,
 }
 
+/// A run of the network over every frame of the sequence, in the background.
+#[derive(Debug, Clone, Default)]
+pub struct Sweep {
+    /// The next frame to look at.
+    pub next: usize,
+    /// Whether a frame is with the network.
+    pub in_flight: bool,
+}
+
 /// Where the network stands.
 pub enum EngineState {
     /// Being built (pipelines compile).
@@ -58,6 +67,8 @@ pub struct ViewerApp {
     pub(super) generation: u64,
     pub(super) worker: InferenceWorker,
     pub(super) requested: Option<usize>,
+    /// The run over every frame, when started.
+    pub(super) sweep: Option<Sweep>,
     /// Frames the network could not be run on (no hand found, bad crop): not retried.
     pub(super) failed: std::collections::HashSet<usize>,
     ctx: egui::Context,
@@ -108,6 +119,7 @@ impl ViewerApp {
             generation: 0,
             worker,
             requested: None,
+            sweep: None,
             failed: Default::default(),
             ctx: cc.egui_ctx.clone(),
             predictions: HashMap::new(),
@@ -144,6 +156,10 @@ impl ViewerApp {
         app.settings.playback.index = app.options.start_frame.min(len.saturating_sub(1));
         for path in app.options.results.clone() {
             app.add_results(&path);
+        }
+        // After opening: a new sequence cancels a sweep.
+        if app.options.all_frames {
+            app.start_sweep();
         }
         app
     }
@@ -223,6 +239,10 @@ impl ViewerApp {
                     self.notices.push(w);
                 }
                 self.methods.push((method, SequenceScores::default()));
+                let scored: Vec<usize> = self.ours.indices().collect();
+                for index in scored {
+                    self.score_methods(index);
+                }
                 self.scene = None;
             }
             Err(e) => self.notices.push(format!("Could not add the results: {e}")),
@@ -254,8 +274,12 @@ impl ViewerApp {
         self.predictions.clear();
         self.latest = None;
         self.requested = None;
+        self.sweep = None;
         self.failed.clear();
         self.ours.clear();
+        for (_, scores) in &mut self.methods {
+            scores.clear();
+        }
         self.scene = None;
         self.timing.clear_latency();
     }
@@ -284,7 +308,9 @@ impl ViewerApp {
         if !self.notices.is_empty() || self.sequence.is_none() {
             return Err(self.notices.join("; "));
         }
-        Ok(self.is_showing_prediction())
+        let (done, len) = self.coverage();
+        let swept = self.sweep.is_none() || done == len;
+        Ok(self.is_showing_prediction() && swept)
     }
 
     fn engine_description(&self) -> String {
@@ -322,6 +348,29 @@ impl ViewerApp {
             .map(|(_, p)| &p.estimate)
     }
 
+    /// Starts running the network over every frame in the background (the frame on screen
+    /// still goes first), so the sequence's mean and curve cover the whole sequence.
+    pub fn start_sweep(&mut self) {
+        self.sweep = Some(Sweep::default());
+    }
+
+    /// Stops the run over every frame.
+    pub fn stop_sweep(&mut self) {
+        self.sweep = None;
+    }
+
+    /// Frames of the sequence with a prediction (or a failure), and the frame count.
+    pub fn coverage(&self) -> (usize, usize) {
+        let len = self.sequence.as_ref().map_or(0, Sequence::len);
+        let done = self.predictions.keys().filter(|&&i| i < len).count() + self.failed.len();
+        (done.min(len), len)
+    }
+
+    /// The mean error (mm) over the frames scored so far, and their count.
+    pub fn sequence_mean(&mut self) -> Option<(f64, usize)> {
+        self.ours.report().map(|r| (r.mean, r.frames))
+    }
+
     /// The 3D camera (tests drive it).
     pub fn camera(&self) -> &OrbitCamera {
         &self.camera
@@ -341,7 +390,6 @@ impl eframe::App for ViewerApp {
         self.settings.playback.advance(dt.as_secs_f64(), len);
         self.take_picks(&ctx);
         self.pump();
-        self.score_methods();
 
         self.menu_bar(ui);
         self.timeline(ui);

@@ -6,11 +6,9 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
-use glam::Vec3;
-
 use crate::cpu::CpuNet;
-use crate::data::source::Frame;
-use crate::estimator::{Engine, Estimate, Estimator};
+use crate::data::source::{Frame, Source};
+use crate::estimator::{Centers, Engine, Estimate, Estimator};
 use crate::gpu::{AdapterRequest, GpuContext, GpuNet};
 use crate::net::{Network, Weights};
 
@@ -25,14 +23,52 @@ pub enum EngineChoice {
     Cpu,
 }
 
+/// The frame of a job: decoded already (the one on screen), or to be read by the inference
+/// thread itself (a sweep over the whole sequence, which must not fill the UI's frame cache).
+pub enum JobFrame {
+    /// Decoded by the frame loader.
+    Decoded(Arc<Frame>),
+    /// Frame `index` of `source`.
+    Load(Arc<dyn Source>, usize),
+}
+
+impl JobFrame {
+    fn index(&self) -> usize {
+        match self {
+            JobFrame::Decoded(f) => f.index,
+            JobFrame::Load(_, i) => *i,
+        }
+    }
+}
+
 /// One frame to estimate.
 pub struct Job {
     /// The frame.
-    pub frame: Arc<Frame>,
-    /// The crop's centre (camera space, mm).
-    pub center: Vec3,
+    pub frame: JobFrame,
+    /// Where its crop is centred.
+    pub centers: Centers,
     /// The crop cube's side (mm).
     pub cube: f32,
+    /// Part of a sweep over the whole sequence (else: the frame on screen, which goes first).
+    pub sweep: bool,
+}
+
+impl Job {
+    fn run(&self, estimator: &mut Estimator) -> Result<Estimate, String> {
+        let loaded;
+        let frame = match &self.frame {
+            JobFrame::Decoded(f) => f.as_ref(),
+            JobFrame::Load(source, index) => {
+                loaded = source.load(*index).map_err(|e| e.to_string())?;
+                &loaded
+            }
+        };
+        let center = self.centers.center(frame).map_err(|e| e.to_string())?;
+        estimator
+            .estimate(&[frame], &[center], &[self.cube])
+            .map(|mut e| e.remove(0))
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// What the thread sends back.
@@ -50,6 +86,8 @@ pub enum Reply {
         generation: u64,
         /// The frame's index in its source.
         index: usize,
+        /// Whether it was part of a sweep.
+        sweep: bool,
         /// The estimate (boxed: 72 joints of three floats).
         result: Result<Box<Estimate>, String>,
         /// From the crop to the joints on the host: crop, upload, network, read-back.
@@ -86,12 +124,14 @@ impl InferenceWorker {
             .spawn(move || {
                 let mut estimator: Option<(u64, Estimator)> = None;
                 while let Ok(first) = rx.recv() {
-                    // Keep only the newest engine and the newest frame.
-                    let (mut engine, mut job) = (None, None);
+                    // Keep only the newest engine, the newest frame on screen and the newest
+                    // sweep frame.
+                    let (mut engine, mut shown, mut sweep) = (None, None, None);
                     for command in std::iter::once(first).chain(rx.try_iter()) {
                         match command {
                             Command::Engine(e) => engine = Some(e),
-                            Command::Job(j) => job = Some(j),
+                            Command::Job(j) if j.sweep => sweep = Some(j),
+                            Command::Job(j) => shown = Some(j),
                         }
                     }
                     if let Some(new) = engine {
@@ -122,15 +162,16 @@ impl InferenceWorker {
                         }
                         wake();
                     }
-                    if let (Some(job), Some((generation, estimator))) = (job, estimator.as_mut()) {
+                    let Some((generation, estimator)) = estimator.as_mut() else {
+                        continue;
+                    };
+                    for job in [shown, sweep].into_iter().flatten() {
                         let start = Instant::now();
-                        let result = estimator
-                            .estimate(&[&job.frame], &[job.center], &[job.cube])
-                            .map(|mut e| Box::new(e.remove(0)))
-                            .map_err(|e| e.to_string());
+                        let result = job.run(estimator).map(Box::new);
                         let reply = Reply::Estimate {
                             generation: *generation,
-                            index: job.frame.index,
+                            index: job.frame.index(),
+                            sweep: job.sweep,
                             result,
                             latency: start.elapsed(),
                         };
@@ -168,7 +209,8 @@ impl InferenceWorker {
         self.generation
     }
 
-    /// Asks for a frame's estimate; replaces any request not yet started.
+    /// Asks for a frame's estimate; replaces any request of the same kind (on screen, sweep)
+    /// not yet started.
     pub fn estimate(&self, job: Job) {
         let _ = self.commands.send(Command::Job(job));
     }

@@ -24,6 +24,8 @@ pub struct ViewOptions {
     pub start_frame: usize,
     /// Start playing.
     pub autoplay: bool,
+    /// Run the network over every frame from the start (a screenshot then waits for it).
+    pub all_frames: bool,
     /// Show measured times (off for pixel-exact snapshots, whose times would differ per run).
     pub show_timings: bool,
     /// Capture the window to this PNG once ready, then close; `true` replaces an existing file.
@@ -44,6 +46,7 @@ impl Default for ViewOptions {
             engine: EngineChoice::Shared,
             start_frame: 0,
             autoplay: false,
+            all_frames: false,
             show_timings: true,
             screenshot: None,
             remember: true,

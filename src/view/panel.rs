@@ -2,7 +2,7 @@
 //! frame's errors joint by joint, the sequence's mean and success-rate curve) and the timeline.
 
 use eframe::egui::{self, Color32, RichText};
-use egui_plot::{Legend, Line, Plot, PlotPoints};
+use egui_plot::{Corner, Legend, Line, Plot, PlotPoints};
 
 use crate::data::joints::EVAL_JOINT_LABELS;
 
@@ -274,7 +274,33 @@ impl ViewerApp {
     }
 
     fn sequence_ui(&mut self, ui: &mut egui::Ui) {
-        ui.strong("Sequence so far");
+        let (done, len) = self.coverage();
+        ui.horizontal(|ui| {
+            ui.strong(if done == len && len > 0 {
+                "Whole sequence"
+            } else {
+                "Frames seen so far"
+            });
+            if self.sweep.is_some() && done < len {
+                if ui.small_button("Stop").clicked() {
+                    self.stop_sweep();
+                }
+            } else if done < len {
+                let ready = matches!(self.engine_state, EngineState::Ready(_));
+                let run = ui
+                    .add_enabled(ready, egui::Button::new(format!("Run on all {len} frames")).small())
+                    .on_hover_text("Run the network over every frame in the background, so the mean and the curve cover the whole sequence");
+                if run.clicked() {
+                    self.start_sweep();
+                }
+            }
+        });
+        if self.sweep.is_some() && done < len {
+            ui.add(
+                egui::ProgressBar::new(done as f32 / len.max(1) as f32)
+                    .text(format!("{done} / {len} frames")),
+            );
+        }
         let mut lines = Vec::new();
         if let Some(r) = self.ours.report() {
             ui.label(format!(
@@ -302,13 +328,11 @@ impl ViewerApp {
         }
         Plot::new("success")
             .height(150.0)
-            .legend(Legend::default())
+            .legend(Legend::default().position(Corner::LeftTop))
             .x_axis_label("max joint error ≤ (mm)")
             .y_axis_label("fraction of frames")
-            .include_y(0.0)
-            .include_y(1.0)
-            .include_x(0.0)
-            .include_x(80.0)
+            .default_x_bounds(0.0, 80.0)
+            .default_y_bounds(0.0, 1.0)
             .allow_scroll(false)
             .show(ui, |plot| {
                 for (name, colour, curve) in lines {

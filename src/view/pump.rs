@@ -3,23 +3,21 @@
 
 use std::time::Duration;
 
-use crate::data::source::Frame;
 use crate::estimator::{Centers, Estimate};
 
 use super::app::{EngineState, Prediction, ViewerApp};
-use super::inference::{Job, Reply};
+use super::inference::{Job, JobFrame, Reply};
 use super::scores::FrameScore;
 
 impl ViewerApp {
-    /// Where the crop of `frame` is centred: the annotated palm (the paper's protocol) unless
-    /// detection is asked for or there is no annotation.
-    fn crop_center(&self, frame: &Frame) -> Result<glam::Vec3, String> {
-        let centers = if self.settings.show.detect || frame.ground_truth.is_none() {
+    /// Where crops are centred: the annotated palm (the paper's protocol) unless detection is
+    /// asked for or `annotated` is false.
+    fn centers(&self, annotated: bool) -> Centers {
+        if self.settings.show.detect || !annotated {
             Centers::Detect(Default::default())
         } else {
             Centers::GroundTruth
-        };
-        centers.center(frame).map_err(|e| e.to_string())
+        }
     }
 
     /// Takes in what the threads delivered and sends the next frame to the network.
@@ -43,10 +41,17 @@ impl ViewerApp {
                 Reply::Estimate {
                     generation,
                     index,
+                    sweep,
                     result,
                     latency,
                 } if generation == self.generation => {
-                    self.requested = None;
+                    if sweep {
+                        if let Some(s) = &mut self.sweep {
+                            s.in_flight = false;
+                        }
+                    } else if self.requested == Some(index) {
+                        self.requested = None;
+                    }
                     match result {
                         Ok(estimate) => self.take_estimate(index, *estimate, latency),
                         Err(e) => {
@@ -63,27 +68,53 @@ impl ViewerApp {
                 && self.requested != Some(f.index)
                 && !self.failed.contains(&f.index)
         });
-        if let (Some(frame), EngineState::Ready(_)) = (wanted, &self.engine_state) {
+        if !matches!(self.engine_state, EngineState::Ready(_)) {
+            return;
+        }
+        if let Some(frame) = wanted {
             let frame = frame.clone();
             let cube = self
                 .sequence
                 .as_ref()
                 .map_or(300.0, |s| s.source.cube(frame.index));
-            match self.crop_center(&frame) {
-                Ok(center) => {
-                    self.requested = Some(frame.index);
-                    self.worker.estimate(Job {
-                        frame,
-                        center,
-                        cube,
-                    });
-                }
-                Err(e) => {
-                    self.failed.insert(frame.index);
-                    self.notices.push(format!("frame {}: {e}", frame.index + 1));
-                }
-            }
+            self.requested = Some(frame.index);
+            self.worker.estimate(Job {
+                centers: self.centers(frame.ground_truth.is_some()),
+                frame: JobFrame::Decoded(frame),
+                cube,
+                sweep: false,
+            });
         }
+        self.pump_sweep();
+    }
+
+    /// Sends the sweep's next frame without a prediction, one at a time.
+    fn pump_sweep(&mut self) {
+        let (Some(sweep), Some(seq)) = (&mut self.sweep, &self.sequence) else {
+            return;
+        };
+        if sweep.in_flight {
+            return;
+        }
+        while sweep.next < seq.len()
+            && (self.predictions.contains_key(&sweep.next) || self.failed.contains(&sweep.next))
+        {
+            sweep.next += 1;
+        }
+        if sweep.next == seq.len() {
+            return;
+        }
+        let index = sweep.next;
+        sweep.in_flight = true;
+        sweep.next += 1;
+        let annotated = seq.ground_truth(index).is_some();
+        let job = Job {
+            frame: JobFrame::Load(seq.source.clone(), index),
+            centers: self.centers(annotated),
+            cube: seq.source.cube(index),
+            sweep: true,
+        };
+        self.worker.estimate(job);
     }
 
     fn take_estimate(&mut self, index: usize, estimate: Estimate, latency: Duration) {
@@ -95,6 +126,7 @@ impl ViewerApp {
                 let pred = crate::data::joints::eval_subset(&estimate.uvd);
                 let s = FrameScore::new(&gt.eval_uvd(), &pred, &k);
                 self.ours.insert(index, s);
+                self.score_methods(index);
                 Some(s)
             }
             _ => None,
@@ -102,17 +134,18 @@ impl ViewerApp {
         self.predictions
             .insert(index, Prediction { estimate, score });
         self.latest = Some(index);
-        // Keep memory bounded on long sequences: scores stay, old estimates go.
-        if self.predictions.len() > 4096 {
-            let keep = index;
-            self.predictions.retain(|&i, _| i.abs_diff(keep) < 2048);
+        // Keep memory bounded on long sequences (an NYU training split has 72,757 frames):
+        // scores stay, estimates far from the playhead go.
+        if self.predictions.len() > 16384 {
+            let playhead = self.settings.playback.index;
+            self.predictions.retain(|&i, _| i.abs_diff(playhead) < 8192);
         }
     }
 
-    /// Scores the other methods on the frame on screen.
-    pub(super) fn score_methods(&mut self) {
+    /// Scores the other methods on frame `index`: they are scored on exactly the frames ours
+    /// is, so their means and curves compare like with like.
+    pub(super) fn score_methods(&mut self, index: usize) {
         let Some(seq) = &self.sequence else { return };
-        let index = self.settings.playback.index;
         let Some(gt) = seq.ground_truth(index) else {
             return;
         };

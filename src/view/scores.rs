@@ -64,6 +64,11 @@ impl SequenceScores {
         self.frames.get(&index)
     }
 
+    /// The frames scored, ascending.
+    pub fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.frames.keys().copied()
+    }
+
     /// Frames scored so far.
     pub fn len(&self) -> usize {
         self.frames.len()
