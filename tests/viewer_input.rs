@@ -167,3 +167,25 @@ fn a_run_over_every_frame_gives_the_figure_eval_gives() {
     // tests/bundled.rs: `infer` + `eval` on the bundled sample with the bundled weights.
     assert!((mean - 25.686).abs() < 0.01, "{mean}");
 }
+
+#[test]
+fn a_typed_path_opens_like_a_dropped_one() {
+    use egui_kittest::kittest::Queryable;
+    let mut harness = viewer(EngineChoice::Shared);
+    harness.get_by_label("File").click();
+    harness.run_steps(2);
+    harness.get_by_label("Open a path…").click();
+    harness.run_steps(2);
+    let path = asset("assets/sample-results/max-out-finetune.txt");
+    harness
+        .get_by_role(egui::accesskit::Role::TextInput)
+        .type_text(path.to_str().unwrap());
+    harness.run_steps(2);
+    harness.get_by_label("Open").click();
+    harness.run_steps(3);
+    assert!(
+        harness.query_all_by_label("max-out-finetune").next().is_some(),
+        "the results file is listed as a method; notices: {:?}",
+        harness.state().notices()
+    );
+}

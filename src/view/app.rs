@@ -85,6 +85,8 @@ pub struct ViewerApp {
     pub(super) scene: Option<(super::views::SceneKey, Arc<Scene3d>)>,
     pub(super) scene_version: u64,
     pub(super) picks: super::menu::Picks,
+    /// The text of the "Open a path…" window, while it is open.
+    pub(super) path_prompt: Option<String>,
     pub(super) engine_list: std::cell::OnceCell<Vec<(EngineChoice, String)>>,
     screenshot: Option<Screenshot>,
     last_frame: Instant,
@@ -134,6 +136,7 @@ impl ViewerApp {
             scene: None,
             scene_version: 0,
             picks: super::menu::Picks::default(),
+            path_prompt: None,
             engine_list: Default::default(),
             screenshot,
             last_frame: Instant::now(),
@@ -395,6 +398,7 @@ impl eframe::App for ViewerApp {
         self.timeline(ui);
         self.side_panel(ui);
         self.views(ui);
+        self.path_prompt_ui(&ctx);
 
         let ready = self.screenshot_ready();
         if let Some(shot) = &mut self.screenshot {

@@ -141,6 +141,13 @@ impl ViewerApp {
                     if ui.button("Add results…").clicked() {
                         self.dialog(&ctx, Dialog::Results);
                     }
+                    if ui
+                        .button("Open a path…")
+                        .on_hover_text("Type or paste a path: where the desktop has no file dialog")
+                        .clicked()
+                    {
+                        self.path_prompt = Some(String::new());
+                    }
                     if ui.button("Use the bundled weights").clicked() {
                         self.use_bundled_weights();
                     }
@@ -166,6 +173,37 @@ impl ViewerApp {
                 });
             });
         });
+    }
+
+    /// The "Open a path…" window: a folder opens as a sequence, a `.safetensors` file as
+    /// weights, anything else as a results file.
+    pub(super) fn path_prompt_ui(&mut self, ctx: &egui::Context) {
+        let Some(text) = &mut self.path_prompt else {
+            return;
+        };
+        let (mut open, mut cancel) = (false, false);
+        egui::Window::new("Open a path")
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
+            .show(ctx, |ui| {
+                ui.label("A sequence folder, a weights file (.safetensors) or a results file:");
+                let edit = ui.add(egui::TextEdit::singleline(text).desired_width(420.0));
+                edit.request_focus();
+                let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                ui.horizontal(|ui| {
+                    open = ui.button("Open").clicked() || enter;
+                    cancel = ui.button("Cancel").clicked()
+                        || ui.input(|i| i.key_pressed(egui::Key::Escape));
+                });
+            });
+        if open && !text.trim().is_empty() {
+            let pick = Pick::classify(Path::new(text.trim()));
+            self.path_prompt = None;
+            self.open_pick(pick);
+        } else if cancel {
+            self.path_prompt = None;
+        }
     }
 
     fn recent_menu(&mut self, ui: &mut egui::Ui) {
