@@ -184,7 +184,10 @@ fn a_typed_path_opens_like_a_dropped_one() {
     harness.get_by_label("Open").click();
     harness.run_steps(3);
     assert!(
-        harness.query_all_by_label("max-out-finetune").next().is_some(),
+        harness
+            .query_all_by_label("max-out-finetune")
+            .next()
+            .is_some(),
         "the results file is listed as a method; notices: {:?}",
         harness.state().notices()
     );

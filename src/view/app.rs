@@ -181,6 +181,8 @@ impl ViewerApp {
                 self.settings.playback.index = 0;
                 self.forget_predictions();
                 self.shown = None;
+                // Keyed by frame index, which the new sequence reuses.
+                self.view2d_texture = None;
                 for (method, scores) in &mut self.methods {
                     scores.clear();
                     let frames = self.sequence.as_ref().map_or(0, Sequence::len);

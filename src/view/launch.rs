@@ -21,7 +21,9 @@ pub enum ViewError {
     #[error("{0}: exists; pass --force to replace it")]
     ScreenshotExists(PathBuf),
     /// The window could not be opened or failed.
-    #[error("the viewer's window failed: {0}")]
+    #[error(
+        "the viewer's window failed: {0}\n  Without a usable display, render it under Xvfb: xvfb-run -a hourhand view [SOURCE] --screenshot viewer.png\n  For predictions without a window: hourhand infer SOURCE --out results.txt"
+    )]
     Window(String),
     /// `--screenshot` could not be taken.
     #[error("no screenshot taken: {0}")]

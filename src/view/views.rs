@@ -41,7 +41,7 @@ impl ViewerApp {
     fn skeletons(&self, frame: &Frame) -> Vec<Skeleton<'static>> {
         let show = &self.settings.show;
         let mut out = Vec::new();
-        for (method, _) in &self.methods {
+        for (method, scores) in &self.methods {
             if let Some(joints) = method.frame(frame.index).filter(|_| method.visible) {
                 out.push(Skeleton {
                     name: method.name.clone(),
@@ -50,7 +50,7 @@ impl ViewerApp {
                     bones: &EVAL_BONES,
                     joint: method.colour,
                     bone: palette::bone_of(method.colour),
-                    errors: None,
+                    errors: scores.get(frame.index).map(|s| s.errors.to_vec()),
                 });
             }
         }
