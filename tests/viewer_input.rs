@@ -192,3 +192,39 @@ fn a_typed_path_opens_like_a_dropped_one() {
         harness.state().notices()
     );
 }
+
+#[test]
+fn the_network_moves_to_another_adapter_or_the_cpu_when_chosen() {
+    let mut harness = viewer(EngineChoice::Shared);
+    let choices: Vec<EngineChoice> = harness
+        .state()
+        .engine_choices()
+        .iter()
+        .map(|(c, _)| c.clone())
+        .collect();
+    assert_eq!(choices.first(), Some(&EngineChoice::Shared));
+    assert_eq!(choices.last(), Some(&EngineChoice::Cpu));
+    let own = choices
+        .iter()
+        .find(|c| matches!(c, EngineChoice::Adapter(_, wgpu::Backend::Vulkan)))
+        .expect("the Vulkan adapter is offered with a device of its own")
+        .clone();
+    for choice in [own, EngineChoice::Cpu] {
+        harness.state_mut().set_engine(choice.clone());
+        let start = Instant::now();
+        harness.step();
+        while !harness.state().is_showing_prediction() {
+            assert!(
+                start.elapsed() < Duration::from_secs(300),
+                "{choice:?}: no prediction"
+            );
+            harness.step();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            harness.state().notices().is_empty(),
+            "{:?}",
+            harness.state().notices()
+        );
+    }
+}

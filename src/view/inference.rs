@@ -17,8 +17,9 @@ use crate::net::{Network, Weights};
 pub enum EngineChoice {
     /// The viewer's own wgpu device: frames go from disk to skeleton on one device.
     Shared,
-    /// A device of its own on the adapter with this name.
-    Adapter(String),
+    /// A device of its own on the adapter with this name, on this backend (one GPU can show up
+    /// on several).
+    Adapter(String, wgpu::Backend),
     /// The CPU reference.
     Cpu,
 }
@@ -235,8 +236,8 @@ fn make_estimator(
     let engine = match choice {
         EngineChoice::Cpu => Engine::Cpu(CpuNet::from_network(&network)),
         EngineChoice::Shared => gpu(shared.ok_or("the viewer has no wgpu device to share")?)?,
-        EngineChoice::Adapter(name) => gpu(GpuContext::new(&AdapterRequest {
-            backends: None,
+        EngineChoice::Adapter(name, backend) => gpu(GpuContext::new(&AdapterRequest {
+            backends: Some(wgpu::Backends::from(*backend)),
             adapter: Some(name.clone()),
         })
         .map_err(|e| e.to_string())?)?,

@@ -243,7 +243,7 @@ impl ViewerApp {
 
     /// The choices of where the network runs: the viewer's own device, every other adapter,
     /// the CPU.
-    pub(super) fn engine_choices(&self) -> &[(EngineChoice, String)] {
+    pub fn engine_choices(&self) -> &[(EngineChoice, String)] {
         // Enumerating adapters creates instances: once per run is enough.
         self.engine_list.get_or_init(|| self.list_engines())
     }
@@ -261,7 +261,7 @@ impl ViewerApp {
         }
         for a in crate::gpu::list_adapters(&Default::default()) {
             choices.push((
-                EngineChoice::Adapter(a.info.name.clone()),
+                EngineChoice::Adapter(a.info.name.clone(), a.info.backend),
                 format!("{} ({:?}, own device)", a.info.name, a.info.backend),
             ));
         }
