@@ -170,6 +170,13 @@ impl ViewerApp {
     /// Opens an NYU folder or a folder of depth frames; on error keeps what was open.
     pub fn open_source(&mut self, path: &Path) {
         let ctx_wake = self.wake();
+        // Named relative to the working directory where it lies inside it: shorter on screen,
+        // and the same wherever the project is checked out.
+        let relative = std::env::current_dir()
+            .ok()
+            .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+            .filter(|p| !p.as_os_str().is_empty());
+        let path = relative.as_deref().unwrap_or(path);
         match open(path, &self.options.open) {
             Ok(source) => {
                 Settings::remember(
