@@ -3,6 +3,9 @@
 
 use std::process::Command;
 
+#[path = "common/spirv.rs"]
+mod spirv;
+
 use eframe::egui::Color32;
 use glam::{Vec3, Vec4Swizzles};
 use hourhand::data::intrinsics::Intrinsics;
@@ -432,23 +435,7 @@ fn view_shaders_validate_and_translate_to_spirv() {
                 assert_eq!(*span as usize, size, "{file}: size of {name}");
             }
         }
-        let words =
-            naga::back::spv::write_vec(&module, &info, &naga::back::spv::Options::default(), None)
-                .unwrap_or_else(|e| panic!("{file}: SPIR-V: {e}"));
-        let path = tmp.join(format!("{file}.spv"));
-        std::fs::write(&path, bytemuck::cast_slice::<u32, u8>(&words)).unwrap();
-        let out = Command::new("spirv-val")
-            .arg("--target-env")
-            .arg("vulkan1.1")
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{file}: spirv-val: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        spirv::assert_valid_spirv(&module, &info, file, &tmp);
     }
     std::fs::remove_dir_all(&tmp).ok();
 }

@@ -5,6 +5,9 @@
 
 use std::process::Command;
 
+#[path = "common/spirv.rs"]
+mod spirv;
+
 use hourhand::gpu::kernels::{Kernel, WORKGROUP_SIZE};
 use naga::back::PipelineConstants;
 use naga::valid::{Capabilities, ValidationFlags, Validator};
@@ -98,24 +101,7 @@ fn shaders_translate_to_spirv_msl_and_hlsl() {
         );
 
         // SPIR-V, validated by the Khronos validator.
-        let words =
-            naga::back::spv::write_vec(&module, &info, &naga::back::spv::Options::default(), None)
-                .unwrap_or_else(|e| panic!("{}: SPIR-V: {e}", src.file));
-        let path = tmp.join(format!("{}.spv", src.entry));
-        std::fs::write(&path, bytemuck::cast_slice::<u32, u8>(&words)).unwrap();
-        let out = Command::new("spirv-val")
-            .arg("--target-env")
-            .arg("vulkan1.1")
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}: spirv-val: {}{}",
-            src.file,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        spirv::assert_valid_spirv(&module, &info, src.entry, &tmp);
 
         // MSL: errors of individual entry points are reported inside the translation info.
         let (msl, msl_info) = naga::back::msl::write_string(

@@ -4,57 +4,29 @@
 //! after an intended change with `UPDATE_SNAPSHOTS=1 cargo test --test viewer`.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use hourhand::view::{ViewOptions, ViewerApp};
 
-const SIZE: [f32; 2] = [1280.0, 800.0];
+#[path = "common/viewer.rs"]
+mod harness;
+use harness::{SIZE, asset};
 
-fn asset(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-/// The viewer on the bundled sample, paused at `frame`, without measured times (they differ
-/// from run to run) and without the user's remembered settings.
+/// The viewer paused at `frame` with `results` loaded, settled for a snapshot.
 fn viewer(frame: usize, results: Vec<PathBuf>) -> Harness<'static, ViewerApp> {
-    let options = ViewOptions {
-        source: Some(asset("assets/sample")),
+    let mut harness = harness::viewer(ViewOptions {
         results,
         start_frame: frame,
-        autoplay: false,
-        show_timings: false,
-        remember: false,
         ..ViewOptions::default()
-    };
-    let mut harness = Harness::builder()
-        .with_size(SIZE)
-        .wgpu()
-        .build_eframe(|cc| ViewerApp::new(cc, options));
-    wait_for_prediction(&mut harness);
-    harness
-}
-
-/// Steps the UI until the frame and its prediction are on screen (decoding and the network
-/// run on their own threads).
-fn wait_for_prediction(harness: &mut Harness<'static, ViewerApp>) {
-    let start = Instant::now();
-    while !harness.state().is_showing_prediction() {
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "no prediction on screen after 300 s; notices: {:?}",
-            harness.state().notices()
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    });
     assert!(
         harness.state().notices().is_empty(),
         "{:?}",
         harness.state().notices()
     );
     harness.run_steps(4);
+    harness
 }
 
 #[test]

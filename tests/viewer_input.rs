@@ -9,34 +9,16 @@ use egui_kittest::Harness;
 use hourhand::view::inference::EngineChoice;
 use hourhand::view::{Pick, ViewOptions, ViewerApp};
 
-fn asset(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
-}
+#[path = "common/viewer.rs"]
+mod harness;
+use harness::{asset, wait_for_prediction};
 
 fn viewer(engine: EngineChoice) -> Harness<'static, ViewerApp> {
-    let options = ViewOptions {
-        source: Some(asset("assets/sample")),
+    harness::viewer(ViewOptions {
         engine,
         start_frame: 3,
-        show_timings: false,
-        remember: false,
         ..ViewOptions::default()
-    };
-    let mut harness = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .wgpu()
-        .build_eframe(|cc| ViewerApp::new(cc, options));
-    let start = Instant::now();
-    while !harness.state().is_showing_prediction() {
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "no prediction after 300 s: {:?}",
-            harness.state().notices()
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    harness
+    })
 }
 
 fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
@@ -211,16 +193,8 @@ fn the_network_moves_to_another_adapter_or_the_cpu_when_chosen() {
         .clone();
     for choice in [own, EngineChoice::Cpu] {
         harness.state_mut().set_engine(choice.clone());
-        let start = Instant::now();
         harness.step();
-        while !harness.state().is_showing_prediction() {
-            assert!(
-                start.elapsed() < Duration::from_secs(300),
-                "{choice:?}: no prediction"
-            );
-            harness.step();
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_prediction(&mut harness);
         assert!(
             harness.state().notices().is_empty(),
             "{:?}",
