@@ -2,7 +2,7 @@
 //! frame's errors joint by joint, the sequence's mean and success-rate curve) and the timeline.
 
 use eframe::egui::{self, Color32, RichText};
-use egui_plot::{Corner, Legend, Line, Plot, PlotPoints};
+use egui_plot::{AxisHints, Corner, Legend, Line, Plot, PlotPoints};
 
 use crate::data::joints::EVAL_JOINT_LABELS;
 
@@ -329,7 +329,12 @@ impl ViewerApp {
         Plot::new("success")
             .height(150.0)
             .legend(Legend::default().position(Corner::LeftTop))
-            .x_axis_label("max joint error ≤ (mm)")
+            // Ticks every 10 mm fit a side panel; the default wants 60 points between labels.
+            .custom_x_axes(vec![
+                AxisHints::new_x()
+                    .label("max joint error ≤ (mm)")
+                    .label_spacing(20.0..=30.0),
+            ])
             .y_axis_label("fraction of frames")
             .default_x_bounds(0.0, 80.0)
             .default_y_bounds(0.0, 1.0)
