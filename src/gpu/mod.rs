@@ -13,6 +13,7 @@ pub mod kernels;
 mod net;
 mod plan;
 pub mod runner;
+mod timing;
 mod train;
 
 pub use context::{AdapterRequest, AdapterSummary, ContextError, GpuContext, list_adapters};

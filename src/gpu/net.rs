@@ -160,25 +160,13 @@ impl GpuNet {
             for (i, step) in plan.steps.iter().enumerate() {
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some(&step.op),
-                    timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
-                        query_set: &timing.queries,
-                        beginning_of_pass_write_index: Some(2 * i as u32),
-                        end_of_pass_write_index: Some(2 * i as u32 + 1),
-                    }),
+                    timestamp_writes: Some(timing.writes(i)),
                 });
                 pass.set_pipeline(&pipelines[&step.kernel]);
                 pass.set_bind_group(0, &step.bind_group, &[]);
                 pass.dispatch_workgroups(step.groups.0, step.groups.1, 1);
             }
-            let count = 2 * plan.steps.len() as u32;
-            encoder.resolve_query_set(&timing.queries, 0..count, &timing.resolve, 0);
-            encoder.copy_buffer_to_buffer(
-                &timing.resolve,
-                0,
-                &timing.readback,
-                0,
-                count as u64 * 8,
-            );
+            timing.resolve(&mut encoder);
         } else {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("forward"),
@@ -210,21 +198,12 @@ impl GpuNet {
         let output = read_f32(&plan.readback)?;
         let mut layers = Vec::new();
         if let (true, Some(timing)) = (timed, &plan.timing) {
-            let ticks: Vec<u64> = {
-                let view = timing
-                    .readback
-                    .get_mapped_range(..)
-                    .map_err(|e| GpuError::Readback(e.to_string()))?;
-                bytemuck::pod_collect_to_vec(&view)
-            };
-            timing.readback.unmap();
-            let ns_per_tick = queue.get_timestamp_period() as f64;
-            for (i, step) in plan.steps.iter().enumerate() {
-                let ticks = ticks[2 * i + 1].saturating_sub(ticks[2 * i]);
+            let times = timing.durations_ms(&queue)?;
+            for (step, ms) in plan.steps.iter().zip(times) {
                 layers.push(LayerTime {
                     op: step.op.clone(),
                     kernel: step.kernel,
-                    ms: ticks as f64 * ns_per_tick / 1e6,
+                    ms,
                     flops: step.flops,
                 });
             }

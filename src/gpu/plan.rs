@@ -11,6 +11,7 @@ use wgpu::util::DeviceExt;
 
 use super::GpuError;
 use super::kernels::{Kernel, Slot, dispatches, workgroups};
+use super::timing::Timing;
 use crate::net::Program;
 
 /// Counts of device objects created, to show that steady-state inference creates none.
@@ -38,13 +39,6 @@ pub(crate) struct Step {
     pub flops: u64,
     pub bind_group: wgpu::BindGroup,
     pub groups: (u32, u32),
-}
-
-/// Timestamp queries for per-layer timing, made on first use.
-pub(crate) struct Timing {
-    pub queries: wgpu::QuerySet,
-    pub resolve: wgpu::Buffer,
-    pub readback: wgpu::Buffer,
 }
 
 /// The device objects for one batch size.
@@ -188,29 +182,10 @@ impl Plan {
 
     /// Creates the timestamp queries (two per step) on first use.
     pub fn timing(&mut self, device: &wgpu::Device, stats: &mut AllocStats) -> &Timing {
-        let count = 2 * self.steps.len() as u32;
+        let passes = self.steps.len();
         self.timing.get_or_insert_with(|| {
-            let bytes = count as u64 * 8;
             stats.buffers += 2;
-            Timing {
-                queries: device.create_query_set(&wgpu::QuerySetDescriptor {
-                    label: Some("per-layer"),
-                    ty: wgpu::QueryType::Timestamp,
-                    count,
-                }),
-                resolve: device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("timestamps"),
-                    size: bytes,
-                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                    mapped_at_creation: false,
-                }),
-                readback: device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("timestamps readback"),
-                    size: bytes,
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                }),
-            }
+            Timing::new(device, "per-layer", passes)
         })
     }
 }

@@ -8,6 +8,7 @@ use super::{GpuError, GpuTrainer};
 use crate::gpu::LayerTime;
 use crate::gpu::kernels::{Slot, loss};
 use crate::gpu::net::{read_f32, wait_for_maps};
+use crate::gpu::timing::Timing;
 use crate::run::{InputError, check_inputs};
 use crate::train::step::StepOptions;
 
@@ -36,13 +37,6 @@ pub(super) struct RunOutput {
     pub grads: Grads,
     /// With [`Mode::TimedStep`], the GPU time of every dispatch.
     pub times: Vec<LayerTime>,
-}
-
-/// Timestamp queries for one timed run.
-struct Timing {
-    queries: wgpu::QuerySet,
-    resolve: wgpu::Buffer,
-    readback: wgpu::Buffer,
 }
 
 impl GpuTrainer {
@@ -102,18 +96,11 @@ impl GpuTrainer {
             for (k, &i) in recorded.iter().enumerate() {
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some(&self.steps[i].label),
-                    timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
-                        query_set: &timing.queries,
-                        beginning_of_pass_write_index: Some(2 * k as u32),
-                        end_of_pass_write_index: Some(2 * k as u32 + 1),
-                    }),
+                    timestamp_writes: Some(timing.writes(k)),
                 });
                 self.record(&mut pass, i);
             }
-            let count = 2 * recorded.len() as u32;
-            encoder.resolve_query_set(&timing.queries, 0..count, &timing.resolve, 0);
-            let bytes = count as u64 * 8;
-            encoder.copy_buffer_to_buffer(&timing.resolve, 0, &timing.readback, 0, bytes);
+            timing.resolve(&mut encoder);
         } else {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("train step"),
@@ -160,20 +147,12 @@ impl GpuTrainer {
             out.grads = self.trained.iter().cloned().zip(values).collect();
         }
         if let Some(timing) = timing {
-            let ticks: Vec<u64> = {
-                let view = timing
-                    .readback
-                    .get_mapped_range(..)
-                    .map_err(|e| GpuError::Readback(e.to_string()))?;
-                bytemuck::pod_collect_to_vec(&view)
-            };
-            let ns_per_tick = queue.get_timestamp_period() as f64;
-            for (k, &i) in recorded.iter().enumerate() {
-                let ticks = ticks[2 * k + 1].saturating_sub(ticks[2 * k]);
+            let times = timing.durations_ms(&queue)?;
+            for (&i, ms) in recorded.iter().zip(times) {
                 out.times.push(LayerTime {
                     op: self.steps[i].label.clone(),
                     kernel: self.steps[i].kernel,
-                    ms: ticks as f64 * ns_per_tick / 1e6,
+                    ms,
                     flops: 0,
                 });
             }
@@ -190,28 +169,8 @@ impl GpuTrainer {
 
     /// Queries and buffers for timing `count` dispatches (made per timed run: profiling only).
     fn timing(&mut self, count: usize) -> Timing {
-        let device = &self.ctx.device;
-        let bytes = 2 * count as u64 * 8;
         self.stats.buffers += 2;
-        Timing {
-            queries: device.create_query_set(&wgpu::QuerySetDescriptor {
-                label: Some("train step timing"),
-                ty: wgpu::QueryType::Timestamp,
-                count: 2 * count as u32,
-            }),
-            resolve: device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("timestamps"),
-                size: bytes,
-                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            }),
-            readback: device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("timestamps readback"),
-                size: bytes,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            }),
-        }
+        Timing::new(&self.ctx.device, "train step timing", count)
     }
 
     /// The contents of `slots`, in one submission.
