@@ -65,8 +65,7 @@ pub fn forward(
     let mut values: HashMap<String, Vec<f32>> = HashMap::new();
     values.insert(program.inputs[0].0.clone(), input.to_vec());
     let mut stats = HashMap::new();
-    let mut dropouts = 0u32;
-    for op in &program.ops {
+    for (op, &ordinal) in program.ops.iter().zip(&program.dropout_ordinals()) {
         let x = &values[op.inputs()[0]];
         let in_shape = program.shape(op.inputs()[0]);
         let y = match op {
@@ -82,8 +81,7 @@ pub fn forward(
                 y
             }
             Op::Dropout { .. } => {
-                let key = dropout.key(dropouts);
-                dropouts += 1;
+                let key = dropout.key(ordinal);
                 if dropout.rate > 0.0 {
                     backward::dropout(x, key, dropout.rate)
                 } else {
@@ -121,15 +119,8 @@ pub fn backward(program: &Program, params: &Params, tape: &Tape, d_output: &[f32
     let mut tgrads: HashMap<String, Vec<f32>> = HashMap::new();
     tgrads.insert(program.output.clone(), d_output.to_vec());
     let mut pgrads = Grads::new();
-    let mut dropouts = program
-        .ops
-        .iter()
-        .filter(|op| matches!(op, Op::Dropout { .. }))
-        .count() as u32;
-    for op in program.ops.iter().rev() {
-        if matches!(op, Op::Dropout { .. }) {
-            dropouts -= 1;
-        }
+    let ordinals = program.dropout_ordinals();
+    for (op, &ordinal) in program.ops.iter().zip(&ordinals).rev() {
         let Some(dy) = tgrads.remove(op.output()) else {
             continue;
         };
@@ -186,7 +177,7 @@ pub fn backward(program: &Program, params: &Params, tape: &Tape, d_output: &[f32
             }
             Op::Dropout { .. } => {
                 let dx = if tape.dropout.rate > 0.0 {
-                    backward::dropout(&dy, tape.dropout.key(dropouts), tape.dropout.rate)
+                    backward::dropout(&dy, tape.dropout.key(ordinal), tape.dropout.rate)
                 } else {
                     dy
                 };

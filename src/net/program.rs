@@ -149,6 +149,20 @@ impl Program {
         self.ops.iter().flat_map(Op::params).collect()
     }
 
+    /// Per op, how many dropout ops come before it: a dropout op's ordinal, which keys its
+    /// mask (the same on both backends, forward and backward).
+    pub fn dropout_ordinals(&self) -> Vec<u32> {
+        let mut seen = 0;
+        self.ops
+            .iter()
+            .map(|op| {
+                let ordinal = seen;
+                seen += u32::from(matches!(op, Op::Dropout { .. }));
+                ordinal
+            })
+            .collect()
+    }
+
     /// Per-sample shape of a tensor.
     pub fn shape(&self, tensor: &str) -> Shape {
         self.shapes[tensor]

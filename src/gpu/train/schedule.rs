@@ -131,8 +131,7 @@ fn param_len(program: &Program, name: &str) -> usize {
 fn forward(s: &mut Builder, options: &StepOptions) -> Result<(), GpuError> {
     let (program, batch) = (s.program, s.batch);
     let tensor = |t: &str| Slot::Tensor(t.to_string());
-    let mut ordinal = 0u32;
-    for op in &program.ops {
+    for (op, &ordinal) in program.ops.iter().zip(&program.dropout_ordinals()) {
         let shape = program.shape(op.inputs()[0]);
         let ds = match op {
             Op::BatchNorm(b) => {
@@ -146,12 +145,11 @@ fn forward(s: &mut Builder, options: &StepOptions) -> Result<(), GpuError> {
                 vec![relu::forward(s.len(input), tensor(input), tensor(output))]
             }
             Op::Dropout { input, output, .. } => {
-                ordinal += 1;
                 let (x, y) = (tensor(input), tensor(output));
                 vec![dropout::dispatch(
                     s.len(input),
                     options.dropout,
-                    ordinal - 1,
+                    ordinal,
                     x,
                     y,
                     false,
@@ -179,15 +177,8 @@ fn backward(s: &mut Builder, options: &StepOptions) -> Vec<String> {
     // Tensors whose gradient buffer holds a value: the next contribution accumulates.
     let mut written: HashSet<String> = HashSet::from([program.output.clone()]);
     let mut trained = Vec::new();
-    let mut ordinal = program
-        .ops
-        .iter()
-        .filter(|op| matches!(op, Op::Dropout { .. }))
-        .count() as u32;
-    for op in program.ops.iter().rev() {
-        if matches!(op, Op::Dropout { .. }) {
-            ordinal -= 1;
-        }
+    let ordinals = program.dropout_ordinals();
+    for (op, &ordinal) in program.ops.iter().zip(&ordinals).rev() {
         if !written.contains(op.output()) {
             continue;
         }
