@@ -277,12 +277,9 @@ impl ViewerApp {
         self.forget_predictions();
     }
 
-    /// Runs the network again on every frame (the crop centring changed).
-    pub(super) fn refresh_predictions(&mut self) {
-        self.forget_predictions();
-    }
-
-    fn forget_predictions(&mut self) {
+    /// Drops every prediction and score (new weights, engine, sequence or crop centring): the
+    /// network runs again on what is shown.
+    pub(super) fn forget_predictions(&mut self) {
         self.predictions.clear();
         self.latest = None;
         self.requested = None;
@@ -371,10 +368,15 @@ impl ViewerApp {
         self.sweep = None;
     }
 
-    /// Frames of the sequence with a prediction (or a failure), and the frame count.
+    /// Frames of the sequence the network has been run on (with a prediction or a failure),
+    /// and the frame count. During a sweep, the frames its cursor has passed: estimates far from
+    /// the playhead are dropped on long sequences, so counting the kept ones would fall short.
     pub fn coverage(&self) -> (usize, usize) {
         let len = self.sequence.as_ref().map_or(0, Sequence::len);
-        let done = self.predictions.keys().filter(|&&i| i < len).count() + self.failed.len();
+        let done = match &self.sweep {
+            Some(sweep) => sweep.next - usize::from(sweep.in_flight),
+            None => self.predictions.len() + self.failed.len(),
+        };
         (done.min(len), len)
     }
 

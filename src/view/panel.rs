@@ -139,7 +139,7 @@ impl ViewerApp {
             "Crop on the detected hand (else the annotated palm)",
         );
         if show.detect != before {
-            self.refresh_predictions();
+            self.forget_predictions();
         }
     }
 
