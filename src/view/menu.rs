@@ -242,31 +242,41 @@ impl ViewerApp {
     }
 
     /// The choices of where the network runs: the viewer's own device, every other adapter,
-    /// the CPU.
+    /// the CPU. Enumerated once, when first asked for (the selector opened).
     pub fn engine_choices(&self) -> &[(EngineChoice, String)] {
         // Enumerating adapters creates instances: once per run is enough.
         self.engine_list.get_or_init(|| self.list_engines())
     }
 
     fn list_engines(&self) -> Vec<(EngineChoice, String)> {
-        let mut choices = Vec::new();
-        if let Some(gpu) = &self.shared_gpu {
-            choices.push((
-                EngineChoice::Shared,
-                format!(
+        let shared = self.shared_gpu.as_ref().map(|_| EngineChoice::Shared);
+        let adapters = crate::gpu::list_adapters(&Default::default())
+            .into_iter()
+            .map(|a| EngineChoice::Adapter(a.info.name, a.info.backend));
+        shared
+            .into_iter()
+            .chain(adapters)
+            .chain([EngineChoice::Cpu])
+            .map(|c| {
+                let label = self.engine_label(&c);
+                (c, label)
+            })
+            .collect()
+    }
+
+    /// How a choice of where the network runs reads in the selector.
+    pub(super) fn engine_label(&self, choice: &EngineChoice) -> String {
+        match choice {
+            EngineChoice::Shared => match &self.shared_gpu {
+                Some(gpu) => format!(
                     "{} ({:?}, the viewer's device)",
                     gpu.info.name, gpu.info.backend
                 ),
-            ));
+                None => "the viewer's device (none)".into(),
+            },
+            EngineChoice::Adapter(name, backend) => format!("{name} ({backend:?}, own device)"),
+            EngineChoice::Cpu => "CPU reference".into(),
         }
-        for a in crate::gpu::list_adapters(&Default::default()) {
-            choices.push((
-                EngineChoice::Adapter(a.info.name.clone(), a.info.backend),
-                format!("{} ({:?}, own device)", a.info.name, a.info.backend),
-            ));
-        }
-        choices.push((EngineChoice::Cpu, "CPU reference".into()));
-        choices
     }
 }
 

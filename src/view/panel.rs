@@ -145,11 +145,8 @@ impl ViewerApp {
 
     fn network_ui(&mut self, ui: &mut egui::Ui) {
         let heading = ui.strong("Network");
-        let current = self
-            .engine_choices()
-            .iter()
-            .find(|(c, _)| *c == self.engine)
-            .map_or_else(|| format!("{:?}", self.engine), |(_, l)| l.clone());
+        // The list is enumerated only once the selector opens: adapters take a while to list.
+        let current = self.engine_label(&self.engine);
         let mut chosen = None;
         egui::ComboBox::from_id_salt("engine")
             .selected_text(current)
