@@ -3,7 +3,7 @@
 
 use glam::Vec3;
 
-use crate::cpu::CpuNet;
+use crate::cpu::fast::FastNet;
 use crate::data::crop::{Crop, CropError, OUTPUTS};
 use crate::data::detect::{DetectOptions, detect_hand};
 use crate::data::source::Frame;
@@ -15,8 +15,8 @@ use crate::run::InputError;
 pub enum Engine {
     /// WGSL kernels on a wgpu device.
     Gpu(Box<GpuNet>),
-    /// The CPU reference.
-    Cpu(CpuNet),
+    /// The CPU backend (the compiled fast path; see [`crate::cpu::fast`]).
+    Cpu(Box<FastNet>),
 }
 
 /// What can go wrong estimating poses.
@@ -147,7 +147,7 @@ impl Estimator {
     pub fn describe(&self) -> String {
         match &self.engine {
             Engine::Gpu(net) => net.context().summary().to_string(),
-            Engine::Cpu(_) => "CPU reference".into(),
+            Engine::Cpu(_) => format!("CPU, {} threads", rayon::current_num_threads()),
         }
     }
 

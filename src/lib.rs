@@ -21,6 +21,7 @@ pub mod eval;
 pub mod files;
 pub mod gpu;
 pub mod net;
+pub mod onnx;
 pub mod run;
 pub mod train;
 pub mod view;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use hourhand::cpu::CpuNet;
+use hourhand::cpu::fast::{FastNet, StepTime};
 use hourhand::gpu::kernels::peak;
 use hourhand::gpu::{GpuNet, LayerTime};
 use hourhand::net::Network;
@@ -155,14 +155,23 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     if !args.no_cpu || args.device.is_cpu() {
-        let cpu = CpuNet::from_network(&net);
-        let adapter = format!("CPU reference, {} threads", rayon::current_num_threads());
+        let mut cpu = FastNet::from_network(&net);
+        let adapter = format!("CPU, {} threads", rayon::current_num_threads());
+        let mut cpu_layers = None;
         for &batch in &args.batch {
             let x = &input[..batch * input_len];
             let timing = time(args.seconds, || Ok(cpu.forward(&[x], batch).map(drop)?))?;
             let r = row("cpu".into(), adapter.clone(), batch, flops, timing);
             print_row(&r, args.json)?;
             rows.push(r);
+            if args.per_layer {
+                cpu_layers
+                    .get_or_insert_with(Vec::new)
+                    .push((batch, cpu_per_layer(&mut cpu, x, batch)?));
+            }
+        }
+        for (batch, steps) in cpu_layers.into_iter().flatten() {
+            print_cpu_steps(batch, &steps, args.json)?;
         }
     }
     if let Some((batch, layers)) = layers {
@@ -261,6 +270,59 @@ fn print_layers(batch: usize, layers: &[LayerTime], json: bool) -> anyhow::Resul
             println!(
                 "{op:<32} {kernel:<18} {ms:>9.3} {:>6.1}% {g}",
                 100.0 * ms / total.max(1e-12)
+            );
+        }
+    }
+    if !json {
+        println!("{:<32} {:<18} {total:>9.3}", "total", "");
+    }
+    Ok(())
+}
+
+/// Median CPU time of every step over a few timed runs.
+fn cpu_per_layer(cpu: &mut FastNet, x: &[f32], batch: usize) -> anyhow::Result<Vec<StepTime>> {
+    let runs: Vec<Vec<StepTime>> = (0..7)
+        .map(|_| cpu.forward_timed(&[x], batch).map(|(_, t, _)| t))
+        .collect::<Result<_, _>>()?;
+    let mut out = runs[0].clone();
+    for (i, step) in out.iter_mut().enumerate() {
+        let mut ms: Vec<f64> = runs.iter().map(|r| r[i].ms).collect();
+        ms.sort_by(f64::total_cmp);
+        step.ms = ms[ms.len() / 2];
+    }
+    Ok(out)
+}
+
+fn print_cpu_steps(batch: usize, steps: &[StepTime], json: bool) -> anyhow::Result<()> {
+    let total: f64 = steps.iter().map(|s| s.ms).sum();
+    if !json {
+        println!("\nper-step CPU time at batch {batch} (median of 7 runs):");
+        println!(
+            "{:<32} {:<18} {:>9} {:>7} {:>9}",
+            "layer", "kernel", "ms", "share", "GFLOP/s"
+        );
+    }
+    for s in steps {
+        let gflops = if s.ms > 0.0 {
+            s.flops as f64 / (s.ms / 1e3) / 1e9
+        } else {
+            0.0
+        };
+        if json {
+            let v = serde_json::json!({"backend": "cpu", "layer": s.op, "kernel": s.kernel, "batch": batch, "ms": s.ms, "gflops": gflops});
+            println!("{v}");
+        } else {
+            let g = if s.flops > 0 {
+                format!("{gflops:>9.2}")
+            } else {
+                format!("{:>9}", "-")
+            };
+            println!(
+                "{:<32} {:<18} {:>9.3} {:>6.1}% {g}",
+                s.op,
+                s.kernel,
+                s.ms,
+                100.0 * s.ms / total.max(1e-12)
             );
         }
     }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod eval;
+mod export;
 mod infer;
 mod info;
 mod init;
@@ -14,7 +15,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use hourhand::cpu::CpuNet;
+use hourhand::cpu::fast::FastNet;
 use hourhand::estimator::{Engine, Estimator};
 use hourhand::gpu::{AdapterRequest, GpuContext, GpuNet};
 use hourhand::net::{NetConfig, Network, Weights};
@@ -36,6 +37,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Write freshly initialized weights.
     Init(init::InitArgs),
+    /// Write a weights file as an ONNX model (opset 17, dynamic batch) for other runtimes.
+    Export(export::ExportArgs),
     /// Score results files against the ground truth: mean, per-subject and per-joint errors,
     /// success rates; optionally plot them.
     Eval(eval::EvalArgs),
@@ -108,6 +111,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Info(args)) => info::run(args),
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Init(args)) => init::run(args),
+        Some(Command::Export(args)) => export::run(args),
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Infer(args)) => infer::run(args),
         Some(Command::Synth(args)) => synth::run(args),
@@ -125,7 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 pub fn estimator(weights: &Weights, device: &DeviceArgs) -> anyhow::Result<Estimator> {
     let network = Network::from_weights(weights);
     let engine = if device.is_cpu() {
-        Engine::Cpu(CpuNet::from_network(&network))
+        Engine::Cpu(Box::new(FastNet::from_network(&network)))
     } else {
         Engine::Gpu(Box::new(GpuNet::from_network(device.gpu()?, &network)?))
     };

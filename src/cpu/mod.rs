@@ -5,6 +5,7 @@ pub mod backward;
 pub mod batch_norm;
 pub mod conv;
 pub mod elementwise;
+pub mod fast;
 pub mod linear;
 pub mod train;
 

@@ -4,7 +4,7 @@
 
 use super::error::TrainError;
 use super::step::{Moments, StepOptions, cpu_step};
-use crate::cpu::CpuNet;
+use crate::cpu::fast::FastNet;
 use crate::gpu::{GpuContext, GpuNet, GpuTrainer};
 use crate::net::{Network, Params, Program, Weights};
 
@@ -36,7 +36,7 @@ pub struct CpuEngine {
     program: Program,
     params: Params,
     moments: Moments,
-    net: Option<(Params, CpuNet)>,
+    net: Option<(Params, FastNet)>,
 }
 
 impl CpuEngine {
@@ -99,9 +99,9 @@ impl Engine for CpuEngine {
     ) -> Result<Vec<f32>, TrainError> {
         // Build the executor once per network (a validation pass runs many batches).
         if self.net.as_ref().is_none_or(|(p, _)| *p != net.params) {
-            self.net = Some((net.params.clone(), CpuNet::from_network(net)));
+            self.net = Some((net.params.clone(), FastNet::from_network(net)));
         }
-        let (_, cpu) = self.net.as_ref().expect("built above");
+        let (_, cpu) = self.net.as_mut().expect("built above");
         Ok(cpu.forward(&[input], batch)?)
     }
 }

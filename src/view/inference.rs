@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
-use crate::cpu::CpuNet;
+use crate::cpu::fast::FastNet;
 use crate::data::source::{Frame, Source};
 use crate::estimator::{Centers, Engine, Estimate, Estimator};
 use crate::gpu::{AdapterRequest, GpuContext, GpuNet};
@@ -20,7 +20,7 @@ pub enum EngineChoice {
     /// A device of its own on the adapter with this name, on this backend (one GPU can show up
     /// on several).
     Adapter(String, wgpu::Backend),
-    /// The CPU reference.
+    /// The CPU backend.
     Cpu,
 }
 
@@ -234,7 +234,7 @@ fn make_estimator(
         )))
     };
     let engine = match choice {
-        EngineChoice::Cpu => Engine::Cpu(CpuNet::from_network(&network)),
+        EngineChoice::Cpu => Engine::Cpu(Box::new(FastNet::from_network(&network))),
         EngineChoice::Shared => gpu(shared.ok_or("the viewer has no wgpu device to share")?)?,
         EngineChoice::Adapter(name, backend) => gpu(GpuContext::new(&AdapterRequest {
             backends: Some(wgpu::Backends::from(*backend)),

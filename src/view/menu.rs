@@ -275,7 +275,7 @@ impl ViewerApp {
                 None => "the viewer's device (none)".into(),
             },
             EngineChoice::Adapter(name, backend) => format!("{name} ({backend:?}, own device)"),
-            EngineChoice::Cpu => "CPU reference".into(),
+            EngineChoice::Cpu => format!("CPU ({} threads)", rayon::current_num_threads()),
         }
     }
 }

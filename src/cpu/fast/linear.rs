@@ -1,0 +1,57 @@
+//! Fully connected layers over a batch in the `Nchw` layout: `Yᵀ = W · Xᵀ` as GEMMs over blocks
+//! of output features, one block a thread. At batch 1 this is a matrix-vector product bound by
+//! reading the weights, so the blocks split the weights between cores.
+
+use super::plan::LinearStep;
+use super::team::{Out, Part};
+
+/// This thread's part of `step` on a batch: `x` is `batch × inputs`, `y` is `batch × outputs`.
+pub fn linear(step: &LinearStep, batch: usize, x: &[f32], y: Out, part: Part) {
+    let (fin, fout) = (step.inputs, step.outputs);
+    assert_eq!(x.len(), batch * fin);
+    assert_eq!(y.len(), batch * fout);
+    let work = 2 * batch * fin * fout;
+    let rows = part.range(fout, work);
+    if rows.is_empty() {
+        return;
+    }
+    let (o0, m) = (rows.start, rows.len());
+    for n in 0..batch {
+        // SAFETY: this thread's rows of every sample; the other threads have other rows.
+        let dst = unsafe { y.slice(n * fout + o0..n * fout + o0 + m) };
+        dst.copy_from_slice(&step.bias[rows.clone()]);
+    }
+    // SAFETY: lhs is rows o0..o0+m of the fout × fin weights; rhs is Xᵀ (fin × batch, read with
+    // swapped strides from batch × fin); dst is Yᵀ rows o0..o0+m (column stride fout), which
+    // only this thread writes.
+    unsafe {
+        gemm::gemm(
+            m,
+            batch,
+            fin,
+            y.ptr().add(o0),
+            fout as isize,
+            1,
+            true,
+            step.weight.as_ptr().add(o0 * fin),
+            1,
+            fin as isize,
+            x.as_ptr(),
+            fin as isize,
+            1,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+    if step.relu {
+        for n in 0..batch {
+            // SAFETY: as above.
+            let dst = unsafe { y.slice(n * fout + o0..n * fout + o0 + m) };
+            dst.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+    }
+}

@@ -1,0 +1,572 @@
+//! Compiling an inference program into the steps [`FastNet`](super::FastNet) runs: every tensor
+//! gets a slot and a memory layout, weights are copied once into the form the kernels read, and
+//! a few op pairs are fused (a convolution into the sum it feeds, an upsampling into the sum it
+//! feeds).
+
+use std::collections::HashMap;
+
+use crate::net::{Op, Params, Program, Shape};
+
+/// How a batch of one tensor lies in memory.
+///
+/// Convolutions see a batch as one wide matrix: with [`Layout::Cnhw`] (channels outermost, the
+/// batch inside each channel) a 1×1 convolution of the whole batch is a single GEMM
+/// `W[cout×cin] · X[cin × B·H·W]`, and a k×k one a GEMM over im2col tiles that may span samples.
+/// Fully connected layers read each sample's features contiguously: [`Layout::Nchw`]. At batch
+/// 1 the two are the same bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `[batch][C][H][W]`: the caller's layout, and what fully connected layers read.
+    Nchw,
+    /// `[C][batch][H][W]`: what convolutions, pooling and per-channel maps read.
+    Cnhw,
+}
+
+/// A tensor's place in the arena.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot {
+    /// Per-sample shape.
+    pub shape: Shape,
+    /// Memory layout of the batch.
+    pub layout: Layout,
+}
+
+/// How a convolution is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvMethod {
+    /// 1×1, stride 1, no padding: one GEMM over the input as it is.
+    Pointwise,
+    /// Stride 1 with enough input channels: one GEMM per tap over the zero-padded input
+    /// ([`Step::Pad`]), each reading it shifted by the tap's offset, so nothing is unfolded.
+    /// Weights are `k·k × cout × cin` (tap-major).
+    Shifted,
+    /// Anything else (strides, the 1-channel stem): im2col of each tile, then one GEMM.
+    /// Weights are `cout × cin·k·k`.
+    Im2col,
+}
+
+/// A convolution's geometry and weights (batch norm folded).
+#[derive(Debug, Clone)]
+pub struct ConvStep {
+    /// How it is computed.
+    pub method: ConvMethod,
+    /// Input slot (`Cnhw`; zero-padded by `pad` on every side for [`ConvMethod::Shifted`]).
+    pub input: usize,
+    /// Output slot (`Cnhw`).
+    pub output: usize,
+    /// A slot added to the result before ReLU: the other operand of a fused sum.
+    pub accumulate: Option<usize>,
+    /// Input shape.
+    pub from: Shape,
+    /// Output shape.
+    pub to: Shape,
+    /// Kernel side.
+    pub kernel: usize,
+    /// Stride.
+    pub stride: usize,
+    /// Zero padding on each side.
+    pub pad: usize,
+    /// ReLU after bias (and the fused sum).
+    pub relu: bool,
+    /// The weights, in the order `method` reads them.
+    pub weight: Vec<f32>,
+    /// `cout`.
+    pub bias: Vec<f32>,
+}
+
+/// Input channels from which [`ConvMethod::Shifted`] beats im2col (below, each tap's GEMM is
+/// too thin).
+const SHIFTED_MIN_CHANNELS: usize = 8;
+
+/// A fully connected layer: `y = relu?(W·x + b)` per sample.
+#[derive(Debug, Clone)]
+pub struct LinearStep {
+    /// Input slot (`Nchw`).
+    pub input: usize,
+    /// Output slot (`Nchw`).
+    pub output: usize,
+    /// Input features.
+    pub inputs: usize,
+    /// Output features.
+    pub outputs: usize,
+    /// ReLU after bias.
+    pub relu: bool,
+    /// `outputs × inputs`, row-major (PyTorch's layout).
+    pub weight: Vec<f32>,
+    /// `outputs`.
+    pub bias: Vec<f32>,
+}
+
+/// One step of a compiled program.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Convolution (+ bias, + fused sum, + ReLU).
+    Conv(ConvStep),
+    /// Fully connected layer (+ bias, + ReLU).
+    Linear(LinearStep),
+    /// `y = relu?(x·scale[c] + shift[c])`, in the input's layout.
+    Affine {
+        /// Input slot.
+        input: usize,
+        /// Output slot (same layout as the input).
+        output: usize,
+        /// Per-channel scale.
+        scale: Vec<f32>,
+        /// Per-channel shift.
+        shift: Vec<f32>,
+        /// ReLU after the map.
+        relu: bool,
+    },
+    /// Max pooling, plane by plane (either layout).
+    MaxPool {
+        /// Input slot.
+        input: usize,
+        /// Output slot.
+        output: usize,
+        /// Window side.
+        kernel: usize,
+        /// Stride.
+        stride: usize,
+    },
+    /// Nearest-neighbour upsampling, plane by plane.
+    Upsample {
+        /// Input slot.
+        input: usize,
+        /// Output slot.
+        output: usize,
+        /// Scale factor.
+        factor: usize,
+    },
+    /// `y = a + upsample(b, factor)` (factor 1: a plain sum); `a` and `b` in the same layout.
+    Add {
+        /// Full-size operand.
+        a: usize,
+        /// Operand upsampled by `factor` first.
+        b: usize,
+        /// Output slot.
+        output: usize,
+        /// Upsampling factor of `b` (1 for none).
+        factor: usize,
+    },
+    /// The window `[y, y+h) × [x, x+w)` of every channel, from `Cnhw` to `Nchw`.
+    Patch {
+        /// Input slot (`Cnhw`).
+        input: usize,
+        /// Output slot (`Nchw`).
+        output: usize,
+        /// Top row.
+        y: usize,
+        /// Left column.
+        x: usize,
+    },
+    /// Per-sample concatenation of `Nchw` tensors.
+    Concat {
+        /// Input slots.
+        inputs: Vec<usize>,
+        /// Output slot.
+        output: usize,
+    },
+    /// The same `Cnhw` tensor with `pad` zeros around every plane.
+    Pad {
+        /// Input slot.
+        input: usize,
+        /// Output slot (`C×(H+2·pad)×(W+2·pad)`).
+        output: usize,
+        /// Zeros on each side.
+        pad: usize,
+    },
+    /// The same tensor in the other layout.
+    Relayout {
+        /// Input slot.
+        input: usize,
+        /// Output slot.
+        output: usize,
+    },
+}
+
+impl Step {
+    /// Slots this step reads.
+    pub fn reads(&self) -> Vec<usize> {
+        match self {
+            Step::Conv(c) => std::iter::once(c.input).chain(c.accumulate).collect(),
+            Step::Linear(l) => vec![l.input],
+            Step::Add { a, b, .. } => vec![*a, *b],
+            Step::Concat { inputs, .. } => inputs.clone(),
+            Step::Affine { input, .. }
+            | Step::MaxPool { input, .. }
+            | Step::Upsample { input, .. }
+            | Step::Patch { input, .. }
+            | Step::Pad { input, .. }
+            | Step::Relayout { input, .. } => vec![*input],
+        }
+    }
+
+    /// The slot this step writes.
+    pub fn writes(&self) -> usize {
+        match self {
+            Step::Conv(c) => c.output,
+            Step::Linear(l) => l.output,
+            Step::Affine { output, .. }
+            | Step::MaxPool { output, .. }
+            | Step::Upsample { output, .. }
+            | Step::Add { output, .. }
+            | Step::Patch { output, .. }
+            | Step::Concat { output, .. }
+            | Step::Pad { output, .. }
+            | Step::Relayout { output, .. } => *output,
+        }
+    }
+
+    /// Short name of the kernel, for per-layer tables.
+    pub fn kernel(&self) -> &'static str {
+        match self {
+            Step::Conv(c) => match (c.method, c.accumulate.is_some()) {
+                (ConvMethod::Pointwise, false) => "conv1x1",
+                (ConvMethod::Pointwise, true) => "conv1x1+add",
+                (ConvMethod::Shifted, false) => "conv_shifted",
+                (ConvMethod::Shifted, true) => "conv_shifted+add",
+                (ConvMethod::Im2col, false) => "conv_im2col",
+                (ConvMethod::Im2col, true) => "conv_im2col+add",
+            },
+            Step::Linear(_) => "linear",
+            Step::Affine { .. } => "affine",
+            Step::MaxPool { .. } => "max_pool",
+            Step::Upsample { .. } => "upsample",
+            Step::Add { factor: 1, .. } => "add",
+            Step::Add { .. } => "add_upsampled",
+            Step::Patch { .. } => "patch",
+            Step::Concat { .. } => "concat",
+            Step::Pad { .. } => "pad",
+            Step::Relayout { .. } => "relayout",
+        }
+    }
+}
+
+/// A compiled program: slots, steps (each with the label of the op it came from), the input
+/// and output slots.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Every tensor the steps touch.
+    pub slots: Vec<Slot>,
+    /// The steps, in order, each with the op label it came from.
+    pub steps: Vec<(String, Step)>,
+    /// The program's input slots (`Nchw`), in the order `forward` takes them.
+    pub inputs: Vec<usize>,
+    /// The output slot (`Nchw`).
+    pub output: usize,
+}
+
+/// Compiles an inference-form program (see [`crate::net::lower`]); `params` must hold every
+/// parameter it names.
+pub fn compile(program: &Program, params: &Params) -> Plan {
+    let mut c = Compiler {
+        program,
+        params,
+        slots: Vec::new(),
+        steps: Vec::new(),
+        by_tensor: HashMap::new(),
+        uses: HashMap::new(),
+        producer: HashMap::new(),
+    };
+    for op in &program.ops {
+        for t in op.inputs() {
+            *c.uses.entry(t.to_string()).or_default() += 1;
+        }
+    }
+    *c.uses.entry(program.output.clone()).or_default() += 1;
+    let inputs = program
+        .inputs
+        .iter()
+        .map(|(name, shape)| c.define(name, *shape, Layout::Nchw))
+        .collect();
+    for op in &program.ops {
+        c.op(op);
+    }
+    let output = c.read(&program.output, Layout::Nchw);
+    Plan {
+        slots: c.slots,
+        steps: c.steps,
+        inputs,
+        output,
+    }
+}
+
+struct Compiler<'a> {
+    program: &'a Program,
+    params: &'a Params,
+    slots: Vec<Slot>,
+    steps: Vec<(String, Step)>,
+    /// The slots holding each tensor, one per layout it has been needed in.
+    by_tensor: HashMap<String, Vec<usize>>,
+    /// How many ops read each tensor (the program output counts as one).
+    uses: HashMap<String, usize>,
+    /// The step index that writes each slot.
+    producer: HashMap<usize, usize>,
+}
+
+impl Compiler<'_> {
+    fn param(&self, name: String) -> Vec<f32> {
+        self.params
+            .get(&name)
+            .unwrap_or_else(|| panic!("the CPU backend was given no parameter `{name}`"))
+            .data
+            .clone()
+    }
+
+    fn define(&mut self, tensor: &str, shape: Shape, layout: Layout) -> usize {
+        self.slots.push(Slot { shape, layout });
+        let slot = self.slots.len() - 1;
+        self.by_tensor.entry(tensor.into()).or_default().push(slot);
+        slot
+    }
+
+    fn push(&mut self, label: &str, step: Step) {
+        self.producer.insert(step.writes(), self.steps.len());
+        self.steps.push((label.into(), step));
+    }
+
+    /// The slot holding `tensor` in `layout`, adding a relayout step the first time it is needed.
+    fn read(&mut self, tensor: &str, layout: Layout) -> usize {
+        let have = &self.by_tensor[tensor];
+        if let Some(&s) = have.iter().find(|&&s| self.slots[s].layout == layout) {
+            return s;
+        }
+        let from = have[0];
+        let to = self.define(tensor, self.slots[from].shape, layout);
+        self.push(
+            tensor,
+            Step::Relayout {
+                input: from,
+                output: to,
+            },
+        );
+        to
+    }
+
+    /// The single step that wrote `tensor`, when nothing else reads it.
+    fn sole_producer(&self, tensor: &str) -> Option<usize> {
+        if self.uses.get(tensor).copied() != Some(1) {
+            return None;
+        }
+        match self.by_tensor.get(tensor)?.as_slice() {
+            [slot] => self.producer.get(slot).copied(),
+            _ => None,
+        }
+    }
+
+    fn op(&mut self, op: &Op) {
+        let p = self.program;
+        let shape = p.shape(op.output());
+        match op {
+            Op::Conv2d(conv) => {
+                let from = p.shape(&conv.input);
+                let method = if conv.kernel == 1 && conv.stride == 1 && conv.pad == 0 {
+                    ConvMethod::Pointwise
+                } else if conv.stride == 1 && conv.cin >= SHIFTED_MIN_CHANNELS {
+                    ConvMethod::Shifted
+                } else {
+                    ConvMethod::Im2col
+                };
+                let mut input = self.read(&conv.input, Layout::Cnhw);
+                let mut weight = self.param(format!("{}.weight", conv.name));
+                if method == ConvMethod::Shifted {
+                    let padded = Shape::new(from.c, from.h + 2 * conv.pad, from.w + 2 * conv.pad);
+                    let slot = self.define(&format!("{}.padded", conv.input), padded, Layout::Cnhw);
+                    let pad = Step::Pad {
+                        input,
+                        output: slot,
+                        pad: conv.pad,
+                    };
+                    self.push(&conv.name, pad);
+                    input = slot;
+                    weight = tap_major(&weight, conv.cout, conv.cin, conv.kernel);
+                }
+                let output = self.define(&conv.output, shape, Layout::Cnhw);
+                let step = ConvStep {
+                    method,
+                    input,
+                    output,
+                    accumulate: None,
+                    from,
+                    to: shape,
+                    kernel: conv.kernel,
+                    stride: conv.stride,
+                    pad: conv.pad,
+                    relu: conv.relu,
+                    weight,
+                    bias: self.param(format!("{}.bias", conv.name)),
+                };
+                self.push(&conv.name, Step::Conv(step));
+            }
+            Op::Linear(l) => {
+                let input = self.read(&l.input, Layout::Nchw);
+                let output = self.define(&l.output, shape, Layout::Nchw);
+                let step = LinearStep {
+                    input,
+                    output,
+                    inputs: l.inputs,
+                    outputs: l.outputs,
+                    relu: l.relu,
+                    weight: self.param(format!("{}.weight", l.name)),
+                    bias: self.param(format!("{}.bias", l.name)),
+                };
+                self.push(&l.name, Step::Linear(step));
+            }
+            Op::Affine(a) => {
+                let input = self.by_tensor[&a.input][0];
+                let layout = self.slots[input].layout;
+                let output = self.define(&a.output, shape, layout);
+                let step = Step::Affine {
+                    input,
+                    output,
+                    scale: self.param(format!("{}.scale", a.name)),
+                    shift: self.param(format!("{}.shift", a.name)),
+                    relu: a.relu,
+                };
+                self.push(&a.name, step);
+            }
+            Op::MaxPool {
+                name,
+                input,
+                output,
+                kernel,
+                stride,
+            } => {
+                let input = self.read(input, Layout::Cnhw);
+                let output = self.define(output, shape, Layout::Cnhw);
+                let step = Step::MaxPool {
+                    input,
+                    output,
+                    kernel: *kernel,
+                    stride: *stride,
+                };
+                self.push(name, step);
+            }
+            Op::Upsample {
+                name,
+                input,
+                output,
+                factor,
+            } => {
+                let input = self.read(input, Layout::Cnhw);
+                let output = self.define(output, shape, Layout::Cnhw);
+                let step = Step::Upsample {
+                    input,
+                    output,
+                    factor: *factor,
+                };
+                self.push(name, step);
+            }
+            Op::Add { name, a, b, output } => self.add(name, a, b, output, shape),
+            Op::Patch {
+                name,
+                input,
+                output,
+                y,
+                x,
+                ..
+            } => {
+                let input = self.read(input, Layout::Cnhw);
+                let output = self.define(output, shape, Layout::Nchw);
+                let step = Step::Patch {
+                    input,
+                    output,
+                    y: *y,
+                    x: *x,
+                };
+                self.push(name, step);
+            }
+            Op::Concat {
+                name,
+                inputs,
+                output,
+            } => {
+                let inputs = inputs.iter().map(|t| self.read(t, Layout::Nchw)).collect();
+                let output = self.define(output, shape, Layout::Nchw);
+                self.push(name, Step::Concat { inputs, output });
+            }
+            Op::BatchNorm(_) | Op::Relu { .. } | Op::Dropout { .. } => panic!(
+                "the fast CPU path runs inference-form programs; `{}` should have been lowered",
+                op.name()
+            ),
+        }
+    }
+
+    /// `a + b`: fused into the convolution that makes one operand when nothing else reads it
+    /// (the convolution then starts from the other operand instead of zero), or into the
+    /// upsampling that makes one operand; otherwise a plain sum.
+    fn add(&mut self, name: &str, a: &str, b: &str, output: &str, shape: Shape) {
+        for (mine, other) in [(a, b), (b, a)] {
+            let Some(i) = self.sole_producer(mine) else {
+                continue;
+            };
+            if let Step::Conv(conv) = &self.steps[i].1
+                && !conv.relu
+                && conv.accumulate.is_none()
+            {
+                // The convolution moves here, after `other` is made; its own input stays live.
+                let (label, Step::Conv(mut conv)) = self.steps.remove(i) else {
+                    unreachable!("matched above")
+                };
+                self.reindex_after_removal(i);
+                conv.accumulate = Some(self.read(other, Layout::Cnhw));
+                conv.output = self.define(output, shape, Layout::Cnhw);
+                self.push(&label, Step::Conv(conv));
+                return;
+            }
+        }
+        for (mine, other) in [(b, a), (a, b)] {
+            let Some(i) = self.sole_producer(mine) else {
+                continue;
+            };
+            if let Step::Upsample { input, factor, .. } = self.steps[i].1 {
+                self.steps.remove(i);
+                self.reindex_after_removal(i);
+                let a = self.read(other, Layout::Cnhw);
+                let output = self.define(output, shape, Layout::Cnhw);
+                let step = Step::Add {
+                    a,
+                    b: input,
+                    output,
+                    factor,
+                };
+                self.push(name, step);
+                return;
+            }
+        }
+        let layout = self.slots[self.by_tensor[a][0]].layout;
+        let (a, b) = (self.read(a, layout), self.read(b, layout));
+        let output = self.define(output, shape, layout);
+        let step = Step::Add {
+            a,
+            b,
+            output,
+            factor: 1,
+        };
+        self.push(name, step);
+    }
+
+    /// Step indices after a removed step move down by one.
+    fn reindex_after_removal(&mut self, removed: usize) {
+        self.producer.retain(|_, i| *i != removed);
+        for i in self.producer.values_mut() {
+            if *i > removed {
+                *i -= 1;
+            }
+        }
+    }
+}
+
+/// `cout × cin × k × k` weights reordered `k·k × cout × cin`: one `cout × cin` matrix per tap.
+fn tap_major(w: &[f32], cout: usize, cin: usize, k: usize) -> Vec<f32> {
+    let taps = k * k;
+    let mut out = vec![0.0; w.len()];
+    for o in 0..cout {
+        for i in 0..cin {
+            for t in 0..taps {
+                out[(t * cout + o) * cin + i] = w[(o * cin + i) * taps + t];
+            }
+        }
+    }
+    out
+}

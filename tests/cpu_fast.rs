@@ -1,0 +1,280 @@
+//! The fast CPU path (`cpu::fast::FastNet`) against the CPU reference (`CpuNet`): every kernel
+//! and fusion on odd shapes (channel counts and sizes that are not multiples of any vector width
+//! or tile), every schedule (one thread, threads sharing each step, threads sharing samples), and
+//! whole networks.
+
+mod common;
+
+use common::{max_abs_diff, random_params, rng, uniform};
+use hourhand::cpu::CpuNet;
+use hourhand::cpu::fast::plan::{ConvMethod, Step};
+use hourhand::cpu::fast::{FastNet, Schedule};
+use hourhand::net::program::{Affine, Conv2d, Linear};
+use hourhand::net::{NetConfig, Network, Op, Program, Shape, Weights};
+
+fn conv(
+    name: &str,
+    input: &str,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+) -> Op {
+    Op::Conv2d(Conv2d {
+        name: name.into(),
+        input: input.into(),
+        output: name.into(),
+        cin,
+        cout,
+        kernel: k,
+        stride,
+        pad,
+        relu: false,
+    })
+}
+
+fn relu(op: Op) -> Op {
+    match op {
+        Op::Conv2d(c) => Op::Conv2d(Conv2d { relu: true, ..c }),
+        Op::Linear(l) => Op::Linear(Linear { relu: true, ..l }),
+        other => other,
+    }
+}
+
+fn linear(name: &str, input: &str, inputs: usize, outputs: usize) -> Op {
+    Op::Linear(Linear {
+        name: name.into(),
+        input: input.into(),
+        output: name.into(),
+        inputs,
+        outputs,
+        relu: false,
+    })
+}
+
+fn add(name: &str, a: &str, b: &str) -> Op {
+    Op::Add {
+        name: name.into(),
+        a: a.into(),
+        b: b.into(),
+        output: name.into(),
+    }
+}
+
+fn patch(name: &str, input: &str, (y, x, h, w): (usize, usize, usize, usize)) -> Op {
+    Op::Patch {
+        name: name.into(),
+        input: input.into(),
+        output: name.into(),
+        y,
+        x,
+        h,
+        w,
+    }
+}
+
+/// An inference-form program with every op and fusion the fast path has, on odd shapes: im2col
+/// (1 and 10 input channels, stride 2, no padding), shifted 3×3 and 5×5 (9, 10, 11 channels),
+/// a "valid" shifted convolution, convolutions fused into a sum from either side, an upsampling
+/// fused into a sum, per-channel maps in both layouts, pooling, patches, concatenation and
+/// fully connected layers.
+fn every_kernel() -> Program {
+    let ops = vec![
+        relu(conv("c1", "x", 3, 9, 3, 1, 1)), // im2col (3 channels) 9×10×12
+        conv("c2", "c1", 9, 10, 3, 1, 1),     // shifted, fused into s1
+        conv("c3", "c1", 9, 10, 1, 1, 0),     // pointwise
+        add("s1", "c2", "c3"),                // conv + conv
+        Op::Affine(Affine {
+            name: "a1".into(),
+            input: "s1".into(),
+            output: "a1".into(),
+            channels: 10,
+            relu: true,
+        }),
+        relu(conv("c4", "a1", 10, 11, 5, 1, 2)), // shifted 5×5
+        Op::MaxPool {
+            name: "p1".into(),
+            input: "c4".into(),
+            output: "p1".into(),
+            kernel: 2,
+            stride: 2,
+        }, // 11×5×6
+        relu(conv("c5", "p1", 11, 11, 3, 1, 0)), // shifted, no padding: 11×3×4
+        Op::Upsample {
+            name: "u1".into(),
+            input: "p1".into(),
+            output: "u1".into(),
+            factor: 2,
+        }, // 11×10×12
+        add("s2", "c4", "u1"),                   // upsampling fused into the sum
+        conv("c6", "s2", 11, 11, 1, 1, 0),       // pointwise, fused into s3
+        add("s3", "s2", "c6"),                   // the conv is the second operand
+        relu(conv("c7", "s3", 11, 7, 3, 2, 0)),  // im2col with stride 2: 7×4×5
+        patch("q1", "s3", (1, 2, 5, 7)),         // 385 features
+        relu(linear("l1", "q1", 385, 37)),
+        patch("q2", "c5", (0, 1, 3, 3)), // 99
+        linear("l2", "q2", 99, 19),
+        patch("q3", "c7", (0, 0, 4, 5)), // 140
+        linear("l3", "q3", 140, 5),
+        Op::Concat {
+            name: "cat".into(),
+            inputs: vec!["l1".into(), "l2".into(), "l3".into()],
+            output: "cat".into(),
+        }, // 61
+        Op::Affine(Affine {
+            name: "a2".into(),
+            input: "cat".into(),
+            output: "a2".into(),
+            channels: 61,
+            relu: false,
+        }),
+        linear("out", "a2", 61, 9),
+    ];
+    Program::new(vec![("x".into(), Shape::new(3, 10, 12))], ops, "out").unwrap()
+}
+
+fn check(reference: &[f32], fast: &[f32], what: &str) {
+    let scale = reference.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(
+        scale > 1e-2,
+        "{what}: degenerate outputs (max |y| = {scale})"
+    );
+    let diff = max_abs_diff(reference, fast);
+    assert!(
+        diff <= 2e-5 * scale.max(1.0),
+        "{what}: max abs difference {diff} (outputs up to {scale})"
+    );
+}
+
+const SCHEDULES: [Schedule; 3] = [Schedule::Alone, Schedule::Steps, Schedule::Samples];
+
+#[test]
+fn every_kernel_matches_the_reference_on_odd_shapes_and_every_schedule() {
+    let program = every_kernel();
+    let params = random_params(&program, &mut rng(11));
+    let reference = CpuNet::new(program.clone(), params.clone());
+    let mut fast = FastNet::new(program.clone(), &params);
+
+    // The plan uses every method and fusion this test is meant to cover.
+    let steps: Vec<&Step> = fast.plan().steps.iter().map(|(_, s)| s).collect();
+    for method in [
+        ConvMethod::Pointwise,
+        ConvMethod::Shifted,
+        ConvMethod::Im2col,
+    ] {
+        assert!(
+            steps
+                .iter()
+                .any(|s| matches!(s, Step::Conv(c) if c.method == method)),
+            "no {method:?} convolution"
+        );
+    }
+    let fused = steps
+        .iter()
+        .filter(|s| matches!(s, Step::Conv(c) if c.accumulate.is_some()))
+        .count();
+    assert_eq!(fused, 2, "both conv + sum pairs fused");
+    assert!(
+        steps
+            .iter()
+            .any(|s| matches!(s, Step::Add { factor: 2, .. }))
+    );
+    assert!(!steps.iter().any(|s| matches!(s, Step::Upsample { .. })));
+
+    for batch in [1, 3, 5] {
+        let x = uniform(&mut rng(batch as u64), batch * 3 * 10 * 12, -1.0, 1.0);
+        let want = reference.forward(&[&x], batch).unwrap();
+        for schedule in SCHEDULES {
+            let (got, _, _) = fast
+                .forward_scheduled(&[&x], batch, Some(schedule))
+                .unwrap();
+            check(&want, &got, &format!("batch {batch}, {schedule:?}"));
+        }
+    }
+}
+
+/// A network whose widths are odd or not multiples of 8 wherever the config allows, so the
+/// shifted convolutions see 9 and 11 input channels.
+fn odd_config() -> NetConfig {
+    NetConfig {
+        input_size: 32,
+        stem_channels: 5,
+        res1_channels: 18,
+        features: 22,
+        hourglass_order: 2,
+        head_channels: 7,
+        patch_grid: 2,
+        local_features: 13,
+        global_features: 11,
+        joints: 5,
+    }
+}
+
+fn network(config: &NetConfig, seed: u64) -> Network {
+    let mut w = Weights::init(config, seed).unwrap();
+    w.perturb_batch_norm(seed + 100);
+    Network::from_weights(&w)
+}
+
+#[test]
+fn odd_network_matches_the_reference_at_every_batch_and_schedule() {
+    let net = network(&odd_config(), 3);
+    let reference = CpuNet::from_network(&net);
+    let mut fast = FastNet::from_network(&net);
+    for batch in [1, 2, 5] {
+        let x = uniform(&mut rng(20 + batch as u64), batch * 32 * 32, -1.0, 1.0);
+        let want = reference.forward(&[&x], batch).unwrap();
+        for schedule in SCHEDULES {
+            let (got, _, _) = fast
+                .forward_scheduled(&[&x], batch, Some(schedule))
+                .unwrap();
+            check(&want, &got, &format!("batch {batch}, {schedule:?}"));
+        }
+        // The automatic schedule too, and a second run on the same arena.
+        check(&want, &fast.forward(&[&x], batch).unwrap(), "automatic");
+        check(&want, &fast.forward(&[&x], batch).unwrap(), "again");
+    }
+}
+
+#[test]
+fn default_network_matches_the_reference() {
+    let net = network(&NetConfig::default(), 5);
+    let reference = CpuNet::from_network(&net);
+    let mut fast = FastNet::from_network(&net);
+    let batch = 3;
+    let x = uniform(&mut rng(6), batch * 128 * 128, -1.0, 1.0);
+    let want = reference.forward(&[&x], batch).unwrap();
+    let got = fast.forward(&[&x], batch).unwrap();
+    check(&want, &got, "default network");
+    // Samples stay apart.
+    assert!(max_abs_diff(&got[..105], &got[105..210]) > 1e-4);
+    let (one, _, _) = fast
+        .forward_scheduled(&[&x[..128 * 128]], 1, Some(Schedule::Steps))
+        .unwrap();
+    check(&want[..105], &one, "batch of one, threads sharing steps");
+}
+
+#[test]
+fn bad_inputs_are_refused_not_run() {
+    let net = network(&NetConfig::tiny(), 1);
+    let mut fast = FastNet::from_network(&net);
+    let x = vec![0.0; 32 * 32];
+    assert!(fast.forward(&[&x], 0).is_err());
+    assert!(fast.forward(&[&x], 2).is_err());
+    assert!(fast.forward(&[], 1).is_err());
+    assert_eq!(fast.forward(&[&x], 1).unwrap().len(), 15);
+}
+
+#[test]
+fn per_step_times_name_every_step() {
+    let net = network(&NetConfig::tiny(), 2);
+    let mut fast = FastNet::from_network(&net);
+    let x = uniform(&mut rng(3), 4 * 32 * 32, -1.0, 1.0);
+    let (y, times, _) = fast.forward_timed(&[&x], 4).unwrap();
+    assert_eq!(y, fast.forward(&[&x], 4).unwrap());
+    assert_eq!(times.len(), fast.plan().steps.len());
+    assert!(times.iter().all(|t| t.ms >= 0.0 && !t.op.is_empty()));
+    let flops: u64 = times.iter().map(|t| t.flops).sum();
+    assert_eq!(flops, 4 * net.flops_per_frame());
+}
