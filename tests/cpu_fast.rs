@@ -74,64 +74,80 @@ fn patch(name: &str, input: &str, (y, x, h, w): (usize, usize, usize, usize)) ->
     }
 }
 
-/// An inference-form program with every op and fusion the fast path has, on odd shapes: im2col
-/// (1 and 10 input channels, stride 2, no padding), shifted 3×3 and 5×5 (9, 10, 11 channels),
-/// a "valid" shifted convolution, convolutions fused into a sum from either side, an upsampling
-/// fused into a sum, per-channel maps in both layouts, pooling, patches, concatenation and
-/// fully connected layers.
+/// An inference-form program with every op and fusion the fast path has, on odd shapes: direct
+/// (whole and partial channel blocks and vectors, with and without a
+/// fused pooling), im2col (stride 2, no padding), shifted 3×3 and 5×5 (9, 10, 11 channels), a
+/// "valid" shifted convolution, convolutions fused into a sum from either side, an upsampling
+/// fused into a sum, per-channel maps in both layouts, pooling, patches, concatenation and fully
+/// connected layers.
 fn every_kernel() -> Program {
-    let ops = vec![
-        relu(conv("c1", "x", 3, 9, 3, 1, 1)), // im2col (3 channels) 9×10×12
-        conv("c2", "c1", 9, 10, 3, 1, 1),     // shifted, fused into s1
-        conv("c3", "c1", 9, 10, 1, 1, 0),     // pointwise
-        add("s1", "c2", "c3"),                // conv + conv
+    let pool = |name: &str, input: &str| Op::MaxPool {
+        name: name.into(),
+        input: input.into(),
+        output: name.into(),
+        kernel: 2,
+        stride: 2,
+    };
+    let affine = |name: &str, input: &str, channels: usize, relu: bool| {
         Op::Affine(Affine {
-            name: "a1".into(),
-            input: "s1".into(),
-            output: "a1".into(),
-            channels: 10,
-            relu: true,
-        }),
-        relu(conv("c4", "a1", 10, 11, 5, 1, 2)), // shifted 5×5
-        Op::MaxPool {
-            name: "p1".into(),
-            input: "c4".into(),
-            output: "p1".into(),
-            kernel: 2,
-            stride: 2,
-        }, // 11×5×6
-        relu(conv("c5", "p1", 11, 11, 3, 1, 0)), // shifted, no padding: 11×3×4
+            name: name.into(),
+            input: input.into(),
+            output: name.into(),
+            channels,
+            relu,
+        })
+    };
+    let ops = vec![
+        // Direct (27 taps), read twice so not fused: 9×10×20.
+        relu(conv("c1", "x", 3, 9, 3, 1, 1)),
+        // Shifted, fused into s1; pointwise.
+        conv("c2", "c1", 9, 10, 3, 1, 1),
+        conv("c3", "c1", 9, 10, 1, 1, 0),
+        add("s1", "c2", "c3"),
+        affine("a1", "s1", 10, true),
+        // Shifted 5×5, then a pooling that stays a step: 11×5×10.
+        relu(conv("c4", "a1", 10, 11, 5, 1, 2)),
+        pool("p1", "c4"),
+        // Shifted without padding: 11×3×8.
+        relu(conv("c5", "p1", 11, 11, 3, 1, 0)),
+        // An upsampling fused into a sum.
         Op::Upsample {
             name: "u1".into(),
             input: "p1".into(),
             output: "u1".into(),
             factor: 2,
-        }, // 11×10×12
-        add("s2", "c4", "u1"),                   // upsampling fused into the sum
-        conv("c6", "s2", 11, 11, 1, 1, 0),       // pointwise, fused into s3
-        add("s3", "s2", "c6"),                   // the conv is the second operand
-        relu(conv("c7", "s3", 11, 7, 3, 2, 0)),  // im2col with stride 2: 7×4×5
-        patch("q1", "s3", (1, 2, 5, 7)),         // 385 features
+        },
+        add("s2", "c4", "u1"),
+        // Pointwise fused into s3 as its second operand.
+        conv("c6", "s2", 11, 11, 1, 1, 0),
+        add("s3", "s2", "c6"),
+        // Im2col with stride 2: 7×4×9.
+        relu(conv("c7", "s3", 11, 7, 3, 2, 0)),
+        patch("q1", "s3", (1, 2, 5, 7)),
         relu(linear("l1", "q1", 385, 37)),
-        patch("q2", "c5", (0, 1, 3, 3)), // 99
+        patch("q2", "c5", (0, 1, 3, 3)),
         linear("l2", "q2", 99, 19),
-        patch("q3", "c7", (0, 0, 4, 5)), // 140
+        patch("q3", "c7", (0, 0, 4, 5)),
         linear("l3", "q3", 140, 5),
+        // Direct with two whole channel blocks, a whole vector and a tail, pooling fused: 16×5×10.
+        relu(conv("d1", "x", 3, 16, 3, 1, 1)),
+        pool("p2", "d1"),
+        patch("q4", "p2", (0, 0, 5, 10)),
+        linear("l4", "q4", 800, 7),
+        // Direct, a partial channel block.
+        conv("d2", "x", 3, 5, 3, 1, 1),
+        patch("q5", "d2", (2, 3, 4, 4)),
+        linear("l5", "q5", 80, 3),
         Op::Concat {
             name: "cat".into(),
-            inputs: vec!["l1".into(), "l2".into(), "l3".into()],
+            inputs: ["l1", "l2", "l3", "l4", "l5"].map(String::from).to_vec(),
             output: "cat".into(),
-        }, // 61
-        Op::Affine(Affine {
-            name: "a2".into(),
-            input: "cat".into(),
-            output: "a2".into(),
-            channels: 61,
-            relu: false,
-        }),
-        linear("out", "a2", 61, 9),
+        },
+        // A per-channel map on feature vectors.
+        affine("a2", "cat", 71, false),
+        linear("out", "a2", 71, 9),
     ];
-    Program::new(vec![("x".into(), Shape::new(3, 10, 12))], ops, "out").unwrap()
+    Program::new(vec![("x".into(), Shape::new(3, 10, 20))], ops, "out").unwrap()
 }
 
 fn check(reference: &[f32], fast: &[f32], what: &str) {
@@ -162,6 +178,7 @@ fn every_kernel_matches_the_reference_on_odd_shapes_and_every_schedule() {
         ConvMethod::Pointwise,
         ConvMethod::Shifted,
         ConvMethod::Im2col,
+        ConvMethod::Direct,
     ] {
         assert!(
             steps
@@ -181,9 +198,18 @@ fn every_kernel_matches_the_reference_on_odd_shapes_and_every_schedule() {
             .any(|s| matches!(s, Step::Add { factor: 2, .. }))
     );
     assert!(!steps.iter().any(|s| matches!(s, Step::Upsample { .. })));
+    assert!(steps.iter().any(|s| matches!(s, Step::Conv(c) if c.pool)));
+    let pools = steps
+        .iter()
+        .filter(|s| matches!(s, Step::MaxPool { .. }))
+        .count();
+    assert_eq!(
+        pools, 1,
+        "a direct convolution's pooling is fused, the other is not"
+    );
 
     for batch in [1, 3, 5] {
-        let x = uniform(&mut rng(batch as u64), batch * 3 * 10 * 12, -1.0, 1.0);
+        let x = uniform(&mut rng(batch as u64), batch * 3 * 10 * 20, -1.0, 1.0);
         let want = reference.forward(&[&x], batch).unwrap();
         for schedule in SCHEDULES {
             let (got, _, _) = fast

@@ -36,8 +36,6 @@ use crate::run::{InputError, check_inputs};
 use plan::{Plan, Step};
 use team::{Out, Part, SpinBarrier};
 
-pub use conv::im2col;
-
 /// One parallel region at a time in the process: two regions sharing the pool could each hold a
 /// thread spinning for the other's. A forward that finds the region taken, or that is called from
 /// inside the pool, runs on its own thread instead.

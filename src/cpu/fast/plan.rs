@@ -40,9 +40,13 @@ pub enum ConvMethod {
     /// ([`Step::Pad`]), each reading it shifted by the tap's offset, so nothing is unfolded.
     /// Weights are `k·k × cout × cin` (tap-major).
     Shifted,
-    /// Anything else (strides, the 1-channel stem): im2col of each tile, then one GEMM.
+    /// Anything else (strides, few channels): im2col of each tile, then one GEMM.
     /// Weights are `cout × cin·k·k`.
     Im2col,
+    /// Stride 1 with few input taps (the 1-channel stem): each output row a sum of shifted rows
+    /// of the zero-padded input, with a following 2×2 max pooling fused. Weights are
+    /// `cout × cin·k·k`.
+    Direct,
 }
 
 /// A convolution's geometry and weights (batch norm folded).
@@ -68,6 +72,9 @@ pub struct ConvStep {
     pub pad: usize,
     /// ReLU after bias (and the fused sum).
     pub relu: bool,
+    /// A 2×2, stride-2 max pooling fused after the ReLU ([`ConvMethod::Direct`] only): the
+    /// output slot holds the pooled tensor.
+    pub pool: bool,
     /// The weights, in the order `method` reads them.
     pub weight: Vec<f32>,
     /// `cout`.
@@ -77,6 +84,20 @@ pub struct ConvStep {
 /// Input channels from which [`ConvMethod::Shifted`] beats im2col (below, each tap's GEMM is
 /// too thin).
 const SHIFTED_MIN_CHANNELS: usize = 8;
+
+/// Input taps (`cin·k·k`) up to which [`ConvMethod::Direct`] beats a GEMM.
+const DIRECT_MAX_TAPS: usize = 27;
+
+impl ConvStep {
+    /// The shape of what the step writes (pooled when a pooling is fused).
+    pub fn output_shape(&self) -> Shape {
+        if self.pool {
+            Shape::new(self.to.c, self.to.h / 2, self.to.w / 2)
+        } else {
+            self.to
+        }
+    }
+}
 
 /// A fully connected layer: `y = relu?(W·x + b)` per sample.
 #[derive(Debug, Clone)]
@@ -227,6 +248,8 @@ impl Step {
                 (ConvMethod::Shifted, true) => "conv_shifted+add",
                 (ConvMethod::Im2col, false) => "conv_im2col",
                 (ConvMethod::Im2col, true) => "conv_im2col+add",
+                (ConvMethod::Direct, _) if c.pool => "conv_direct+pool",
+                (ConvMethod::Direct, _) => "conv_direct",
             },
             Step::Linear(_) => "linear",
             Step::Affine { .. } => "affine",
@@ -362,6 +385,10 @@ impl Compiler<'_> {
                 let from = p.shape(&conv.input);
                 let method = if conv.kernel == 1 && conv.stride == 1 && conv.pad == 0 {
                     ConvMethod::Pointwise
+                } else if conv.stride == 1
+                    && conv.cin * conv.kernel * conv.kernel <= DIRECT_MAX_TAPS
+                {
+                    ConvMethod::Direct
                 } else if conv.stride == 1 && conv.cin >= SHIFTED_MIN_CHANNELS {
                     ConvMethod::Shifted
                 } else {
@@ -369,7 +396,7 @@ impl Compiler<'_> {
                 };
                 let mut input = self.read(&conv.input, Layout::Cnhw);
                 let mut weight = self.param(format!("{}.weight", conv.name));
-                if method == ConvMethod::Shifted {
+                if matches!(method, ConvMethod::Shifted | ConvMethod::Direct) {
                     let padded = Shape::new(from.c, from.h + 2 * conv.pad, from.w + 2 * conv.pad);
                     let slot = self.define(&format!("{}.padded", conv.input), padded, Layout::Cnhw);
                     let pad = Step::Pad {
@@ -379,7 +406,9 @@ impl Compiler<'_> {
                     };
                     self.push(&conv.name, pad);
                     input = slot;
-                    weight = tap_major(&weight, conv.cout, conv.cin, conv.kernel);
+                    if method == ConvMethod::Shifted {
+                        weight = tap_major(&weight, conv.cout, conv.cin, conv.kernel);
+                    }
                 }
                 let output = self.define(&conv.output, shape, Layout::Cnhw);
                 let step = ConvStep {
@@ -393,6 +422,7 @@ impl Compiler<'_> {
                     stride: conv.stride,
                     pad: conv.pad,
                     relu: conv.relu,
+                    pool: false,
                     weight,
                     bias: self.param(format!("{}.bias", conv.name)),
                 };
@@ -432,6 +462,24 @@ impl Compiler<'_> {
                 kernel,
                 stride,
             } => {
+                // A 2×2 pooling of a direct convolution nothing else reads: pooled on the fly.
+                if let Some(i) = self.sole_producer(input)
+                    && let Step::Conv(conv) = &mut self.steps[i].1
+                    && conv.method == ConvMethod::Direct
+                    && !conv.pool
+                    && (*kernel, *stride) == (2, 2)
+                    && conv.to.h % 2 == 0
+                    && conv.to.w % 2 == 0
+                {
+                    conv.pool = true;
+                    let slot = self.define(output, shape, Layout::Cnhw);
+                    let Step::Conv(conv) = &mut self.steps[i].1 else {
+                        unreachable!("matched above")
+                    };
+                    conv.output = slot;
+                    self.producer.insert(slot, i);
+                    return;
+                }
                 let input = self.read(input, Layout::Cnhw);
                 let output = self.define(output, shape, Layout::Cnhw);
                 let step = Step::MaxPool {
@@ -502,6 +550,8 @@ impl Compiler<'_> {
             };
             if let Step::Conv(conv) = &self.steps[i].1
                 && !conv.relu
+                && !conv.pool
+                && conv.method != ConvMethod::Direct
                 && conv.accumulate.is_none()
             {
                 // The convolution moves here, after `other` is made; its own input stays live.

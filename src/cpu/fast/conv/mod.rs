@@ -1,0 +1,109 @@
+//! Convolution over a whole batch in the `Cnhw` layout, as GEMMs (the `gemm` crate's AVX-512,
+//! AVX2+FMA, NEON or portable kernels, picked at run time) over tiles of output columns that the
+//! threads share:
+//!
+//! - [`ConvMethod::Pointwise`]: `W[cout × cin] · X[cin × tile]`, reading the input in place.
+//! - [`ConvMethod::Shifted`]: the input is zero-padded (a step of its own), and output position
+//!   `q` of the padded grid is `Σ_taps W_tap · X[q + offset(tap)]`, so each tap is one GEMM over
+//!   the same columns shifted, accumulated into a per-thread tile; the tile's valid positions
+//!   (not the padding ring) are then written out. Nothing is unfolded.
+//! - [`ConvMethod::Im2col`]: each tile's taps are unfolded into a per-thread buffer small enough
+//!   for L2, then one GEMM with `K = cin·k·k`.
+//! - [`ConvMethod::Direct`]: few input taps (the 1-channel stem), where a GEMM would be all
+//!   overhead: each output row is a sum of shifted input rows, and a following 2×2 max pooling
+//!   is done on the rows before they are written.
+//!
+//! Bias, the fused sum and ReLU are applied to the tile while it is still in cache.
+
+mod direct;
+mod shifted;
+mod unfolded;
+
+use std::cell::RefCell;
+
+use super::plan::{ConvMethod, ConvStep};
+use super::team::{Out, Part};
+
+/// Widest tile, in output columns: `576 × 256` f32 of im2col is 590 KB, and wider tiles fell off
+/// the GEMM's fast regime on this machine's shapes (the crate blocks for the L3 it detects).
+const MAX_TILE: usize = 256;
+
+thread_local! {
+    /// The im2col tile, or the shifted method's output tile.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Tiles of at most [`MAX_TILE`] columns (a multiple of 16, the widest vector) over `n` columns,
+/// as many as a multiple of `threads` so no thread waits for another's extra tile.
+fn tiling(n: usize, threads: usize) -> (usize, usize) {
+    let per_thread = n.div_ceil(threads).div_ceil(MAX_TILE);
+    let tile = n
+        .div_ceil(threads * per_thread)
+        .next_multiple_of(16)
+        .clamp(16, MAX_TILE);
+    (tile, n.div_ceil(tile))
+}
+
+/// One GEMM `dst = (read_dst ? dst : 0) + lhs · rhs`: `lhs` is `m × k` (row stride `lhs_rs`),
+/// `rhs` is `k × n` (row stride `rhs_rs`), `dst` is `m × n` (row stride `dst_rs`).
+///
+/// # Safety
+/// Every pointer must cover its matrix.
+#[allow(clippy::too_many_arguments)] // three matrices and their strides
+unsafe fn gemm_rows(
+    (m, n, k): (usize, usize, usize),
+    dst: *mut f32,
+    dst_rs: usize,
+    read_dst: bool,
+    lhs: *const f32,
+    lhs_rs: usize,
+    rhs: *const f32,
+    rhs_rs: usize,
+) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs as isize,
+            read_dst,
+            lhs,
+            1,
+            lhs_rs as isize,
+            rhs,
+            1,
+            rhs_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+/// This thread's part of `step` on a batch: `x` is the input (`cin × B·H·W`, padded for
+/// [`ConvMethod::Shifted`]), `acc` the fused sum's other operand (`cout × B·Ho·Wo`), `y` the
+/// output.
+pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Out, part: Part) {
+    assert_eq!(y.len(), batch * step.output_shape().len());
+    assert!(acc.is_none_or(|a| a.len() == y.len()));
+    match step.method {
+        ConvMethod::Shifted => shifted::conv(step, batch, x, acc, y, part),
+        ConvMethod::Pointwise | ConvMethod::Im2col => unfolded::conv(step, batch, x, acc, y, part),
+        ConvMethod::Direct => direct::conv(step, batch, x, acc, y, part),
+    }
+}
+
+/// Splits `cout` output channels into blocks when there are fewer tiles than threads.
+fn row_blocks(cout: usize, tiles: usize, threads: usize) -> usize {
+    if tiles >= threads {
+        1
+    } else {
+        threads.div_ceil(tiles).min(cout.div_ceil(16))
+    }
+}

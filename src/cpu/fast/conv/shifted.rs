@@ -1,0 +1,98 @@
+//! [`ConvMethod::Shifted`](crate::cpu::fast::plan::ConvMethod::Shifted): one GEMM per tap over
+//! the zero-padded input, each reading it shifted by the tap's offset.
+
+use super::{SCRATCH, gemm_rows, row_blocks, tiling};
+use crate::cpu::fast::plan::ConvStep;
+use crate::cpu::fast::team::{Out, Part};
+
+/// Stride-1 convolution over the zero-padded input: one GEMM per tap into a per-thread tile of
+/// padded-grid positions, then the valid positions out to `y` with bias, sum and ReLU.
+pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Out, part: Part) {
+    let (from, to, k, pad) = (step.from, step.to, step.kernel, step.pad);
+    let (cin, cout) = (from.c, to.c);
+    let (hp, wp) = (from.h + 2 * pad, from.w + 2 * pad);
+    let plane = hp * wp;
+    let np = batch * plane;
+    assert_eq!(x.len(), cin * np);
+    let n = batch * to.h * to.w;
+    // Padded-grid positions from the first output to one past the last: every tap of every
+    // position in between reads inside the padded batch.
+    let first = pad * wp + pad;
+    let end = (batch - 1) * plane + (to.h - 1 + pad) * wp + (to.w - 1 + pad) + 1;
+    let span = end - first;
+    let work = 2 * cout * cin * k * k * span;
+    let threads = part.sharers(work);
+    let (tile, tiles) = tiling(span, threads);
+    let blocks = row_blocks(cout, tiles, threads);
+    let rows = cout.div_ceil(blocks);
+
+    for item in part.items(tiles * blocks, work) {
+        let (t, r) = (item / blocks, item % blocks);
+        let q0 = first + t * tile;
+        let width = tile.min(end - q0);
+        let o0 = r * rows;
+        let m = rows.min(cout - o0);
+        SCRATCH.with_borrow_mut(|out| {
+            out.resize(m * width, 0.0);
+            for tap in 0..k * k {
+                let (ky, kx) = (tap / k, tap % k);
+                let shift = ky * wp + kx; // offset of the tap from q − first
+                // SAFETY: lhs is rows o0..o0+m of this tap's cout × cin matrix; rhs is cin rows
+                // of `width` padded positions starting at q0 − first + shift, all inside the
+                // padded batch (see `end`); dst is the m × width scratch tile.
+                unsafe {
+                    gemm_rows(
+                        (m, width, cin),
+                        out.as_mut_ptr(),
+                        width,
+                        tap > 0,
+                        step.weight.as_ptr().add((tap * cout + o0) * cin),
+                        cin,
+                        x.as_ptr().add(q0 - first + shift),
+                        np,
+                    )
+                }
+            }
+            // The tile's valid positions, one padded row segment at a time.
+            let mut q = q0;
+            while q < q0 + width {
+                let (b, rest) = (q / plane, q % plane);
+                let (py, px) = (rest / wp, rest % wp);
+                let run_end = (q - px + wp).min(q0 + width); // end of this padded row in the tile
+                if py < pad || py >= pad + to.h || px >= pad + to.w {
+                    q = q - px + wp; // the padding ring: on to the next padded row
+                    continue;
+                }
+                let lo = q.max(q - px + pad);
+                let hi = run_end.min(q - px + pad + to.w);
+                if lo < hi {
+                    let (oy, ox) = (py - pad, lo - (q - px) - pad);
+                    let at = b * to.h * to.w + oy * to.w + ox;
+                    for o in o0..o0 + m {
+                        let src = &out[(o - o0) * width + (lo - q0)..][..hi - lo];
+                        // SAFETY: each output position belongs to exactly one tile, and rows
+                        // o0..o0+m to this item.
+                        let dst = unsafe { y.slice(o * n + at..o * n + at + (hi - lo)) };
+                        let bias = step.bias[o];
+                        match acc {
+                            Some(a) => {
+                                let add = &a[o * n + at..][..hi - lo];
+                                for ((d, s), a) in dst.iter_mut().zip(src).zip(add) {
+                                    let v = s + bias + a;
+                                    *d = if step.relu { v.max(0.0) } else { v };
+                                }
+                            }
+                            None => {
+                                for (d, s) in dst.iter_mut().zip(src) {
+                                    let v = s + bias;
+                                    *d = if step.relu { v.max(0.0) } else { v };
+                                }
+                            }
+                        }
+                    }
+                }
+                q = run_end;
+            }
+        });
+    }
+}

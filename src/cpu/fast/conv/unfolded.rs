@@ -1,0 +1,126 @@
+//! [`ConvMethod::Pointwise`](crate::cpu::fast::plan::ConvMethod::Pointwise) and
+//! [`ConvMethod::Im2col`](crate::cpu::fast::plan::ConvMethod::Im2col): one GEMM per tile, straight
+//! into the output.
+
+use super::{SCRATCH, gemm_rows, row_blocks, tiling};
+use crate::cpu::fast::plan::{ConvMethod, ConvStep};
+use crate::cpu::fast::team::{Out, Part};
+
+/// Pointwise and im2col convolutions: one GEMM per tile, straight into `y`.
+pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Out, part: Part) {
+    let (to, k) = (step.to, step.kernel);
+    let taps = step.from.c * k * k;
+    let n = batch * to.h * to.w;
+    let cout = to.c;
+    assert_eq!(x.len(), batch * step.from.len());
+    let work = 2 * cout * taps * n;
+    let threads = part.sharers(work);
+    let (tile, tiles) = tiling(n, threads);
+    let blocks = row_blocks(cout, tiles, threads);
+    let rows = cout.div_ceil(blocks);
+
+    for item in part.items(tiles * blocks, work) {
+        let (t, r) = (item / blocks, item % blocks);
+        let j0 = t * tile;
+        let width = tile.min(n - j0);
+        let o0 = r * rows;
+        let m = rows.min(cout - o0);
+        for o in o0..o0 + m {
+            // SAFETY: items cover disjoint (rows, columns) blocks of `y`.
+            let row = unsafe { y.slice(o * n + j0..o * n + j0 + width) };
+            match acc {
+                Some(a) => {
+                    let b = step.bias[o];
+                    for (d, s) in row.iter_mut().zip(&a[o * n + j0..][..width]) {
+                        *d = s + b;
+                    }
+                }
+                None => row.fill(step.bias[o]),
+            }
+        }
+        // SAFETY: lhs is rows o0..o0+m of the cout × taps weights, rhs is taps × width with
+        // the given row stride, dst is this item's m × width block of y (row stride n).
+        let gemm = |rhs: *const f32, rhs_rs: usize| unsafe {
+            gemm_rows(
+                (m, width, taps),
+                y.ptr().add(o0 * n + j0),
+                n,
+                true,
+                step.weight.as_ptr().add(o0 * taps),
+                taps,
+                rhs,
+                rhs_rs,
+            )
+        };
+        if step.method == ConvMethod::Pointwise {
+            gemm(x[j0..].as_ptr(), n);
+        } else {
+            SCRATCH.with_borrow_mut(|cols| {
+                cols.resize(taps * width, 0.0);
+                im2col(step, batch, x, j0, width, cols);
+                gemm(cols.as_ptr(), width);
+            });
+        }
+        if step.relu {
+            for o in o0..o0 + m {
+                // SAFETY: as above.
+                let row = unsafe { y.slice(o * n + j0..o * n + j0 + width) };
+                row.iter_mut().for_each(|v| *v = v.max(0.0));
+            }
+        }
+    }
+}
+
+/// Unfolds output columns `j0..j0+width` of a `Cnhw` batch into `cols`, a
+/// `(cin·k·k) × width` matrix of input taps (zero outside the image).
+pub fn im2col(step: &ConvStep, batch: usize, x: &[f32], j0: usize, width: usize, cols: &mut [f32]) {
+    let (from, to) = (step.from, step.to);
+    let (k, s, pad) = (step.kernel, step.stride, step.pad as isize);
+    let plane = from.h * from.w;
+    let opixels = to.h * to.w;
+    for ic in 0..from.c {
+        let channel = &x[ic * batch * plane..][..batch * plane];
+        for ky in 0..k {
+            for kx in 0..k {
+                let row = &mut cols[((ic * k + ky) * k + kx) * width..][..width];
+                // Walk the tile one output row at a time.
+                let mut j = j0;
+                while j < j0 + width {
+                    let (b, p) = (j / opixels, j % opixels);
+                    let (oy, ox0) = (p / to.w, p % to.w);
+                    let run = (to.w - ox0).min(j0 + width - j);
+                    let dst = &mut row[j - j0..][..run];
+                    let iy = (oy * s + ky) as isize - pad;
+                    if iy < 0 || iy >= from.h as isize {
+                        dst.fill(0.0);
+                    } else if s == 1 {
+                        // Stride 1: the valid taps of the run are one contiguous copy.
+                        let src = &channel[b * plane + iy as usize * from.w..][..from.w];
+                        let shift = kx as isize - pad; // ix = ox + shift
+                        let first = (-shift).clamp(ox0 as isize, (ox0 + run) as isize) as usize;
+                        let end = (from.w as isize - shift)
+                            .clamp(first as isize, (ox0 + run) as isize)
+                            as usize;
+                        dst[..first - ox0].fill(0.0);
+                        dst[first - ox0..end - ox0].copy_from_slice(
+                            &src[(first as isize + shift) as usize
+                                ..(end as isize + shift) as usize],
+                        );
+                        dst[end - ox0..].fill(0.0);
+                    } else {
+                        let src = &channel[b * plane + iy as usize * from.w..][..from.w];
+                        for (i, d) in dst.iter_mut().enumerate() {
+                            let ix = ((ox0 + i) * s + kx) as isize - pad;
+                            *d = if ix >= 0 && ix < from.w as isize {
+                                src[ix as usize]
+                            } else {
+                                0.0
+                            };
+                        }
+                    }
+                    j += run;
+                }
+            }
+        }
+    }
+}
