@@ -58,6 +58,20 @@ pub struct StepTime {
 /// threads: small enough that a micro-batch's activations stay in that core's cache.
 pub const MICRO_BATCH: usize = 2;
 
+/// What a forward pass gives back.
+#[derive(Debug, Clone)]
+pub struct Pass {
+    /// The output, `batch × output_shape.len()`.
+    pub output: Vec<f32>,
+    /// Milliseconds the first thread spent in each step (summed over its micro-batches where
+    /// samples were split).
+    pub step_ms: Vec<f64>,
+    /// How the pass was shared.
+    pub schedule: Schedule,
+    /// Samples the first thread ran through the trunk steps.
+    pub first_thread_samples: usize,
+}
+
 /// One thread's activation buffers, sized for `batch` samples.
 #[derive(Debug, Clone, Default)]
 struct Arena {
@@ -72,8 +86,10 @@ pub enum Schedule {
     Alone,
     /// Every thread takes a part of every step (a batch smaller than the pool).
     Steps,
-    /// Every thread takes a share of the samples and runs them through the whole network in
-    /// micro-batches of [`MICRO_BATCH`], with no synchronisation between steps.
+    /// Every thread takes a share of the samples and runs them through the trunk (the
+    /// convolutions) in micro-batches of [`MICRO_BATCH`], with no synchronisation between steps;
+    /// then the threads share each step of the head (the fully connected layers) over the whole
+    /// batch.
     Samples,
 }
 
@@ -88,6 +104,9 @@ pub struct FastNet {
     buffer_len: Vec<usize>,
     /// One arena per thread of the pool.
     arenas: Vec<Mutex<Arena>>,
+    /// The whole-batch arena of the head when samples are split: only the buffers of the
+    /// boundary and head slots are allocated.
+    head: Mutex<Arena>,
 }
 
 impl Clone for FastNet {
@@ -116,6 +135,7 @@ impl FastNet {
             buffer_of,
             buffer_len,
             arenas: Vec::new(),
+            head: Mutex::default(),
         }
     }
 
@@ -144,7 +164,7 @@ impl FastNet {
     /// `batch × shape.len()` values. Returns the output, `batch × output_shape.len()`.
     pub fn forward(&mut self, inputs: &[&[f32]], batch: usize) -> Result<Vec<f32>, InputError> {
         self.forward_scheduled(inputs, batch, None)
-            .map(|(y, _, _)| y)
+            .map(|pass| pass.output)
     }
 
     /// Like [`forward`](Self::forward), timing every step: the time the first thread spent in
@@ -155,30 +175,38 @@ impl FastNet {
         inputs: &[&[f32]],
         batch: usize,
     ) -> Result<(Vec<f32>, Vec<StepTime>, Schedule), InputError> {
-        let (y, ms, schedule) = self.forward_scheduled(inputs, batch, None)?;
+        let pass = self.forward_scheduled(inputs, batch, None)?;
         let times = self
             .plan
             .steps
             .iter()
-            .zip(ms)
-            .map(|((op, step), ms)| StepTime {
-                op: op.clone(),
-                kernel: step.kernel(),
-                ms,
-                flops: step_flops(step, batch),
+            .enumerate()
+            .zip(&pass.step_ms)
+            .map(|((i, (op, step)), &ms)| {
+                // Trunk steps of a split batch: the first thread ran only its samples.
+                let samples = if i < self.plan.head {
+                    pass.first_thread_samples
+                } else {
+                    batch
+                };
+                StepTime {
+                    op: op.clone(),
+                    kernel: step.kernel(),
+                    ms,
+                    flops: step_flops(step, samples),
+                }
             })
             .collect();
-        Ok((y, times, schedule))
+        Ok((pass.output, times, pass.schedule))
     }
 
-    /// Runs the network with a given schedule (`None`: the best one for this batch and pool);
-    /// returns the output, the first thread's milliseconds per step, and the schedule used.
+    /// Runs the network with a given schedule (`None`: the best one for this batch and pool).
     pub fn forward_scheduled(
         &mut self,
         inputs: &[&[f32]],
         batch: usize,
         schedule: Option<Schedule>,
-    ) -> Result<(Vec<f32>, Vec<f64>, Schedule), InputError> {
+    ) -> Result<Pass, InputError> {
         check_inputs(&self.program, inputs, batch)?;
         let threads = rayon::current_num_threads();
         while self.arenas.len() < threads.max(1) {
@@ -209,6 +237,7 @@ impl FastNet {
             (None, _) if batch >= 2 * threads => Schedule::Samples,
             (None, _) => Schedule::Steps,
         };
+        let mut first_thread_samples = batch;
         let ms = {
             let out = Out::new(&mut y);
             let job = Job {
@@ -233,7 +262,13 @@ impl FastNet {
                             index: ctx.index(),
                             count: ctx.num_threads(),
                         };
-                        job.walk(&buffers, batch, part, Some(&barrier))
+                        job.walk(
+                            &buffers,
+                            batch,
+                            part,
+                            Some(&barrier),
+                            0..job.plan.steps.len(),
+                        )
                     })
                     .swap_remove(0);
                     let result = job.slot(&buffers, self.plan.output, batch);
@@ -242,19 +277,47 @@ impl FastNet {
                     ms
                 }
                 Schedule::Samples => {
+                    let mut head = self.head.lock().unwrap_or_else(|e| e.into_inner());
+                    job.size_head(&mut head, batch);
+                    let head_buffers: Vec<Out> =
+                        head.buffers.iter_mut().map(|b| Out::new(b)).collect();
                     let arenas = &self.arenas;
-                    rayon::broadcast(|ctx| {
+                    // The trunk: every thread its samples, micro-batch by micro-batch, handing
+                    // what the head reads over to the whole-batch arena.
+                    let mut ms = rayon::broadcast(|ctx| {
                         let (t, n) = (ctx.index(), ctx.num_threads());
                         let mut arena = arenas[t].lock().unwrap_or_else(|e| e.into_inner());
                         let mine = batch * t / n..batch * (t + 1) / n;
-                        job.samples(&mut arena, mine, MICRO_BATCH, out)
+                        job.trunk(&mut arena, mine, batch, &head_buffers)
                     })
-                    .swap_remove(0)
+                    .swap_remove(0);
+                    // The head: the whole batch, threads sharing each step.
+                    let barrier = SpinBarrier::new(threads);
+                    let head_ms = rayon::broadcast(|ctx| {
+                        let part = Part {
+                            index: ctx.index(),
+                            count: ctx.num_threads(),
+                        };
+                        let steps = job.plan.head..job.plan.steps.len();
+                        job.walk(&head_buffers, batch, part, Some(&barrier), steps)
+                    })
+                    .swap_remove(0);
+                    ms.extend(head_ms);
+                    let result = job.slot(&head_buffers, self.plan.output, batch);
+                    // SAFETY: the regions are over; nothing else touches `y` or the arena.
+                    unsafe { out.slice(0..out.len()).copy_from_slice(result.view()) };
+                    first_thread_samples = batch / threads;
+                    ms
                 }
             }
         };
         drop(region);
-        Ok((y, ms, schedule))
+        Ok(Pass {
+            output: y,
+            step_ms: ms,
+            schedule,
+            first_thread_samples,
+        })
     }
 }
 
@@ -286,8 +349,9 @@ impl Job<'_> {
             let n = micro.min(samples.end - first);
             self.load(arena, first, n);
             let buffers: Vec<Out> = arena.buffers.iter_mut().map(|b| Out::new(b)).collect();
+            let all = 0..self.plan.steps.len();
             for (t, step_ms) in self
-                .walk(&buffers, n, Part::WHOLE, None)
+                .walk(&buffers, n, Part::WHOLE, None, all)
                 .into_iter()
                 .enumerate()
             {
@@ -301,6 +365,84 @@ impl Job<'_> {
             first += n;
         }
         ms
+    }
+
+    /// Runs `samples` through the trunk `MICRO_BATCH` at a time in `arena`, copying the boundary
+    /// slots into the head's whole-batch buffers; returns the milliseconds of each trunk step.
+    fn trunk(
+        &self,
+        arena: &mut Arena,
+        samples: std::ops::Range<usize>,
+        batch: usize,
+        head: &[Out],
+    ) -> Vec<f64> {
+        let mut ms = vec![0.0; self.plan.head];
+        let micro = MICRO_BATCH.min(samples.len()).max(1);
+        self.size(arena, micro);
+        let boundary = self.plan.boundary();
+        let mut first = samples.start;
+        while first < samples.end {
+            let n = micro.min(samples.end - first);
+            self.load(arena, first, n);
+            let buffers: Vec<Out> = arena.buffers.iter_mut().map(|b| Out::new(b)).collect();
+            let trunk = 0..self.plan.head;
+            let trunk_ms = self.walk(&buffers, n, Part::WHOLE, None, trunk);
+            for (t, step_ms) in trunk_ms.into_iter().enumerate() {
+                ms[t] += step_ms;
+            }
+            for &slot in &boundary {
+                let info = self.plan.slots[slot];
+                let len = info.shape.len();
+                // SAFETY: nothing writes this micro-batch's arena now.
+                let src = unsafe { self.slot(&buffers, slot, n).view() };
+                let dst = self.slot(head, slot, batch);
+                match info.layout {
+                    plan::Layout::Nchw => {
+                        // SAFETY: these samples' rows belong to this thread alone.
+                        unsafe { dst.slice(first * len..(first + n) * len) }.copy_from_slice(src);
+                    }
+                    plan::Layout::Cnhw => {
+                        let plane = info.shape.h * info.shape.w;
+                        for c in 0..info.shape.c {
+                            let at = (c * batch + first) * plane;
+                            // SAFETY: these samples' planes of channel c belong to this thread.
+                            unsafe { dst.slice(at..at + n * plane) }
+                                .copy_from_slice(&src[c * n * plane..][..n * plane]);
+                        }
+                    }
+                }
+            }
+            first += n;
+        }
+        ms
+    }
+
+    /// Sizes the head's arena for `batch`: only the buffers the boundary and head slots use.
+    fn size_head(&self, arena: &mut Arena, batch: usize) {
+        if arena.batch == batch && arena.buffers.len() == self.buffer_len.len() {
+            return;
+        }
+        let mut used = vec![false; self.buffer_len.len()];
+        let head_slots = self.plan.steps[self.plan.head..]
+            .iter()
+            .flat_map(|(_, s)| s.reads().into_iter().chain([s.writes()]))
+            .chain(self.plan.boundary());
+        for slot in head_slots {
+            used[self.buffer_of[slot].expect("slots in use have buffers")] = true;
+        }
+        arena.buffers = self
+            .buffer_len
+            .iter()
+            .zip(used)
+            .map(|(len, used)| {
+                if used {
+                    vec![0.0; len * batch]
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        arena.batch = batch;
     }
 
     /// Sizes `arena` for `batch` samples.
@@ -330,16 +472,17 @@ impl Job<'_> {
         buffers[self.buffer_of[slot].expect("slots in use have buffers")].prefix(len)
     }
 
-    /// This thread's part of every step at batch `n`; the milliseconds of each.
+    /// This thread's part of `steps` at batch `n`; the milliseconds of each.
     fn walk(
         &self,
         buffers: &[Out],
         n: usize,
         part: Part,
         barrier: Option<&SpinBarrier>,
+        steps: std::ops::Range<usize>,
     ) -> Vec<f64> {
-        let mut times = Vec::with_capacity(self.plan.steps.len());
-        for (_, step) in &self.plan.steps {
+        let mut times = Vec::with_capacity(steps.len());
+        for (_, step) in &self.plan.steps[steps] {
             let start = Instant::now();
             // SAFETY: a step never reads the buffer it writes, and the barrier orders a step's
             // writes before the next step's reads.

@@ -277,6 +277,34 @@ pub struct Plan {
     pub inputs: Vec<usize>,
     /// The output slot (`Nchw`).
     pub output: usize,
+    /// The first step of the head: the fully connected part, from the first patch or fully
+    /// connected layer on (`steps.len()` when there is none). When a batch is split between
+    /// threads, the trunk runs in micro-batches and the head on the whole batch, so its weights
+    /// are read once a batch rather than once a micro-batch.
+    pub head: usize,
+}
+
+impl Plan {
+    /// Slots the head reads that the trunk (or the caller) writes: what crosses from the
+    /// micro-batches to the whole batch.
+    pub fn boundary(&self) -> Vec<usize> {
+        let mut written_before: Vec<bool> = vec![false; self.slots.len()];
+        for &s in &self.inputs {
+            written_before[s] = true;
+        }
+        for (_, step) in &self.steps[..self.head] {
+            written_before[step.writes()] = true;
+        }
+        let mut out: Vec<usize> = self.steps[self.head..]
+            .iter()
+            .flat_map(|(_, s)| s.reads())
+            .chain(std::iter::once(self.output))
+            .filter(|&s| written_before[s])
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 /// Compiles an inference-form program (see [`crate::net::lower`]); `params` must hold every
@@ -306,11 +334,17 @@ pub fn compile(program: &Program, params: &Params) -> Plan {
         c.op(op);
     }
     let output = c.read(&program.output, Layout::Nchw);
+    let head = c
+        .steps
+        .iter()
+        .position(|(_, s)| matches!(s, Step::Patch { .. } | Step::Linear(_)))
+        .unwrap_or(c.steps.len());
     Plan {
         slots: c.slots,
         steps: c.steps,
         inputs,
         output,
+        head,
     }
 }
 
