@@ -56,7 +56,8 @@ struct Row {
     activation_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     weight_bytes: Option<u64>,
-    /// GPU only: the adapter's measured FMA peak (`shaders/peak.wgsl`), GFLOP/s.
+    /// The device's measured FMA peak, GFLOP/s: the adapter's (`shaders/peak.wgsl`), or all
+    /// CPU threads' (`cpu::fast::peak`).
     #[serde(skip_serializing_if = "Option::is_none")]
     peak_gflops: Option<f64>,
 }
@@ -157,11 +158,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if !args.no_cpu || args.device.is_cpu() {
         let mut cpu = FastNet::from_network(&net);
         let adapter = format!("CPU, {} threads", rayon::current_num_threads());
+        let peak = hourhand::cpu::fast::peak::measure();
         let mut cpu_layers = None;
         for &batch in &args.batch {
             let x = &input[..batch * input_len];
             let timing = time(args.seconds, || Ok(cpu.forward(&[x], batch).map(drop)?))?;
-            let r = row("cpu".into(), adapter.clone(), batch, flops, timing);
+            let mut r = row("cpu".into(), adapter.clone(), batch, flops, timing);
+            r.peak_gflops = peak;
             print_row(&r, args.json)?;
             rows.push(r);
             if args.per_layer {

@@ -64,14 +64,10 @@ pub fn max_pool(x: &[f32], y: Out, (from, to): (Shape, Shape), window: (usize, u
         for oy in 0..to.h {
             let out = &mut dst[oy * to.w..][..to.w];
             if kernel == 2 && stride == 2 {
-                let (r0, r1) = (
-                    &src[2 * oy * from.w..][..from.w],
-                    &src[(2 * oy + 1) * from.w..][..from.w],
-                );
-                for (ox, d) in out.iter_mut().enumerate() {
-                    *d = r0[2 * ox]
-                        .max(r0[2 * ox + 1])
-                        .max(r1[2 * ox].max(r1[2 * ox + 1]));
+                let r0 = src[2 * oy * from.w..][..2 * to.w].chunks_exact(2);
+                let r1 = src[(2 * oy + 1) * from.w..][..2 * to.w].chunks_exact(2);
+                for ((d, a), b) in out.iter_mut().zip(r0).zip(r1) {
+                    *d = a[0].max(a[1]).max(b[0].max(b[1]));
                 }
             } else {
                 for (ox, d) in out.iter_mut().enumerate() {
@@ -106,9 +102,12 @@ pub fn add_upsampled(a: &[f32], b: &[f32], y: Out, shape: Shape, factor: usize, 
         let full = &a[i * dst.len()..][..dst.len()];
         for oy in 0..shape.h {
             let srow = &src[(oy / factor) * w..][..w];
-            let arow = &full[oy * shape.w..][..shape.w];
-            for (ox, d) in dst[oy * shape.w..][..shape.w].iter_mut().enumerate() {
-                *d = arow[ox] + srow[ox / factor];
+            let arow = full[oy * shape.w..][..shape.w].chunks_exact(factor);
+            let drow = dst[oy * shape.w..][..shape.w].chunks_exact_mut(factor);
+            for ((d, a), s) in drow.zip(arow).zip(srow) {
+                for (d, a) in d.iter_mut().zip(a) {
+                    *d = a + s;
+                }
             }
         }
     });

@@ -25,6 +25,7 @@
 mod conv;
 mod linear;
 mod maps;
+pub mod peak;
 pub mod plan;
 mod team;
 
