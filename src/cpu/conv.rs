@@ -1,10 +1,12 @@
-//! Convolution on the CPU: im2col, then one SGEMM per sample (matrixmultiply), samples in
+//! Convolution on the CPU: im2col, then one SGEMM per sample ([`super::sgemm`]), samples in
 //! parallel (rayon).
 
 use rayon::prelude::*;
 
 use crate::net::Shape;
 use crate::net::program::Conv2d;
+
+use super::sgemm::{Threads, sgemm};
 
 /// `y = relu?(conv(x, w) + b)` for a batch; `x` is `batch × input`, the result `batch × output`.
 pub fn conv2d(
@@ -35,21 +37,17 @@ pub fn conv2d(
             // SAFETY: the pointers cover `cout × taps`, `taps × pixels` and `cout × pixels` elements
             // with the row/column strides given, all within their slices.
             unsafe {
-                matrixmultiply::sgemm(
-                    c.cout,
-                    taps,
-                    pixels,
+                sgemm(
+                    (c.cout, taps, pixels),
                     1.0,
                     w.as_ptr(),
-                    taps as isize,
-                    1,
+                    (taps as isize, 1),
                     cols.as_ptr(),
-                    pixels as isize,
-                    1,
+                    (pixels as isize, 1),
                     0.0,
                     yn.as_mut_ptr(),
-                    pixels as isize,
-                    1,
+                    (pixels as isize, 1),
+                    Threads::One,
                 );
             }
             for (o, plane) in yn.chunks_mut(pixels).enumerate() {
@@ -113,21 +111,17 @@ pub fn conv2d_backward(
             // SAFETY: dy is cout × pixels (row stride pixels), colsᵀ is read from the
             // taps × pixels matrix with swapped strides, dw is cout × taps; all in bounds.
             unsafe {
-                matrixmultiply::sgemm(
-                    c.cout,
-                    pixels,
-                    taps,
+                sgemm(
+                    (c.cout, pixels, taps),
                     1.0,
                     dyn_.as_ptr(),
-                    pixels as isize,
-                    1,
+                    (pixels as isize, 1),
                     cols.as_ptr(),
-                    1,
-                    pixels as isize,
+                    (1, pixels as isize),
                     1.0,
                     dw.as_mut_ptr(),
-                    taps as isize,
-                    1,
+                    (taps as isize, 1),
+                    Threads::One,
                 );
             }
             for (o, plane) in dyn_.chunks(pixels).enumerate() {
@@ -157,21 +151,17 @@ pub fn conv2d_backward(
                 // SAFETY: wᵀ is read from the cout × taps matrix with swapped strides, dy is
                 // cout × pixels, cols is taps × pixels; all in bounds.
                 unsafe {
-                    matrixmultiply::sgemm(
-                        taps,
-                        c.cout,
-                        pixels,
+                    sgemm(
+                        (taps, c.cout, pixels),
                         1.0,
                         w.as_ptr(),
-                        1,
-                        taps as isize,
+                        (1, taps as isize),
                         dyn_.as_ptr(),
-                        pixels as isize,
-                        1,
+                        (pixels as isize, 1),
                         0.0,
                         cols.as_mut_ptr(),
-                        pixels as isize,
-                        1,
+                        (pixels as isize, 1),
+                        Threads::One,
                     );
                 }
                 if !pointwise {

@@ -2,27 +2,25 @@
 
 use crate::net::program::Linear;
 
+use super::sgemm::{Threads, sgemm};
+
 /// `y = relu?(x·Wᵀ + b)`; `x` is `batch × inputs`, `w` is `outputs × inputs` (PyTorch layout).
 pub fn linear(x: &[f32], batch: usize, l: &Linear, w: &[f32], b: &[f32]) -> Vec<f32> {
     let mut y = vec![0.0f32; batch * l.outputs];
     // SAFETY: x is batch × inputs (row stride inputs), Wᵀ is read from the outputs × inputs
     // matrix with swapped strides, y is batch × outputs; all within their slices.
     unsafe {
-        matrixmultiply::sgemm(
-            batch,
-            l.inputs,
-            l.outputs,
+        sgemm(
+            (batch, l.inputs, l.outputs),
             1.0,
             x.as_ptr(),
-            l.inputs as isize,
-            1,
+            (l.inputs as isize, 1),
             w.as_ptr(),
-            1,
-            l.inputs as isize,
+            (1, l.inputs as isize),
             0.0,
             y.as_mut_ptr(),
-            l.outputs as isize,
-            1,
+            (l.outputs as isize, 1),
+            Threads::Pool,
         );
     }
     for row in y.chunks_mut(l.outputs) {
@@ -55,21 +53,17 @@ pub fn linear_backward(
         dx = vec![0.0f32; batch * l.inputs];
         // SAFETY: dy is batch × outputs, W is outputs × inputs, dx is batch × inputs.
         unsafe {
-            matrixmultiply::sgemm(
-                batch,
-                l.outputs,
-                l.inputs,
+            sgemm(
+                (batch, l.outputs, l.inputs),
                 1.0,
                 dy.as_ptr(),
-                l.outputs as isize,
-                1,
+                (l.outputs as isize, 1),
                 w.as_ptr(),
-                l.inputs as isize,
-                1,
+                (l.inputs as isize, 1),
                 0.0,
                 dx.as_mut_ptr(),
-                l.inputs as isize,
-                1,
+                (l.inputs as isize, 1),
+                Threads::Pool,
             );
         }
     }
@@ -77,21 +71,17 @@ pub fn linear_backward(
     // SAFETY: dyᵀ is read from the batch × outputs matrix with swapped strides, x is
     // batch × inputs, dw is outputs × inputs.
     unsafe {
-        matrixmultiply::sgemm(
-            l.outputs,
-            batch,
-            l.inputs,
+        sgemm(
+            (l.outputs, batch, l.inputs),
             1.0,
             dy.as_ptr(),
-            1,
-            l.outputs as isize,
+            (1, l.outputs as isize),
             x.as_ptr(),
-            l.inputs as isize,
-            1,
+            (l.inputs as isize, 1),
             0.0,
             dw.as_mut_ptr(),
-            l.inputs as isize,
-            1,
+            (l.inputs as isize, 1),
+            Threads::Pool,
         );
     }
     let mut db = vec![0.0f32; l.outputs];

@@ -7,6 +7,7 @@ pub mod conv;
 pub mod elementwise;
 pub mod fast;
 pub mod linear;
+pub mod sgemm;
 pub mod train;
 
 use std::collections::HashMap;
