@@ -134,18 +134,30 @@ fn every_kernel() -> Program {
         pool("p2", "d1"),
         patch("q4", "p2", (0, 0, 5, 10)),
         linear("l4", "q4", 800, 7),
+        // Pointwise with its pooling fused (6×5×10), and pointwise + sum + pooling (11×5×10).
+        relu(conv("c8", "s3", 11, 6, 1, 1, 0)),
+        pool("p3", "c8"),
+        patch("q6", "p3", (1, 1, 4, 9)),
+        linear("l6", "q6", 216, 4),
+        conv("c9", "s3", 11, 11, 1, 1, 0),
+        add("s4", "c9", "s3"),
+        pool("p4", "s4"),
+        patch("q7", "p4", (0, 0, 5, 10)),
+        linear("l7", "q7", 550, 2),
         // Direct, a partial channel block.
         conv("d2", "x", 3, 5, 3, 1, 1),
         patch("q5", "d2", (2, 3, 4, 4)),
         linear("l5", "q5", 80, 3),
         Op::Concat {
             name: "cat".into(),
-            inputs: ["l1", "l2", "l3", "l4", "l5"].map(String::from).to_vec(),
+            inputs: ["l1", "l2", "l3", "l4", "l5", "l6", "l7"]
+                .map(String::from)
+                .to_vec(),
             output: "cat".into(),
         },
         // A per-channel map on feature vectors.
-        affine("a2", "cat", 71, false),
-        linear("out", "a2", 71, 9),
+        affine("a2", "cat", 77, false),
+        linear("out", "a2", 77, 9),
     ];
     Program::new(vec![("x".into(), Shape::new(3, 10, 20))], ops, "out").unwrap()
 }
@@ -191,21 +203,33 @@ fn every_kernel_matches_the_reference_on_odd_shapes_and_every_schedule() {
         .iter()
         .filter(|s| matches!(s, Step::Conv(c) if c.accumulate.is_some()))
         .count();
-    assert_eq!(fused, 2, "both conv + sum pairs fused");
+    assert_eq!(fused, 3, "every conv + sum pair fused");
     assert!(
         steps
             .iter()
             .any(|s| matches!(s, Step::Add { factor: 2, .. }))
     );
     assert!(!steps.iter().any(|s| matches!(s, Step::Upsample { .. })));
-    assert!(steps.iter().any(|s| matches!(s, Step::Conv(c) if c.pool)));
+    for method in [ConvMethod::Direct, ConvMethod::Pointwise] {
+        assert!(
+            steps
+                .iter()
+                .any(|s| matches!(s, Step::Conv(c) if c.pool && c.method == method)),
+            "no {method:?} convolution with its pooling fused"
+        );
+    }
+    assert!(
+        steps
+            .iter()
+            .any(|s| matches!(s, Step::Conv(c) if c.pool && c.accumulate.is_some()))
+    );
     let pools = steps
         .iter()
         .filter(|s| matches!(s, Step::MaxPool { .. }))
         .count();
     assert_eq!(
         pools, 1,
-        "a direct convolution's pooling is fused, the other is not"
+        "poolings of direct and pointwise convolutions are fused, the shifted one's not"
     );
 
     for batch in [1, 3, 5] {

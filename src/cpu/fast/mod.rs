@@ -482,6 +482,7 @@ impl Job<'_> {
         barrier: Option<&SpinBarrier>,
         steps: std::ops::Range<usize>,
     ) -> Vec<f64> {
+        let _guard = barrier.map(SpinBarrier::guard);
         let mut times = Vec::with_capacity(steps.len());
         for (_, step) in &self.plan.steps[steps] {
             let start = Instant::now();

@@ -7,7 +7,7 @@ use std::time::Instant;
 /// Floating-point operations per second (GFLOP/s) all threads of the pool reach together on
 /// pure FMA chains; `None` where this CPU has no vector FMA hourhand knows how to drive.
 pub fn measure() -> Option<f64> {
-    const ROUNDS: usize = 2_000_000;
+    const ROUNDS: usize = 20_000_000;
     let per_thread = flops_per_round()?;
     let threads = rayon::current_num_threads();
     // One warm-up pass (clocks ramping), then the timed one.

@@ -72,8 +72,8 @@ pub struct ConvStep {
     pub pad: usize,
     /// ReLU after bias (and the fused sum).
     pub relu: bool,
-    /// A 2×2, stride-2 max pooling fused after the ReLU ([`ConvMethod::Direct`] only): the
-    /// output slot holds the pooled tensor.
+    /// A 2×2, stride-2 max pooling fused after the ReLU ([`ConvMethod::Direct`] and
+    /// [`ConvMethod::Pointwise`]): the output slot holds the pooled tensor.
     pub pool: bool,
     /// The weights, in the order `method` reads them.
     pub weight: Vec<f32>,
@@ -242,6 +242,8 @@ impl Step {
     pub fn kernel(&self) -> &'static str {
         match self {
             Step::Conv(c) => match (c.method, c.accumulate.is_some()) {
+                (ConvMethod::Pointwise, false) if c.pool => "conv1x1+pool",
+                (ConvMethod::Pointwise, true) if c.pool => "conv1x1+add+pool",
                 (ConvMethod::Pointwise, false) => "conv1x1",
                 (ConvMethod::Pointwise, true) => "conv1x1+add",
                 (ConvMethod::Shifted, false) => "conv_shifted",
@@ -496,10 +498,11 @@ impl Compiler<'_> {
                 kernel,
                 stride,
             } => {
-                // A 2×2 pooling of a direct convolution nothing else reads: pooled on the fly.
+                // A 2×2 pooling of a direct or pointwise convolution nothing else reads: pooled
+                // on the fly.
                 if let Some(i) = self.sole_producer(input)
                     && let Step::Conv(conv) = &mut self.steps[i].1
-                    && conv.method == ConvMethod::Direct
+                    && matches!(conv.method, ConvMethod::Direct | ConvMethod::Pointwise)
                     && !conv.pool
                     && (*kernel, *stride) == (2, 2)
                     && conv.to.h % 2 == 0

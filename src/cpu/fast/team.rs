@@ -8,7 +8,7 @@
 
 use std::marker::PhantomData;
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Below this many floating-point operations (or element-moves weighted like them) a step is
 /// done by the first thread alone: splitting it costs more than it saves.
@@ -58,6 +58,19 @@ pub struct SpinBarrier {
     threads: usize,
     arrived: AtomicUsize,
     generation: AtomicUsize,
+    /// A thread of the region panicked: the others must not wait for it forever.
+    broken: AtomicBool,
+}
+
+/// Marks its barrier broken if the thread unwinds while holding it (see [`SpinBarrier::guard`]).
+pub struct BarrierGuard<'a>(&'a SpinBarrier);
+
+impl Drop for BarrierGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.broken.store(true, Ordering::Release);
+        }
+    }
 }
 
 impl SpinBarrier {
@@ -67,7 +80,14 @@ impl SpinBarrier {
             threads,
             arrived: AtomicUsize::new(0),
             generation: AtomicUsize::new(0),
+            broken: AtomicBool::new(false),
         }
+    }
+
+    /// Held by each thread for as long as it takes part: if the thread panics, the others
+    /// waiting at the barrier panic too instead of spinning forever.
+    pub fn guard(&self) -> BarrierGuard<'_> {
+        BarrierGuard(self)
     }
 
     /// Waits until every thread has arrived; what each wrote before is visible to all after.
@@ -80,6 +100,10 @@ impl SpinBarrier {
         }
         let mut spins = 0u32;
         while self.generation.load(Ordering::Acquire) == generation {
+            assert!(
+                !self.broken.load(Ordering::Acquire),
+                "another thread of the forward pass panicked"
+            );
             // A thread of the pool may be busy elsewhere (another caller's job): yield to it
             // rather than burn its core.
             if spins < 1 << 14 {

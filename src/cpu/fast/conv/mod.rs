@@ -33,14 +33,16 @@ thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Tiles of at most [`MAX_TILE`] columns (a multiple of 16, the widest vector) over `n` columns,
-/// as many as a multiple of `threads` so no thread waits for another's extra tile.
-fn tiling(n: usize, threads: usize) -> (usize, usize) {
-    let per_thread = n.div_ceil(threads).div_ceil(MAX_TILE);
+/// Tiles of about [`MAX_TILE`] columns at most over `n` columns, each a multiple of `align` (16,
+/// the widest vector, or a pair of rows when a pooling is fused), as many as a multiple of
+/// `threads` where that fits so no thread waits for another's extra tile.
+fn tiling(n: usize, threads: usize, align: usize) -> (usize, usize) {
+    let max = MAX_TILE.next_multiple_of(align);
+    let per_thread = n.div_ceil(threads).div_ceil(max);
     let tile = n
         .div_ceil(threads * per_thread)
-        .next_multiple_of(16)
-        .clamp(16, MAX_TILE);
+        .next_multiple_of(align)
+        .clamp(align, max);
     (tile, n.div_ceil(tile))
 }
 
@@ -91,7 +93,7 @@ unsafe fn gemm_rows(
 /// output.
 pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Out, part: Part) {
     assert_eq!(y.len(), batch * step.output_shape().len());
-    assert!(acc.is_none_or(|a| a.len() == y.len()));
+    assert!(acc.is_none_or(|a| a.len() == batch * step.to.len()));
     match step.method {
         ConvMethod::Shifted => shifted::conv(step, batch, x, acc, y, part),
         ConvMethod::Pointwise | ConvMethod::Im2col => unfolded::conv(step, batch, x, acc, y, part),

@@ -22,7 +22,7 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
     let span = end - first;
     let work = 2 * cout * cin * k * k * span;
     let threads = part.sharers(work);
-    let (tile, tiles) = tiling(span, threads);
+    let (tile, tiles) = tiling(span, threads, 16);
     let blocks = row_blocks(cout, tiles, threads);
     let rows = cout.div_ceil(blocks);
 

@@ -1,6 +1,7 @@
 //! [`ConvMethod::Pointwise`](crate::cpu::fast::plan::ConvMethod::Pointwise) and
 //! [`ConvMethod::Im2col`](crate::cpu::fast::plan::ConvMethod::Im2col): one GEMM per tile, straight
-//! into the output.
+//! into the output; or, for a pointwise convolution with a 2×2 pooling fused, into a per-thread
+//! tile of whole row pairs that is pooled on its way out.
 
 use super::{SCRATCH, gemm_rows, row_blocks, tiling};
 use crate::cpu::fast::plan::{ConvMethod, ConvStep};
@@ -13,9 +14,30 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
     let n = batch * to.h * to.w;
     let cout = to.c;
     assert_eq!(x.len(), batch * step.from.len());
+    assert!(!step.pool || step.method == ConvMethod::Pointwise);
     let work = 2 * cout * taps * n;
     let threads = part.sharers(work);
-    let (tile, tiles) = tiling(n, threads);
+    // A fused pooling needs whole row pairs in a tile (a pair never spans two samples).
+    let align = if step.pool { 2 * to.w } else { 16 };
+    let (tile, tiles) = tiling(n, threads, align);
+    let pooled = |o: usize, j0: usize, width: usize, tile_rows: &[f32]| {
+        // SAFETY: the pooled image of this item's block is this item's alone.
+        let dst = unsafe { y.slice(o * n / 4 + j0 / 4..o * n / 4 + (j0 + width) / 4) };
+        for (pair, out) in tile_rows
+            .chunks_exact(2 * to.w)
+            .zip(dst.chunks_exact_mut(to.w / 2))
+        {
+            let (r0, r1) = pair.split_at(to.w);
+            for ((d, a), b) in out
+                .iter_mut()
+                .zip(r0.chunks_exact(2))
+                .zip(r1.chunks_exact(2))
+            {
+                let v = a[0].max(a[1]).max(b[0].max(b[1]));
+                *d = if step.relu { v.max(0.0) } else { v };
+            }
+        }
+    };
     let blocks = row_blocks(cout, tiles, threads);
     let rows = cout.div_ceil(blocks);
 
@@ -25,6 +47,40 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
         let width = tile.min(n - j0);
         let o0 = r * rows;
         let m = rows.min(cout - o0);
+        if step.pool {
+            SCRATCH.with_borrow_mut(|out| {
+                out.resize(m * width, 0.0);
+                for (o, row) in (o0..o0 + m).zip(out.chunks_mut(width)) {
+                    match acc {
+                        Some(a) => {
+                            let b = step.bias[o];
+                            for (d, s) in row.iter_mut().zip(&a[o * n + j0..][..width]) {
+                                *d = s + b;
+                            }
+                        }
+                        None => row.fill(step.bias[o]),
+                    }
+                }
+                // SAFETY: lhs is rows o0..o0+m of the cout × cin weights, rhs is the input's
+                // columns j0..j0+width (row stride n), dst is the m × width scratch tile.
+                unsafe {
+                    gemm_rows(
+                        (m, width, taps),
+                        out.as_mut_ptr(),
+                        width,
+                        true,
+                        step.weight.as_ptr().add(o0 * taps),
+                        taps,
+                        x[j0..].as_ptr(),
+                        n,
+                    )
+                };
+                for (o, row) in (o0..o0 + m).zip(out.chunks(width)) {
+                    pooled(o, j0, width, row);
+                }
+            });
+            continue;
+        }
         for o in o0..o0 + m {
             // SAFETY: items cover disjoint (rows, columns) blocks of `y`.
             let row = unsafe { y.slice(o * n + j0..o * n + j0 + width) };
