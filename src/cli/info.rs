@@ -40,7 +40,10 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
         );
     }
     if args.device.is_cpu() {
-        println!("backend: CPU reference (--backend cpu)");
+        println!(
+            "backend: CPU ({} threads; --backend cpu)",
+            rayon::current_num_threads()
+        );
     } else {
         match GpuContext::new(&args.device.request()) {
             Ok(ctx) => {
@@ -63,7 +66,7 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
                 );
             }
             Err(e) => {
-                println!("picked: none — {e}\n  the CPU reference still works: --backend cpu")
+                println!("picked: none — {e}\n  the CPU backend still works: --backend cpu")
             }
         }
     }

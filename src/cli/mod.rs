@@ -80,7 +80,7 @@ impl DeviceArgs {
     /// Creates the GPU context.
     pub fn gpu(&self) -> anyhow::Result<GpuContext> {
         GpuContext::new(&self.request())
-            .context("no GPU device (use --backend cpu for the CPU reference)")
+            .context("no GPU device (use --backend cpu for the CPU backend)")
     }
 }
 
