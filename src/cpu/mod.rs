@@ -1,5 +1,7 @@
-//! The CPU backend: plain Rust, the reference every GPU kernel is tested against, and the
-//! fallback where no adapter exists. Executes training-form and inference-form programs alike.
+//! The CPU backend. [`CpuNet`] is plain Rust, op by op: the reference every GPU kernel and every
+//! fast-path kernel is tested against, and (with `train`, `backward`) the training backend; it
+//! executes training-form and inference-form programs alike. [`fast::FastNet`] is the compiled
+//! inference path users run where no adapter exists or `--backend cpu` is asked for.
 
 pub mod backward;
 pub mod batch_norm;

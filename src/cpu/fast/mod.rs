@@ -1,40 +1,46 @@
-//! The fast CPU path: an inference program compiled once into steps over a preallocated arena,
+//! The fast CPU path: an inference program compiled once into steps over preallocated arenas,
 //! with the batch laid out for wide GEMMs.
 //!
-//! [`CpuNet`](super::CpuNet) interprets a program op by op, one sample at a time, and is the
-//! reference every kernel (WGSL or CPU) is checked against. [`FastNet`] runs the same inference
-//! program faster and is what users get from `--backend cpu`, the viewer's CPU engine and
+//! [`CpuNet`](super::CpuNet) interprets a program op by op and is the reference every kernel
+//! (WGSL or CPU) is checked against. [`FastNet`] runs the same inference program faster and is
+//! what users get from `--backend cpu`, the viewer's CPU engine, training's validation and
 //! `bench`:
 //!
 //! - **Layout** ([`plan::Layout`]): convolutions see the batch channel-major (`[C][N][H][W]`), so
-//!   every convolution over a whole batch is one GEMM whose columns are all the batch's pixels;
+//!   a convolution over a whole batch is one GEMM whose columns are all the batch's pixels;
 //!   fully connected layers see it sample-major. Relayouts are inserted where the two meet.
-//! - **GEMM** ([`conv`], [`linear`]): the `gemm` crate (runtime-dispatched AVX-512, AVX2+FMA,
-//!   NEON and portable kernels), over column tiles sized for L2, tiles in parallel on rayon's one
-//!   pool: the same scheme splits pixels at batch 1 and samples at batch 32. 1×1 convolutions
-//!   read their input in place; k×k ones unfold one tile at a time.
-//! - **Fusion** ([`plan`]): batch norm is already folded by lowering; bias, ReLU and a sum the
-//!   convolution feeds are applied to each tile while it is in cache, and an upsampling is
-//!   fused into the sum that reads it.
-//! - **Memory**: one arena per batch size, buffers reused once their tensor is dead, so a
-//!   forward allocates nothing after the first at a given batch size.
+//! - **Kernels** (`conv/`, `linear`): GEMMs on the `gemm` crate (runtime-dispatched AVX-512,
+//!   AVX2+FMA, NEON and portable kernels) over column tiles sized for L2: 1×1 convolutions read
+//!   their input in place, stride-1 k×k ones run one GEMM per tap over a zero-padded copy, strided
+//!   ones unfold a tile at a time; the 1-channel stem is a direct kernel.
+//! - **Fusion** ([`plan`]): batch norm is already folded by lowering; bias, ReLU, a sum the
+//!   convolution feeds and a 2×2 pooling after it are applied to each tile while it is in cache;
+//!   an upsampling is fused into the sum that reads it.
+//! - **Threads** (`team`, [`Schedule`]): a pass is one parallel region on rayon's pool. Small
+//!   batches: every thread does its part of every step, a spinning barrier between steps. Large
+//!   ones: every thread runs its own samples through the convolutional trunk in micro-batches,
+//!   then the threads share the fully connected head over the whole batch.
+//! - **Memory** (`arena`): buffers shared by tensors whose lives do not overlap, one set per
+//!   thread, sized once per batch size: a pass allocates nothing but its output after the first.
 //!
-//! Every step is tested against the reference on odd shapes (`tests` below and
-//! `tests/cpu_fast.rs`).
+//! Every kernel, fusion and schedule is tested against the reference on odd shapes
+//! (`tests/cpu_fast.rs`), and every schedule gives the same bits.
 
+mod arena;
 mod conv;
+mod job;
 mod linear;
 mod maps;
 pub mod peak;
 pub mod plan;
 mod team;
 
-use std::sync::{Mutex, TryLockError};
-use std::time::Instant;
-
 use crate::net::{Network, Program};
 use crate::run::{InputError, check_inputs};
-use plan::{Plan, Step};
+use arena::{Arena, assign_buffers};
+use job::Job;
+use plan::Plan;
+use std::sync::{Mutex, TryLockError};
 use team::{Out, Part, SpinBarrier};
 
 /// One parallel region at a time in the process: two regions sharing the pool could each hold a
@@ -71,13 +77,6 @@ pub struct Pass {
     pub schedule: Schedule,
     /// Samples the first thread ran through the trunk steps.
     pub first_thread_samples: usize,
-}
-
-/// One thread's activation buffers, sized for `batch` samples.
-#[derive(Debug, Clone, Default)]
-struct Arena {
-    buffers: Vec<Vec<f32>>,
-    batch: usize,
 }
 
 /// How a forward pass is shared between threads.
@@ -194,7 +193,7 @@ impl FastNet {
                     op: op.clone(),
                     kernel: step.kernel(),
                     ms,
-                    flops: step_flops(step, samples),
+                    flops: step.flops(samples),
                 }
             })
             .collect();
@@ -320,330 +319,4 @@ impl FastNet {
             first_thread_samples,
         })
     }
-}
-
-/// What every thread of a forward pass reads.
-#[derive(Clone, Copy)]
-struct Job<'a> {
-    plan: &'a Plan,
-    buffer_of: &'a [Option<usize>],
-    buffer_len: &'a [usize],
-    inputs: &'a [&'a [f32]],
-}
-
-impl Job<'_> {
-    /// Runs `samples` through the network `micro` at a time in `arena`, on this thread alone,
-    /// writing their outputs into `y`; returns the milliseconds spent in each step, summed over the micro-batches.
-    fn samples(
-        &self,
-        arena: &mut Arena,
-        samples: std::ops::Range<usize>,
-        micro: usize,
-        y: Out,
-    ) -> Vec<f64> {
-        let mut ms = vec![0.0; self.plan.steps.len()];
-        let micro = micro.min(samples.len()).max(1);
-        self.size(arena, micro);
-        let out_len = self.plan.slots[self.plan.output].shape.len();
-        let mut first = samples.start;
-        while first < samples.end {
-            let n = micro.min(samples.end - first);
-            self.load(arena, first, n);
-            let buffers: Vec<Out> = arena.buffers.iter_mut().map(|b| Out::new(b)).collect();
-            let all = 0..self.plan.steps.len();
-            for (t, step_ms) in self
-                .walk(&buffers, n, Part::WHOLE, None, all)
-                .into_iter()
-                .enumerate()
-            {
-                ms[t] += step_ms;
-            }
-            let result = self.slot(&buffers, self.plan.output, n);
-            // SAFETY: these samples' rows of `y` belong to this thread alone.
-            let dst = unsafe { y.slice(first * out_len..(first + n) * out_len) };
-            // SAFETY: nothing writes the arena now.
-            dst.copy_from_slice(unsafe { result.view() });
-            first += n;
-        }
-        ms
-    }
-
-    /// Runs `samples` through the trunk `MICRO_BATCH` at a time in `arena`, copying the boundary
-    /// slots into the head's whole-batch buffers; returns the milliseconds of each trunk step.
-    fn trunk(
-        &self,
-        arena: &mut Arena,
-        samples: std::ops::Range<usize>,
-        batch: usize,
-        head: &[Out],
-    ) -> Vec<f64> {
-        let mut ms = vec![0.0; self.plan.head];
-        let micro = MICRO_BATCH.min(samples.len()).max(1);
-        self.size(arena, micro);
-        let boundary = self.plan.boundary();
-        let mut first = samples.start;
-        while first < samples.end {
-            let n = micro.min(samples.end - first);
-            self.load(arena, first, n);
-            let buffers: Vec<Out> = arena.buffers.iter_mut().map(|b| Out::new(b)).collect();
-            let trunk = 0..self.plan.head;
-            let trunk_ms = self.walk(&buffers, n, Part::WHOLE, None, trunk);
-            for (t, step_ms) in trunk_ms.into_iter().enumerate() {
-                ms[t] += step_ms;
-            }
-            for &slot in &boundary {
-                let info = self.plan.slots[slot];
-                let len = info.shape.len();
-                // SAFETY: nothing writes this micro-batch's arena now.
-                let src = unsafe { self.slot(&buffers, slot, n).view() };
-                let dst = self.slot(head, slot, batch);
-                match info.layout {
-                    plan::Layout::Nchw => {
-                        // SAFETY: these samples' rows belong to this thread alone.
-                        unsafe { dst.slice(first * len..(first + n) * len) }.copy_from_slice(src);
-                    }
-                    plan::Layout::Cnhw => {
-                        let plane = info.shape.h * info.shape.w;
-                        for c in 0..info.shape.c {
-                            let at = (c * batch + first) * plane;
-                            // SAFETY: these samples' planes of channel c belong to this thread.
-                            unsafe { dst.slice(at..at + n * plane) }
-                                .copy_from_slice(&src[c * n * plane..][..n * plane]);
-                        }
-                    }
-                }
-            }
-            first += n;
-        }
-        ms
-    }
-
-    /// Sizes the head's arena for `batch`: only the buffers the boundary and head slots use.
-    fn size_head(&self, arena: &mut Arena, batch: usize) {
-        if arena.batch == batch && arena.buffers.len() == self.buffer_len.len() {
-            return;
-        }
-        let mut used = vec![false; self.buffer_len.len()];
-        let head_slots = self.plan.steps[self.plan.head..]
-            .iter()
-            .flat_map(|(_, s)| s.reads().into_iter().chain([s.writes()]))
-            .chain(self.plan.boundary());
-        for slot in head_slots {
-            used[self.buffer_of[slot].expect("slots in use have buffers")] = true;
-        }
-        arena.buffers = self
-            .buffer_len
-            .iter()
-            .zip(used)
-            .map(|(len, used)| {
-                if used {
-                    vec![0.0; len * batch]
-                } else {
-                    Vec::new()
-                }
-            })
-            .collect();
-        arena.batch = batch;
-    }
-
-    /// Sizes `arena` for `batch` samples.
-    fn size(&self, arena: &mut Arena, batch: usize) {
-        if arena.batch != batch || arena.buffers.len() != self.buffer_len.len() {
-            arena.buffers = self
-                .buffer_len
-                .iter()
-                .map(|len| vec![0.0; len * batch])
-                .collect();
-            arena.batch = batch;
-        }
-    }
-
-    /// Copies samples `first..first+n` of every input into the arena.
-    fn load(&self, arena: &mut Arena, first: usize, n: usize) {
-        for (&slot, x) in self.plan.inputs.iter().zip(self.inputs) {
-            let len = self.plan.slots[slot].shape.len();
-            let buf = self.buffer_of[slot].expect("inputs have buffers");
-            arena.buffers[buf][..n * len].copy_from_slice(&x[first * len..(first + n) * len]);
-        }
-    }
-
-    /// A slot's values at batch `n`: the first values of its buffer.
-    fn slot<'b>(&self, buffers: &[Out<'b>], slot: usize, n: usize) -> Out<'b> {
-        let len = n * self.plan.slots[slot].shape.len();
-        buffers[self.buffer_of[slot].expect("slots in use have buffers")].prefix(len)
-    }
-
-    /// This thread's part of `steps` at batch `n`; the milliseconds of each.
-    fn walk(
-        &self,
-        buffers: &[Out],
-        n: usize,
-        part: Part,
-        barrier: Option<&SpinBarrier>,
-        steps: std::ops::Range<usize>,
-    ) -> Vec<f64> {
-        let _guard = barrier.map(SpinBarrier::guard);
-        let mut times = Vec::with_capacity(steps.len());
-        for (_, step) in &self.plan.steps[steps] {
-            let start = Instant::now();
-            // SAFETY: a step never reads the buffer it writes, and the barrier orders a step's
-            // writes before the next step's reads.
-            let view = |s: usize| -> &[f32] { unsafe { self.slot(buffers, s, n).view() } };
-            execute(
-                self.plan,
-                step,
-                n,
-                view,
-                self.slot(buffers, step.writes(), n),
-                part,
-            );
-            if let Some(b) = barrier {
-                b.wait();
-            }
-            times.push(start.elapsed().as_secs_f64() * 1e3);
-        }
-        times
-    }
-}
-
-/// This thread's part of one step; `view` gives a slot's values.
-fn execute<'a>(
-    plan: &Plan,
-    step: &Step,
-    batch: usize,
-    view: impl Fn(usize) -> &'a [f32],
-    y: Out,
-    part: Part,
-) {
-    let shape = |slot: usize| plan.slots[slot].shape;
-    match step {
-        Step::Conv(c) => conv::conv(c, batch, view(c.input), c.accumulate.map(&view), y, part),
-        Step::Linear(l) => linear::linear(l, batch, view(l.input), y, part),
-        Step::Affine {
-            input,
-            scale,
-            shift,
-            relu,
-            ..
-        } => maps::affine(
-            view(*input),
-            y,
-            shape(*input),
-            batch,
-            plan.slots[*input].layout,
-            (scale, shift, *relu),
-            part,
-        ),
-        Step::MaxPool {
-            input,
-            output,
-            kernel,
-            stride,
-        } => maps::max_pool(
-            view(*input),
-            y,
-            (shape(*input), shape(*output)),
-            (*kernel, *stride),
-            part,
-        ),
-        Step::Upsample { input, factor, .. } => {
-            maps::upsample(view(*input), y, shape(*input), *factor, part)
-        }
-        Step::Add {
-            a,
-            b,
-            output,
-            factor,
-        } => maps::add_upsampled(view(*a), view(*b), y, shape(*output), *factor, part),
-        Step::Patch {
-            input,
-            output,
-            y: y0,
-            x: x0,
-        } => maps::patch(
-            view(*input),
-            y,
-            shape(*input),
-            shape(*output),
-            batch,
-            (*y0, *x0),
-            part,
-        ),
-        Step::Concat { inputs, .. } => {
-            let parts: Vec<(&[f32], usize)> =
-                inputs.iter().map(|&s| (view(s), shape(s).len())).collect();
-            maps::concat(&parts, y, batch, part)
-        }
-        Step::Pad { input, pad, .. } => maps::pad(view(*input), y, shape(*input), *pad, part),
-        Step::Relayout { input, .. } => maps::relayout(
-            view(*input),
-            y,
-            shape(*input),
-            batch,
-            plan.slots[*input].layout,
-            part,
-        ),
-    }
-}
-
-/// Floating-point operations of a step at `batch`.
-fn step_flops(step: &Step, batch: usize) -> u64 {
-    let flops = match step {
-        Step::Conv(c) => 2 * c.to.len() * c.from.c * c.kernel * c.kernel,
-        Step::Linear(l) => 2 * l.inputs * l.outputs,
-        _ => 0,
-    };
-    (flops * batch) as u64
-}
-
-/// Gives every written slot an arena buffer, reusing the buffers of tensors no later step reads.
-/// Returns each slot's buffer and each buffer's per-sample length.
-fn assign_buffers(plan: &Plan) -> (Vec<Option<usize>>, Vec<usize>) {
-    let n = plan.slots.len();
-    let mut last_read = vec![None; n];
-    for (i, (_, step)) in plan.steps.iter().enumerate() {
-        for r in step.reads() {
-            last_read[r] = Some(i);
-        }
-    }
-    let mut buffer_of = vec![None; n];
-    let mut lens: Vec<usize> = Vec::new();
-    let mut free: Vec<usize> = Vec::new();
-    let take = |need: usize, lens: &mut Vec<usize>, free: &mut Vec<usize>| {
-        // The smallest free buffer that fits, else a new one.
-        let best = free
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| lens[**b] >= need)
-            .min_by_key(|(_, b)| lens[**b])
-            .map(|(i, _)| i);
-        match best {
-            Some(i) => free.swap_remove(i),
-            None => {
-                lens.push(need);
-                lens.len() - 1
-            }
-        }
-    };
-    for &slot in &plan.inputs {
-        buffer_of[slot] = Some(take(plan.slots[slot].shape.len(), &mut lens, &mut free));
-    }
-    for (i, (_, step)) in plan.steps.iter().enumerate() {
-        let out = step.writes();
-        buffer_of[out] = Some(take(plan.slots[out].shape.len(), &mut lens, &mut free));
-        let mut dead: Vec<usize> = step
-            .reads()
-            .into_iter()
-            .filter(|&r| last_read[r] == Some(i) && r != plan.output)
-            .collect();
-        if last_read[out].is_none() && out != plan.output {
-            dead.push(out);
-        }
-        dead.sort_unstable();
-        dead.dedup();
-        for r in dead {
-            free.push(buffer_of[r].expect("read slots have buffers"));
-        }
-    }
-    (buffer_of, lens)
 }

@@ -238,6 +238,16 @@ impl Step {
         }
     }
 
+    /// Floating-point operations of the step at `batch` (multiply-adds count two).
+    pub fn flops(&self, batch: usize) -> u64 {
+        let flops = match self {
+            Step::Conv(c) => 2 * c.to.len() * c.from.c * c.kernel * c.kernel,
+            Step::Linear(l) => 2 * l.inputs * l.outputs,
+            _ => 0,
+        };
+        (flops * batch) as u64
+    }
+
     /// Short name of the kernel, for per-layer tables.
     pub fn kernel(&self) -> &'static str {
         match self {
