@@ -23,7 +23,8 @@ pub struct Job<'a> {
 
 impl Job<'_> {
     /// Runs `samples` through the network `micro` at a time in `arena`, on this thread alone,
-    /// writing their outputs into `y`; returns the milliseconds spent in each step, summed over the micro-batches.
+    /// writing their outputs into `y`; returns the milliseconds spent in each step, summed over
+    /// the micro-batches.
     pub fn samples(
         &self,
         arena: &mut Arena,
