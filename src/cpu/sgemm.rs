@@ -1,6 +1,6 @@
-//! The one GEMM the CPU reference and training call: `C = α·A·B + β·C` with arbitrary strides
-//! (matrixmultiply's signature, which the callers were written against), on the `gemm` crate's
-//! runtime-dispatched AVX-512 / AVX2+FMA / NEON kernels, the same the fast path uses. On this
+//! The one GEMM every CPU path calls (the reference, training and the fast path's tiles):
+//! `C = α·A·B + β·C` with arbitrary strides (matrixmultiply's signature, which the reference was
+//! written against), on the `gemm` crate's runtime-dispatched AVX-512 / AVX2+FMA / NEON kernels. On this
 //! project's shapes it ran 1.2–4× matrixmultiply's speed (measured before the switch: 182 against
 //! 47 GFLOP/s for a 1024×1024 layer at batch 32 on one core).
 

@@ -4,6 +4,7 @@
 
 use super::plan::LinearStep;
 use super::team::{Out, Part};
+use crate::cpu::sgemm::{Threads, sgemm};
 
 /// This thread's part of `step` on a batch: `x` is `batch × inputs`, `y` is `batch × outputs`.
 pub fn linear(step: &LinearStep, batch: usize, x: &[f32], y: Out, part: Part) {
@@ -25,26 +26,17 @@ pub fn linear(step: &LinearStep, batch: usize, x: &[f32], y: Out, part: Part) {
     // swapped strides from batch × fin); dst is Yᵀ rows o0..o0+m (column stride fout), which
     // only this thread writes.
     unsafe {
-        gemm::gemm(
-            m,
-            batch,
-            fin,
-            y.ptr().add(o0),
-            fout as isize,
-            1,
-            true,
+        sgemm(
+            (m, fin, batch),
+            1.0,
             step.weight.as_ptr().add(o0 * fin),
-            1,
-            fin as isize,
+            (fin as isize, 1),
             x.as_ptr(),
-            fin as isize,
-            1,
+            (1, fin as isize),
             1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
+            y.ptr().add(o0),
+            (1, fout as isize),
+            Threads::One,
         )
     }
     if step.relu {

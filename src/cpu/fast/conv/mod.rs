@@ -46,48 +46,6 @@ fn tiling(n: usize, threads: usize, align: usize) -> (usize, usize) {
     (tile, n.div_ceil(tile))
 }
 
-/// One GEMM `dst = (read_dst ? dst : 0) + lhs · rhs`: `lhs` is `m × k` (row stride `lhs_rs`),
-/// `rhs` is `k × n` (row stride `rhs_rs`), `dst` is `m × n` (row stride `dst_rs`).
-///
-/// # Safety
-/// Every pointer must cover its matrix.
-#[allow(clippy::too_many_arguments)] // three matrices and their strides
-unsafe fn gemm_rows(
-    (m, n, k): (usize, usize, usize),
-    dst: *mut f32,
-    dst_rs: usize,
-    read_dst: bool,
-    lhs: *const f32,
-    lhs_rs: usize,
-    rhs: *const f32,
-    rhs_rs: usize,
-) {
-    // SAFETY: the caller's promise.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst,
-            1,
-            dst_rs as isize,
-            read_dst,
-            lhs,
-            1,
-            lhs_rs as isize,
-            rhs,
-            1,
-            rhs_rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
-}
-
 /// This thread's part of `step` on a batch: `x` is the input (`cin × B·H·W`, padded for
 /// [`ConvMethod::Shifted`]), `acc` the fused sum's other operand (`cout × B·Ho·Wo`), `y` the
 /// output.

@@ -1,9 +1,10 @@
 //! [`ConvMethod::Shifted`](crate::cpu::fast::plan::ConvMethod::Shifted): one GEMM per tap over
 //! the zero-padded input, each reading it shifted by the tap's offset.
 
-use super::{SCRATCH, gemm_rows, row_blocks, tiling};
+use super::{SCRATCH, row_blocks, tiling};
 use crate::cpu::fast::plan::ConvStep;
 use crate::cpu::fast::team::{Out, Part};
+use crate::cpu::sgemm::{Threads, sgemm};
 
 /// Stride-1 convolution over the zero-padded input: one GEMM per tap into a per-thread tile of
 /// padded-grid positions, then the valid positions out to `y` with bias, sum and ReLU.
@@ -41,15 +42,17 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
                 // of `width` padded positions starting at q0 − first + shift, all inside the
                 // padded batch (see `end`); dst is the m × width scratch tile.
                 unsafe {
-                    gemm_rows(
-                        (m, width, cin),
-                        out.as_mut_ptr(),
-                        width,
-                        tap > 0,
+                    sgemm(
+                        (m, cin, width),
+                        1.0,
                         step.weight.as_ptr().add((tap * cout + o0) * cin),
-                        cin,
+                        (cin as isize, 1),
                         x.as_ptr().add(q0 - first + shift),
-                        np,
+                        (np as isize, 1),
+                        if tap > 0 { 1.0 } else { 0.0 },
+                        out.as_mut_ptr(),
+                        (width as isize, 1),
+                        Threads::One,
                     )
                 }
             }

@@ -3,9 +3,10 @@
 //! into the output; or, for a pointwise convolution with a 2×2 pooling fused, into a per-thread
 //! tile of whole row pairs that is pooled on its way out.
 
-use super::{SCRATCH, gemm_rows, row_blocks, tiling};
+use super::{SCRATCH, row_blocks, tiling};
 use crate::cpu::fast::plan::{ConvMethod, ConvStep};
 use crate::cpu::fast::team::{Out, Part};
+use crate::cpu::sgemm::{Threads, sgemm};
 
 /// Pointwise and im2col convolutions: one GEMM per tile, straight into `y`.
 pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Out, part: Part) {
@@ -64,15 +65,17 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
                 // SAFETY: lhs is rows o0..o0+m of the cout × cin weights, rhs is the input's
                 // columns j0..j0+width (row stride n), dst is the m × width scratch tile.
                 unsafe {
-                    gemm_rows(
-                        (m, width, taps),
-                        out.as_mut_ptr(),
-                        width,
-                        true,
+                    sgemm(
+                        (m, taps, width),
+                        1.0,
                         step.weight.as_ptr().add(o0 * taps),
-                        taps,
+                        (taps as isize, 1),
                         x[j0..].as_ptr(),
-                        n,
+                        (n as isize, 1),
+                        1.0,
+                        out.as_mut_ptr(),
+                        (width as isize, 1),
+                        Threads::One,
                     )
                 };
                 for (o, row) in (o0..o0 + m).zip(out.chunks(width)) {
@@ -97,15 +100,17 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
         // SAFETY: lhs is rows o0..o0+m of the cout × taps weights, rhs is taps × width with
         // the given row stride, dst is this item's m × width block of y (row stride n).
         let gemm = |rhs: *const f32, rhs_rs: usize| unsafe {
-            gemm_rows(
-                (m, width, taps),
-                y.ptr().add(o0 * n + j0),
-                n,
-                true,
+            sgemm(
+                (m, taps, width),
+                1.0,
                 step.weight.as_ptr().add(o0 * taps),
-                taps,
+                (taps as isize, 1),
                 rhs,
-                rhs_rs,
+                (rhs_rs as isize, 1),
+                1.0,
+                y.ptr().add(o0 * n + j0),
+                (n as isize, 1),
+                Threads::One,
             )
         };
         if step.method == ConvMethod::Pointwise {
