@@ -1,7 +1,6 @@
 //! `hourhand bench`: frames per second, milliseconds per batch and GFLOP/s of the network on
 //! the GPU and CPU backends, and per-layer GPU times where the adapter has timestamp queries.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -218,61 +217,78 @@ fn print_row(r: &Row, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The first run's rows with each row's milliseconds replaced by its median over all runs.
+fn median_ms<T: Clone>(mut runs: Vec<Vec<T>>, ms: impl Fn(&mut T) -> &mut f64) -> Vec<T> {
+    let mut out = runs[0].clone();
+    for (i, row) in out.iter_mut().enumerate() {
+        let mut all: Vec<f64> = runs.iter_mut().map(|r| *ms(&mut r[i])).collect();
+        all.sort_by(f64::total_cmp);
+        *ms(row) = all[all.len() / 2];
+    }
+    out
+}
+
 /// Median per-dispatch GPU times over a few timed runs.
 fn per_layer(gpu: &mut GpuNet, x: &[f32], batch: usize) -> anyhow::Result<Vec<LayerTime>> {
     let runs: Vec<Vec<LayerTime>> = (0..5)
         .map(|_| gpu.forward_timed(&[x], batch).map(|(_, t)| t))
         .collect::<Result<_, _>>()?;
-    let mut out = runs[0].clone();
-    for (i, layer) in out.iter_mut().enumerate() {
-        let mut ms: Vec<f64> = runs.iter().map(|r| r[i].ms).collect();
-        ms.sort_by(f64::total_cmp);
-        layer.ms = ms[ms.len() / 2];
-    }
-    Ok(out)
+    Ok(median_ms(runs, |l| &mut l.ms))
 }
 
-fn print_layers(batch: usize, layers: &[LayerTime], json: bool) -> anyhow::Result<()> {
-    // Several dispatches of one op (concat) are reported as one layer, in program order.
-    let mut order = Vec::new();
-    let mut by_op: BTreeMap<&str, (&'static str, f64, u64)> = BTreeMap::new();
-    for l in layers {
-        let e = by_op.entry(&l.op).or_insert_with(|| {
-            order.push(l.op.as_str());
-            (l.kernel.source().entry, 0.0, 0)
-        });
-        e.1 += l.ms;
-        e.2 += l.flops;
-    }
-    let total: f64 = by_op.values().map(|v| v.1).sum();
+/// One row of a per-layer table.
+struct LayerRow<'a> {
+    op: &'a str,
+    kernel: &'a str,
+    ms: f64,
+    flops: u64,
+}
+
+/// A per-layer table (or one JSON object a row, tagged with `backend` where given).
+fn print_table(
+    heading: &str,
+    batch: usize,
+    rows: &[LayerRow],
+    json: bool,
+    backend: Option<&str>,
+) -> anyhow::Result<()> {
+    let total: f64 = rows.iter().map(|r| r.ms).sum();
     if !json {
-        println!(
-            "\nper-layer GPU time at batch {batch} (median of 5 runs, one timed pass per dispatch):"
-        );
+        println!("\n{heading}");
         println!(
             "{:<32} {:<18} {:>9} {:>7} {:>9}",
             "layer", "kernel", "ms", "share", "GFLOP/s"
         );
     }
-    for op in order {
-        let (kernel, ms, flops) = by_op[op];
-        let gflops = if ms > 0.0 {
-            flops as f64 / (ms / 1e3) / 1e9
+    for r in rows {
+        let gflops = if r.ms > 0.0 {
+            r.flops as f64 / (r.ms / 1e3) / 1e9
         } else {
             0.0
         };
         if json {
-            let v = serde_json::json!({"layer": op, "kernel": kernel, "batch": batch, "ms": ms, "gflops": gflops});
-            println!("{v}");
+            let mut v = serde_json::Map::new();
+            if let Some(b) = backend {
+                v.insert("backend".into(), b.into());
+            }
+            v.insert("layer".into(), r.op.into());
+            v.insert("kernel".into(), r.kernel.into());
+            v.insert("batch".into(), batch.into());
+            v.insert("ms".into(), r.ms.into());
+            v.insert("gflops".into(), gflops.into());
+            println!("{}", serde_json::Value::Object(v));
         } else {
-            let g = if flops > 0 {
+            let g = if r.flops > 0 {
                 format!("{gflops:>9.2}")
             } else {
                 format!("{:>9}", "-")
             };
             println!(
-                "{op:<32} {kernel:<18} {ms:>9.3} {:>6.1}% {g}",
-                100.0 * ms / total.max(1e-12)
+                "{:<32} {:<18} {:>9.3} {:>6.1}% {g}",
+                r.op,
+                r.kernel,
+                r.ms,
+                100.0 * r.ms / total.max(1e-12)
             );
         }
     }
@@ -280,6 +296,29 @@ fn print_layers(batch: usize, layers: &[LayerTime], json: bool) -> anyhow::Resul
         println!("{:<32} {:<18} {total:>9.3}", "total", "");
     }
     Ok(())
+}
+
+fn print_layers(batch: usize, layers: &[LayerTime], json: bool) -> anyhow::Result<()> {
+    // Several dispatches of one op (concat) are reported as one layer, in program order.
+    let mut rows: Vec<LayerRow> = Vec::new();
+    for l in layers {
+        match rows.iter_mut().find(|r| r.op == l.op) {
+            Some(r) => {
+                r.ms += l.ms;
+                r.flops += l.flops;
+            }
+            None => rows.push(LayerRow {
+                op: &l.op,
+                kernel: l.kernel.source().entry,
+                ms: l.ms,
+                flops: l.flops,
+            }),
+        }
+    }
+    let heading = format!(
+        "per-layer GPU time at batch {batch} (median of 5 runs, one timed pass per dispatch):"
+    );
+    print_table(&heading, batch, &rows, json, None)
 }
 
 /// Median CPU time of every step over a few timed runs.
@@ -287,50 +326,19 @@ fn cpu_per_layer(cpu: &mut FastNet, x: &[f32], batch: usize) -> anyhow::Result<V
     let runs: Vec<Vec<StepTime>> = (0..7)
         .map(|_| cpu.forward_timed(&[x], batch).map(|(_, t, _)| t))
         .collect::<Result<_, _>>()?;
-    let mut out = runs[0].clone();
-    for (i, step) in out.iter_mut().enumerate() {
-        let mut ms: Vec<f64> = runs.iter().map(|r| r[i].ms).collect();
-        ms.sort_by(f64::total_cmp);
-        step.ms = ms[ms.len() / 2];
-    }
-    Ok(out)
+    Ok(median_ms(runs, |s| &mut s.ms))
 }
 
 fn print_cpu_steps(batch: usize, steps: &[StepTime], json: bool) -> anyhow::Result<()> {
-    let total: f64 = steps.iter().map(|s| s.ms).sum();
-    if !json {
-        println!("\nper-step CPU time at batch {batch} (median of 7 runs):");
-        println!(
-            "{:<32} {:<18} {:>9} {:>7} {:>9}",
-            "layer", "kernel", "ms", "share", "GFLOP/s"
-        );
-    }
-    for s in steps {
-        let gflops = if s.ms > 0.0 {
-            s.flops as f64 / (s.ms / 1e3) / 1e9
-        } else {
-            0.0
-        };
-        if json {
-            let v = serde_json::json!({"backend": "cpu", "layer": s.op, "kernel": s.kernel, "batch": batch, "ms": s.ms, "gflops": gflops});
-            println!("{v}");
-        } else {
-            let g = if s.flops > 0 {
-                format!("{gflops:>9.2}")
-            } else {
-                format!("{:>9}", "-")
-            };
-            println!(
-                "{:<32} {:<18} {:>9.3} {:>6.1}% {g}",
-                s.op,
-                s.kernel,
-                s.ms,
-                100.0 * s.ms / total.max(1e-12)
-            );
-        }
-    }
-    if !json {
-        println!("{:<32} {:<18} {total:>9.3}", "total", "");
-    }
-    Ok(())
+    let rows: Vec<LayerRow> = steps
+        .iter()
+        .map(|s| LayerRow {
+            op: &s.op,
+            kernel: s.kernel,
+            ms: s.ms,
+            flops: s.flops,
+        })
+        .collect();
+    let heading = format!("per-step CPU time at batch {batch} (median of 7 runs):");
+    print_table(&heading, batch, &rows, json, Some("cpu"))
 }
