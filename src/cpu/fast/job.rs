@@ -1,12 +1,13 @@
 //! Running steps: what each thread of a pass does with its arena, micro-batch by micro-batch or
 //! its part of every step, and the dispatch of one step to its kernel.
 
+use std::ops::Range;
 use std::time::Instant;
 
 use super::arena::Arena;
 use super::plan::{self, Plan, Step};
 use super::team::{Out, Part, SpinBarrier};
-use super::{MICRO_BATCH, conv, linear, maps};
+use super::{conv, linear, maps};
 
 /// What every thread of a forward pass reads.
 #[derive(Clone, Copy)]
@@ -22,72 +23,35 @@ pub struct Job<'a> {
 }
 
 impl Job<'_> {
-    /// Runs `samples` through the network `micro` at a time in `arena`, on this thread alone,
-    /// writing their outputs into `y`; returns the milliseconds spent in each step, summed over
-    /// the micro-batches.
+    /// Runs `samples` through `steps`, `micro` samples at a time in `arena`, on this thread
+    /// alone; after each micro-batch, copies each `handoff` slot's values into its whole-batch
+    /// buffer (in the slot's layout). Returns the milliseconds of each step, summed over the
+    /// micro-batches.
     pub fn samples(
         &self,
         arena: &mut Arena,
-        samples: std::ops::Range<usize>,
+        samples: Range<usize>,
         micro: usize,
-        y: Out,
+        steps: Range<usize>,
+        (handoff, batch): (&[(usize, Out)], usize),
     ) -> Vec<f64> {
-        let mut ms = vec![0.0; self.plan.steps.len()];
+        let mut ms = vec![0.0; steps.len()];
         let micro = micro.min(samples.len()).max(1);
         self.size(arena, micro);
-        let out_len = self.plan.slots[self.plan.output].shape.len();
         let mut first = samples.start;
         while first < samples.end {
             let n = micro.min(samples.end - first);
             self.load(arena, first, n);
             let buffers: Vec<Out> = arena.buffers.iter_mut().map(|b| Out::new(b)).collect();
-            let all = 0..self.plan.steps.len();
-            for (t, step_ms) in self
-                .walk(&buffers, n, Part::WHOLE, None, all)
-                .into_iter()
-                .enumerate()
-            {
+            let walked = self.walk(&buffers, n, Part::WHOLE, None, steps.clone());
+            for (t, step_ms) in walked.into_iter().enumerate() {
                 ms[t] += step_ms;
             }
-            let result = self.slot(&buffers, self.plan.output, n);
-            // SAFETY: these samples' rows of `y` belong to this thread alone.
-            let dst = unsafe { y.slice(first * out_len..(first + n) * out_len) };
-            // SAFETY: nothing writes the arena now.
-            dst.copy_from_slice(unsafe { result.view() });
-            first += n;
-        }
-        ms
-    }
-
-    /// Runs `samples` through the trunk `MICRO_BATCH` at a time in `arena`, copying the boundary
-    /// slots into the head's whole-batch buffers; returns the milliseconds of each trunk step.
-    pub fn trunk(
-        &self,
-        arena: &mut Arena,
-        samples: std::ops::Range<usize>,
-        batch: usize,
-        head: &[Out],
-    ) -> Vec<f64> {
-        let mut ms = vec![0.0; self.plan.head];
-        let micro = MICRO_BATCH.min(samples.len()).max(1);
-        self.size(arena, micro);
-        let boundary = self.plan.boundary();
-        let mut first = samples.start;
-        while first < samples.end {
-            let n = micro.min(samples.end - first);
-            self.load(arena, first, n);
-            let buffers: Vec<Out> = arena.buffers.iter_mut().map(|b| Out::new(b)).collect();
-            let trunk = 0..self.plan.head;
-            let trunk_ms = self.walk(&buffers, n, Part::WHOLE, None, trunk);
-            for (t, step_ms) in trunk_ms.into_iter().enumerate() {
-                ms[t] += step_ms;
-            }
-            for &slot in &boundary {
+            for &(slot, dst) in handoff {
                 let info = self.plan.slots[slot];
                 let len = info.shape.len();
                 // SAFETY: nothing writes this micro-batch's arena now.
                 let src = unsafe { self.slot(&buffers, slot, n).view() };
-                let dst = self.slot(head, slot, batch);
                 match info.layout {
                     plan::Layout::Nchw => {
                         // SAFETY: these samples' rows belong to this thread alone.
@@ -171,7 +135,7 @@ impl Job<'_> {
         n: usize,
         part: Part,
         barrier: Option<&SpinBarrier>,
-        steps: std::ops::Range<usize>,
+        steps: Range<usize>,
     ) -> Vec<f64> {
         let _guard = barrier.map(SpinBarrier::guard);
         let mut times = Vec::with_capacity(steps.len());

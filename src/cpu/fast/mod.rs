@@ -249,7 +249,14 @@ impl FastNet {
             match schedule {
                 Schedule::Alone => {
                     let mut arena = self.arenas[0].lock().unwrap_or_else(|e| e.into_inner());
-                    job.samples(&mut arena, 0..batch, batch, out)
+                    let all = 0..self.plan.steps.len();
+                    job.samples(
+                        &mut arena,
+                        0..batch,
+                        batch,
+                        all,
+                        (&[(self.plan.output, out)], batch),
+                    )
                 }
                 Schedule::Steps => {
                     let mut arena = self.arenas[0].lock().unwrap_or_else(|e| e.into_inner());
@@ -281,6 +288,12 @@ impl FastNet {
                     job.size_head(&mut head, batch);
                     let head_buffers: Vec<Out> =
                         head.buffers.iter_mut().map(|b| Out::new(b)).collect();
+                    let handoff: Vec<(usize, Out)> = self
+                        .plan
+                        .boundary()
+                        .into_iter()
+                        .map(|slot| (slot, job.slot(&head_buffers, slot, batch)))
+                        .collect();
                     let arenas = &self.arenas;
                     // The trunk: every thread its samples, micro-batch by micro-batch, handing
                     // what the head reads over to the whole-batch arena.
@@ -288,7 +301,8 @@ impl FastNet {
                         let (t, n) = (ctx.index(), ctx.num_threads());
                         let mut arena = arenas[t].lock().unwrap_or_else(|e| e.into_inner());
                         let mine = batch * t / n..batch * (t + 1) / n;
-                        job.trunk(&mut arena, mine, batch, &head_buffers)
+                        let trunk = 0..job.plan.head;
+                        job.samples(&mut arena, mine, MICRO_BATCH, trunk, (&handoff, batch))
                     })
                     .swap_remove(0);
                     // The head: the whole batch, threads sharing each step.
