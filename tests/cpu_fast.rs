@@ -177,6 +177,23 @@ fn check(reference: &[f32], fast: &[f32], what: &str) {
 
 const SCHEDULES: [Schedule; 3] = [Schedule::Alone, Schedule::Steps, Schedule::Samples];
 
+/// `fast` on `x` under every schedule: each within tolerance of `want`, and all the same bits
+/// (training's validation figures, and so its choice of best epoch, must not depend on how the
+/// threads shared the pass, which depends on what else is running).
+fn every_schedule(fast: &mut FastNet, x: &[f32], batch: usize, want: &[f32]) {
+    let mut outputs = Vec::new();
+    for schedule in SCHEDULES {
+        let pass = fast.forward_scheduled(&[x], batch, Some(schedule)).unwrap();
+        assert!(pass.schedule == schedule || rayon::current_num_threads() == 1);
+        check(want, &pass.output, &format!("batch {batch}, {schedule:?}"));
+        outputs.push(pass.output);
+    }
+    assert!(
+        outputs.windows(2).all(|w| w[0] == w[1]),
+        "batch {batch}: schedules differ"
+    );
+}
+
 #[test]
 fn every_kernel_matches_the_reference_on_odd_shapes_and_every_schedule() {
     let program = every_kernel();
@@ -235,19 +252,7 @@ fn every_kernel_matches_the_reference_on_odd_shapes_and_every_schedule() {
     for batch in [1, 3, 5] {
         let x = uniform(&mut rng(batch as u64), batch * 3 * 10 * 20, -1.0, 1.0);
         let want = reference.forward(&[&x], batch).unwrap();
-        let mut outputs = Vec::new();
-        for schedule in SCHEDULES {
-            let pass = fast
-                .forward_scheduled(&[&x], batch, Some(schedule))
-                .unwrap();
-            assert!(pass.schedule == schedule || rayon::current_num_threads() == 1);
-            check(&want, &pass.output, &format!("batch {batch}, {schedule:?}"));
-            outputs.push(pass.output);
-        }
-        assert!(
-            outputs.windows(2).all(|w| w[0] == w[1]),
-            "batch {batch}: schedules differ"
-        );
+        every_schedule(&mut fast, &x, batch, &want);
     }
 }
 
@@ -282,18 +287,7 @@ fn odd_network_matches_the_reference_at_every_batch_and_schedule() {
     for batch in [1, 2, 5] {
         let x = uniform(&mut rng(20 + batch as u64), batch * 32 * 32, -1.0, 1.0);
         let want = reference.forward(&[&x], batch).unwrap();
-        let mut outputs = Vec::new();
-        for schedule in SCHEDULES {
-            let pass = fast
-                .forward_scheduled(&[&x], batch, Some(schedule))
-                .unwrap();
-            assert!(pass.schedule == schedule || rayon::current_num_threads() == 1);
-            check(&want, &pass.output, &format!("batch {batch}, {schedule:?}"));
-            outputs.push(pass.output);
-        }
-        // How the threads share the pass does not change a single bit (training's validation
-        // figures, and so its choice of best epoch, must not depend on what else is running).
-        assert!(outputs.windows(2).all(|w| w[0] == w[1]), "batch {batch}");
+        every_schedule(&mut fast, &x, batch, &want);
         // The automatic schedule too, and a second run on the same arena.
         check(&want, &fast.forward(&[&x], batch).unwrap(), "automatic");
         check(&want, &fast.forward(&[&x], batch).unwrap(), "again");
