@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use common::{hourhand, scratch, stderr};
 use hourhand::cpu::train::Dropout;
+use hourhand::cpu::train::Workspace;
 use hourhand::data::nyu::{SplitFrame, write_split};
 use hourhand::data::open::OpenOptions;
 use hourhand::data::synth::{SynthOptions, generate};
@@ -21,7 +22,7 @@ use hourhand::train::engine::{CpuEngine, Engine};
 use hourhand::train::loss::Loss;
 use hourhand::train::options::{Phase, TrainOptions};
 use hourhand::train::run::{Observer, Quiet, train};
-use hourhand::train::step::{Moments, StepOptions, cpu_step};
+use hourhand::train::step::{Moments, StepOptions, cpu_gradients, cpu_step, cpu_step_in};
 
 /// A tiny network that predicts NYU's 35 joints.
 fn tiny35() -> NetConfig {
@@ -58,6 +59,66 @@ fn step_options(loss: Loss, t: u64) -> StepOptions {
             weight_decay: 1e-4,
             t,
         },
+    }
+}
+
+/// A workspace kept across steps, whose buffers hold the last step's values when the next one
+/// starts, gives exactly what fresh buffers give: at the same batch size, at a smaller one (the
+/// buffers are longer than needed) and back, with dropout on.
+#[test]
+fn a_reused_workspace_steps_exactly_like_fresh_buffers() {
+    let config = NetConfig::tiny();
+    let program = Program::lrhn(&config).unwrap();
+    let weights = Weights::init(&config, 5).unwrap();
+    let side = config.input_size as usize;
+    let outputs = program.output_shape().len();
+    let mut kept = (weights.tensors.clone(), Moments::zeros(&weights.tensors));
+    let mut fresh = kept.clone();
+    let mut workspace = Workspace::new();
+    for (t, batch) in [(1u64, 3usize), (2, 3), (3, 2), (4, 3)] {
+        let input: Vec<f32> = (0..batch * side * side)
+            .map(|i| ((i as u64 * 7919 + t * 31) % 1000) as f32 / 500.0 - 1.0)
+            .collect();
+        let target: Vec<f32> = (0..batch * outputs)
+            .map(|i| ((i as u64 * 104_729 + t) % 600) as f32 / 1000.0 - 0.3)
+            .collect();
+        let mut options = step_options(Loss::SmoothL1, t);
+        options.dropout = Dropout {
+            rate: 0.3,
+            seed: t as u32,
+        };
+        let (want_loss, _, want_grads) =
+            cpu_gradients(&program, &fresh.0, &input, &target, batch, &options);
+        let a = cpu_step_in(
+            &mut workspace,
+            &program,
+            &mut kept.0,
+            &mut kept.1,
+            &input,
+            &target,
+            batch,
+            &options,
+        );
+        assert_eq!(workspace.grads().len(), want_grads.len(), "step {t}");
+        for (name, want) in &want_grads {
+            assert_eq!(
+                &workspace.grads()[name],
+                want,
+                "step {t}: gradient of {name}"
+            );
+        }
+        let b = cpu_step(
+            &program,
+            &mut fresh.0,
+            &mut fresh.1,
+            &input,
+            &target,
+            batch,
+            &options,
+        );
+        assert_eq!(a, want_loss, "step {t}");
+        assert_eq!(a, b, "step {t}");
+        assert_eq!(kept, fresh, "step {t}: parameters and moments");
     }
 }
 

@@ -34,23 +34,33 @@ pub fn batch_norm_train(
     gamma: &[f32],
     beta: &[f32],
 ) -> (Vec<f32>, BatchStats) {
+    let mut y = vec![0.0f32; x.len()];
+    let stats = batch_norm_train_into(x, batch, shape, gamma, beta, &mut y);
+    (y, stats)
+}
+
+/// [`batch_norm_train`] into `y` (every element written); returns the batch statistics.
+pub fn batch_norm_train_into(
+    x: &[f32],
+    batch: usize,
+    shape: Shape,
+    gamma: &[f32],
+    beta: &[f32],
+    y: &mut [f32],
+) -> BatchStats {
     let plane = shape.h * shape.w;
     let count = (batch * plane) as f64;
     let (mean, var): (Vec<f32>, Vec<f32>) = (0..shape.c)
         .into_par_iter()
         .map(|c| {
             let planes = (0..batch).map(|n| &x[(n * shape.c + c) * plane..][..plane]);
-            let sum: f64 = planes.clone().flatten().map(|&v| v as f64).sum();
+            let sum: f64 = planes.clone().map(sum_f64).sum();
             let mean = sum / count;
-            let sq: f64 = planes
-                .flatten()
-                .map(|&v| (v as f64 - mean).powi(2))
-                .sum::<f64>();
+            let sq: f64 = planes.map(|p| sum_sq_f64(p, mean)).sum();
             (mean as f32, (sq / count) as f32)
         })
         .unzip();
     let stats = BatchStats { mean, var };
-    let mut y = vec![0.0f32; x.len()];
     y.par_chunks_mut(plane)
         .zip(x.par_chunks(plane))
         .enumerate()
@@ -61,7 +71,31 @@ pub fn batch_norm_train(
                 *o = (v - mean) * scale + beta[c];
             }
         });
-    (y, stats)
+    stats
+}
+
+/// `Σ v` in f64, in eight independent lanes so the sum vectorizes (a single running f64 sum
+/// is one dependent add per element).
+fn sum_f64(p: &[f32]) -> f64 {
+    lanes(p, |v| v as f64)
+}
+
+/// `Σ (v − mean)²` in f64, in eight lanes like [`sum_f64`].
+fn sum_sq_f64(p: &[f32], mean: f64) -> f64 {
+    lanes(p, |v| (v as f64 - mean) * (v as f64 - mean))
+}
+
+/// `Σ f(v)` over `p` in eight independent f64 lanes, added at the end.
+fn lanes(p: &[f32], f: impl Fn(f32) -> f64) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let mut chunks = p.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += f(*v);
+        }
+    }
+    let tail: f64 = chunks.remainder().iter().map(|v| f(*v)).sum();
+    acc.iter().sum::<f64>() + tail
 }
 
 /// Backward of [`batch_norm_train`]: `(dx, dγ, dβ)` with
@@ -75,29 +109,70 @@ pub fn batch_norm_backward(
     gamma: &[f32],
     stats: &BatchStats,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let mut dx = vec![0.0f32; x.len()];
+    let (mut dgamma, mut dbeta) = (vec![0.0f32; shape.c], vec![0.0f32; shape.c]);
+    batch_norm_backward_into(
+        x,
+        dy,
+        batch,
+        shape,
+        gamma,
+        stats,
+        (&mut dx, &mut dgamma, &mut dbeta),
+    );
+    (dx, dgamma, dbeta)
+}
+
+/// [`batch_norm_backward`] into `(dx, dγ, dβ)`, every element written.
+pub fn batch_norm_backward_into(
+    x: &[f32],
+    dy: &[f32],
+    batch: usize,
+    shape: Shape,
+    gamma: &[f32],
+    stats: &BatchStats,
+    (dx, dgamma, dbeta): (&mut [f32], &mut [f32], &mut [f32]),
+) {
     let plane = shape.h * shape.w;
     let m = (batch * plane) as f64;
-    let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = (0..shape.c)
-        .into_par_iter()
-        .map(|c| {
-            let (mean, inv) = (stats.mean[c], stats.inv_std(c));
+    dgamma
+        .par_iter_mut()
+        .zip(dbeta.par_iter_mut())
+        .enumerate()
+        .for_each(|(c, (dg_out, db_out))| {
+            let mean = stats.mean[c];
+            let inv = stats.inv_std(c);
             let (mut dg, mut db) = (0.0f64, 0.0f64);
             for n in 0..batch {
                 let at = (n * shape.c + c) * plane;
-                for (xv, g) in x[at..at + plane].iter().zip(&dy[at..at + plane]) {
+                let (xp, gp) = (&x[at..at + plane], &dy[at..at + plane]);
+                // Σ dy·x̂ = inv·Σ dy·(x − mean): the products in f32 as before, summed in lanes.
+                let (mut sg, mut sd) = ([0.0f64; 8], [0.0f64; 8]);
+                let (xc, gc) = (xp.chunks_exact(8), gp.chunks_exact(8));
+                let (xr, gr) = (xc.remainder(), gc.remainder());
+                for (xs, gs) in xc.zip(gc) {
+                    for l in 0..8 {
+                        sg[l] += (gs[l] * (xs[l] - mean) * inv) as f64;
+                        sd[l] += gs[l] as f64;
+                    }
+                }
+                for (xv, g) in xr.iter().zip(gr) {
                     dg += (*g * (xv - mean) * inv) as f64;
                     db += *g as f64;
                 }
+                dg += sg.iter().sum::<f64>();
+                db += sd.iter().sum::<f64>();
             }
-            (dg as f32, db as f32)
-        })
-        .unzip();
-    let mut dx = vec![0.0f32; x.len()];
+            *dg_out = dg as f32;
+            *db_out = db as f32;
+        });
+    let (dgamma, dbeta) = (&*dgamma, &*dbeta);
     dx.par_chunks_mut(plane).enumerate().for_each(|(i, dxp)| {
         let c = i % shape.c;
         let (mean, inv) = (stats.mean[c], stats.inv_std(c));
         let k = gamma[c] * inv;
         let (mean_dy, mean_dyx) = (dbeta[c] as f64 / m, dgamma[c] as f64 / m);
+        let (mean_dy, mean_dyx) = (mean_dy as f32, mean_dyx as f32);
         let at = i * plane;
         for ((o, xv), g) in dxp
             .iter_mut()
@@ -105,10 +180,9 @@ pub fn batch_norm_backward(
             .zip(&dy[at..at + plane])
         {
             let xhat = (xv - mean) * inv;
-            *o = k * (*g - mean_dy as f32 - xhat * mean_dyx as f32);
+            *o = k * (*g - mean_dy - xhat * mean_dyx);
         }
     });
-    (dx, dgamma, dbeta)
 }
 
 /// Moves the running averages towards this batch's statistics; the variance is the unbiased

@@ -1,5 +1,8 @@
 //! Convolution on the CPU: im2col, then one SGEMM per sample ([`super::sgemm`]), samples in
-//! parallel (rayon).
+//! parallel (rayon). The `_into` forms write into buffers the caller keeps (the trainer's
+//! workspace); the others allocate their result.
+
+use std::cell::RefCell;
 
 use rayon::prelude::*;
 
@@ -7,6 +10,12 @@ use crate::net::Shape;
 use crate::net::program::Conv2d;
 
 use super::sgemm::{Threads, sgemm};
+
+thread_local! {
+    /// Each thread's unfolded-input matrix, kept between calls: a fresh one per sample was
+    /// tens of MB faulted in and zeroed by the kernel every time.
+    static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
 
 /// `y = relu?(conv(x, w) + b)` for a batch; `x` is `batch × input`, the result `batch × output`.
 pub fn conv2d(
@@ -18,38 +27,56 @@ pub fn conv2d(
     w: &[f32],
     b: &[f32],
 ) -> Vec<f32> {
+    let mut y = vec![0.0f32; batch * output.len()];
+    conv2d_into(x, batch, input, output, c, w, b, &mut y);
+    y
+}
+
+/// [`conv2d`] into `y` (`batch × output`, every element written).
+#[allow(clippy::too_many_arguments)] // the op's geometry, its tensors and the output
+pub fn conv2d_into(
+    x: &[f32],
+    batch: usize,
+    input: Shape,
+    output: Shape,
+    c: &Conv2d,
+    w: &[f32],
+    b: &[f32],
+    y: &mut [f32],
+) {
     let k = c.kernel;
     let taps = c.cin * k * k;
     let pixels = output.h * output.w;
-    let pointwise = k == 1 && c.stride == 1 && c.pad == 0;
-    let mut y = vec![0.0f32; batch * output.len()];
+    let pointwise = is_pointwise(c);
+    assert_eq!(y.len(), batch * output.len());
     y.par_chunks_mut(output.len())
         .enumerate()
         .for_each(|(n, yn)| {
             let xn = &x[n * input.len()..(n + 1) * input.len()];
-            let cols_owned;
-            let cols: &[f32] = if pointwise {
-                xn
-            } else {
-                cols_owned = im2col(xn, input, output, c);
-                &cols_owned
-            };
-            // SAFETY: the pointers cover `cout × taps`, `taps × pixels` and `cout × pixels` elements
-            // with the row/column strides given, all within their slices.
-            unsafe {
-                sgemm(
-                    (c.cout, taps, pixels),
-                    1.0,
-                    w.as_ptr(),
-                    (taps as isize, 1),
-                    cols.as_ptr(),
-                    (pixels as isize, 1),
-                    0.0,
-                    yn.as_mut_ptr(),
-                    (pixels as isize, 1),
-                    Threads::One,
-                );
-            }
+            COLS.with_borrow_mut(|scratch| {
+                let cols: &[f32] = if pointwise {
+                    xn
+                } else {
+                    im2col(xn, input, output, c, scratch);
+                    scratch
+                };
+                // SAFETY: the pointers cover `cout × taps`, `taps × pixels` and `cout × pixels`
+                // elements with the row/column strides given, all within their slices.
+                unsafe {
+                    sgemm(
+                        (c.cout, taps, pixels),
+                        1.0,
+                        w.as_ptr(),
+                        (taps as isize, 1),
+                        cols.as_ptr(),
+                        (pixels as isize, 1),
+                        0.0,
+                        yn.as_mut_ptr(),
+                        (pixels as isize, 1),
+                        Threads::One,
+                    );
+                }
+            });
             for (o, plane) in yn.chunks_mut(pixels).enumerate() {
                 for v in plane {
                     *v += b[o];
@@ -59,7 +86,12 @@ pub fn conv2d(
                 }
             }
         });
-    y
+}
+
+/// Whether a convolution reads its input as the GEMM's right-hand side in place (1×1, stride
+/// 1, no padding).
+fn is_pointwise(c: &Conv2d) -> bool {
+    c.kernel == 1 && c.stride == 1 && c.pad == 0
 }
 
 /// Gradients of a convolution with respect to its input, weights and bias.
@@ -73,9 +105,18 @@ pub struct ConvGrads {
     pub db: Vec<f32>,
 }
 
-/// Backward of [`conv2d`] without a fused ReLU (the training form keeps ReLU separate):
-/// `dw = Σₙ dyₙ · colsₙᵀ` and `dx = col2im(wᵀ · dyₙ)`, one SGEMM each per sample, samples in
-/// parallel (each thread sums its own `dw`, then the partial sums are added).
+/// Where [`conv2d_backward_into`] writes: every element of each slice given.
+#[derive(Debug)]
+pub struct ConvGradsMut<'a> {
+    /// `∂L/∂x`, `batch × input`, or `None` when not wanted.
+    pub dx: Option<&'a mut [f32]>,
+    /// `∂L/∂w`, `cout × cin × k × k`.
+    pub dw: &'a mut [f32],
+    /// `∂L/∂b`, `cout`.
+    pub db: &'a mut [f32],
+}
+
+/// Backward of [`conv2d`] without a fused ReLU (the training form keeps ReLU separate).
 #[allow(clippy::too_many_arguments)] // the op's geometry, its tensors and one switch
 pub fn conv2d_backward(
     x: &[f32],
@@ -87,6 +128,37 @@ pub fn conv2d_backward(
     w: &[f32],
     need_dx: bool,
 ) -> ConvGrads {
+    let mut dx = if need_dx {
+        vec![0.0f32; batch * input.len()]
+    } else {
+        Vec::new()
+    };
+    let (mut dw, mut db) = (vec![0.0f32; w.len()], vec![0.0f32; c.cout]);
+    let grads = ConvGradsMut {
+        dx: need_dx.then_some(dx.as_mut_slice()),
+        dw: &mut dw,
+        db: &mut db,
+    };
+    conv2d_backward_into(x, dy, batch, input, output, c, w, grads, &mut Vec::new());
+    ConvGrads { dx, dw, db }
+}
+
+/// Backward of [`conv2d`] into `grads`: `dw = Σₙ dyₙ · colsₙᵀ` and `dx = col2im(wᵀ · dyₙ)`, one
+/// SGEMM each per sample. The samples are split into one contiguous group per thread, each
+/// group summing its own `dw` and `db` into `parts` (scratch, resized here); the groups' sums
+/// are then added in group order, so the result does not depend on scheduling.
+#[allow(clippy::too_many_arguments)] // the op's geometry, its tensors and the outputs
+pub fn conv2d_backward_into(
+    x: &[f32],
+    dy: &[f32],
+    batch: usize,
+    input: Shape,
+    output: Shape,
+    c: &Conv2d,
+    w: &[f32],
+    grads: ConvGradsMut<'_>,
+    parts: &mut Vec<f32>,
+) {
     assert!(
         !c.relu,
         "conv2d_backward expects the training form (no fused ReLU)"
@@ -94,59 +166,67 @@ pub fn conv2d_backward(
     let k = c.kernel;
     let taps = c.cin * k * k;
     let pixels = output.h * output.w;
-    let pointwise = k == 1 && c.stride == 1 && c.pad == 0;
-    let zeros = || (vec![0.0f32; c.cout * taps], vec![0.0f32; c.cout]);
-    let (dw, db) = (0..batch)
-        .into_par_iter()
-        .fold(zeros, |(mut dw, mut db), n| {
-            let xn = &x[n * input.len()..(n + 1) * input.len()];
-            let dyn_ = &dy[n * output.len()..(n + 1) * output.len()];
-            let cols_owned;
-            let cols: &[f32] = if pointwise {
-                xn
-            } else {
-                cols_owned = im2col(xn, input, output, c);
-                &cols_owned
-            };
-            // SAFETY: dy is cout × pixels (row stride pixels), colsᵀ is read from the
-            // taps × pixels matrix with swapped strides, dw is cout × taps; all in bounds.
-            unsafe {
-                sgemm(
-                    (c.cout, pixels, taps),
-                    1.0,
-                    dyn_.as_ptr(),
-                    (pixels as isize, 1),
-                    cols.as_ptr(),
-                    (1, pixels as isize),
-                    1.0,
-                    dw.as_mut_ptr(),
-                    (taps as isize, 1),
-                    Threads::One,
-                );
-            }
-            for (o, plane) in dyn_.chunks(pixels).enumerate() {
-                db[o] += plane.iter().sum::<f32>();
-            }
-            (dw, db)
-        })
-        .reduce(zeros, |(mut a, mut b), (c2, d)| {
-            a.iter_mut().zip(&c2).for_each(|(a, c)| *a += c);
-            b.iter_mut().zip(&d).for_each(|(b, d)| *b += d);
-            (a, b)
-        });
-    let mut dx = Vec::new();
-    if need_dx {
-        dx = vec![0.0f32; batch * input.len()];
-        dx.par_chunks_mut(input.len())
-            .enumerate()
-            .for_each(|(n, dxn)| {
+    let pointwise = is_pointwise(c);
+    let (wlen, part) = (c.cout * taps, c.cout * taps + c.cout);
+    let groups = rayon::current_num_threads().clamp(1, batch.max(1));
+    let per_group = batch.div_ceil(groups);
+    parts.resize(groups * part, 0.0);
+    parts
+        .par_chunks_mut(part)
+        .enumerate()
+        .for_each(|(g, sums)| {
+            sums.fill(0.0);
+            let (dw, db) = sums.split_at_mut(wlen);
+            for n in g * per_group..((g + 1) * per_group).min(batch) {
+                let xn = &x[n * input.len()..(n + 1) * input.len()];
                 let dyn_ = &dy[n * output.len()..(n + 1) * output.len()];
-                let mut cols_owned = Vec::new();
+                COLS.with_borrow_mut(|scratch| {
+                    let cols: &[f32] = if pointwise {
+                        xn
+                    } else {
+                        im2col(xn, input, output, c, scratch);
+                        scratch
+                    };
+                    // SAFETY: dy is cout × pixels (row stride pixels), colsᵀ is read from the
+                    // taps × pixels matrix with swapped strides, dw is cout × taps; all in bounds.
+                    unsafe {
+                        sgemm(
+                            (c.cout, pixels, taps),
+                            1.0,
+                            dyn_.as_ptr(),
+                            (pixels as isize, 1),
+                            cols.as_ptr(),
+                            (1, pixels as isize),
+                            1.0,
+                            dw.as_mut_ptr(),
+                            (taps as isize, 1),
+                            Threads::One,
+                        );
+                    }
+                });
+                for (o, plane) in dyn_.chunks(pixels).enumerate() {
+                    db[o] += plane.iter().sum::<f32>();
+                }
+            }
+        });
+    let parts = &parts[..groups * part];
+    let dwdb = grads.dw.par_iter_mut().chain(grads.db.par_iter_mut());
+    dwdb.enumerate().for_each(|(i, d)| {
+        *d = parts.chunks(part).map(|p| p[i]).sum();
+    });
+    let Some(dx) = grads.dx else {
+        return;
+    };
+    dx.par_chunks_mut(input.len())
+        .enumerate()
+        .for_each(|(n, dxn)| {
+            let dyn_ = &dy[n * output.len()..(n + 1) * output.len()];
+            COLS.with_borrow_mut(|scratch| {
                 let cols: &mut [f32] = if pointwise {
                     dxn
                 } else {
-                    cols_owned = vec![0.0f32; taps * pixels];
-                    &mut cols_owned
+                    scratch.resize(taps * pixels, 0.0);
+                    scratch
                 };
                 // SAFETY: wᵀ is read from the cout × taps matrix with swapped strides, dy is
                 // cout × pixels, cols is taps × pixels; all in bounds.
@@ -165,11 +245,11 @@ pub fn conv2d_backward(
                     );
                 }
                 if !pointwise {
-                    col2im(&cols_owned, input, output, c, dxn);
+                    dxn.fill(0.0);
+                    col2im(scratch, input, output, c, dxn);
                 }
             });
-    }
-    ConvGrads { dx, dw, db }
+        });
 }
 
 /// The adjoint of [`im2col`]: adds every tap's gradient back onto the input pixel it read.
@@ -182,15 +262,21 @@ fn col2im(cols: &[f32], input: Shape, output: Shape, c: &Conv2d, dx: &mut [f32])
             for kx in 0..k {
                 let row = &cols[((ic * k + ky) * k + kx) * pixels..][..pixels];
                 for oy in 0..output.h {
-                    let iy = (oy * c.stride + ky) as isize - c.pad as isize;
-                    if iy < 0 || iy >= input.h as isize {
+                    let Some(iy) = source(oy, ky, c, input.h) else {
                         continue;
-                    }
-                    let dst = &mut plane[iy as usize * input.w..][..input.w];
-                    for ox in 0..output.w {
-                        let ix = (ox * c.stride + kx) as isize - c.pad as isize;
-                        if ix >= 0 && ix < input.w as isize {
-                            dst[ix as usize] += row[oy * output.w + ox];
+                    };
+                    let dst = &mut plane[iy * input.w..][..input.w];
+                    let src = &row[oy * output.w..][..output.w];
+                    let (lo, hi) = valid_columns(kx, c, input.w, output.w);
+                    if c.stride == 1 {
+                        let at = lo + kx - c.pad;
+                        dst[at..at + hi - lo]
+                            .iter_mut()
+                            .zip(&src[lo..hi])
+                            .for_each(|(d, s)| *d += s);
+                    } else {
+                        for ox in lo..hi {
+                            dst[ox * c.stride + kx - c.pad] += src[ox];
                         }
                     }
                 }
@@ -199,33 +285,57 @@ fn col2im(cols: &[f32], input: Shape, output: Shape, c: &Conv2d, dx: &mut [f32])
     }
 }
 
-/// Unfolds one sample into a `(cin·k·k) × (hout·wout)` matrix of input taps (zeros outside).
-fn im2col(x: &[f32], input: Shape, output: Shape, c: &Conv2d) -> Vec<f32> {
+/// The input row output row `oy` reads at kernel row `ky`, if inside the input.
+fn source(oy: usize, ky: usize, c: &Conv2d, height: usize) -> Option<usize> {
+    let iy = (oy * c.stride + ky).checked_sub(c.pad)?;
+    (iy < height).then_some(iy)
+}
+
+/// The output columns `[lo, hi)` whose kernel column `kx` reads inside an input row of `width`.
+fn valid_columns(kx: usize, c: &Conv2d, width: usize, out_width: usize) -> (usize, usize) {
+    // ox·stride + kx − pad ≥ 0  and  ox·stride + kx − pad < width.
+    let lo = c.pad.saturating_sub(kx).div_ceil(c.stride);
+    let hi = if width + c.pad > kx {
+        (width + c.pad - kx).div_ceil(c.stride).min(out_width)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
+/// Unfolds one sample into `cols`, a `(cin·k·k) × (hout·wout)` matrix of input taps (zeros
+/// outside), resized to fit and every element written.
+fn im2col(x: &[f32], input: Shape, output: Shape, c: &Conv2d, cols: &mut Vec<f32>) {
     let k = c.kernel;
     let pixels = output.h * output.w;
-    let mut cols = vec![0.0f32; c.cin * k * k * pixels];
+    cols.resize(c.cin * k * k * pixels, 0.0);
     for ic in 0..c.cin {
         let plane = &x[ic * input.h * input.w..(ic + 1) * input.h * input.w];
         for ky in 0..k {
             for kx in 0..k {
                 let row = &mut cols[((ic * k + ky) * k + kx) * pixels..][..pixels];
+                let (lo, hi) = valid_columns(kx, c, input.w, output.w);
                 for oy in 0..output.h {
-                    let iy = (oy * c.stride + ky) as isize - c.pad as isize;
-                    if iy < 0 || iy >= input.h as isize {
+                    let dst = &mut row[oy * output.w..][..output.w];
+                    let Some(iy) = source(oy, ky, c, input.h) else {
+                        dst.fill(0.0);
                         continue;
-                    }
-                    let src = &plane[iy as usize * input.w..][..input.w];
-                    for ox in 0..output.w {
-                        let ix = (ox * c.stride + kx) as isize - c.pad as isize;
-                        if ix >= 0 && ix < input.w as isize {
-                            row[oy * output.w + ox] = src[ix as usize];
+                    };
+                    let src = &plane[iy * input.w..][..input.w];
+                    dst[..lo].fill(0.0);
+                    dst[hi..].fill(0.0);
+                    if c.stride == 1 {
+                        let at = lo + kx - c.pad;
+                        dst[lo..hi].copy_from_slice(&src[at..at + hi - lo]);
+                    } else {
+                        for ox in lo..hi {
+                            dst[ox] = src[ox * c.stride + kx - c.pad];
                         }
                     }
                 }
             }
         }
     }
-    cols
 }
 
 /// Direct convolution by the definition: the reference the im2col path is tested against.

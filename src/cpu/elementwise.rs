@@ -1,5 +1,8 @@
 //! The cheap ops on the CPU: pooling, upsampling, sums, per-channel maps, patches, concatenation.
 
+use rayon::prelude::*;
+
+use super::backward::CHUNK;
 use crate::net::Shape;
 use crate::net::lower::BN_EPS;
 
@@ -13,9 +16,22 @@ pub fn max_pool(
     stride: usize,
 ) -> Vec<f32> {
     let mut y = vec![0.0f32; batch * output.len()];
-    for nc in 0..batch * input.c {
-        let src = &x[nc * input.h * input.w..][..input.h * input.w];
-        let dst = &mut y[nc * output.h * output.w..][..output.h * output.w];
+    max_pool_into(x, input, output, kernel, stride, &mut y);
+    y
+}
+
+/// [`max_pool`] into `y` (`batch × output`), planes in parallel.
+pub fn max_pool_into(
+    x: &[f32],
+    input: Shape,
+    output: Shape,
+    kernel: usize,
+    stride: usize,
+    y: &mut [f32],
+) {
+    let (ip, op) = (input.h * input.w, output.h * output.w);
+    y.par_chunks_mut(op).enumerate().for_each(|(nc, dst)| {
+        let src = &x[nc * ip..][..ip];
         for oy in 0..output.h {
             for ox in 0..output.w {
                 let mut m = f32::NEG_INFINITY;
@@ -27,34 +43,68 @@ pub fn max_pool(
                 dst[oy * output.w + ox] = m;
             }
         }
-    }
-    y
+    });
 }
 
 /// Nearest-neighbour upsampling by `factor`.
 pub fn upsample(x: &[f32], batch: usize, input: Shape, factor: usize) -> Vec<f32> {
+    let mut y = vec![0.0f32; batch * input.len() * factor * factor];
+    upsample_into(x, input, factor, &mut y);
+    y
+}
+
+/// [`upsample`] into `y`, planes in parallel.
+pub fn upsample_into(x: &[f32], input: Shape, factor: usize, y: &mut [f32]) {
     let (oh, ow) = (input.h * factor, input.w * factor);
-    let mut y = vec![0.0f32; batch * input.c * oh * ow];
-    for nc in 0..batch * input.c {
-        let src = &x[nc * input.h * input.w..][..input.h * input.w];
-        let dst = &mut y[nc * oh * ow..][..oh * ow];
-        for oy in 0..oh {
-            for ox in 0..ow {
-                dst[oy * ow + ox] = src[(oy / factor) * input.w + ox / factor];
+    let ip = input.h * input.w;
+    y.par_chunks_mut(oh * ow).enumerate().for_each(|(nc, dst)| {
+        let src = &x[nc * ip..][..ip];
+        for (oy, row) in dst.chunks_mut(ow).enumerate() {
+            let s = &src[(oy / factor) * input.w..][..input.w];
+            for (d, v) in row.chunks_mut(factor).zip(s) {
+                d.fill(*v);
             }
         }
-    }
-    y
+    });
 }
 
 /// Element-wise sum.
 pub fn add(a: &[f32], b: &[f32]) -> Vec<f32> {
-    a.iter().zip(b).map(|(a, b)| a + b).collect()
+    let mut y = vec![0.0f32; a.len()];
+    add_into(a, b, &mut y);
+    y
+}
+
+/// [`add`] into `y`.
+pub fn add_into(a: &[f32], b: &[f32], y: &mut [f32]) {
+    y.par_chunks_mut(CHUNK)
+        .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
+        .for_each(|(y, (a, b))| {
+            for ((y, a), b) in y.iter_mut().zip(a).zip(b) {
+                *y = a + b;
+            }
+        });
+}
+
+/// `y += x`.
+pub fn add_assign(y: &mut [f32], x: &[f32]) {
+    y.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(y, x)| y.iter_mut().zip(x).for_each(|(y, x)| *y += x));
 }
 
 /// `max(x, 0)`.
 pub fn relu(x: &[f32]) -> Vec<f32> {
-    x.iter().map(|v| v.max(0.0)).collect()
+    let mut y = vec![0.0f32; x.len()];
+    relu_into(x, &mut y);
+    y
+}
+
+/// [`relu`] into `y`.
+pub fn relu_into(x: &[f32], y: &mut [f32]) {
+    y.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(y, x)| y.iter_mut().zip(x).for_each(|(y, x)| *y = x.max(0.0)));
 }
 
 /// `y = x·scale[c] + shift[c]`, then ReLU if asked.
@@ -103,24 +153,42 @@ pub fn patch(
     h: usize,
     w: usize,
 ) -> Vec<f32> {
-    let mut y = Vec::with_capacity(batch * input.c * h * w);
-    for nc in 0..batch * input.c {
+    let mut y = vec![0.0f32; batch * input.c * h * w];
+    patch_into(x, input, (y0, x0, h, w), &mut y);
+    y
+}
+
+/// [`patch`] into `y`; the window is `(y0, x0, h, w)`.
+pub fn patch_into(
+    x: &[f32],
+    input: Shape,
+    (y0, x0, h, w): (usize, usize, usize, usize),
+    y: &mut [f32],
+) {
+    for (nc, dst) in y.chunks_mut(h * w).enumerate() {
         let src = &x[nc * input.h * input.w..][..input.h * input.w];
-        for row in y0..y0 + h {
-            y.extend_from_slice(&src[row * input.w + x0..][..w]);
+        for (row, d) in dst.chunks_mut(w).enumerate() {
+            d.copy_from_slice(&src[(y0 + row) * input.w + x0..][..w]);
         }
     }
-    y
 }
 
 /// Concatenation of flattened per-sample tensors, sample by sample.
 pub fn concat(parts: &[(&[f32], usize)], batch: usize) -> Vec<f32> {
     let total: usize = parts.iter().map(|(_, len)| len).sum();
-    let mut y = Vec::with_capacity(batch * total);
-    for n in 0..batch {
+    let mut y = vec![0.0f32; batch * total];
+    concat_into(parts, &mut y);
+    y
+}
+
+/// [`concat`] into `y` (`batch × Σ len`).
+pub fn concat_into(parts: &[(&[f32], usize)], y: &mut [f32]) {
+    let total: usize = parts.iter().map(|(_, len)| len).sum();
+    for (n, dst) in y.chunks_mut(total).enumerate() {
+        let mut offset = 0;
         for (data, len) in parts {
-            y.extend_from_slice(&data[n * len..(n + 1) * len]);
+            dst[offset..offset + len].copy_from_slice(&data[n * len..(n + 1) * len]);
+            offset += len;
         }
     }
-    y
 }

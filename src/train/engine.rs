@@ -3,8 +3,9 @@
 //! engine wraps `gpu::GpuTrainer`.
 
 use super::error::TrainError;
-use super::step::{Moments, StepOptions, cpu_step};
+use super::step::{Moments, StepOptions, cpu_step_in};
 use crate::cpu::fast::FastNet;
+use crate::cpu::train::Workspace;
 use crate::gpu::{GpuContext, GpuNet, GpuTrainer};
 use crate::net::{Network, Params, Program, Weights};
 
@@ -36,6 +37,8 @@ pub struct CpuEngine {
     program: Program,
     params: Params,
     moments: Moments,
+    /// Every buffer of a step, kept from step to step.
+    workspace: Workspace,
     net: Option<(Params, FastNet)>,
 }
 
@@ -47,6 +50,7 @@ impl CpuEngine {
             program,
             moments: Moments::zeros(&weights.tensors),
             params: weights.tensors.clone(),
+            workspace: Workspace::new(),
             net: None,
         }
     }
@@ -55,7 +59,7 @@ impl CpuEngine {
 impl Engine for CpuEngine {
     fn describe(&self) -> String {
         format!(
-            "CPU backend ({} threads, im2col + SGEMM)",
+            "CPU backend ({} threads, im2col + SGEMM, buffers kept between steps)",
             rayon::current_num_threads()
         )
     }
@@ -67,7 +71,8 @@ impl Engine for CpuEngine {
         batch: usize,
         options: &StepOptions,
     ) -> Result<f32, TrainError> {
-        Ok(cpu_step(
+        Ok(cpu_step_in(
+            &mut self.workspace,
             &self.program,
             &mut self.params,
             &mut self.moments,

@@ -1,0 +1,423 @@
+//! [`Workspace`]: every buffer of a CPU training step (the tape, the tensors' gradients, the
+//! parameters' gradients and the kernels' scratch), kept from one step to the next.
+//!
+//! Why: a step of the default network at batch 32 touches about 2 GB of tensors. Allocated
+//! afresh each step, every one of those pages was faulted in and zeroed by the kernel, and
+//! freeing them flushed the other cores' TLBs; that cost more than all the arithmetic of the
+//! step together. Here each buffer is sized once (at the first step of a batch size) and
+//! overwritten afterwards; the kernels are the `_into` forms of the reference ops, so the
+//! results are the reference's.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use super::{Dropout, Grads, Tape};
+use crate::cpu::batch_norm;
+use crate::cpu::conv::{self, ConvGradsMut};
+use crate::cpu::{backward, elementwise, linear};
+use crate::net::{Op, Params, Program};
+
+/// The buffers of training steps on the CPU; see the module docs.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    tape: Tape,
+    grads: GradBuffers,
+    /// Per-op times of the last step, when profiling.
+    times: Option<Vec<OpTime>>,
+}
+
+/// The time one op of a step took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpTime {
+    /// The op's name.
+    pub op: String,
+    /// The op's kind (`conv2d`, `batch_norm`, …).
+    pub kind: &'static str,
+    /// `true` for the backward of the op.
+    pub backward: bool,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+/// Gradient buffers: the tensors' (by tensor name) and the parameters' (by parameter name),
+/// and which of them the current step has written.
+#[derive(Debug, Default)]
+struct GradBuffers {
+    tensors: HashMap<String, Vec<f32>>,
+    written: HashSet<String>,
+    /// Where a second gradient of a tensor is computed before it is added to the first.
+    spare: Vec<f32>,
+    /// The parameters' gradients written this step.
+    params: Grads,
+    /// Buffers of parameter gradients not (yet) written this step.
+    unused: HashMap<String, Vec<f32>>,
+    /// Per-thread partial sums of convolution weight gradients.
+    parts: Vec<f32>,
+}
+
+fn param<'a>(params: &'a Params, name: &str, suffix: &str) -> &'a [f32] {
+    let key = format!("{name}.{suffix}");
+    &params
+        .get(&key)
+        .unwrap_or_else(|| panic!("training needs parameter `{key}`"))
+        .data
+}
+
+impl Workspace {
+    /// An empty workspace; buffers are sized by the first step.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records the time of every op from now on (see [`times`](Self::times)), or stops.
+    pub fn set_profiling(&mut self, on: bool) {
+        self.times = on.then(Vec::new);
+    }
+
+    /// Per-op times of the last forward and backward, when profiling.
+    pub fn times(&self) -> &[OpTime] {
+        self.times.as_deref().unwrap_or(&[])
+    }
+
+    /// The tape of the last forward.
+    pub fn tape(&self) -> &Tape {
+        &self.tape
+    }
+
+    /// Replaces the tape (to run [`backward`](Self::backward) on one made elsewhere).
+    pub fn set_tape(&mut self, tape: Tape) {
+        self.tape = tape;
+    }
+
+    /// Gives the tape away (the workspace reallocates it at the next forward).
+    pub fn into_tape(self) -> Tape {
+        self.tape
+    }
+
+    fn record(&mut self, op: &Op, backward: bool, start: Instant) {
+        if let Some(times) = &mut self.times {
+            times.push(OpTime {
+                op: op.name().to_string(),
+                kind: op.kind(),
+                backward,
+                seconds: start.elapsed().as_secs_f64(),
+            });
+        }
+    }
+
+    /// Runs `program` (training form) on a batch in training mode, like [`super::forward`],
+    /// into this workspace's tape.
+    pub fn forward(
+        &mut self,
+        program: &Program,
+        params: &Params,
+        input: &[f32],
+        batch: usize,
+        dropout: Dropout,
+    ) -> &Tape {
+        if let Some(times) = &mut self.times {
+            times.clear();
+        }
+        let tape = &mut self.tape;
+        tape.batch = batch;
+        tape.dropout = dropout;
+        let name = &program.inputs[0].0;
+        let mut x = tape.values.remove(name).unwrap_or_default();
+        x.clear();
+        x.extend_from_slice(input);
+        tape.values.insert(name.clone(), x);
+        for (op, &ordinal) in program.ops.iter().zip(&program.dropout_ordinals()) {
+            let start = Instant::now();
+            forward_op(&mut self.tape, program, params, op, ordinal);
+            self.record(op, false, start);
+        }
+        &self.tape
+    }
+
+    /// The gradient of every trainable parameter from `d_output` (the loss's gradient with
+    /// respect to the output of the last [`forward`](Self::forward)), like [`super::backward`].
+    pub fn backward(&mut self, program: &Program, params: &Params, d_output: &[f32]) -> &Grads {
+        let g = &mut self.grads;
+        g.begin();
+        g.deliver(program, &program.output, d_output.len(), |b| {
+            b.copy_from_slice(d_output)
+        });
+        let ordinals = program.dropout_ordinals();
+        for (op, &ordinal) in program.ops.iter().zip(&ordinals).rev() {
+            let start = Instant::now();
+            if self
+                .grads
+                .backward_op(&self.tape, program, params, op, ordinal)
+            {
+                self.record(op, true, start);
+            }
+        }
+        &self.grads.params
+    }
+
+    /// The parameter gradients of the last [`backward`](Self::backward).
+    pub fn grads(&self) -> &Grads {
+        &self.grads.params
+    }
+}
+
+/// A buffer of `len` values for `tensor`'s output, reused from the last step when there is
+/// one (its contents are overwritten by the op).
+fn take(values: &mut HashMap<String, Vec<f32>>, tensor: &str, len: usize) -> Vec<f32> {
+    let mut y = values.remove(tensor).unwrap_or_default();
+    y.resize(len, 0.0);
+    y
+}
+
+/// One op of the training-mode forward, its output written into the tape.
+fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: &Op, ordinal: u32) {
+    let batch = tape.batch;
+    let out_shape = program.shape(op.output());
+    let mut y = take(&mut tape.values, op.output(), batch * out_shape.len());
+    let values = &tape.values;
+    let input = op.inputs()[0];
+    let x = &values[input];
+    let in_shape = program.shape(input);
+    match op {
+        Op::Conv2d(c) => conv::conv2d_into(
+            x,
+            batch,
+            in_shape,
+            out_shape,
+            c,
+            param(params, &c.name, "weight"),
+            param(params, &c.name, "bias"),
+            &mut y,
+        ),
+        Op::Linear(l) => linear::linear_into(
+            x,
+            batch,
+            l,
+            param(params, &l.name, "weight"),
+            param(params, &l.name, "bias"),
+            &mut y,
+        ),
+        Op::BatchNorm(b) => {
+            let stats = batch_norm::batch_norm_train_into(
+                x,
+                batch,
+                in_shape,
+                param(params, &b.name, "weight"),
+                param(params, &b.name, "bias"),
+                &mut y,
+            );
+            tape.stats.insert(b.name.clone(), stats);
+        }
+        Op::Affine(a) => y.copy_from_slice(&elementwise::affine(
+            x,
+            in_shape,
+            param(params, &a.name, "scale"),
+            param(params, &a.name, "shift"),
+            a.relu,
+        )),
+        Op::Relu { .. } => elementwise::relu_into(x, &mut y),
+        Op::Dropout { .. } => {
+            if tape.dropout.rate > 0.0 {
+                backward::dropout_into(x, tape.dropout.key(ordinal), tape.dropout.rate, &mut y)
+            } else {
+                y.copy_from_slice(x)
+            }
+        }
+        Op::MaxPool { kernel, stride, .. } => {
+            elementwise::max_pool_into(x, in_shape, out_shape, *kernel, *stride, &mut y)
+        }
+        Op::Upsample { factor, .. } => elementwise::upsample_into(x, in_shape, *factor, &mut y),
+        Op::Add { b, .. } => elementwise::add_into(x, &values[b], &mut y),
+        Op::Patch {
+            y: y0, x: x0, h, w, ..
+        } => elementwise::patch_into(x, in_shape, (*y0, *x0, *h, *w), &mut y),
+        Op::Concat { inputs, .. } => {
+            let parts: Vec<(&[f32], usize)> = inputs
+                .iter()
+                .map(|t| (values[t].as_slice(), program.shape(t).len()))
+                .collect();
+            elementwise::concat_into(&parts, &mut y)
+        }
+    }
+    tape.values.insert(op.output().to_string(), y);
+}
+
+impl GradBuffers {
+    /// Starts a step: nothing written yet.
+    fn begin(&mut self) {
+        self.written.clear();
+        self.unused.extend(self.params.drain());
+    }
+
+    /// Lets `write` compute a gradient of `tensor` (`len` values, every one written): straight
+    /// into the tensor's buffer if it is the first this step, otherwise into a spare buffer
+    /// then added (a tensor read by several ops sums their gradients). Program inputs get
+    /// none.
+    fn deliver(
+        &mut self,
+        program: &Program,
+        tensor: &str,
+        len: usize,
+        write: impl FnOnce(&mut [f32]),
+    ) {
+        if program.inputs.iter().any(|(n, _)| n == tensor) {
+            return;
+        }
+        if self.written.insert(tensor.to_string()) {
+            let mut g = take(&mut self.tensors, tensor, len);
+            write(&mut g);
+            self.tensors.insert(tensor.to_string(), g);
+        } else {
+            self.spare.resize(len, 0.0);
+            write(&mut self.spare);
+            let g = self.tensors.get_mut(tensor).expect("written above");
+            elementwise::add_assign(g, &self.spare);
+        }
+    }
+
+    /// A parameter gradient buffer of `len` values, reused from an earlier step.
+    fn param_buffer(&mut self, name: String, len: usize) -> (String, Vec<f32>) {
+        let mut g = self.unused.remove(&name).unwrap_or_default();
+        g.resize(len, 0.0);
+        (name, g)
+    }
+
+    /// Backward of one op, if its output received a gradient; returns whether it ran.
+    fn backward_op(
+        &mut self,
+        tape: &Tape,
+        program: &Program,
+        params: &Params,
+        op: &Op,
+        ordinal: u32,
+    ) -> bool {
+        if !self.written.contains(op.output()) {
+            return false;
+        }
+        let dy = self.tensors.remove(op.output()).expect("written");
+        let batch = tape.batch;
+        let input = op.inputs()[0];
+        let x = &tape.values[input];
+        let in_shape = program.shape(input);
+        let out_shape = program.shape(op.output());
+        let in_len = batch * in_shape.len();
+        let needs_dx = !program.inputs.iter().any(|(n, _)| n == input);
+        match op {
+            Op::Conv2d(c) => {
+                let w = param(params, &c.name, "weight");
+                let (dw_name, mut dw) = self.param_buffer(format!("{}.weight", c.name), w.len());
+                let (db_name, mut db) = self.param_buffer(format!("{}.bias", c.name), c.cout);
+                let mut parts = std::mem::take(&mut self.parts);
+                let mut run = |dx: Option<&mut [f32]>| {
+                    let grads = ConvGradsMut {
+                        dx,
+                        dw: &mut dw,
+                        db: &mut db,
+                    };
+                    conv::conv2d_backward_into(
+                        x, &dy, batch, in_shape, out_shape, c, w, grads, &mut parts,
+                    );
+                };
+                if needs_dx {
+                    self.deliver(program, input, in_len, |dx| run(Some(dx)));
+                } else {
+                    run(None);
+                }
+                self.parts = parts;
+                self.params.insert(dw_name, dw);
+                self.params.insert(db_name, db);
+            }
+            Op::Linear(l) => {
+                let w = param(params, &l.name, "weight");
+                let (dw_name, mut dw) = self.param_buffer(format!("{}.weight", l.name), w.len());
+                let (db_name, mut db) = self.param_buffer(format!("{}.bias", l.name), l.outputs);
+                let mut run = |dx: Option<&mut [f32]>| {
+                    linear::linear_backward_into(x, &dy, batch, l, w, (dx, &mut dw, &mut db));
+                };
+                if needs_dx {
+                    self.deliver(program, input, in_len, |dx| run(Some(dx)));
+                } else {
+                    run(None);
+                }
+                self.params.insert(dw_name, dw);
+                self.params.insert(db_name, db);
+            }
+            Op::BatchNorm(b) => {
+                let gamma = param(params, &b.name, "weight");
+                let (dg_name, mut dg) =
+                    self.param_buffer(format!("{}.weight", b.name), gamma.len());
+                let (db_name, mut db) = self.param_buffer(format!("{}.bias", b.name), gamma.len());
+                let stats = &tape.stats[&b.name];
+                self.deliver(program, input, in_len, |dx| {
+                    batch_norm::batch_norm_backward_into(
+                        x,
+                        &dy,
+                        batch,
+                        in_shape,
+                        gamma,
+                        stats,
+                        (dx, &mut dg, &mut db),
+                    )
+                });
+                self.params.insert(dg_name, dg);
+                self.params.insert(db_name, db);
+            }
+            Op::Relu { output, .. } => {
+                let y = &tape.values[output];
+                self.deliver(program, input, in_len, |dx| {
+                    backward::relu_backward_into(y, &dy, dx)
+                });
+            }
+            Op::Dropout { .. } => {
+                let dropout = tape.dropout;
+                self.deliver(program, input, in_len, |dx| {
+                    if dropout.rate > 0.0 {
+                        backward::dropout_into(&dy, dropout.key(ordinal), dropout.rate, dx)
+                    } else {
+                        dx.copy_from_slice(&dy)
+                    }
+                });
+            }
+            Op::MaxPool { kernel, stride, .. } => {
+                self.deliver(program, input, in_len, |dx| {
+                    backward::max_pool_backward_into(
+                        x, &dy, in_shape, out_shape, *kernel, *stride, dx,
+                    )
+                });
+            }
+            Op::Upsample { factor, .. } => {
+                self.deliver(program, input, in_len, |dx| {
+                    backward::upsample_backward_into(&dy, in_shape, *factor, dx)
+                });
+            }
+            Op::Add { a, b, .. } => {
+                self.deliver(program, b, dy.len(), |d| d.copy_from_slice(&dy));
+                self.deliver(program, a, dy.len(), |d| d.copy_from_slice(&dy));
+            }
+            Op::Patch { y, x: x0, h, w, .. } => {
+                self.deliver(program, input, in_len, |dx| {
+                    backward::patch_backward_into(&dy, in_shape, (*y, *x0, *h, *w), dx)
+                });
+            }
+            Op::Concat { inputs, .. } => {
+                let total = out_shape.len();
+                let mut offset = 0;
+                for t in inputs {
+                    let len = program.shape(t).len();
+                    self.deliver(program, t, batch * len, |d| {
+                        backward::concat_part_backward_into(&dy, total, offset, d, len)
+                    });
+                    offset += len;
+                }
+            }
+            Op::Affine(a) => panic!(
+                "`{}` is an inference-form affine map; train the training-form program",
+                a.name
+            ),
+        }
+        // Keep the buffer for the next step; it holds no gradient of this one any more.
+        self.tensors.insert(op.output().to_string(), dy);
+        self.written.remove(op.output());
+        true
+    }
+}
