@@ -106,4 +106,24 @@ fn main() {
             100.0 * s / total
         );
     }
+    let mut slowest: Vec<_> = workspace.times().to_vec();
+    slowest.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+    println!("slowest ops:");
+    for t in slowest.iter().take(16) {
+        let pass = if t.backward { "backward" } else { "forward" };
+        let op = program
+            .ops
+            .iter()
+            .find(|o| o.name() == t.op)
+            .expect("timed ops exist");
+        // Backward does twice the forward's multiply-adds (input and weight gradients).
+        let flops =
+            2.0 * program.op_macs(op) as f64 * batch as f64 * if t.backward { 2.0 } else { 1.0 };
+        println!(
+            "  {:<28} {pass:<8} {:8.2} ms {:7.1} GFLOP/s",
+            t.op,
+            t.seconds * 1e3,
+            flops / t.seconds / 1e9
+        );
+    }
 }

@@ -297,3 +297,42 @@ fn network_backward_matches_finite_differences() {
     }
     assert!(checked > 150, "{checked} entries checked");
 }
+
+/// The training workspace runs each batch norm that only feeds a ReLU as one fused pass,
+/// forward and backward (the ReLU's backward recomputed from the batch norm's input); the plain
+/// backward, op by op from a full tape, is what the finite differences above check. The two
+/// must give the same gradients bit for bit, over several steps of one workspace.
+#[test]
+fn fused_batch_norm_relu_backward_equals_the_plain_one() {
+    let config = NetConfig::tiny();
+    let program = Program::lrhn(&config).unwrap();
+    let mut weights = Weights::init(&config, 8).unwrap();
+    weights.perturb_batch_norm(5);
+    let params = weights.tensors;
+    let s = config.input_size as usize;
+    let outputs = program.output_shape().len();
+    let mut workspace = train::Workspace::new();
+    for (step, batch) in [(0u32, 3usize), (1, 2)] {
+        let mut g = rng(20 + step as u64);
+        let input = uniform(&mut g, batch * s * s, -1.0, 1.0);
+        let r = uniform(&mut g, batch * outputs, -1.0, 1.0);
+        let dropout = train::Dropout {
+            rate: 0.25,
+            seed: 7 + step,
+        };
+        workspace.forward(&program, &params, &input, batch, dropout);
+        let fused = workspace.backward(&program, &params, &r).clone();
+        // The plain backward (a ReLU's from its output) runs on the same tape.
+        let mut plain = train::Workspace::new();
+        plain.set_tape(&program, workspace.tape().clone());
+        let want = plain.backward(&program, &params, &r);
+        assert_eq!(fused.len(), want.len());
+        for (name, g) in want {
+            assert_eq!(&fused[name], g, "step {step}: gradient of {name}");
+        }
+        let skipped = program.ops.iter().filter(|op| {
+            matches!(op, hourhand::net::Op::BatchNorm(b) if !workspace.tape().values.contains_key(&b.output))
+        });
+        assert!(skipped.count() > 5, "the pairs are fused");
+    }
+}

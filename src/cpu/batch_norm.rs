@@ -35,17 +35,19 @@ pub fn batch_norm_train(
     beta: &[f32],
 ) -> (Vec<f32>, BatchStats) {
     let mut y = vec![0.0f32; x.len()];
-    let stats = batch_norm_train_into(x, batch, shape, gamma, beta, &mut y);
+    let stats = batch_norm_train_into(x, batch, shape, (gamma, beta), false, &mut y);
     (y, stats)
 }
 
-/// [`batch_norm_train`] into `y` (every element written); returns the batch statistics.
+/// [`batch_norm_train`] into `y` (every element written), followed by a ReLU when `relu`
+/// (one pass instead of two, and the batch norm's own output never stored); returns the batch
+/// statistics.
 pub fn batch_norm_train_into(
     x: &[f32],
     batch: usize,
     shape: Shape,
-    gamma: &[f32],
-    beta: &[f32],
+    (gamma, beta): (&[f32], &[f32]),
+    relu: bool,
     y: &mut [f32],
 ) -> BatchStats {
     let plane = shape.h * shape.w;
@@ -68,10 +70,19 @@ pub fn batch_norm_train_into(
             let c = i % shape.c;
             let (scale, mean) = (gamma[c] * stats.inv_std(c), stats.mean[c]);
             for (o, v) in yp.iter_mut().zip(xp) {
-                *o = (v - mean) * scale + beta[c];
+                let v = normalize(*v, mean, scale, beta[c]);
+                *o = if relu { v.max(0.0) } else { v };
             }
         });
     stats
+}
+
+/// A batch norm's output `(v − mean)·scale + β`, `scale = γ/σ`: one expression for the forward
+/// and for the backward of a fused ReLU, which recomputes it to find where the ReLU passed, so
+/// the two agree bit for bit.
+#[inline(always)]
+fn normalize(v: f32, mean: f32, scale: f32, beta: f32) -> f32 {
+    (v - mean) * scale + beta
 }
 
 /// `Σ v` in f64, in eight independent lanes so the sum vectorizes (a single running f64 sum
@@ -116,24 +127,36 @@ pub fn batch_norm_backward(
         dy,
         batch,
         shape,
-        gamma,
+        (gamma, None),
         stats,
         (&mut dx, &mut dgamma, &mut dbeta),
     );
     (dx, dgamma, dbeta)
 }
 
-/// [`batch_norm_backward`] into `(dx, dγ, dβ)`, every element written.
+/// [`batch_norm_backward`] into `(dx, dγ, dβ)`, every element written. With `Some(β)`, the
+/// batch norm was followed by a ReLU ([`batch_norm_train_into`] with `relu`) and `dy` is the
+/// gradient of the ReLU's output: the ReLU's backward is applied on the fly, where the
+/// recomputed batch-norm output is positive.
 pub fn batch_norm_backward_into(
     x: &[f32],
     dy: &[f32],
     batch: usize,
     shape: Shape,
-    gamma: &[f32],
+    (gamma, relu_beta): (&[f32], Option<&[f32]>),
     stats: &BatchStats,
     (dx, dgamma, dbeta): (&mut [f32], &mut [f32], &mut [f32]),
 ) {
     let plane = shape.h * shape.w;
+    // The gradient reaching the batch norm's output: dy, or dy where the ReLU passed.
+    let grad = |c: usize| {
+        let (mean, scale) = (stats.mean[c], gamma[c] * stats.inv_std(c));
+        let beta = relu_beta.map(|b| b[c]);
+        move |v: f32, g: f32| match beta {
+            Some(beta) if normalize(v, mean, scale, beta) <= 0.0 => 0.0,
+            _ => g,
+        }
+    };
     let m = (batch * plane) as f64;
     dgamma
         .par_iter_mut()
@@ -142,6 +165,7 @@ pub fn batch_norm_backward_into(
         .for_each(|(c, (dg_out, db_out))| {
             let mean = stats.mean[c];
             let inv = stats.inv_std(c);
+            let grad = grad(c);
             let (mut dg, mut db) = (0.0f64, 0.0f64);
             for n in 0..batch {
                 let at = (n * shape.c + c) * plane;
@@ -152,13 +176,15 @@ pub fn batch_norm_backward_into(
                 let (xr, gr) = (xc.remainder(), gc.remainder());
                 for (xs, gs) in xc.zip(gc) {
                     for l in 0..8 {
-                        sg[l] += (gs[l] * (xs[l] - mean) * inv) as f64;
-                        sd[l] += gs[l] as f64;
+                        let g = grad(xs[l], gs[l]);
+                        sg[l] += (g * (xs[l] - mean) * inv) as f64;
+                        sd[l] += g as f64;
                     }
                 }
                 for (xv, g) in xr.iter().zip(gr) {
-                    dg += (*g * (xv - mean) * inv) as f64;
-                    db += *g as f64;
+                    let g = grad(*xv, *g);
+                    dg += (g * (xv - mean) * inv) as f64;
+                    db += g as f64;
                 }
                 dg += sg.iter().sum::<f64>();
                 db += sd.iter().sum::<f64>();
@@ -171,6 +197,7 @@ pub fn batch_norm_backward_into(
         let c = i % shape.c;
         let (mean, inv) = (stats.mean[c], stats.inv_std(c));
         let k = gamma[c] * inv;
+        let grad = grad(c);
         let (mean_dy, mean_dyx) = (dbeta[c] as f64 / m, dgamma[c] as f64 / m);
         let (mean_dy, mean_dyx) = (mean_dy as f32, mean_dyx as f32);
         let at = i * plane;
@@ -180,7 +207,7 @@ pub fn batch_norm_backward_into(
             .zip(&dy[at..at + plane])
         {
             let xhat = (xv - mean) * inv;
-            *o = k * (*g - mean_dy - xhat * mean_dyx);
+            *o = k * (grad(*xv, *g) - mean_dy - xhat * mean_dyx);
         }
     });
 }

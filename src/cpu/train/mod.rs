@@ -16,7 +16,8 @@ use crate::net::{Op, Params, Program};
 pub struct Tape {
     /// Batch size.
     pub batch: usize,
-    /// Every tensor by name, inputs included.
+    /// Every tensor backward reads, by name, inputs included (a [`Workspace`] does not keep
+    /// the output of a batch norm that only feeds a ReLU: it computes the pair as one).
     pub values: HashMap<String, Vec<f32>>,
     /// Batch statistics by batch-norm name.
     pub stats: HashMap<String, BatchStats>,
@@ -67,7 +68,7 @@ pub fn forward(
 /// the gradient of every trainable parameter. The input's gradient is not computed.
 pub fn backward(program: &Program, params: &Params, tape: &Tape, d_output: &[f32]) -> Grads {
     let mut workspace = Workspace::new();
-    workspace.set_tape(tape.clone());
+    workspace.set_tape(program, tape.clone());
     workspace.backward(program, params, d_output).clone()
 }
 

@@ -20,10 +20,46 @@ use crate::net::{Op, Params, Program};
 /// The buffers of training steps on the CPU; see the module docs.
 #[derive(Debug, Default)]
 pub struct Workspace {
+    /// What each op of the program last run does here (see [`Role`]).
+    roles: Vec<Role>,
     tape: Tape,
     grads: GradBuffers,
     /// Per-op times of the last step, when profiling.
     times: Option<Vec<OpTime>>,
+}
+
+/// How the workspace runs an op of the program.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Role {
+    /// As the reference does.
+    Plain,
+    /// A batch norm whose output feeds only the ReLU at this op index: both are computed as
+    /// one pass, forward and backward, and the batch norm's output is never stored.
+    BatchNormRelu(usize),
+    /// The ReLU of a [`Role::BatchNormRelu`]: nothing left to do.
+    Fused,
+}
+
+/// The [`Role`] of every op of `program`.
+fn roles(program: &Program) -> Vec<Role> {
+    let mut readers: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, op) in program.ops.iter().enumerate() {
+        for t in op.inputs() {
+            readers.entry(t).or_default().push(i);
+        }
+    }
+    let mut roles = vec![Role::Plain; program.ops.len()];
+    for (i, op) in program.ops.iter().enumerate() {
+        let Op::BatchNorm(b) = op else { continue };
+        let is_output = b.output == program.output;
+        if let (false, Some(&[j])) = (is_output, readers.get(b.output.as_str()).map(Vec::as_slice))
+            && matches!(program.ops[j], Op::Relu { .. })
+        {
+            roles[i] = Role::BatchNormRelu(j);
+            roles[j] = Role::Fused;
+        }
+    }
+    roles
 }
 
 /// The time one op of a step took.
@@ -85,7 +121,9 @@ impl Workspace {
     }
 
     /// Replaces the tape (to run [`backward`](Self::backward) on one made elsewhere).
-    pub fn set_tape(&mut self, tape: Tape) {
+    pub fn set_tape(&mut self, program: &Program, tape: Tape) {
+        // A tape made elsewhere holds every tensor: run every op as the reference does.
+        self.roles = vec![Role::Plain; program.ops.len()];
         self.tape = tape;
     }
 
@@ -118,6 +156,7 @@ impl Workspace {
         if let Some(times) = &mut self.times {
             times.clear();
         }
+        self.roles = roles(program);
         let tape = &mut self.tape;
         tape.batch = batch;
         tape.dropout = dropout;
@@ -126,9 +165,14 @@ impl Workspace {
         x.clear();
         x.extend_from_slice(input);
         tape.values.insert(name.clone(), x);
-        for (op, &ordinal) in program.ops.iter().zip(&program.dropout_ordinals()) {
+        let ordinals = program.dropout_ordinals();
+        for (i, (op, &ordinal)) in program.ops.iter().zip(&ordinals).enumerate() {
+            let role = self.roles[i];
+            if role == Role::Fused {
+                continue;
+            }
             let start = Instant::now();
-            forward_op(&mut self.tape, program, params, op, ordinal);
+            forward_op(&mut self.tape, program, params, (op, role), ordinal);
             self.record(op, false, start);
         }
         &self.tape
@@ -137,17 +181,23 @@ impl Workspace {
     /// The gradient of every trainable parameter from `d_output` (the loss's gradient with
     /// respect to the output of the last [`forward`](Self::forward)), like [`super::backward`].
     pub fn backward(&mut self, program: &Program, params: &Params, d_output: &[f32]) -> &Grads {
+        assert_eq!(
+            self.roles.len(),
+            program.ops.len(),
+            "backward follows a forward of the same program"
+        );
         let g = &mut self.grads;
         g.begin();
         g.deliver(program, &program.output, d_output.len(), |b| {
             b.copy_from_slice(d_output)
         });
         let ordinals = program.dropout_ordinals();
-        for (op, &ordinal) in program.ops.iter().zip(&ordinals).rev() {
+        for (i, (op, &ordinal)) in program.ops.iter().zip(&ordinals).enumerate().rev() {
             let start = Instant::now();
+            let role = self.roles[i];
             if self
                 .grads
-                .backward_op(&self.tape, program, params, op, ordinal)
+                .backward_op(&self.tape, program, params, (op, role), ordinal)
             {
                 self.record(op, true, start);
             }
@@ -170,10 +220,16 @@ fn take(values: &mut HashMap<String, Vec<f32>>, tensor: &str, len: usize) -> Vec
 }
 
 /// One op of the training-mode forward, its output written into the tape.
-fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: &Op, ordinal: u32) {
+fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Role), ordinal: u32) {
+    let (op, role) = op;
     let batch = tape.batch;
-    let out_shape = program.shape(op.output());
-    let mut y = take(&mut tape.values, op.output(), batch * out_shape.len());
+    // A fused batch norm writes its ReLU's output.
+    let output = match role {
+        Role::BatchNormRelu(j) => program.ops[j].output(),
+        _ => op.output(),
+    };
+    let out_shape = program.shape(output);
+    let mut y = take(&mut tape.values, output, batch * out_shape.len());
     let values = &tape.values;
     let input = op.inputs()[0];
     let x = &values[input];
@@ -202,8 +258,11 @@ fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: &Op, ordi
                 x,
                 batch,
                 in_shape,
-                param(params, &b.name, "weight"),
-                param(params, &b.name, "bias"),
+                (
+                    param(params, &b.name, "weight"),
+                    param(params, &b.name, "bias"),
+                ),
+                matches!(role, Role::BatchNormRelu(_)),
                 &mut y,
             );
             tape.stats.insert(b.name.clone(), stats);
@@ -239,7 +298,7 @@ fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: &Op, ordi
             elementwise::concat_into(&parts, &mut y)
         }
     }
-    tape.values.insert(op.output().to_string(), y);
+    tape.values.insert(output.to_string(), y);
 }
 
 impl GradBuffers {
@@ -275,6 +334,23 @@ impl GradBuffers {
         }
     }
 
+    /// Gives `g` to `tensor` as (a part of) its gradient without copying when it is the first:
+    /// `g` becomes the tensor's buffer and its old buffer is returned (the caller keeps it for
+    /// the next step); otherwise `g` is added and returned.
+    fn deliver_owned(&mut self, program: &Program, tensor: &str, g: Vec<f32>) -> Vec<f32> {
+        if program.inputs.iter().any(|(n, _)| n == tensor) {
+            return g;
+        }
+        if self.written.insert(tensor.to_string()) {
+            self.tensors
+                .insert(tensor.to_string(), g)
+                .unwrap_or_default()
+        } else {
+            elementwise::add_assign(self.tensors.get_mut(tensor).expect("written"), &g);
+            g
+        }
+    }
+
     /// A parameter gradient buffer of `len` values, reused from an earlier step.
     fn param_buffer(&mut self, name: String, len: usize) -> (String, Vec<f32>) {
         let mut g = self.unused.remove(&name).unwrap_or_default();
@@ -288,16 +364,18 @@ impl GradBuffers {
         tape: &Tape,
         program: &Program,
         params: &Params,
-        op: &Op,
+        (op, role): (&Op, Role),
         ordinal: u32,
     ) -> bool {
         if !self.written.contains(op.output()) {
             return false;
         }
-        let dy = self.tensors.remove(op.output()).expect("written");
+        let mut dy = self.tensors.remove(op.output()).expect("written");
         let batch = tape.batch;
         let input = op.inputs()[0];
-        let x = &tape.values[input];
+        // Every op's input is on the tape except a batch norm's output that feeds only a
+        // ReLU, and a ReLU's backward does not read its input.
+        let x: &[f32] = tape.values.get(input).map_or(&[], Vec::as_slice);
         let in_shape = program.shape(input);
         let out_shape = program.shape(op.output());
         let in_len = batch * in_shape.len();
@@ -344,6 +422,11 @@ impl GradBuffers {
             }
             Op::BatchNorm(b) => {
                 let gamma = param(params, &b.name, "weight");
+                // Fused with its ReLU: dy is the ReLU output's gradient, masked on the fly.
+                let relu_beta = match role {
+                    Role::BatchNormRelu(_) => Some(param(params, &b.name, "bias")),
+                    _ => None,
+                };
                 let (dg_name, mut dg) =
                     self.param_buffer(format!("{}.weight", b.name), gamma.len());
                 let (db_name, mut db) = self.param_buffer(format!("{}.bias", b.name), gamma.len());
@@ -354,13 +437,17 @@ impl GradBuffers {
                         &dy,
                         batch,
                         in_shape,
-                        gamma,
+                        (gamma, relu_beta),
                         stats,
                         (dx, &mut dg, &mut db),
                     )
                 });
                 self.params.insert(dg_name, dg);
                 self.params.insert(db_name, db);
+            }
+            Op::Relu { .. } if role == Role::Fused => {
+                // The batch norm before applies this ReLU's backward: pass dy on as it is.
+                dy = self.deliver_owned(program, input, dy);
             }
             Op::Relu { output, .. } => {
                 let y = &tape.values[output];
@@ -392,7 +479,7 @@ impl GradBuffers {
             }
             Op::Add { a, b, .. } => {
                 self.deliver(program, b, dy.len(), |d| d.copy_from_slice(&dy));
-                self.deliver(program, a, dy.len(), |d| d.copy_from_slice(&dy));
+                dy = self.deliver_owned(program, a, dy);
             }
             Op::Patch { y, x: x0, h, w, .. } => {
                 self.deliver(program, input, in_len, |dx| {
