@@ -129,6 +129,66 @@ fn bench_per_layer_reports_every_layer() {
     assert!(layers.iter().any(|l| l["layer"] == "local.concat"));
 }
 
+/// `bench --train` times training steps on both backends (a tiny network, so lavapipe is
+/// quick), and with `--per-layer` the CPU's time of every op's forward and backward.
+#[test]
+fn bench_train_times_steps_on_both_backends_and_every_cpu_op() {
+    let dir = scratch("bench-train");
+    let config = dir.join("tiny.json");
+    std::fs::write(
+        &config,
+        r#"{"input_size":32,"stem_channels":4,"res1_channels":6,"features":8,"hourglass_order":2,
+            "head_channels":4,"patch_grid":2,"local_features":12,"global_features":16,"joints":5}"#,
+    )
+    .unwrap();
+    let w = dir.join("tiny.safetensors");
+    let (w_str, c_str) = (w.to_str().unwrap(), config.to_str().unwrap());
+    let o = hourhand(&["init", "--out", w_str, "--config", c_str]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = hourhand(&[
+        "bench",
+        "--train",
+        "--json",
+        "--seconds",
+        "0",
+        "--batch",
+        "3",
+        "--per-layer",
+        "--weights",
+        w_str,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let steps: Vec<_> = rows.iter().filter(|r| r["mode"] == "train").collect();
+    assert_eq!(steps.len(), 2, "GPU and CPU: {rows:?}");
+    assert!(
+        steps
+            .iter()
+            .all(|r| r["fps"].as_f64().unwrap() > 0.0 && r["batch"] == 3)
+    );
+    let ops: Vec<_> = rows
+        .iter()
+        .filter(|r| r["backend"] == "cpu-train")
+        .collect();
+    let program = hourhand::net::Program::lrhn(&hourhand::net::NetConfig::tiny()).unwrap();
+    // Every op runs forward and backward, but the ReLUs fused into the batch norm before them.
+    let fused = ops
+        .iter()
+        .filter(|r| r["kernel"] == "batch_norm+relu")
+        .count();
+    assert!(fused > 0);
+    assert_eq!(
+        ops.len(),
+        2 * (program.ops.len() - fused / 2),
+        "{} rows",
+        ops.len()
+    );
+    assert!(ops.iter().any(|r| r["layer"] == "stem.conv (backward)"));
+}
+
 #[test]
 fn unknown_adapter_lists_what_exists() {
     let o = hourhand(&[

@@ -67,7 +67,7 @@ fn roles(program: &Program) -> Vec<Role> {
 pub struct OpTime {
     /// The op's name.
     pub op: String,
-    /// The op's kind (`conv2d`, `batch_norm`, …).
+    /// The op's kind (`conv2d`, `batch_norm`, …; `batch_norm+relu` for a fused pair).
     pub kind: &'static str,
     /// `true` for the backward of the op.
     pub backward: bool,
@@ -132,11 +132,14 @@ impl Workspace {
         self.tape
     }
 
-    fn record(&mut self, op: &Op, backward: bool, start: Instant) {
+    fn record(&mut self, (op, role): (&Op, Role), backward: bool, start: Instant) {
         if let Some(times) = &mut self.times {
             times.push(OpTime {
                 op: op.name().to_string(),
-                kind: op.kind(),
+                kind: match role {
+                    Role::BatchNormRelu(_) => "batch_norm+relu",
+                    _ => op.kind(),
+                },
                 backward,
                 seconds: start.elapsed().as_secs_f64(),
             });
@@ -173,7 +176,7 @@ impl Workspace {
             }
             let start = Instant::now();
             forward_op(&mut self.tape, program, params, (op, role), ordinal);
-            self.record(op, false, start);
+            self.record((op, role), false, start);
         }
         &self.tape
     }
@@ -195,11 +198,13 @@ impl Workspace {
         for (i, (op, &ordinal)) in program.ops.iter().zip(&ordinals).enumerate().rev() {
             let start = Instant::now();
             let role = self.roles[i];
+            // A fused ReLU's backward only hands its gradient on: not worth a row.
             if self
                 .grads
                 .backward_op(&self.tape, program, params, (op, role), ordinal)
+                && role != Role::Fused
             {
-                self.record(op, true, start);
+                self.record((op, role), true, start);
             }
         }
         &self.grads.params

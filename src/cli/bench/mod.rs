@@ -14,6 +14,8 @@ use serde::Serialize;
 
 use super::{DeviceArgs, WeightsArgs};
 
+mod train;
+
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     #[command(flatten)]
@@ -35,6 +37,10 @@ pub struct BenchArgs {
     /// Skip the CPU backend.
     #[arg(long)]
     no_cpu: bool,
+    /// Time training steps (forward, MSE, backward, AdamW) instead of inference; FPS is then
+    /// samples per second. With --per-layer, the CPU time of every op's forward and backward.
+    #[arg(long)]
+    train: bool,
 }
 
 /// One timed configuration.
@@ -47,6 +53,9 @@ struct Row {
     ms_per_batch: f64,
     gflops: f64,
     runs: usize,
+    /// `"train"` for training steps (`fps` is then samples per second); absent for inference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<&'static str>,
     /// GPU only: device objects (buffers, bind groups, pipelines) created during the timed runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     objects_created_while_timing: Option<usize>,
@@ -94,6 +103,7 @@ fn row(
         ms_per_batch: s * 1e3,
         gflops: (flops * batch as u64) as f64 / s / 1e9,
         runs,
+        mode: None,
         objects_created_while_timing: None,
         activation_bytes: None,
         weight_bytes: None,
@@ -107,6 +117,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "--batch sizes must be at least 1"
     );
     let (weights, source) = args.weights.load()?;
+    if args.train {
+        if !args.json {
+            println!("weights: {source}");
+        }
+        return train::run(&args, &weights);
+    }
     let net = Network::from_weights(&weights);
     let flops = net.flops_per_frame();
     let input_len = net.program.inputs[0].1.len();
@@ -209,8 +225,12 @@ fn print_row(r: &Row, json: bool) -> anyhow::Result<()> {
                 )
             })
             .unwrap_or_default();
+        let (per_batch, rate) = match r.mode {
+            Some("train") => ("ms/step", "samples/s"),
+            _ => ("ms/batch", "FPS"),
+        };
         println!(
-            "{:<7} {:<34} batch {:>3}: {:>9.2} ms/batch {:>9.1} FPS {:>8.2} GFLOP/s{peak} ({} runs){objects}{memory}",
+            "{:<7} {:<34} batch {:>3}: {:>9.2} {per_batch} {:>9.1} {rate} {:>8.2} GFLOP/s{peak} ({} runs){objects}{memory}",
             r.backend, r.adapter, r.batch, r.ms_per_batch, r.fps, r.gflops, r.runs
         );
     }

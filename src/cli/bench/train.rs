@@ -1,0 +1,198 @@
+//! `hourhand bench --train`: training steps per second (forward in training mode, MSE, backward,
+//! AdamW, running statistics) on the GPU and CPU backends, and with `--per-layer` the CPU time
+//! of every op's forward and backward. Random inputs and targets: the step costs the same
+//! whatever the data.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use hourhand::cpu::train::{Dropout, OpTime, Workspace};
+use hourhand::gpu::GpuTrainer;
+use hourhand::net::{Program, Weights};
+use hourhand::train::adam::AdamStep;
+use hourhand::train::loss::Loss;
+use hourhand::train::run::LOSS_SCALE;
+use hourhand::train::step::{Moments, StepOptions, cpu_step_in};
+use rand::{Rng, SeedableRng};
+
+use super::{BenchArgs, LayerRow, Row, print_row, print_table, row, time};
+
+/// The options of training step `t`: `hourhand train`'s defaults (dropout 0.3, weight decay
+/// 1e-4), a new dropout mask every step.
+fn options(t: u64) -> StepOptions {
+    StepOptions {
+        loss: Loss::Mse,
+        scale: LOSS_SCALE,
+        dropout: Dropout {
+            rate: 0.3,
+            seed: t as u32,
+        },
+        adam: AdamStep {
+            lr: 1e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 1e-4,
+            t,
+        },
+    }
+}
+
+/// Times training steps of `weights`' network at every batch size of `args`.
+pub fn run(args: &BenchArgs, weights: &Weights) -> anyhow::Result<()> {
+    let program = Program::lrhn(&weights.config)?;
+    // A step does the forward's multiply-adds three times: forward, input and weight gradients.
+    let flops = 3 * 2 * program.macs();
+    let input_len = program.inputs[0].1.len();
+    let outputs = program.output_shape().len();
+    let max_batch = *args.batch.iter().max().expect("not empty");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let input: Vec<f32> = (0..max_batch * input_len)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let target: Vec<f32> = (0..max_batch * outputs)
+        .map(|_| rng.random_range(-0.5..0.5))
+        .collect();
+    if !args.json {
+        println!(
+            "training steps (MSE, dropout 0.3, AdamW); {:.3} GFLOP per sample",
+            flops as f64 / 1e9
+        );
+    }
+    if !args.device.is_cpu() {
+        let ctx = args.device.gpu()?;
+        let backend = format!("{:?}", ctx.info.backend).to_lowercase();
+        let adapter = ctx.info.name.clone();
+        for &batch in &args.batch {
+            let mut trainer =
+                GpuTrainer::new(ctx.clone(), program.clone(), &weights.tensors, batch)
+                    .context("planning the training step on the GPU")?;
+            let (x, y) = (&input[..batch * input_len], &target[..batch * outputs]);
+            let mut t = 0;
+            let timing = time(args.seconds, || {
+                t += 1;
+                Ok(trainer.step(x, y, &options(t)).map(drop)?)
+            })?;
+            print(
+                row(backend.clone(), adapter.clone(), batch, flops, timing),
+                args.json,
+            )?;
+        }
+    }
+    if !args.no_cpu || args.device.is_cpu() {
+        let adapter = format!("CPU, {} threads", rayon::current_num_threads());
+        let mut per_layer = Vec::new();
+        for &batch in &args.batch {
+            let mut params = weights.tensors.clone();
+            let mut moments = Moments::zeros(&params);
+            let mut workspace = Workspace::new();
+            let (x, y) = (&input[..batch * input_len], &target[..batch * outputs]);
+            let mut t = 0;
+            let mut step = |workspace: &mut Workspace| {
+                t += 1;
+                let o = options(t);
+                cpu_step_in(
+                    workspace,
+                    &program,
+                    &mut params,
+                    &mut moments,
+                    x,
+                    y,
+                    batch,
+                    &o,
+                );
+                Ok(())
+            };
+            // The first step sizes every buffer of the workspace (`time` runs it untimed).
+            let timing = time(args.seconds, || step(&mut workspace))?;
+            print(
+                row("cpu".into(), adapter.clone(), batch, flops, timing),
+                args.json,
+            )?;
+            if args.per_layer {
+                workspace.set_profiling(true);
+                let runs: Vec<Vec<OpTime>> = (0..5)
+                    .map(|_| {
+                        step(&mut workspace)?;
+                        Ok(workspace.times().to_vec())
+                    })
+                    .collect::<anyhow::Result<_>>()?;
+                per_layer.push((batch, median_times(runs)));
+            }
+        }
+        for (batch, times) in per_layer {
+            print_op_times(&program, batch, &times, args.json)?;
+        }
+    }
+    Ok(())
+}
+
+/// A training row: the frames of an inference row are samples here.
+fn print(mut r: Row, json: bool) -> anyhow::Result<()> {
+    r.mode = Some("train");
+    print_row(&r, json)
+}
+
+/// Each op's median time over the runs (every run times the same ops in the same order).
+fn median_times(runs: Vec<Vec<OpTime>>) -> Vec<OpTime> {
+    let mut out = runs[0].clone();
+    for (i, t) in out.iter_mut().enumerate() {
+        let mut all: Vec<f64> = runs.iter().map(|r| r[i].seconds).collect();
+        all.sort_by(f64::total_cmp);
+        t.seconds = all[all.len() / 2];
+    }
+    out
+}
+
+/// The per-op table of a CPU training step, then the time of each kind of op.
+fn print_op_times(
+    program: &Program,
+    batch: usize,
+    times: &[OpTime],
+    json: bool,
+) -> anyhow::Result<()> {
+    let labels: Vec<String> = times
+        .iter()
+        .map(|t| {
+            format!(
+                "{} ({})",
+                t.op,
+                if t.backward { "backward" } else { "forward" }
+            )
+        })
+        .collect();
+    let rows: Vec<LayerRow> = times
+        .iter()
+        .zip(&labels)
+        .map(|(t, label)| {
+            let op = program.ops.iter().find(|o| o.name() == t.op);
+            let macs = op.map_or(0, |o| program.op_macs(o)) * batch as u64;
+            // A backward does the forward's multiply-adds twice (input and weight gradients).
+            let flops = 2 * macs * if t.backward { 2 } else { 1 };
+            LayerRow {
+                op: label,
+                kernel: t.kind,
+                ms: t.seconds * 1e3,
+                flops,
+            }
+        })
+        .collect();
+    let heading =
+        format!("per-op CPU time of a training step at batch {batch} (median of 5 steps):");
+    print_table(&heading, batch, &rows, json, Some("cpu-train"))?;
+    if json {
+        return Ok(());
+    }
+    let mut kinds: BTreeMap<(&str, bool), f64> = BTreeMap::new();
+    for t in times {
+        *kinds.entry((t.kind, t.backward)).or_default() += t.seconds * 1e3;
+    }
+    let mut kinds: Vec<_> = kinds.into_iter().collect();
+    kinds.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!("\nby kind of op:");
+    for ((kind, backward), ms) in kinds {
+        let pass = if backward { "backward" } else { "forward" };
+        println!("{kind:<12} {pass:<8} {ms:>9.2} ms");
+    }
+    Ok(())
+}
