@@ -65,11 +65,13 @@ done
 import json, statistics, sys
 ours = [json.loads(l) for l in open(sys.argv[1])]
 theirs = [json.loads(l) for l in open(sys.argv[2])]
-print(f"{'network':<10} {'batch':>5} {'hourhand samples/s':>19} {'PyTorch samples/s':>18} {'ratio':>7}   (medians of {len(ours) // max(1, len({r['size'] for r in ours}))} rounds)")
+rounds = len(ours) // max(1, len({(r["size"], r["batch"]) for r in ours}))
+print(f"{'network':<10} {'batch':>5} {'hourhand samples/s':>19} {'PyTorch samples/s':>18} {'ratio':>7}   (medians of {rounds} rounds)")
 for size in sorted({r["size"] for r in ours}):
     for batch in sorted({r["batch"] for r in ours if r["size"] == size}):
         a = statistics.median(r["fps"] for r in ours if r["size"] == size and r["batch"] == batch)
         b = statistics.median(r["samples_per_s"] for r in theirs if r["size"] == size and r["batch"] == batch)
-        print(f"{size}×{size:<6} {batch:>5} {a:>19.1} {b:>18.1} {a / b:>6.2f}×")
+        name = f"{size}×{size}"
+        print(f"{name:<10} {batch:>5} {a:>19.1f} {b:>18.1f} {a / b:>6.2f}×")
 print(f"PyTorch: {theirs[0]['framework']}; rows in {sys.argv[1]} and {sys.argv[2]}")
 PY
