@@ -192,7 +192,7 @@ fn print_op_times(
     println!("\nby kind of op:");
     for ((kind, backward), ms) in kinds {
         let pass = if backward { "backward" } else { "forward" };
-        println!("{kind:<12} {pass:<8} {ms:>9.2} ms");
+        println!("{kind:<16} {pass:<8} {ms:>9.2} ms");
     }
     Ok(())
 }
