@@ -115,6 +115,69 @@ fn open_error(dir: &Path) -> String {
     }
 }
 
+/// NYU's depth frames copied out without its `joint_data.mat` (its RGB images and another
+/// kinect's frames beside them) open as a folder of depth frames: NYU's camera, kinect 1's depth
+/// frames only, and a results file accepted as ground truth. Once `joint_data.mat` is there, the
+/// folder is NYU's own and `--gt` is refused.
+#[test]
+fn nyu_frames_without_joint_data_open_as_frames_that_take_ground_truth() {
+    let dir = common::scratch("data", "nyu-frames");
+    let depth = DepthMap::new(640, 480, vec![700.0; 640 * 480]).unwrap();
+    for name in [
+        "depth_1_0000001.png",
+        "depth_1_0000002.png",
+        "depth_1_0000003.png",
+        "depth_2_0000001.png",
+    ] {
+        write_depth_png(&dir.join(name), &depth, DepthPacking::NyuRgb, false).unwrap();
+    }
+    std::fs::write(dir.join("rgb_1_0000001.png"), b"not a depth frame").unwrap();
+    let line = |k: usize| {
+        let v: Vec<String> = (0..42).map(|i| format!("{}.5", 100 + i + k)).collect();
+        v.join(" ") + "\n"
+    };
+    let gt = dir.join("gt.txt");
+    std::fs::write(&gt, (0..3).map(line).collect::<String>()).unwrap();
+    let options = OpenOptions {
+        ground_truth: Some(gt.clone()),
+        ..Default::default()
+    };
+    let source = open(&dir, &options).unwrap();
+    assert_eq!(source.len(), 3, "{}", source.describe());
+    assert_eq!(source.intrinsics(), hourhand::data::Intrinsics::NYU);
+    assert!(
+        source.describe().contains("with ground truth"),
+        "{}",
+        source.describe()
+    );
+    let frame = source.load(2).unwrap();
+    assert_eq!(frame.name, "depth_1_0000003.png");
+    assert!(frame.ground_truth.is_some());
+    // Kinect 2's frames are chosen with --kinect like in NYU's own folders.
+    let two = OpenOptions {
+        kinect: 2,
+        ..Default::default()
+    };
+    assert_eq!(open(&dir, &two).unwrap().len(), 1);
+    // A ground truth of the wrong length names both.
+    std::fs::write(&gt, (0..2).map(line).collect::<String>()).unwrap();
+    let e = match open(&dir, &options) {
+        Ok(_) => panic!("two lines for three frames opened"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        e.contains("3 depth frames") && e.contains("gt.txt has 2 lines"),
+        "{e}"
+    );
+    // With NYU's annotations the folder is NYU's own: its camera and joints, --gt refused.
+    write_mat(&dir, &[("joint_uvd", &joints_array(vec![1, 3, 36, 3]))]);
+    let e = match open(&dir, &options) {
+        Ok(_) => panic!("--gt on an NYU folder opened"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("is an NYU folder") && e.contains("--gt"), "{e}");
+}
+
 #[test]
 fn bad_nyu_folders_say_which_file_and_what_was_expected() {
     let names = MatArray::Cell(CellArray::of_strings(&JOINT_NAMES));

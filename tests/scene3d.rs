@@ -292,26 +292,57 @@ fn cloud_point_lands_where_the_cpu_back_projection_says() {
     }
 }
 
+/// NYU annotates joints on the skin, among the cloud's points: the skeletons are drawn over the
+/// cloud (a joint behind the wall stays visible, the wall around it grey), and still hide each
+/// other (of two joints on one line of sight, the nearer one's colour shows).
 #[test]
-fn depth_test_hides_a_joint_behind_the_cloud() {
+fn skeletons_stay_visible_over_the_cloud_and_hide_each_other() {
     let gpu = gpu();
     let k = Intrinsics::NYU;
     let target = k.uvd_to_xyz(Vec3::new(320.0, 240.0, 500.0));
     let cam = OrbitCamera::looking_at(target, 300.0);
-    let centre = |wall_mm: f32| {
+    let render_with = |wall_mm: f32, skeletons: Vec<Skeleton3d>| {
         let scene = Scene3d {
             cloud: Some(wall([300, 220], 41, 41, wall_mm)),
-            skeletons: vec![joint_at(target, 4.0)],
+            skeletons,
         };
-        pixel(&render(&gpu, &scene, &cam, W, H), W, W / 2, H / 2)
+        render(&gpu, &scene, &cam, W, H)
     };
-    let behind = centre(520.0);
-    assert_eq!(behind, rgb(JOINT), "joint in front of the wall");
-    let hidden = centre(480.0);
-    assert_ne!(hidden, rgb(JOINT), "joint behind the wall");
+    let img = render_with(520.0, vec![joint_at(target, 4.0)]);
+    assert_eq!(
+        pixel(&img, W, W / 2, H / 2),
+        rgb(JOINT),
+        "joint in front of the wall"
+    );
+    let img = render_with(480.0, vec![joint_at(target, 4.0)]);
+    assert_eq!(
+        pixel(&img, W, W / 2, H / 2),
+        rgb(JOINT),
+        "joint 20 mm behind the wall"
+    );
+    let wall_pixel = pixel(&img, W, W / 2 + 5, H / 2);
     assert!(
-        hidden[0] == hidden[1] && hidden[0] > 60,
-        "wall is grey: {hidden:?}"
+        wall_pixel[0] == wall_pixel[1] && wall_pixel[0] > 60,
+        "wall is grey beside the joint: {wall_pixel:?}"
+    );
+    // A second, yellow joint 30 mm further along the line of sight is hidden by the first.
+    let yellow = Color32::from_rgb(250, 220, 40);
+    let far = target + (target - cam.eye()).normalize() * 30.0;
+    let mut behind = joint_at(far, 4.0);
+    behind.joint_color = yellow;
+    let img = render_with(480.0, vec![behind.clone(), joint_at(target, 4.0)]);
+    assert_eq!(
+        pixel(&img, W, W / 2, H / 2),
+        rgb(JOINT),
+        "the nearer joint shows"
+    );
+    let mut front = joint_at(target, 4.0);
+    front.joint_color = yellow;
+    let img = render_with(480.0, vec![front, joint_at(far, 4.0)]);
+    assert_eq!(
+        pixel(&img, W, W / 2, H / 2),
+        rgb(yellow),
+        "drawn first, still in front"
     );
 }
 

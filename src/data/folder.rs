@@ -3,7 +3,10 @@
 //!
 //! The camera comes from the caller (command-line flags), else from an `intrinsics.json` in the
 //! folder, else — only for NYU-named frames (`depth_K_NNNNNNN.png`) — NYU's Kinect. Ground truth,
-//! when given, is a results-format file with one line per frame.
+//! when given, is a results-format file with one line per frame. A folder of NYU-named frames
+//! (NYU's files without its `joint_data.mat`, say a few test frames copied out) holds one
+//! kinect's depth frames: its `rgb_*` and `synthdepth_*` files, and the other kinects', are not
+//! frames.
 
 use std::path::{Path, PathBuf};
 
@@ -28,10 +31,12 @@ pub struct FrameFolder {
 }
 
 impl FrameFolder {
-    /// Lists the PNGs in `dir`. `intrinsics` overrides the folder's `intrinsics.json`;
-    /// `ground_truth` is one uvd line per frame of the 14 evaluation joints.
+    /// Lists the PNGs in `dir` (with `nyu_kinect`, only NYU's `depth_K_NNNNNNN.png` of that
+    /// kinect). `intrinsics` overrides the folder's `intrinsics.json`; `ground_truth` is one uvd
+    /// line per frame of the 14 evaluation joints.
     pub fn open(
         dir: &Path,
+        nyu_kinect: Option<u32>,
         intrinsics: Option<Intrinsics>,
         ground_truth: Option<Vec<[Vec3; 14]>>,
         ground_truth_path: Option<&Path>,
@@ -43,14 +48,22 @@ impl FrameFolder {
             let is_png = path
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("png"));
-            if is_png && path.is_file() {
+            let wanted = match nyu_kinect {
+                Some(k) => parse_nyu_name(&file_name(&path)).is_some_and(|(kinect, _)| kinect == k),
+                None => is_png,
+            };
+            if wanted && path.is_file() {
                 files.push(path);
             }
         }
         if files.is_empty() {
+            let problem = match nyu_kinect {
+                Some(k) => format!("no depth frames of NYU's kinect {k} (depth_{k}_0000001.png …)"),
+                None => "no depth frames: expected PNG files (16-bit grayscale in mm, or NYU's RGB packing)".into(),
+            };
             return Err(DataError::Folder {
                 path: dir.into(),
-                problem: "no depth frames: expected PNG files (16-bit grayscale in mm, or NYU's RGB packing)".into(),
+                problem,
             });
         }
         files.sort_by(|a, b| natural_cmp(&file_name(a), &file_name(b)));
@@ -183,7 +196,7 @@ mod tests {
             write_depth_png(&dir.join(name), &d, DepthPacking::Gray16, false).unwrap();
         }
         std::fs::write(dir.join("notes.txt"), "not a frame").unwrap();
-        let e = FrameFolder::open(&dir, None, None, None)
+        let e = FrameFolder::open(&dir, None, None, None, None)
             .unwrap_err()
             .to_string();
         assert!(
@@ -195,7 +208,7 @@ mod tests {
             r#"{"fx": 380, "fy": 381, "cx": 1, "cy": 1}"#,
         )
         .unwrap();
-        let folder = FrameFolder::open(&dir, None, None, None).unwrap();
+        let folder = FrameFolder::open(&dir, None, None, None, None).unwrap();
         assert_eq!(folder.len(), 3);
         assert_eq!(folder.intrinsics().fy, 381.0);
         let names: Vec<String> = (0..3).map(|i| folder.load(i).unwrap().name).collect();
@@ -203,7 +216,8 @@ mod tests {
         assert_eq!(folder.load(0).unwrap().depth.values()[0], 300.0);
         // A wrong number of ground-truth lines is refused.
         let gt = vec![[Vec3::ZERO; 14]; 2];
-        let e = FrameFolder::open(&dir, None, Some(gt), Some(Path::new("gt.txt"))).unwrap_err();
+        let e =
+            FrameFolder::open(&dir, None, None, Some(gt), Some(Path::new("gt.txt"))).unwrap_err();
         assert!(
             e.to_string()
                 .contains("3 depth frames but gt.txt has 2 lines"),
@@ -215,12 +229,12 @@ mod tests {
     #[test]
     fn empty_folders_and_bad_frames_are_named() {
         let dir = temp_dir("bad");
-        let e = FrameFolder::open(&dir, None, None, None)
+        let e = FrameFolder::open(&dir, None, None, None, None)
             .unwrap_err()
             .to_string();
         assert!(e.contains("no depth frames"), "{e}");
         std::fs::write(dir.join("depth_1_0000001.png"), b"\x89PNG truncated").unwrap();
-        let folder = FrameFolder::open(&dir, None, None, None).unwrap();
+        let folder = FrameFolder::open(&dir, None, None, None, None).unwrap();
         assert_eq!(folder.intrinsics(), Intrinsics::NYU);
         let e = folder.load(0).unwrap_err().to_string();
         assert!(

@@ -8,7 +8,7 @@ use glam::Vec3;
 use super::error::DataError;
 use super::folder::FrameFolder;
 use super::intrinsics::Intrinsics;
-use super::nyu::{NyuSequence, is_nyu_folder};
+use super::nyu::{JOINT_DATA, NyuSequence, is_nyu_folder, split_dir};
 use super::source::Source;
 use crate::eval::results::{self, Format};
 
@@ -54,6 +54,12 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<Box<dyn Source>, DataE
         });
     }
     if is_nyu_folder(path) {
+        let dir = split_dir(path, options.split.as_deref())?;
+        if !dir.join(JOINT_DATA).exists() {
+            // NYU's frames without its annotations (a few test frames copied out, say): a
+            // folder of depth frames from NYU's camera, which takes --gt like any other.
+            return open_frames(&dir, Some(options.kinect), options);
+        }
         let conflicting = [
             (options.intrinsics.is_some(), "--fx/--fy/--cx/--cy"),
             (options.ground_truth.is_some(), "--gt"),
@@ -62,7 +68,7 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<Box<dyn Source>, DataE
             return Err(DataError::Folder {
                 path: path.into(),
                 problem: format!(
-                    "is an NYU folder, which has its own camera and joint_data.mat; {flag} is for folders of depth frames"
+                    "is an NYU folder, which has its own camera and {JOINT_DATA}; {flag} is for folders of depth frames"
                 ),
             });
         }
@@ -72,6 +78,16 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<Box<dyn Source>, DataE
             options.kinect,
         )?));
     }
+    open_frames(path, None, options)
+}
+
+/// Opens `dir` as a folder of depth frames (with `nyu_kinect`, NYU's depth frames of that
+/// kinect), with the camera and ground truth of `options`.
+fn open_frames(
+    dir: &Path,
+    nyu_kinect: Option<u32>,
+    options: &OpenOptions,
+) -> Result<Box<dyn Source>, DataError> {
     let ground_truth = match &options.ground_truth {
         Some(gt) => Some(
             results::read(gt, Format::NYU)?
@@ -82,7 +98,8 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<Box<dyn Source>, DataE
         None => None,
     };
     Ok(Box::new(FrameFolder::open(
-        path,
+        dir,
+        nyu_kinect,
         options.intrinsics,
         ground_truth,
         options.ground_truth.as_deref(),

@@ -290,35 +290,22 @@ impl Scene3dRenderer {
 
         let Some(target) = &self.target else { return };
         let bg = gpu::rgba(BACKGROUND);
-        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("scene3d"),
-            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view: &target.color_view,
-                depth_slice: None,
-                resolve_target: None,
-                ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(wgpu::Color {
-                        r: bg[0] as f64,
-                        g: bg[1] as f64,
-                        b: bg[2] as f64,
-                        a: 1.0,
-                    }),
-                    store: wgpu::StoreOp::Store,
-                },
-            })],
-            depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
-                view: &target.depth_view,
-                depth_ops: Some(wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(1.0),
-                    store: wgpu::StoreOp::Discard,
-                }),
-                stencil_ops: None,
-            }),
-            timestamp_writes: None,
-            occlusion_query_set: None,
-            multiview_mask: None,
-        });
+        let background = wgpu::Color {
+            r: bg[0] as f64,
+            g: bg[1] as f64,
+            b: bg[2] as f64,
+            a: 1.0,
+        };
         let p = &self.pipelines;
+        // Two passes: the point cloud and the guides, then the skeletons over them with the depth
+        // buffer cleared. NYU annotates joints on the skin, so a ground-truth joint sits among
+        // the cloud's points and would be hidden by them; the skeletons still hide each other.
+        let mut pass = begin(
+            encoder,
+            target,
+            wgpu::LoadOp::Clear(background),
+            "scene3d cloud",
+        );
         pass.set_bind_group(0, &self.camera_group, &[]);
         if let Some(depths) = self.depths.buffer().filter(|_| self.points > 0) {
             pass.set_pipeline(&p.cloud);
@@ -326,19 +313,56 @@ impl Scene3dRenderer {
             pass.set_vertex_buffer(0, depths.slice(..self.points as u64 * 4));
             pass.draw(0..6, 0..self.points);
         }
+        // The axes at the orbit target are a guide, hidden by the cloud like the grid.
+        pass.set_pipeline(&p.bone);
+        pass.set_vertex_buffer(0, self.axes.slice(..));
+        pass.draw(0..6, 0..3);
+        pass.set_pipeline(&p.grid);
+        pass.draw(0..6, 0..1);
+        drop(pass);
+        let mut pass = begin(encoder, target, wgpu::LoadOp::Load, "scene3d skeletons");
+        pass.set_bind_group(0, &self.camera_group, &[]);
         pass.set_pipeline(&p.bone);
         if let Some(bones) = self.bones.buffer().filter(|_| self.bone_count > 0) {
             pass.set_vertex_buffer(0, bones.slice(..));
             pass.draw(0..6, 0..self.bone_count);
         }
-        pass.set_vertex_buffer(0, self.axes.slice(..));
-        pass.draw(0..6, 0..3);
         if let Some(joints) = self.joints.buffer().filter(|_| self.joint_count > 0) {
             pass.set_pipeline(&p.joint);
             pass.set_vertex_buffer(0, joints.slice(..));
             pass.draw(0..6, 0..self.joint_count);
         }
-        pass.set_pipeline(&p.grid);
-        pass.draw(0..6, 0..1);
     }
+}
+
+/// A render pass into the view's target: colour loaded or cleared as `color`, depth cleared.
+fn begin<'e>(
+    encoder: &'e mut wgpu::CommandEncoder,
+    target: &Target,
+    color: wgpu::LoadOp<wgpu::Color>,
+    label: &str,
+) -> wgpu::RenderPass<'e> {
+    encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+        label: Some(label),
+        color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+            view: &target.color_view,
+            depth_slice: None,
+            resolve_target: None,
+            ops: wgpu::Operations {
+                load: color,
+                store: wgpu::StoreOp::Store,
+            },
+        })],
+        depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
+            view: &target.depth_view,
+            depth_ops: Some(wgpu::Operations {
+                load: wgpu::LoadOp::Clear(1.0),
+                store: wgpu::StoreOp::Discard,
+            }),
+            stencil_ops: None,
+        }),
+        timestamp_writes: None,
+        occlusion_query_set: None,
+        multiview_mask: None,
+    })
 }
