@@ -15,7 +15,7 @@ use harness::{asset, wait_for_prediction};
 
 fn viewer(engine: EngineChoice) -> Harness<'static, ViewerApp> {
     harness::viewer(ViewOptions {
-        engine,
+        engine: Some(engine),
         start_frame: 3,
         ..ViewOptions::default()
     })
@@ -172,6 +172,72 @@ fn a_typed_path_opens_like_a_dropped_one() {
             .is_some(),
         "the results file is listed as a method; notices: {:?}",
         harness.state().notices()
+    );
+}
+
+/// Asked for nothing, the viewer runs the network on its own device, unless that is a software
+/// renderer: then on the CPU backend, and says why. An engine asked for is kept.
+#[test]
+fn the_engine_is_the_cpu_when_the_only_device_is_a_software_renderer() {
+    let info = |device_type| wgpu::AdapterInfo {
+        name: "llvmpipe (LLVM 15.0.6, 256 bits)".into(),
+        ..wgpu::AdapterInfo::new(device_type, wgpu::Backend::Vulkan)
+    };
+    let software = info(wgpu::DeviceType::Cpu);
+    let (engine, note) = hourhand::view::choose_engine(None, Some(&software));
+    assert_eq!(engine, EngineChoice::Cpu);
+    let note = note.expect("the choice is explained");
+    assert!(
+        note.contains("llvmpipe") && note.contains("software renderer"),
+        "{note}"
+    );
+    let gpu = info(wgpu::DeviceType::DiscreteGpu);
+    assert_eq!(
+        hourhand::view::choose_engine(None, Some(&gpu)),
+        (EngineChoice::Shared, None)
+    );
+    assert_eq!(
+        hourhand::view::choose_engine(Some(&EngineChoice::Shared), Some(&software)),
+        (EngineChoice::Shared, None)
+    );
+    assert_eq!(
+        hourhand::view::choose_engine(None, None),
+        (EngineChoice::Shared, None)
+    );
+    // The viewer on lavapipe, asked for nothing.
+    let harness = harness::viewer(ViewOptions::default());
+    assert_eq!(harness.state().engine(), &EngineChoice::Cpu);
+}
+
+/// A UI frame in which nothing in the 3D view changed composites its last drawing instead of
+/// drawing the scene again; an orbit draws it anew.
+#[test]
+fn the_3d_view_is_not_redrawn_when_nothing_changed() {
+    let mut harness = viewer(EngineChoice::Cpu);
+    // The harness paints (runs the paint callbacks) only when asked to render.
+    let frames = |harness: &mut Harness<'static, ViewerApp>, n: usize| {
+        for _ in 0..n {
+            harness.step();
+            harness.render().expect("the harness renders through wgpu");
+        }
+        harness.state().scene_redraws().expect("a wgpu renderer")
+    };
+    let (drawn, reused) = frames(&mut harness, 2);
+    assert!(drawn >= 1, "drawn {drawn}");
+    let (drawn_after, reused_after) = frames(&mut harness, 4);
+    assert_eq!(drawn_after, drawn, "nothing changed, nothing drawn");
+    assert!(reused_after >= reused + 4, "{reused} -> {reused_after}");
+    // Drag across the 3D view, which fills the right part of the window.
+    let from = egui::pos2(harness::SIZE[0] * 0.8, harness::SIZE[1] * 0.5);
+    harness.drag_at(from);
+    frames(&mut harness, 1);
+    harness.hover_at(from + egui::vec2(40.0, -10.0));
+    frames(&mut harness, 1);
+    harness.drop_at(from + egui::vec2(40.0, -10.0));
+    let (drawn_orbited, _) = frames(&mut harness, 2);
+    assert!(
+        drawn_orbited > drawn,
+        "the orbit is drawn: {drawn} -> {drawn_orbited}"
     );
 }
 

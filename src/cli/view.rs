@@ -73,12 +73,14 @@ fn parse_camera(s: &str) -> Result<Intrinsics, String> {
 
 pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
     let device = args.device;
-    let engine = match device.backend {
-        Some(Backend::Cpu) => EngineChoice::Cpu,
-        _ => EngineChoice::Shared,
+    // A backend or adapter asked for runs the network; otherwise the viewer chooses.
+    let engine = match (device.backend, &device.adapter) {
+        (Some(Backend::Cpu), _) => Some(EngineChoice::Cpu),
+        (Some(_), _) | (None, Some(_)) => Some(EngineChoice::Shared),
+        (None, None) => None,
     };
     let mut request = device.request();
-    if engine == EngineChoice::Cpu {
+    if engine == Some(EngineChoice::Cpu) {
         // The window still needs a device to draw with: any will do.
         request.backends = None;
     }

@@ -54,6 +54,29 @@ pub enum EngineState {
     Failed(String),
 }
 
+/// Where the network runs: as asked, else on the viewer's device, unless that is a software
+/// renderer (lavapipe, llvmpipe, WARP, SwiftShader): the CPU backend runs the network several
+/// times faster on the same cores, and leaves the renderer's threads to draw the window. Returns
+/// the choice and, when the viewer made it, why.
+pub fn choose_engine(
+    asked: Option<&EngineChoice>,
+    shared: Option<&wgpu::AdapterInfo>,
+) -> (EngineChoice, Option<String>) {
+    match (asked, shared) {
+        (Some(choice), _) => (choice.clone(), None),
+        (None, Some(info)) if info.device_type == wgpu::DeviceType::Cpu => {
+            let short = info.name.split(" (").next().unwrap_or(&info.name);
+            (
+                EngineChoice::Cpu,
+                Some(format!(
+                    "on the CPU: {short} is a software renderer, slower at this than the CPU backend"
+                )),
+            )
+        }
+        (None, _) => (EngineChoice::Shared, None),
+    }
+}
+
 /// The viewer.
 pub struct ViewerApp {
     pub(super) options: ViewOptions,
@@ -63,6 +86,8 @@ pub struct ViewerApp {
     pub(super) weights: Arc<Weights>,
     pub(super) weights_name: String,
     pub(super) engine: EngineChoice,
+    /// Why the engine was chosen, when the viewer chose it (shown under the selector).
+    pub(super) engine_note: Option<String>,
     pub(super) engine_state: EngineState,
     pub(super) generation: u64,
     pub(super) worker: InferenceWorker,
@@ -89,6 +114,8 @@ pub struct ViewerApp {
     pub(super) path_prompt: Option<String>,
     pub(super) engine_list: std::cell::OnceCell<Vec<(EngineChoice, String)>>,
     screenshot: Option<Screenshot>,
+    /// egui's wgpu state, for the 3D renderer's counts in a benchmark's summary.
+    render_state: Option<eframe::egui_wgpu::RenderState>,
     last_frame: Instant,
     started: Instant,
 }
@@ -104,6 +131,8 @@ impl ViewerApp {
             Scene3dRenderer::register(rs);
             GpuContext::from_device(rs.device.clone(), rs.queue.clone(), rs.adapter.get_info())
         });
+        let shared_info = shared_gpu.as_ref().map(|g| &g.info);
+        let (engine, engine_note) = choose_engine(options.engine.as_ref(), shared_info);
         let ctx = cc.egui_ctx.clone();
         let worker = InferenceWorker::spawn(move || ctx.request_repaint());
         let screenshot = options
@@ -116,7 +145,8 @@ impl ViewerApp {
             sequence: None,
             weights: Arc::new(bundled_weights().expect("the bundled weights are valid")),
             weights_name: BUNDLED_WEIGHTS_NAME.into(),
-            engine: options.engine.clone(),
+            engine,
+            engine_note,
             engine_state: EngineState::Starting,
             generation: 0,
             worker,
@@ -139,6 +169,7 @@ impl ViewerApp {
             path_prompt: None,
             engine_list: Default::default(),
             screenshot,
+            render_state: cc.wgpu_render_state.clone(),
             last_frame: Instant::now(),
             started: Instant::now(),
             options,
@@ -264,6 +295,7 @@ impl ViewerApp {
     /// Runs the network where `choice` says.
     pub fn set_engine(&mut self, choice: EngineChoice) {
         self.engine = choice;
+        self.engine_note = None;
         self.restart_engine();
     }
 
@@ -320,6 +352,31 @@ impl ViewerApp {
         let (done, len) = self.coverage();
         let swept = self.sweep.is_none() || done == len;
         Ok(self.is_showing_prediction() && swept)
+    }
+
+    /// How often the 3D view was drawn, and how often a UI frame reused its last drawing
+    /// (nothing had changed); `None` without a wgpu renderer.
+    pub fn scene_redraws(&self) -> Option<(u64, u64)> {
+        let renderer = self.render_state.as_ref()?.renderer.read();
+        Some(
+            renderer
+                .callback_resources
+                .get::<Scene3dRenderer>()?
+                .redraws(),
+        )
+    }
+
+    /// [`scene_redraws`](Self::scene_redraws) for a benchmark's summary.
+    fn redraw_summary(&self) -> String {
+        self.scene_redraws()
+            .map_or(String::new(), |(drawn, reused)| {
+                format!("; 3D view drawn {drawn} times, reused unchanged {reused} times")
+            })
+    }
+
+    /// Where the network runs.
+    pub fn engine(&self) -> &EngineChoice {
+        &self.engine
     }
 
     fn engine_description(&self) -> String {
@@ -419,10 +476,11 @@ impl eframe::App for ViewerApp {
             && self.started.elapsed() >= limit
         {
             eprintln!(
-                "viewer, {:.0} s on {}: {}",
+                "viewer, {:.0} s on {}: {}{}",
                 limit.as_secs_f64(),
                 self.engine_description(),
-                self.timing.summary()
+                self.timing.summary(),
+                self.redraw_summary()
             );
             self.options.benchmark = None;
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);

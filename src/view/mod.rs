@@ -26,7 +26,7 @@ mod timing;
 pub mod view2d;
 mod views;
 
-pub use app::ViewerApp;
+pub use app::{ViewerApp, choose_engine};
 pub use launch::{ViewError, run};
 pub use menu::Pick;
 pub use options::ViewOptions;

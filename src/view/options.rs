@@ -18,8 +18,9 @@ pub struct ViewOptions {
     pub weights: Option<PathBuf>,
     /// Other methods' results files.
     pub results: Vec<PathBuf>,
-    /// Where the network runs.
-    pub engine: EngineChoice,
+    /// Where the network runs; `None`: the viewer's device, or the CPU backend when that device
+    /// is a software renderer (see `app::choose_engine`).
+    pub engine: Option<EngineChoice>,
     /// The first frame shown (0-based).
     pub start_frame: usize,
     /// Start playing.
@@ -43,7 +44,7 @@ impl Default for ViewOptions {
             open: OpenOptions::default(),
             weights: None,
             results: Vec::new(),
-            engine: EngineChoice::Shared,
+            engine: None,
             start_frame: 0,
             autoplay: false,
             all_frames: false,

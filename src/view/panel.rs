@@ -178,6 +178,11 @@ impl ViewerApp {
                 ui.colored_label(Color32::from_rgb(255, 120, 100), e);
             }
         }
+        if let Some(note) = &self.engine_note {
+            ui.weak(note).on_hover_text(
+                "The viewer's device draws the window in software on the CPU's cores; run on it, the network is several times slower than on the CPU backend. Pick it above to compare.",
+            );
+        }
         if !self.options.show_timings {
             return;
         }

@@ -42,6 +42,22 @@ pub struct Scene3dRenderer {
     target: Option<Target>,
     /// `version` of the scene now in the buffers (paint callbacks only).
     uploaded: Option<u64>,
+    /// What the target holds (paint callbacks only): scene version, camera and size. A UI
+    /// frame that asks for the same again composites the target as it is: on a software
+    /// renderer a redraw of the cloud costs a good part of a UI frame.
+    drawn: Option<Drawn>,
+    /// Frames drawn and frames composited from the target as it was (paint callbacks only).
+    redraws: (u64, u64),
+}
+
+/// What a drawn target shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Drawn {
+    version: u64,
+    camera: [[f32; 4]; 4],
+    target: Vec3,
+    home: Vec3,
+    size: (u32, u32),
 }
 
 impl Scene3dRenderer {
@@ -74,6 +90,8 @@ impl Scene3dRenderer {
             bone_count: 0,
             target: None,
             uploaded: None,
+            drawn: None,
+            redraws: (0, 0),
         }
     }
 
@@ -105,6 +123,7 @@ impl Scene3dRenderer {
         }
         self.upload(device, queue, scene);
         self.uploaded = None;
+        self.drawn = None;
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("scene3d render_to_image"),
         });
@@ -135,11 +154,32 @@ impl Scene3dRenderer {
         width: u32,
         height: u32,
     ) {
+        let drawn = Drawn {
+            version,
+            camera: camera
+                .view_proj(width as f32 / height as f32)
+                .to_cols_array_2d(),
+            target: camera.target(),
+            home: camera.home_target(),
+            size: (width, height),
+        };
+        if self.drawn == Some(drawn) && self.target.as_ref().is_some_and(|t| t.size == drawn.size) {
+            self.redraws.1 += 1;
+            return;
+        }
         if self.uploaded != Some(version) {
             self.upload(device, queue, scene);
             self.uploaded = Some(version);
         }
         self.draw(device, queue, encoder, camera, width, height);
+        self.drawn = Some(drawn);
+        self.redraws.0 += 1;
+    }
+
+    /// Frames the paint callbacks drew, and frames they composited without drawing (nothing
+    /// had changed).
+    pub fn redraws(&self) -> (u64, u64) {
+        self.redraws
     }
 
     /// Draws the offscreen colour target into egui's pass, over the viewport egui set for the
