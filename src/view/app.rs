@@ -106,6 +106,8 @@ pub struct ViewerApp {
     pub(super) timing: Timing,
     pub(super) shown: Option<Arc<Frame>>,
     pub(super) view2d_texture: Option<(usize, egui::TextureHandle)>,
+    /// The network input inset's texture, and which crop it shows.
+    pub(super) input_texture: Option<(super::input_inset::InsetKey, egui::TextureHandle)>,
     pub(super) camera: OrbitCamera,
     pub(super) scene: Option<(super::views::SceneKey, Arc<Scene3d>)>,
     pub(super) scene_version: u64,
@@ -162,6 +164,7 @@ impl ViewerApp {
             timing: Timing::default(),
             shown: None,
             view2d_texture: None,
+            input_texture: None,
             camera: OrbitCamera::looking_at(glam::Vec3::new(0.0, 0.0, 600.0), 450.0),
             scene: None,
             scene_version: 0,

@@ -9,6 +9,7 @@ mod app;
 mod depth_image;
 pub mod frames;
 pub mod inference;
+mod input_inset;
 mod launch;
 mod menu;
 pub mod methods;

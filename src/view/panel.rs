@@ -133,6 +133,10 @@ impl ViewerApp {
             "All 36 joints (else the 14 evaluated)",
         );
         ui.checkbox(&mut show.cloud, "Point cloud in 3D");
+        ui.checkbox(&mut show.network_input, "Network input (2D inset)")
+            .on_hover_text(
+                "The crop as the network received it, normalized, with the skeletons on it",
+            );
         let before = show.detect;
         ui.checkbox(
             &mut show.detect,

@@ -26,6 +26,8 @@ pub struct Show {
     pub cloud: bool,
     /// Centre the crop on the detected hand even where there is an annotation.
     pub detect: bool,
+    /// The network's input, with the skeletons on it, as an inset in the 2D view.
+    pub network_input: bool,
 }
 
 impl Default for Show {
@@ -36,6 +38,7 @@ impl Default for Show {
             all_joints: false,
             cloud: true,
             detect: false,
+            network_input: true,
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::data::source::Frame;
 
 use super::app::ViewerApp;
 use super::depth_image::depth_image;
+use super::input_inset::{self, InsetKey};
 use super::palette;
 use super::scene3d::{self, DepthCloud, Scene3d, Skeleton3d};
 use super::view2d::Overlay2d;
@@ -250,8 +251,23 @@ impl ViewerApp {
             .collect();
         let texture = self.view2d_texture.as_ref().map(|(_, t)| t);
         let size = [frame.depth.width(), frame.depth.height()];
-        self.settings
+        let area = self
+            .settings
             .view2d
-            .ui(ui, texture, size, crop.map(|c| c.window), &overlays);
+            .ui(ui, texture, size, crop.map(|c| c.window), &overlays)
+            .rect;
+        if let Some(crop) = crop.filter(|_| self.settings.show.network_input) {
+            let key = InsetKey::new(frame.index, &crop);
+            if self.input_texture.as_ref().is_none_or(|(k, _)| *k != key) {
+                let image = input_inset::input_image(&crop, &frame.depth);
+                let texture =
+                    ui.ctx()
+                        .load_texture("network input", image, egui::TextureOptions::NEAREST);
+                self.input_texture = Some((key, texture));
+            }
+            if let Some((_, texture)) = &self.input_texture {
+                input_inset::paint(ui.painter(), area, texture, &crop, &overlays);
+            }
+        }
     }
 }
