@@ -64,6 +64,10 @@ fn conv2d_backward_matches_finite_differences() {
         (2, 3, 7, 6, 3, 2, 0, 1),
         (1, 2, 5, 5, 5, 1, 2, 2),
         (3, 4, 5, 5, 1, 2, 0, 2),
+        // Wide enough that the unfolded input is split into tiles of output rows (the last one
+        // shorter), for the forward, the weight gradient and the input gradient.
+        (64, 3, 7, 100, 3, 1, 1, 2),
+        (40, 2, 30, 120, 3, 2, 0, 1),
     ] {
         let c = Conv2d {
             name: "c".into(),

@@ -54,27 +54,31 @@ pub fn conv2d_into(
         .for_each(|(n, yn)| {
             let xn = &x[n * input.len()..(n + 1) * input.len()];
             COLS.with_borrow_mut(|scratch| {
-                let cols: &[f32] = if pointwise {
-                    xn
-                } else {
-                    im2col(xn, input, output, c, scratch);
-                    scratch
-                };
-                // SAFETY: the pointers cover `cout × taps`, `taps × pixels` and `cout × pixels`
-                // elements with the row/column strides given, all within their slices.
-                unsafe {
-                    sgemm(
-                        (c.cout, taps, pixels),
-                        1.0,
-                        w.as_ptr(),
-                        (taps as isize, 1),
-                        cols.as_ptr(),
-                        (pixels as isize, 1),
-                        0.0,
-                        yn.as_mut_ptr(),
-                        (pixels as isize, 1),
-                        Threads::One,
-                    );
+                for rows in tiles(c, output) {
+                    let (at, width) = (rows.start * output.w, rows.len() * output.w);
+                    let cols: &[f32] = if pointwise {
+                        &xn[at..]
+                    } else {
+                        im2col(xn, input, output, c, rows, scratch);
+                        scratch
+                    };
+                    let stride = if pointwise { pixels } else { width };
+                    // SAFETY: W is cout × taps; cols is taps × width (row stride `stride`);
+                    // the destination is the tile's columns of yn's cout rows; all in bounds.
+                    unsafe {
+                        sgemm(
+                            (c.cout, taps, width),
+                            1.0,
+                            w.as_ptr(),
+                            (taps as isize, 1),
+                            cols.as_ptr(),
+                            (stride as isize, 1),
+                            0.0,
+                            yn.as_mut_ptr().add(at),
+                            (pixels as isize, 1),
+                            Threads::One,
+                        );
+                    }
                 }
             });
             for (o, plane) in yn.chunks_mut(pixels).enumerate() {
@@ -181,27 +185,32 @@ pub fn conv2d_backward_into(
                 let xn = &x[n * input.len()..(n + 1) * input.len()];
                 let dyn_ = &dy[n * output.len()..(n + 1) * output.len()];
                 COLS.with_borrow_mut(|scratch| {
-                    let cols: &[f32] = if pointwise {
-                        xn
-                    } else {
-                        im2col(xn, input, output, c, scratch);
-                        scratch
-                    };
-                    // SAFETY: dy is cout × pixels (row stride pixels), colsᵀ is read from the
-                    // taps × pixels matrix with swapped strides, dw is cout × taps; all in bounds.
-                    unsafe {
-                        sgemm(
-                            (c.cout, pixels, taps),
-                            1.0,
-                            dyn_.as_ptr(),
-                            (pixels as isize, 1),
-                            cols.as_ptr(),
-                            (1, pixels as isize),
-                            1.0,
-                            dw.as_mut_ptr(),
-                            (taps as isize, 1),
-                            Threads::One,
-                        );
+                    for rows in tiles(c, output) {
+                        let (at, width) = (rows.start * output.w, rows.len() * output.w);
+                        let cols: &[f32] = if pointwise {
+                            &xn[at..]
+                        } else {
+                            im2col(xn, input, output, c, rows, scratch);
+                            scratch
+                        };
+                        let stride = if pointwise { pixels } else { width };
+                        // SAFETY: dy's tile is cout × width (row stride pixels), colsᵀ is read
+                        // from the taps × width tile with swapped strides, dw is cout × taps;
+                        // all in bounds.
+                        unsafe {
+                            sgemm(
+                                (c.cout, width, taps),
+                                1.0,
+                                dyn_.as_ptr().add(at),
+                                (pixels as isize, 1),
+                                cols.as_ptr(),
+                                (1, stride as isize),
+                                1.0,
+                                dw.as_mut_ptr(),
+                                (taps as isize, 1),
+                                Threads::One,
+                            );
+                        }
                     }
                 });
                 for (o, plane) in dyn_.chunks(pixels).enumerate() {
@@ -221,15 +230,9 @@ pub fn conv2d_backward_into(
         .enumerate()
         .for_each(|(n, dxn)| {
             let dyn_ = &dy[n * output.len()..(n + 1) * output.len()];
-            COLS.with_borrow_mut(|scratch| {
-                let cols: &mut [f32] = if pointwise {
-                    dxn
-                } else {
-                    scratch.resize(taps * pixels, 0.0);
-                    scratch
-                };
-                // SAFETY: wᵀ is read from the cout × taps matrix with swapped strides, dy is
-                // cout × pixels, cols is taps × pixels; all in bounds.
+            if pointwise {
+                // SAFETY: wᵀ is read from the cout × cin matrix with swapped strides, dy is
+                // cout × pixels, dx is cin × pixels; all in bounds.
                 unsafe {
                     sgemm(
                         (taps, c.cout, pixels),
@@ -239,35 +242,83 @@ pub fn conv2d_backward_into(
                         dyn_.as_ptr(),
                         (pixels as isize, 1),
                         0.0,
-                        cols.as_mut_ptr(),
+                        dxn.as_mut_ptr(),
                         (pixels as isize, 1),
                         Threads::One,
                     );
                 }
-                if !pointwise {
-                    dxn.fill(0.0);
-                    col2im(scratch, input, output, c, dxn);
+                return;
+            }
+            dxn.fill(0.0);
+            COLS.with_borrow_mut(|cols| {
+                for rows in tiles(c, output) {
+                    let (at, width) = (rows.start * output.w, rows.len() * output.w);
+                    cols.resize(taps * width, 0.0);
+                    // SAFETY: wᵀ is read from the cout × taps matrix with swapped strides, dy's
+                    // tile is cout × width (row stride pixels), cols is taps × width; all in
+                    // bounds.
+                    unsafe {
+                        sgemm(
+                            (taps, c.cout, width),
+                            1.0,
+                            w.as_ptr(),
+                            (1, taps as isize),
+                            dyn_.as_ptr().add(at),
+                            (pixels as isize, 1),
+                            0.0,
+                            cols.as_mut_ptr(),
+                            (width as isize, 1),
+                            Threads::One,
+                        );
+                    }
+                    col2im(cols, input, output, c, rows, dxn);
                 }
             });
         });
 }
 
-/// The adjoint of [`im2col`]: adds every tap's gradient back onto the input pixel it read.
-fn col2im(cols: &[f32], input: Shape, output: Shape, c: &Conv2d, dx: &mut [f32]) {
+/// Output rows per tile of a convolution: the unfolded tile (`cin·k·k × rows·wout`) stays
+/// within [`TILE_BYTES`] so it is written and read in cache. A 1×1 convolution reads its input
+/// in place: one tile of every row.
+fn tiles(c: &Conv2d, output: Shape) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let row_bytes = c.cin * c.kernel * c.kernel * output.w * size_of::<f32>();
+    let rows = if is_pointwise(c) {
+        output.h
+    } else {
+        (TILE_BYTES / row_bytes.max(1)).clamp(1, output.h.max(1))
+    };
+    (0..output.h)
+        .step_by(rows)
+        .map(move |r| r..(r + rows).min(output.h))
+}
+
+/// The most bytes of one unfolded tile: about half a core's L2 cache.
+const TILE_BYTES: usize = 512 * 1024;
+
+/// The adjoint of [`im2col`]: adds every tap's gradient of the output rows `rows` (`cols`,
+/// `cin·k·k × rows·wout`) back onto the input pixel it read.
+fn col2im(
+    cols: &[f32],
+    input: Shape,
+    output: Shape,
+    c: &Conv2d,
+    rows: std::ops::Range<usize>,
+    dx: &mut [f32],
+) {
     let k = c.kernel;
-    let pixels = output.h * output.w;
+    let width = rows.len() * output.w;
     for ic in 0..c.cin {
         let plane = &mut dx[ic * input.h * input.w..(ic + 1) * input.h * input.w];
         for ky in 0..k {
             for kx in 0..k {
-                let row = &cols[((ic * k + ky) * k + kx) * pixels..][..pixels];
-                for oy in 0..output.h {
+                let row = &cols[((ic * k + ky) * k + kx) * width..][..width];
+                let (lo, hi) = valid_columns(kx, c, input.w, output.w);
+                for oy in rows.clone() {
                     let Some(iy) = source(oy, ky, c, input.h) else {
                         continue;
                     };
                     let dst = &mut plane[iy * input.w..][..input.w];
-                    let src = &row[oy * output.w..][..output.w];
-                    let (lo, hi) = valid_columns(kx, c, input.w, output.w);
+                    let src = &row[(oy - rows.start) * output.w..][..output.w];
                     if c.stride == 1 {
                         let at = lo + kx - c.pad;
                         dst[at..at + hi - lo]
@@ -303,20 +354,27 @@ fn valid_columns(kx: usize, c: &Conv2d, width: usize, out_width: usize) -> (usiz
     (lo.min(hi), hi)
 }
 
-/// Unfolds one sample into `cols`, a `(cin·k·k) × (hout·wout)` matrix of input taps (zeros
-/// outside), resized to fit and every element written.
-fn im2col(x: &[f32], input: Shape, output: Shape, c: &Conv2d, cols: &mut Vec<f32>) {
+/// Unfolds the output rows `rows` of one sample into `cols`, a `(cin·k·k) × (rows·wout)`
+/// matrix of input taps (zeros outside), resized to fit and every element written.
+fn im2col(
+    x: &[f32],
+    input: Shape,
+    output: Shape,
+    c: &Conv2d,
+    rows: std::ops::Range<usize>,
+    cols: &mut Vec<f32>,
+) {
     let k = c.kernel;
-    let pixels = output.h * output.w;
-    cols.resize(c.cin * k * k * pixels, 0.0);
+    let width = rows.len() * output.w;
+    cols.resize(c.cin * k * k * width, 0.0);
     for ic in 0..c.cin {
         let plane = &x[ic * input.h * input.w..(ic + 1) * input.h * input.w];
         for ky in 0..k {
             for kx in 0..k {
-                let row = &mut cols[((ic * k + ky) * k + kx) * pixels..][..pixels];
+                let row = &mut cols[((ic * k + ky) * k + kx) * width..][..width];
                 let (lo, hi) = valid_columns(kx, c, input.w, output.w);
-                for oy in 0..output.h {
-                    let dst = &mut row[oy * output.w..][..output.w];
+                for oy in rows.clone() {
+                    let dst = &mut row[(oy - rows.start) * output.w..][..output.w];
                     let Some(iy) = source(oy, ky, c, input.h) else {
                         dst.fill(0.0);
                         continue;
@@ -399,6 +457,10 @@ mod tests {
             (2, 3, 6, 5, 1, 1, 0, false),
             (4, 7, 11, 8, 3, 2, 0, true),
             (1, 2, 5, 5, 5, 1, 2, false),
+            // Rows of 230 KB unfolded: tiles of two output rows, the last one short.
+            (64, 3, 7, 100, 3, 1, 1, true),
+            // Strided, 85 KB a row: tiles of six rows.
+            (40, 2, 30, 120, 3, 2, 0, false),
         ] {
             let input = Shape::new(cin, h, w);
             let c = Conv2d {
@@ -420,6 +482,12 @@ mod tests {
             let x: Vec<f32> = (0..2 * input.len()).map(|_| rnd()).collect();
             let wt: Vec<f32> = (0..cout * cin * k * k).map(|_| rnd()).collect();
             let b: Vec<f32> = (0..cout).map(|_| rnd()).collect();
+            if cin >= 40 {
+                assert!(
+                    tiles(&c, output).count() >= 3,
+                    "{cin}→{cout}: split into tiles"
+                );
+            }
             let fast = conv2d(&x, 2, input, output, &c, &wt, &b);
             let slow = conv2d_naive(&x, 2, input, output, &c, &wt, &b);
             let diff = fast
