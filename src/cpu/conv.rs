@@ -47,38 +47,27 @@ pub fn conv2d_into(
     let k = c.kernel;
     let taps = c.cin * k * k;
     let pixels = output.h * output.w;
-    let pointwise = is_pointwise(c);
     assert_eq!(y.len(), batch * output.len());
     y.par_chunks_mut(output.len())
         .enumerate()
         .for_each(|(n, yn)| {
             let xn = &x[n * input.len()..(n + 1) * input.len()];
-            COLS.with_borrow_mut(|scratch| {
-                for rows in tiles(c, output) {
-                    let (at, width) = (rows.start * output.w, rows.len() * output.w);
-                    let cols: &[f32] = if pointwise {
-                        &xn[at..]
-                    } else {
-                        im2col(xn, input, output, c, rows, scratch);
-                        scratch
-                    };
-                    let stride = if pointwise { pixels } else { width };
-                    // SAFETY: W is cout × taps; cols is taps × width (row stride `stride`);
-                    // the destination is the tile's columns of yn's cout rows; all in bounds.
-                    unsafe {
-                        sgemm(
-                            (c.cout, taps, width),
-                            1.0,
-                            w.as_ptr(),
-                            (taps as isize, 1),
-                            cols.as_ptr(),
-                            (stride as isize, 1),
-                            0.0,
-                            yn.as_mut_ptr().add(at),
-                            (pixels as isize, 1),
-                            Threads::One,
-                        );
-                    }
+            for_each_tile(xn, input, output, c, |at, width, cols, stride| {
+                // SAFETY: W is cout × taps; cols is taps × width (row stride `stride`); the
+                // destination is the tile's columns of yn's cout rows; all in bounds.
+                unsafe {
+                    sgemm(
+                        (c.cout, taps, width),
+                        1.0,
+                        w.as_ptr(),
+                        (taps as isize, 1),
+                        cols.as_ptr(),
+                        (stride as isize, 1),
+                        0.0,
+                        yn.as_mut_ptr().add(at),
+                        (pixels as isize, 1),
+                        Threads::One,
+                    );
                 }
             });
             for (o, plane) in yn.chunks_mut(pixels).enumerate() {
@@ -184,33 +173,23 @@ pub fn conv2d_backward_into(
             for n in g * per_group..((g + 1) * per_group).min(batch) {
                 let xn = &x[n * input.len()..(n + 1) * input.len()];
                 let dyn_ = &dy[n * output.len()..(n + 1) * output.len()];
-                COLS.with_borrow_mut(|scratch| {
-                    for rows in tiles(c, output) {
-                        let (at, width) = (rows.start * output.w, rows.len() * output.w);
-                        let cols: &[f32] = if pointwise {
-                            &xn[at..]
-                        } else {
-                            im2col(xn, input, output, c, rows, scratch);
-                            scratch
-                        };
-                        let stride = if pointwise { pixels } else { width };
-                        // SAFETY: dy's tile is cout × width (row stride pixels), colsᵀ is read
-                        // from the taps × width tile with swapped strides, dw is cout × taps;
-                        // all in bounds.
-                        unsafe {
-                            sgemm(
-                                (c.cout, width, taps),
-                                1.0,
-                                dyn_.as_ptr().add(at),
-                                (pixels as isize, 1),
-                                cols.as_ptr(),
-                                (1, stride as isize),
-                                1.0,
-                                dw.as_mut_ptr(),
-                                (taps as isize, 1),
-                                Threads::One,
-                            );
-                        }
+                for_each_tile(xn, input, output, c, |at, width, cols, stride| {
+                    // SAFETY: dy's tile is cout × width (row stride pixels), colsᵀ is read from
+                    // the taps × width tile with swapped strides, dw is cout × taps; all in
+                    // bounds.
+                    unsafe {
+                        sgemm(
+                            (c.cout, width, taps),
+                            1.0,
+                            dyn_.as_ptr().add(at),
+                            (pixels as isize, 1),
+                            cols.as_ptr(),
+                            (1, stride as isize),
+                            1.0,
+                            dw.as_mut_ptr(),
+                            (taps as isize, 1),
+                            Threads::One,
+                        );
                     }
                 });
                 for (o, plane) in dyn_.chunks(pixels).enumerate() {
@@ -275,6 +254,30 @@ pub fn conv2d_backward_into(
                 }
             });
         });
+}
+
+/// Calls `f(at, width, cols, stride)` for each tile of output rows of one sample `xn`: the
+/// tile's first output pixel, its pixel count, and its `cin·k·k × width` matrix of input taps
+/// with row stride `stride` — unfolded into the thread's scratch, or for a 1×1 convolution the
+/// input itself, read in place.
+fn for_each_tile(
+    xn: &[f32],
+    input: Shape,
+    output: Shape,
+    c: &Conv2d,
+    mut f: impl FnMut(usize, usize, &[f32], usize),
+) {
+    COLS.with_borrow_mut(|scratch| {
+        for rows in tiles(c, output) {
+            let (at, width) = (rows.start * output.w, rows.len() * output.w);
+            if is_pointwise(c) {
+                f(at, width, &xn[at..], output.h * output.w);
+            } else {
+                im2col(xn, input, output, c, rows, scratch);
+                f(at, width, scratch, width);
+            }
+        }
+    });
 }
 
 /// Output rows per tile of a convolution: the unfolded tile (`cin·k·k × rows·wout`) stays

@@ -163,6 +163,11 @@ impl Program {
             .collect()
     }
 
+    /// Whether `tensor` is one of the program's inputs (data: backward gives it no gradient).
+    pub fn is_input(&self, tensor: &str) -> bool {
+        self.inputs.iter().any(|(n, _)| n == tensor)
+    }
+
     /// Per-sample shape of a tensor.
     pub fn shape(&self, tensor: &str) -> Shape {
         self.shapes[tensor]

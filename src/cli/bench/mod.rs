@@ -70,6 +70,15 @@ struct Row {
     peak_gflops: Option<f64>,
 }
 
+/// The seed of the random inputs every bench times.
+const SEED: u64 = 7;
+
+/// `n` values uniform in `[−bound, bound)`: what a network is timed on (the time does not
+/// depend on the values).
+fn uniform(rng: &mut impl Rng, n: usize, bound: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(-bound..bound)).collect()
+}
+
 /// Runs `f` once to warm up, then repeatedly for about `seconds`; returns the median and count.
 fn time(
     seconds: f64,
@@ -127,10 +136,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let flops = net.flops_per_frame();
     let input_len = net.program.inputs[0].1.len();
     let max_batch = *args.batch.iter().max().expect("not empty");
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    let input: Vec<f32> = (0..max_batch * input_len)
-        .map(|_| rng.random_range(-1.0..1.0))
-        .collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(SEED);
+    let input = uniform(&mut rng, max_batch * input_len, 1.0);
     if !args.json {
         println!(
             "weights: {source}; {:.3} GFLOP per frame",
@@ -237,13 +244,14 @@ fn print_row(r: &Row, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The first run's rows with each row's milliseconds replaced by its median over all runs.
-fn median_ms<T: Clone>(mut runs: Vec<Vec<T>>, ms: impl Fn(&mut T) -> &mut f64) -> Vec<T> {
+/// The first run's rows with each row's time (the field `time` points to) replaced by its
+/// median over all runs (every run times the same rows in the same order).
+fn median<T: Clone>(mut runs: Vec<Vec<T>>, time: impl Fn(&mut T) -> &mut f64) -> Vec<T> {
     let mut out = runs[0].clone();
     for (i, row) in out.iter_mut().enumerate() {
-        let mut all: Vec<f64> = runs.iter_mut().map(|r| *ms(&mut r[i])).collect();
+        let mut all: Vec<f64> = runs.iter_mut().map(|r| *time(&mut r[i])).collect();
         all.sort_by(f64::total_cmp);
-        *ms(row) = all[all.len() / 2];
+        *time(row) = all[all.len() / 2];
     }
     out
 }
@@ -253,7 +261,7 @@ fn per_layer(gpu: &mut GpuNet, x: &[f32], batch: usize) -> anyhow::Result<Vec<La
     let runs: Vec<Vec<LayerTime>> = (0..5)
         .map(|_| gpu.forward_timed(&[x], batch).map(|(_, t)| t))
         .collect::<Result<_, _>>()?;
-    Ok(median_ms(runs, |l| &mut l.ms))
+    Ok(median(runs, |l| &mut l.ms))
 }
 
 /// One row of a per-layer table.
@@ -346,7 +354,7 @@ fn cpu_per_layer(cpu: &mut FastNet, x: &[f32], batch: usize) -> anyhow::Result<V
     let runs: Vec<Vec<StepTime>> = (0..7)
         .map(|_| cpu.forward_timed(&[x], batch).map(|(_, t, _)| t))
         .collect::<Result<_, _>>()?;
-    Ok(median_ms(runs, |s| &mut s.ms))
+    Ok(median(runs, |s| &mut s.ms))
 }
 
 fn print_cpu_steps(batch: usize, steps: &[StepTime], json: bool) -> anyhow::Result<()> {

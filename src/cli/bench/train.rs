@@ -13,9 +13,9 @@ use hourhand::train::adam::AdamStep;
 use hourhand::train::loss::Loss;
 use hourhand::train::run::LOSS_SCALE;
 use hourhand::train::step::{Moments, StepOptions, cpu_step_in};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
-use super::{BenchArgs, LayerRow, Row, print_row, print_table, row, time};
+use super::{BenchArgs, LayerRow, Row, SEED, median, print_row, print_table, row, time, uniform};
 
 /// The options of training step `t`: `hourhand train`'s defaults (dropout 0.3, weight decay
 /// 1e-4), a new dropout mask every step.
@@ -46,13 +46,9 @@ pub fn run(args: &BenchArgs, weights: &Weights) -> anyhow::Result<()> {
     let input_len = program.inputs[0].1.len();
     let outputs = program.output_shape().len();
     let max_batch = *args.batch.iter().max().expect("not empty");
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    let input: Vec<f32> = (0..max_batch * input_len)
-        .map(|_| rng.random_range(-1.0..1.0))
-        .collect();
-    let target: Vec<f32> = (0..max_batch * outputs)
-        .map(|_| rng.random_range(-0.5..0.5))
-        .collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(SEED);
+    let input = uniform(&mut rng, max_batch * input_len, 1.0);
+    let target = uniform(&mut rng, max_batch * outputs, 0.5);
     if !args.json {
         println!(
             "training steps (MSE, dropout 0.3, AdamW); {:.3} GFLOP per sample",
@@ -117,7 +113,7 @@ pub fn run(args: &BenchArgs, weights: &Weights) -> anyhow::Result<()> {
                         Ok(workspace.times().to_vec())
                     })
                     .collect::<anyhow::Result<_>>()?;
-                per_layer.push((batch, median_times(runs)));
+                per_layer.push((batch, median(runs, |t| &mut t.seconds)));
             }
         }
         for (batch, times) in per_layer {
@@ -131,17 +127,6 @@ pub fn run(args: &BenchArgs, weights: &Weights) -> anyhow::Result<()> {
 fn print(mut r: Row, json: bool) -> anyhow::Result<()> {
     r.mode = Some("train");
     print_row(&r, json)
-}
-
-/// Each op's median time over the runs (every run times the same ops in the same order).
-fn median_times(runs: Vec<Vec<OpTime>>) -> Vec<OpTime> {
-    let mut out = runs[0].clone();
-    for (i, t) in out.iter_mut().enumerate() {
-        let mut all: Vec<f64> = runs.iter().map(|r| r[i].seconds).collect();
-        all.sort_by(f64::total_cmp);
-        t.seconds = all[all.len() / 2];
-    }
-    out
 }
 
 /// The per-op table of a CPU training step, then the time of each kind of op.

@@ -324,7 +324,7 @@ impl GradBuffers {
         len: usize,
         write: impl FnOnce(&mut [f32]),
     ) {
-        if program.inputs.iter().any(|(n, _)| n == tensor) {
+        if program.is_input(tensor) {
             return;
         }
         if self.written.insert(tensor.to_string()) {
@@ -343,7 +343,7 @@ impl GradBuffers {
     /// `g` becomes the tensor's buffer and its old buffer is returned (the caller keeps it for
     /// the next step); otherwise `g` is added and returned.
     fn deliver_owned(&mut self, program: &Program, tensor: &str, g: Vec<f32>) -> Vec<f32> {
-        if program.inputs.iter().any(|(n, _)| n == tensor) {
+        if program.is_input(tensor) {
             return g;
         }
         if self.written.insert(tensor.to_string()) {
@@ -384,7 +384,7 @@ impl GradBuffers {
         let in_shape = program.shape(input);
         let out_shape = program.shape(op.output());
         let in_len = batch * in_shape.len();
-        let needs_dx = !program.inputs.iter().any(|(n, _)| n == input);
+        let needs_dx = !program.is_input(input);
         match op {
             Op::Conv2d(c) => {
                 let w = param(params, &c.name, "weight");

@@ -172,7 +172,6 @@ fn forward(s: &mut Builder, options: &StepOptions) -> Result<(), GpuError> {
 /// Schedules backward; returns the trainable parameters that get a gradient.
 fn backward(s: &mut Builder, options: &StepOptions) -> Vec<String> {
     let (program, batch) = (s.program, s.batch);
-    let is_input = |t: &str| program.inputs.iter().any(|(n, _)| n == t);
     let grad = |t: &str| Slot::Grad(t.to_string());
     // Tensors whose gradient buffer holds a value: the next contribution accumulates.
     let mut written: HashSet<String> = HashSet::from([program.output.clone()]);
@@ -198,7 +197,7 @@ fn backward(s: &mut Builder, options: &StepOptions) -> Vec<String> {
                     s.aux(slot, n);
                 }
                 let mut ds = conv2d_grad::dispatch_dw(c, shape, out_shape, batch);
-                if !is_input(input) {
+                if !program.is_input(input) {
                     let a = acc(input);
                     ds.extend(conv2d_grad::dispatch_dx(c, shape, out_shape, batch, a));
                 }
@@ -207,7 +206,7 @@ fn backward(s: &mut Builder, options: &StepOptions) -> Vec<String> {
             }
             Op::Linear(l) => {
                 let mut ds = linear_grad::dispatch_dw(l, batch);
-                if !is_input(input) {
+                if !program.is_input(input) {
                     ds.extend(linear_grad::dispatch_dx(l, batch, acc(input)));
                 }
                 trained.extend(op.params().into_iter().map(|(n, _)| n));
