@@ -9,11 +9,13 @@
 //! - [`eval`]: the field's metrics and the community results format.
 //! - [`train`]: training data (augmented crops, batches on a loader thread).
 //! - [`view`]: the desktop viewer (egui/eframe; the 3D view on its own wgpu pipelines).
+//! - [`camera`]: depth cameras and their recordings (libfreenect, OpenNI2, fakenect dumps).
 //! - [`bundled`]: the weights compiled into the binary and the sample shipped beside it.
 
 #![warn(missing_docs)]
 
 pub mod bundled;
+pub mod camera;
 pub mod cpu;
 pub mod data;
 pub mod estimator;

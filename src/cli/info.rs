@@ -71,6 +71,7 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
         }
     }
 
+    print_cameras();
     let (weights, source) = args.weights.load()?;
     let net = Network::from_weights(&weights);
     let c = &weights.config;
@@ -110,4 +111,20 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
             .unwrap_or(0)
     );
     Ok(())
+}
+
+/// The depth cameras each library finds, or why it could not look.
+fn print_cameras() {
+    println!("depth cameras (hourhand view --camera SPEC, hourhand record --camera SPEC):");
+    for (library, found) in hourhand::camera::list_cameras() {
+        match found {
+            Ok(cameras) if cameras.is_empty() => println!("  {library}: none connected"),
+            Ok(cameras) => {
+                for c in cameras {
+                    println!("  {}: {} ({library})", c.spec, c.name);
+                }
+            }
+            Err(e) => println!("  {library}: {e}"),
+        }
+    }
 }

@@ -6,6 +6,7 @@ mod export;
 mod infer;
 mod info;
 mod init;
+mod record;
 mod source;
 mod synth;
 mod train;
@@ -44,6 +45,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Run the network over a source and write its predictions in the results format.
     Infer(infer::InferArgs),
+    /// Record a depth camera to a folder of depth PNGs that view, infer and train open.
+    Record(record::RecordArgs),
     /// Write a synthetic NYU-format dataset of articulated hands.
     Synth(synth::SynthArgs),
     /// Train the network: MSE, smooth L1 or max-out smooth L1 phases, on the GPU or CPU.
@@ -114,6 +117,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Export(args)) => export::run(args),
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Infer(args)) => infer::run(args),
+        Some(Command::Record(args)) => record::run(args),
         Some(Command::Synth(args)) => synth::run(args),
         Some(Command::Train(args)) => train::run(args),
         Some(Command::View(args)) => view::run_view(args),

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
+use hourhand::camera::fakenect::DumpWriter;
 use hourhand::data::nyu::{SplitFrame, write_split};
 use hourhand::data::preview::hand_grid;
 use hourhand::data::synth::{SynthOptions, generate};
@@ -26,6 +27,10 @@ pub struct SynthArgs {
     /// Replace an existing dataset in the folder.
     #[arg(long)]
     force: bool,
+    /// Write a fakenect dump at 30 FPS instead (INDEX.txt and Kinect raw-disparity PGMs), which
+    /// `view` plays and fakenect replays as a Kinect: a camera to try `--camera` without one.
+    #[arg(long)]
+    fakenect: bool,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -52,7 +57,16 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
             uvd: f.joints_uvd,
         }
     };
-    write_split(&args.out, args.frames, make, || bar.inc(1), args.force)?;
+    if args.fakenect {
+        let mut dump = DumpWriter::create(&args.out, args.force)?;
+        for i in 0..args.frames {
+            // The camera timestamp of a synthetic frame is its number.
+            dump.push(&make(i).depth, i as f64 / 30.0, i as u32)?;
+            bar.inc(1);
+        }
+    } else {
+        write_split(&args.out, args.frames, make, || bar.inc(1), args.force)?;
+    }
     bar.finish_and_clear();
     if let Some(path) = &args.preview {
         let shown: Vec<_> = (0..args.frames.min(8))

@@ -3,17 +3,24 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use hourhand::camera::live::LiveSource;
+use hourhand::camera::{CameraSpec, open_camera};
 use hourhand::data::{Intrinsics, OpenOptions};
 use hourhand::run::Backend;
 use hourhand::view::inference::EngineChoice;
-use hourhand::view::{ViewOptions, run};
+use hourhand::view::{LiveInput, ViewOptions, run};
 
 use super::DeviceArgs;
 
 #[derive(Debug, Args)]
 pub struct ViewArgs {
-    /// An NYU dataset or split folder, or a folder of depth PNGs; default: the bundled sample.
+    /// An NYU dataset or split folder, a fakenect dump, or a folder of depth PNGs; default: the
+    /// bundled sample.
     source: Option<PathBuf>,
+    /// Play a depth camera live instead: freenect[:N] (Kinect v1), openni2[:URI] (PrimeSense,
+    /// Xtion, Astra), or alone for the first found (`hourhand info` lists them).
+    #[arg(long, value_name = "CAMERA", num_args = 0..=1, default_missing_value = "auto", conflicts_with = "source")]
+    camera: Option<CameraSpec>,
     /// Weights (safetensors); default: the bundled weights, trained on synthetic hands.
     #[arg(long)]
     weights: Option<PathBuf>,
@@ -30,9 +37,10 @@ pub struct ViewArgs {
     /// Frame folders: ground truth, a results-format file (14 joints × u v d per line).
     #[arg(long)]
     gt: Option<PathBuf>,
-    /// Frame folders: the camera as fx,fy,cx,cy (pixels); overrides intrinsics.json.
-    #[arg(long, value_name = "FX,FY,CX,CY", value_parser = parse_camera)]
-    camera: Option<Intrinsics>,
+    /// Frame folders: the camera's intrinsics as fx,fy,cx,cy (pixels); overrides
+    /// intrinsics.json.
+    #[arg(long, value_name = "FX,FY,CX,CY", value_parser = parse_intrinsics)]
+    intrinsics: Option<Intrinsics>,
     /// The first frame shown (1-based).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     frame: u64,
@@ -58,7 +66,7 @@ pub struct ViewArgs {
     device: DeviceArgs,
 }
 
-fn parse_camera(s: &str) -> Result<Intrinsics, String> {
+fn parse_intrinsics(s: &str) -> Result<Intrinsics, String> {
     let v: Vec<f64> = s
         .split(',')
         .map(|p| p.trim().parse::<f64>().map_err(|e| format!("{p:?}: {e}")))
@@ -67,7 +75,7 @@ fn parse_camera(s: &str) -> Result<Intrinsics, String> {
         return Err(format!("expected 4 numbers fx,fy,cx,cy, found {}", v.len()));
     };
     let k = Intrinsics { fx, fy, cx, cy };
-    k.validate("--camera").map_err(|e| e.to_string())?;
+    k.validate("--intrinsics").map_err(|e| e.to_string())?;
     Ok(k)
 }
 
@@ -85,12 +93,24 @@ pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
         request.backends = None;
     }
     let screenshot = args.screenshot.map(|p| (p, args.force));
+    // The camera opens before the window, so a missing one is said here.
+    let live = match &args.camera {
+        Some(spec) => {
+            let camera = open_camera(spec)?;
+            Some(LiveInput::new(LiveSource::start(
+                &spec.to_string(),
+                camera,
+            )?))
+        }
+        None => None,
+    };
     let options = ViewOptions {
         source: args.source,
+        live,
         open: OpenOptions {
             split: args.split,
             kinect: args.kinect,
-            intrinsics: args.camera,
+            intrinsics: args.intrinsics,
             ground_truth: args.gt,
         },
         weights: args.weights,

@@ -1,5 +1,5 @@
-//! Opening whatever the user points at: an NYU dataset or split folder, or a folder of depth
-//! frames.
+//! Opening whatever the user points at: an NYU dataset or split folder, a fakenect dump, or a
+//! folder of depth frames.
 
 use std::path::{Path, PathBuf};
 
@@ -53,6 +53,19 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<Box<dyn Source>, DataE
             problem: "is a file; expected an NYU dataset folder or a folder of depth PNGs".into(),
         });
     }
+    if crate::camera::fakenect::is_dump(path) {
+        if options.intrinsics.is_some() {
+            return Err(DataError::Folder {
+                path: path.into(),
+                problem: "is a fakenect dump, recorded by a Kinect v1 with its own camera; --fx/--fy/--cx/--cy are for folders of depth frames".into(),
+            });
+        }
+        return Ok(Box::new(crate::camera::fakenect::FakenectDump::open(
+            path,
+            read_ground_truth(options)?,
+            options.ground_truth.as_deref(),
+        )?));
+    }
     if is_nyu_folder(path) {
         let dir = split_dir(path, options.split.as_deref())?;
         if !dir.join(JOINT_DATA).exists() {
@@ -88,20 +101,24 @@ fn open_frames(
     nyu_kinect: Option<u32>,
     options: &OpenOptions,
 ) -> Result<Box<dyn Source>, DataError> {
-    let ground_truth = match &options.ground_truth {
-        Some(gt) => Some(
-            results::read(gt, Format::NYU)?
-                .into_iter()
-                .map(|frame| std::array::from_fn(|j| frame[j].as_vec3()))
-                .collect::<Vec<[Vec3; 14]>>(),
-        ),
-        None => None,
-    };
     Ok(Box::new(FrameFolder::open(
         dir,
         nyu_kinect,
         options.intrinsics,
-        ground_truth,
+        read_ground_truth(options)?,
         options.ground_truth.as_deref(),
     )?))
+}
+
+/// The `--gt` results file of `options`, one line of the 14 evaluation joints per frame.
+fn read_ground_truth(options: &OpenOptions) -> Result<Option<Vec<[Vec3; 14]>>, DataError> {
+    let Some(gt) = &options.ground_truth else {
+        return Ok(None);
+    };
+    Ok(Some(
+        results::read(gt, Format::NYU)?
+            .into_iter()
+            .map(|frame| std::array::from_fn(|j| frame[j].as_vec3()))
+            .collect(),
+    ))
 }

@@ -107,6 +107,28 @@ pub trait Source: Send + Sync {
     }
     /// Reads frame `index`.
     fn load(&self, index: usize) -> Result<Frame, DataError>;
+    /// For a live source (a camera), how its stream is doing; `None` for recordings, whose
+    /// length is fixed.
+    fn live_status(&self) -> Option<LiveStatus> {
+        None
+    }
+    /// For a live source, when frame `index` arrived (the start of its latency).
+    fn arrival(&self, _index: usize) -> Option<std::time::Instant> {
+        None
+    }
+}
+
+/// How a live source's stream is doing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveStatus {
+    /// Frames received so far (the source's length).
+    pub frames: usize,
+    /// Frames per second over the last second or so.
+    pub fps: f64,
+    /// Why the stream ended, once it has.
+    pub ended: Option<String>,
+    /// The folder being recorded into and the frames written, while recording.
+    pub recording: Option<(PathBuf, usize)>,
 }
 
 /// A short name for a frame file.

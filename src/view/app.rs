@@ -96,7 +96,7 @@ pub struct ViewerApp {
     pub(super) sweep: Option<Sweep>,
     /// Frames the network could not be run on (no hand found, bad crop): not retried.
     pub(super) failed: std::collections::HashSet<usize>,
-    ctx: egui::Context,
+    pub(super) ctx: egui::Context,
     pub(super) predictions: HashMap<usize, Prediction>,
     /// The newest prediction received, shown while the current frame's is on its way.
     pub(super) latest: Option<usize>,
@@ -116,6 +116,12 @@ pub struct ViewerApp {
     pub(super) path_prompt: Option<String>,
     pub(super) engine_list: std::cell::OnceCell<Vec<(EngineChoice, String)>>,
     screenshot: Option<Screenshot>,
+    /// The camera, while one is open (the sequence plays its frames).
+    pub(super) live: Option<Arc<crate::camera::live::LiveSource>>,
+    /// The folder the Record button writes to, as typed.
+    pub(super) record_prompt: Option<String>,
+    /// What the last recording wrote.
+    pub(super) record_note: Option<String>,
     /// egui's wgpu state, for the 3D renderer's counts in a benchmark's summary.
     render_state: Option<eframe::egui_wgpu::RenderState>,
     last_frame: Instant,
@@ -172,6 +178,9 @@ impl ViewerApp {
             path_prompt: None,
             engine_list: Default::default(),
             screenshot,
+            live: None,
+            record_prompt: None,
+            record_note: None,
             render_state: cc.wgpu_render_state.clone(),
             last_frame: Instant::now(),
             started: Instant::now(),
@@ -183,14 +192,16 @@ impl ViewerApp {
         } else {
             app.restart_engine();
         }
-        match app.options.source.clone().or_else(bundled_sample) {
-            Some(path) => app.open_source(&path),
-            None => app.notices.push(
-                "No sequence open and the bundled sample is not beside this binary: use File › Open sequence… or drop a folder here.".into(),
-            ),
+        if !app.open_live_input() {
+            match app.options.source.clone().or_else(bundled_sample) {
+                Some(path) => app.open_source(&path),
+                None => app.notices.push(
+                    "No sequence open and the bundled sample is not beside this binary: use File › Open sequence… or drop a folder here.".into(),
+                ),
+            }
+            let len = app.sequence.as_ref().map_or(1, Sequence::len);
+            app.settings.playback.index = app.options.start_frame.min(len.saturating_sub(1));
         }
-        let len = app.sequence.as_ref().map_or(1, Sequence::len);
-        app.settings.playback.index = app.options.start_frame.min(len.saturating_sub(1));
         for path in app.options.results.clone() {
             app.add_results(&path);
         }
@@ -218,23 +229,32 @@ impl ViewerApp {
                     &mut self.settings.last_dir,
                     path,
                 );
-                self.sequence = Some(Sequence::new(path.into(), source, ctx_wake));
-                self.settings.playback.index = 0;
-                self.forget_predictions();
-                self.shown = None;
-                // Keyed by frame index, which the new sequence reuses.
-                self.view2d_texture = None;
-                for (method, scores) in &mut self.methods {
-                    scores.clear();
-                    let frames = self.sequence.as_ref().map_or(0, Sequence::len);
-                    if let Some(w) = method.count_warning(frames) {
-                        self.notices.push(w);
-                    }
-                }
+                self.install_sequence(Sequence::new(path.into(), source, ctx_wake));
             }
             Err(e) => self
                 .notices
                 .push(format!("Could not open the sequence: {e}")),
+        }
+    }
+
+    /// Shows `sequence` from its first frame, in place of what was open (a camera included).
+    pub(super) fn install_sequence(&mut self, sequence: Sequence) {
+        if let Some(live) = self.live.take() {
+            // A recording in progress ends with its camera.
+            live.stop_recording();
+        }
+        self.sequence = Some(sequence);
+        self.settings.playback.index = 0;
+        self.forget_predictions();
+        self.shown = None;
+        // Keyed by frame index, which the new sequence reuses.
+        self.view2d_texture = None;
+        for (method, scores) in &mut self.methods {
+            scores.clear();
+            let frames = self.sequence.as_ref().map_or(0, Sequence::len);
+            if let Some(w) = method.count_warning(frames) {
+                self.notices.push(w);
+            }
         }
     }
 
@@ -328,7 +348,7 @@ impl ViewerApp {
         self.timing.clear_latency();
     }
 
-    fn wake(&self) -> impl Fn() + Send + 'static {
+    pub(super) fn wake(&self) -> impl Fn() + Send + 'static {
         let ctx = self.ctx.clone();
         move || ctx.request_repaint()
     }
@@ -461,7 +481,11 @@ impl eframe::App for ViewerApp {
 
         let len = self.sequence.as_ref().map_or(0, Sequence::len);
         self.settings.playback.handle_keys(&ctx, len);
-        self.settings.playback.advance(dt.as_secs_f64(), len);
+        if self.is_live() {
+            self.follow_live();
+        } else {
+            self.settings.playback.advance(dt.as_secs_f64(), len);
+        }
         self.take_picks(&ctx);
         self.pump();
 
@@ -488,7 +512,7 @@ impl eframe::App for ViewerApp {
             self.options.benchmark = None;
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
-        if self.settings.playback.playing {
+        if self.settings.playback.playing && !self.is_live() {
             ctx.request_repaint_after(Duration::from_secs_f64(self.settings.playback.until_next()));
         }
     }

@@ -151,6 +151,13 @@ impl ViewerApp {
                     if ui.button("Use the bundled weights").clicked() {
                         self.use_bundled_weights();
                     }
+                    if ui
+                        .button("Open camera")
+                        .on_hover_text("The first depth camera found (hourhand info lists them)")
+                        .clicked()
+                    {
+                        self.open_camera(&crate::camera::CameraSpec::Auto);
+                    }
                     ui.separator();
                     self.recent_menu(ui);
                     ui.separator();

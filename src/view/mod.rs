@@ -11,6 +11,7 @@ pub mod frames;
 pub mod inference;
 mod input_inset;
 mod launch;
+mod live;
 mod menu;
 pub mod methods;
 mod options;
@@ -29,5 +30,6 @@ mod views;
 
 pub use app::{ViewerApp, choose_engine};
 pub use launch::{ViewError, run};
+pub use live::LiveInput;
 pub use menu::Pick;
 pub use options::ViewOptions;

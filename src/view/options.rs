@@ -12,6 +12,8 @@ use super::inference::EngineChoice;
 pub struct ViewOptions {
     /// The sequence; `None` opens the bundled sample.
     pub source: Option<PathBuf>,
+    /// A camera to play live instead (started by the command line).
+    pub live: Option<super::live::LiveInput>,
     /// How to open it (NYU split and kinect).
     pub open: OpenOptions,
     /// Weights; `None` uses the bundled ones.
@@ -41,6 +43,7 @@ impl Default for ViewOptions {
     fn default() -> Self {
         ViewOptions {
             source: None,
+            live: None,
             open: OpenOptions::default(),
             weights: None,
             results: Vec::new(),

@@ -50,6 +50,10 @@ impl ViewerApp {
                     self.notices_ui(ui);
                     self.open_ui(ui);
                     ui.separator();
+                    if self.is_live() {
+                        self.live_ui(ui);
+                        ui.separator();
+                    }
                     self.show_ui(ui);
                     ui.separator();
                     self.network_ui(ui);
@@ -291,7 +295,7 @@ impl ViewerApp {
                 if ui.small_button("Stop").clicked() {
                     self.stop_sweep();
                 }
-            } else if done < len {
+            } else if done < len && !self.is_live() {
                 let ready = matches!(self.engine_state, EngineState::Ready(_));
                 let run = ui
                     .add_enabled(ready, egui::Button::new(format!("Run on all {len} frames")).small())

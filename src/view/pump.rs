@@ -119,6 +119,9 @@ impl ViewerApp {
 
     fn take_estimate(&mut self, index: usize, estimate: Estimate, latency: Duration) {
         self.timing.add_latency(latency);
+        if let Some(arrived) = self.sequence.as_ref().and_then(|s| s.source.arrival(index)) {
+            self.timing.add_live_latency(arrived.elapsed());
+        }
         let gt = self.sequence.as_ref().and_then(|s| s.ground_truth(index));
         let intrinsics = self.sequence.as_ref().map(|s| s.source.intrinsics());
         let score = match (gt, intrinsics) {

@@ -14,6 +14,8 @@ pub struct Timing {
     cpu: VecDeque<f32>,
     latencies: VecDeque<f32>,
     last_latency: Option<f32>,
+    /// Live mode: from a frame's arrival from the camera to its prediction.
+    live_latencies: VecDeque<f32>,
     /// Whole-run totals: UI frames, their CPU seconds, their intervals' seconds.
     total_frames: usize,
     total_cpu: f64,
@@ -59,9 +61,20 @@ impl Timing {
         self.last_latency = Some(s);
     }
 
+    /// Live mode: one frame's time from the camera to its prediction.
+    pub fn add_live_latency(&mut self, latency: Duration) {
+        push(&mut self.live_latencies, latency.as_secs_f32());
+    }
+
+    /// Live mode: the mean time from a frame's arrival to its prediction (ms).
+    pub fn live_latency_ms(&self) -> Option<f32> {
+        mean(&self.live_latencies).map(|s| s * 1000.0)
+    }
+
     /// Forgets the latencies (a new engine or weights).
     pub fn clear_latency(&mut self) {
         self.latencies.clear();
+        self.live_latencies.clear();
         self.last_latency = None;
     }
 
