@@ -2,6 +2,11 @@
 //! millimetres), the camera's `intrinsics.json`, and `timestamps.csv` (when each frame arrived
 //! and the camera's own timestamp). `view`, `infer` and `train` open such a folder like any
 //! folder of depth frames.
+//!
+//! Frames are PNG-compressed with png's `Fast` setting: 4 ms a 640×480 frame on one core of the
+//! 2-core Xeon we measure on, where `Balanced` took 69 ms — more than a 30 FPS camera leaves
+//! between frames (recording through fakenect ran at 12.8 FPS with it). The files are about 1.6×
+//! larger (223 against 139 kB for a synthetic frame).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -81,6 +86,7 @@ impl FolderRecorder {
             &self.dir.join(&name),
             &frame.depth,
             DepthPacking::Gray16,
+            png::Compression::Fast,
             true,
         )?;
         let path = self.dir.join(TIMESTAMPS_FILE);

@@ -94,8 +94,12 @@ pub fn decode_depth_png(
 }
 
 /// Encodes a depth map as PNG bytes in the given packing (millimetres rounded to integers,
-/// clamped to 0..=65535).
-pub fn encode_depth_png(depth: &DepthMap, packing: DepthPacking) -> Vec<u8> {
+/// clamped to 0..=65535) and compression (see [`crate::files::png_bytes`]).
+pub fn encode_depth_png(
+    depth: &DepthMap,
+    packing: DepthPacking,
+    compression: png::Compression,
+) -> Vec<u8> {
     let to_u16 = |d: f32| d.round().clamp(0.0, u16::MAX as f32) as u16;
     let (color, bit_depth, data): (_, _, Vec<u8>) = match packing {
         DepthPacking::Gray16 => (
@@ -126,6 +130,7 @@ pub fn encode_depth_png(depth: &DepthMap, packing: DepthPacking) -> Vec<u8> {
         color,
         bit_depth,
         &data,
+        compression,
     )
 }
 
@@ -134,11 +139,12 @@ pub fn write_depth_png(
     path: &Path,
     depth: &DepthMap,
     packing: DepthPacking,
+    compression: png::Compression,
     overwrite: bool,
 ) -> Result<(), DataError> {
     Ok(crate::files::write_atomic(
         path,
-        &encode_depth_png(depth, packing),
+        &encode_depth_png(depth, packing, compression),
         overwrite,
     )?)
 }
@@ -164,7 +170,7 @@ mod tests {
     fn both_packings_round_trip_exactly() {
         let d = sample();
         for packing in [DepthPacking::Gray16, DepthPacking::NyuRgb] {
-            let bytes = encode_depth_png(&d, packing);
+            let bytes = encode_depth_png(&d, packing, png::Compression::Balanced);
             let (back, found) = decode_depth_png(&bytes, Path::new("x.png"), Some((7, 5))).unwrap();
             assert_eq!(found, packing);
             assert_eq!(back, d);
@@ -174,7 +180,7 @@ mod tests {
     #[test]
     fn bad_pngs_name_the_file_and_the_problem() {
         let p = Path::new("frames/f1.png");
-        let bytes = encode_depth_png(&sample(), DepthPacking::NyuRgb);
+        let bytes = encode_depth_png(&sample(), DepthPacking::NyuRgb, png::Compression::Fast);
         let e = decode_depth_png(&bytes, p, Some((640, 480)))
             .unwrap_err()
             .to_string();

@@ -193,7 +193,14 @@ mod tests {
         let dir = temp_dir("order");
         for (i, name) in ["f10.png", "f2.png", "f1.png"].iter().enumerate() {
             let d = DepthMap::new(3, 2, vec![100.0 * (i + 1) as f32; 6]).unwrap();
-            write_depth_png(&dir.join(name), &d, DepthPacking::Gray16, false).unwrap();
+            write_depth_png(
+                &dir.join(name),
+                &d,
+                DepthPacking::Gray16,
+                png::Compression::Fast,
+                false,
+            )
+            .unwrap();
         }
         std::fs::write(dir.join("notes.txt"), "not a frame").unwrap();
         let e = FrameFolder::open(&dir, None, None, None, None)

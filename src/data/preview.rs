@@ -69,6 +69,7 @@ impl RgbImage {
             png::ColorType::Rgb,
             png::BitDepth::Eight,
             &self.pixels,
+            png::Compression::Balanced,
         );
         Ok(crate::files::write_atomic(path, &out, overwrite)?)
     }

@@ -167,6 +167,7 @@ pub fn write(
                 png::ColorType::Rgb,
                 png::BitDepth::Eight,
                 &rgb,
+                png::Compression::Balanced,
             )
         }
     };

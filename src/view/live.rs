@@ -126,7 +126,7 @@ impl ViewerApp {
                     ui.label(format!("recording {frames} frames to {}", dir.display()));
                 });
                 if ui.button("Stop recording").clicked() {
-                    self.finish_recording(&live);
+                    self.stop_recording();
                 }
             }
             None => {
@@ -136,16 +136,13 @@ impl ViewerApp {
                     ui.text_edit_singleline(prompt);
                 });
                 let enabled = status.ended.is_none();
-                if ui
+                let clicked = ui
                     .add_enabled(enabled, egui::Button::new("⏺ Record"))
                     .on_hover_text("Every frame from now on, as 16-bit depth PNGs with intrinsics.json, into a new folder")
-                    .clicked()
-                {
+                    .clicked();
+                if clicked {
                     let dir = PathBuf::from(prompt.trim());
-                    match FolderRecorder::create(&dir, &live.intrinsics(), false) {
-                        Ok(r) => live.start_recording(r),
-                        Err(e) => self.notices.push(format!("Could not record: {e}")),
-                    }
+                    self.start_recording(&dir);
                 }
             }
         }
@@ -154,21 +151,46 @@ impl ViewerApp {
         }
     }
 
+    /// Records every frame from now on into `dir`, a new or empty folder; on error says why.
+    pub fn start_recording(&mut self, dir: &Path) {
+        let Some(live) = &self.live else {
+            self.notices
+                .push("Nothing to record: no camera is open".into());
+            return;
+        };
+        match FolderRecorder::create(dir, &live.intrinsics(), false) {
+            Ok(r) => {
+                live.start_recording(r);
+                self.record_note = None;
+            }
+            Err(e) => self.notices.push(format!("Could not record: {e}")),
+        }
+    }
+
+    /// Ends the recording, if one is running.
+    pub fn stop_recording(&mut self) {
+        if let Some(live) = self.live.clone() {
+            self.finish_recording(&live);
+        }
+    }
+
+    /// What the last recording wrote ("recorded N frames to DIR…").
+    pub fn record_note(&self) -> Option<&str> {
+        self.record_note.as_deref()
+    }
+
     fn finish_recording(&mut self, live: &LiveSource) {
-        self.record_note = match live.stop_recording() {
+        match live.stop_recording() {
             Some(Ok((dir, frames))) => {
                 self.record_prompt = None;
-                Some(format!(
+                self.record_note = Some(format!(
                     "recorded {frames} frames to {}; open it with File › Open",
                     dir.display()
-                ))
+                ));
             }
-            Some(Err(e)) => {
-                self.notices.push(format!("Recording failed: {e}"));
-                None
-            }
-            None => None,
-        };
+            Some(Err(e)) => self.notices.push(format!("Recording failed: {e}")),
+            None => {}
+        }
     }
 }
 

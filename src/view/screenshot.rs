@@ -92,6 +92,7 @@ impl Screenshot {
                 png::ColorType::Rgba,
                 png::BitDepth::Eight,
                 &rgba,
+                png::Compression::Balanced,
             );
             let result = write_atomic(&path, &bytes, overwrite)
                 .map(|()| path.clone())

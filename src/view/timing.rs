@@ -16,6 +16,9 @@ pub struct Timing {
     last_latency: Option<f32>,
     /// Live mode: from a frame's arrival from the camera to its prediction.
     live_latencies: VecDeque<f32>,
+    /// Live mode, whole run: frames predicted and their arrival-to-prediction seconds.
+    total_live: usize,
+    total_live_latency: f64,
     /// Whole-run totals: UI frames, their CPU seconds, their intervals' seconds.
     total_frames: usize,
     total_cpu: f64,
@@ -64,6 +67,8 @@ impl Timing {
     /// Live mode: one frame's time from the camera to its prediction.
     pub fn add_live_latency(&mut self, latency: Duration) {
         push(&mut self.live_latencies, latency.as_secs_f32());
+        self.total_live += 1;
+        self.total_live_latency += latency.as_secs_f64();
     }
 
     /// Live mode: the mean time from a frame's arrival to its prediction (ms).
@@ -118,8 +123,17 @@ impl Timing {
                 self.total_inferences as f64 / self.total_latency
             )
         };
+        let live = if self.total_live == 0 {
+            String::new()
+        } else {
+            format!(
+                "; live: {} frames predicted, {} from arrival to skeleton",
+                self.total_live,
+                per(self.total_live_latency, self.total_live)
+            )
+        };
         format!(
-            "{} UI frames: {} CPU each, {} apart; {} inferences (after the first): {} each{fps}",
+            "{} UI frames: {} CPU each, {} apart; {} inferences (after the first): {} each{fps}{live}",
             self.total_frames,
             per(self.total_cpu, self.total_frames),
             per(self.total_interval, self.total_frames),

@@ -43,7 +43,13 @@ pub fn write_split(
         .map(|i| {
             let frame = make(i);
             let path = dir.join(frame_file(1, i + 1));
-            write_depth_png(&path, &frame.depth, DepthPacking::NyuRgb, overwrite)?;
+            write_depth_png(
+                &path,
+                &frame.depth,
+                DepthPacking::NyuRgb,
+                png::Compression::Balanced,
+                overwrite,
+            )?;
             done();
             Ok((frame.uvd, frame.xyz))
         })

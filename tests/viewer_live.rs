@@ -1,0 +1,133 @@
+//! The viewer's live mode on an in-process camera that sends synthetic hands: the playhead
+//! follows the newest frame, the network keeps up without blocking the UI, and the Record
+//! button's recording holds exactly the frames the camera sent.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::viewer::{SIZE, wait_for_prediction};
+use egui_kittest::Harness;
+use hourhand::camera::live::LiveSource;
+use hourhand::camera::{CameraError, CameraFrame, DepthCamera};
+use hourhand::data::synth::{SynthOptions, generate};
+use hourhand::data::{DepthMap, Intrinsics};
+use hourhand::view::{LiveInput, ViewOptions, ViewerApp};
+
+/// A camera sending synthetic frame `n` (seed 9) as its frame `n`, at about 30 FPS.
+struct SynthCamera {
+    next: u64,
+    options: SynthOptions,
+}
+
+fn synthetic(n: u64, options: &SynthOptions) -> DepthMap {
+    generate(9, n, options).depth
+}
+
+impl DepthCamera for SynthCamera {
+    fn describe(&self) -> String {
+        "synthetic camera".into()
+    }
+    fn intrinsics(&self) -> Intrinsics {
+        self.options.intrinsics
+    }
+    fn next_frame(&mut self, _timeout: Duration) -> Result<Option<CameraFrame>, CameraError> {
+        std::thread::sleep(Duration::from_millis(33));
+        let frame = CameraFrame {
+            depth: synthetic(self.next, &self.options),
+            received: Instant::now(),
+            timestamp: self.next,
+        };
+        self.next += 1;
+        Ok(Some(frame))
+    }
+}
+
+#[test]
+fn live_mode_follows_the_camera_and_records_what_it_sent() {
+    let options = SynthOptions::default();
+    let camera = SynthCamera {
+        next: 0,
+        options: options.clone(),
+    };
+    let live = LiveSource::start("synthetic", Box::new(camera)).unwrap();
+    let view = ViewOptions {
+        live: Some(LiveInput::new(live)),
+        autoplay: true,
+        show_timings: false,
+        remember: false,
+        ..Default::default()
+    };
+    let mut harness = Harness::builder()
+        .with_size(SIZE)
+        .wgpu()
+        .build_eframe(|cc| ViewerApp::new(cc, view));
+    assert!(harness.state().is_live());
+    wait_for_prediction(&mut harness);
+
+    // While playing, the playhead moves on with the camera.
+    let first = harness.state().frame_index();
+    let start = Instant::now();
+    while harness.state().frame_index() < first + 5 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the playhead stayed at {first}"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let dir = std::env::temp_dir().join(format!("hourhand-live-record-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    harness.state_mut().start_recording(&dir);
+    assert!(
+        harness.state().notices().is_empty(),
+        "{:?}",
+        harness.state().notices()
+    );
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(600) {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.state_mut().stop_recording();
+    let note = harness.state().record_note().unwrap().to_owned();
+    assert!(
+        note.starts_with("recorded ") && note.contains(&dir.display().to_string()),
+        "{note}"
+    );
+
+    // Every recorded frame is the camera's frame of the timestamp written beside it.
+    let source = hourhand::data::open(&dir, &Default::default()).unwrap();
+    assert!(source.len() >= 5, "only {} frames in 0.6 s", source.len());
+    assert_eq!(source.intrinsics(), options.intrinsics);
+    let csv = std::fs::read_to_string(dir.join("timestamps.csv")).unwrap();
+    let stamps: Vec<u64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(stamps.len(), source.len());
+    assert!(
+        stamps.windows(2).all(|w| w[1] == w[0] + 1),
+        "frames skipped: {stamps:?}"
+    );
+    for (i, &n) in stamps.iter().enumerate() {
+        // 16-bit PNGs hold whole millimetres.
+        let written: Vec<f32> = synthetic(n, &options)
+            .values()
+            .iter()
+            .map(|v| v.round())
+            .collect();
+        assert_eq!(
+            source.load(i).unwrap().depth.values(),
+            &written[..],
+            "frame {i} (camera frame {n})"
+        );
+    }
+    // A second recording into the same folder is refused, and says why.
+    harness.state_mut().start_recording(&dir);
+    let notices = harness.state().notices().join("\n");
+    assert!(notices.contains("not empty"), "{notices}");
+    std::fs::remove_dir_all(&dir).ok();
+}
