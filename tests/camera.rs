@@ -292,3 +292,97 @@ fn the_viewer_plays_a_replayed_kinect_live() {
     assert!(count(palette::PRED_JOINT) >= 20 && count(palette::PRED_BONE) >= 20);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// An OpenNI2 recording of `frames` (whole millimetres) at 30 FPS with NYU's field of view.
+fn write_oni_of(path: &Path, frames: &[DepthMap]) -> Vec<Vec<u16>> {
+    use hourhand::camera::openni2::{OniDepthStream, write_oni};
+    let k = kinect::INTRINSICS;
+    let stream = OniDepthStream {
+        width: 640,
+        height: 480,
+        fps: 30,
+        horizontal_fov: 2.0 * (320.0 / k.fx).atan(),
+        vertical_fov: 2.0 * (240.0 / k.fy).atan(),
+    };
+    let mm: Vec<Vec<u16>> = frames
+        .iter()
+        .map(|d| d.values().iter().map(|&v| v.round() as u16).collect())
+        .collect();
+    write_oni(path, stream, &mm).unwrap();
+    mm
+}
+
+#[test]
+fn an_oni_recording_plays_through_openni2_into_record_and_view() {
+    let dir = scratch("oni");
+    let oni = dir.join("hands.oni");
+    let written = write_oni_of(&oni, &synthetic_frames(4));
+    let out = dir.join("recording");
+    let spec = format!("openni2:{}", oni.display());
+    // No --frames: it records until the recording ends.
+    let output = Command::new(env!("CARGO_BIN_EXE_hourhand"))
+        .args(["record", "--camera", &spec, "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    ok(&output, "hourhand record --camera openni2:FILE.oni");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("recorded 4 frames") && stderr.contains("the recording ended"),
+        "{stderr}"
+    );
+    let source = hourhand::data::open(&out, &Default::default()).unwrap();
+    assert_eq!(source.len(), 4);
+    // The camera's intrinsics come back from the field of view written.
+    let k = source.intrinsics();
+    assert!(
+        (k.fx - kinect::INTRINSICS.fx).abs() < 1e-3 && (k.cx - 320.0).abs() < 1e-9,
+        "{k:?}"
+    );
+    for (i, mm) in written.iter().enumerate() {
+        let got: Vec<u16> = source
+            .load(i)
+            .unwrap()
+            .depth
+            .values()
+            .iter()
+            .map(|&v| v as u16)
+            .collect();
+        assert_eq!(&got, mm, "frame {i}");
+    }
+    // Other commands point to the viewer and to record.
+    let e = hourhand::data::open(&oni, &Default::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("hourhand view") && e.contains("hourhand record --camera openni2:"),
+        "{e}"
+    );
+
+    let xvfb = Command::new("xvfb-run").arg("--help").output();
+    assert!(
+        xvfb.is_ok(),
+        "xvfb-run not found: install Debian's `xvfb` and `xauth` (`bash .ci/test` does it)"
+    );
+    let many = dir.join("many.oni");
+    write_oni_of(&many, &synthetic_frames(60));
+    let shot = dir.join("oni.png");
+    let output = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1600x1000x24"])
+        .arg(env!("CARGO_BIN_EXE_hourhand"))
+        .args([
+            "view",
+            many.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--screenshot",
+        ])
+        .arg(&shot)
+        .env("HOME", &dir)
+        .env("XDG_RUNTIME_DIR", &dir)
+        .output()
+        .unwrap();
+    ok(&output, "hourhand view FILE.oni --screenshot");
+    assert!(shot.exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -328,8 +328,14 @@ fn infer_errors_name_what_is_wrong() {
     std::fs::create_dir_all(&frames).unwrap();
     let depth = hourhand::data::DepthMap::new(4, 3, vec![700.0; 12]).unwrap();
     let packing = hourhand::data::DepthPacking::Gray16;
-    hourhand::data::depth_png::write_depth_png(&frames.join("f1.png"), &depth, packing, false)
-        .unwrap();
+    hourhand::data::depth_png::write_depth_png(
+        &frames.join("f1.png"),
+        &depth,
+        packing,
+        png::Compression::Fast,
+        false,
+    )
+    .unwrap();
     let f = frames.to_str().unwrap();
     let o = hourhand(&[
         "infer",

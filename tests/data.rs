@@ -129,7 +129,14 @@ fn nyu_frames_without_joint_data_open_as_frames_that_take_ground_truth() {
         "depth_1_0000003.png",
         "depth_2_0000001.png",
     ] {
-        write_depth_png(&dir.join(name), &depth, DepthPacking::NyuRgb, false).unwrap();
+        write_depth_png(
+            &dir.join(name),
+            &depth,
+            DepthPacking::NyuRgb,
+            png::Compression::Fast,
+            false,
+        )
+        .unwrap();
     }
     std::fs::write(dir.join("rgb_1_0000001.png"), b"not a depth frame").unwrap();
     let line = |k: usize| {
@@ -211,6 +218,7 @@ fn bad_nyu_folders_say_which_file_and_what_was_expected() {
         &dir.join("depth_1_0000001.png"),
         &small,
         DepthPacking::NyuRgb,
+        png::Compression::Fast,
         false,
     )
     .unwrap();

@@ -108,7 +108,14 @@ fn sources_without_all_36_joints_cannot_train() {
     std::fs::create_dir_all(&frames).unwrap();
     let depth = DepthMap::new(8, 6, vec![700.0; 48]).unwrap();
     for name in ["a.png", "b.png"] {
-        write_depth_png(&frames.join(name), &depth, DepthPacking::Gray16, false).unwrap();
+        write_depth_png(
+            &frames.join(name),
+            &depth,
+            DepthPacking::Gray16,
+            png::Compression::Fast,
+            false,
+        )
+        .unwrap();
     }
     std::fs::write(
         frames.join("intrinsics.json"),
@@ -150,6 +157,7 @@ fn sources_without_all_36_joints_cannot_train() {
         &nyu.join("depth_1_0000001.png"),
         &big,
         DepthPacking::NyuRgb,
+        png::Compression::Fast,
         false,
     )
     .unwrap();

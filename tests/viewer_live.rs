@@ -2,17 +2,19 @@
 //! follows the newest frame, the network keeps up without blocking the UI, and the Record
 //! button's recording holds exactly the frames the camera sent.
 
-mod common;
+#[path = "common/viewer.rs"]
+#[allow(dead_code)]
+mod viewer;
 
 use std::time::{Duration, Instant};
 
-use common::viewer::{SIZE, wait_for_prediction};
 use egui_kittest::Harness;
 use hourhand::camera::live::LiveSource;
 use hourhand::camera::{CameraError, CameraFrame, DepthCamera};
 use hourhand::data::synth::{SynthOptions, generate};
 use hourhand::data::{DepthMap, Intrinsics};
 use hourhand::view::{LiveInput, ViewOptions, ViewerApp};
+use viewer::{SIZE, wait_for_prediction};
 
 /// A camera sending synthetic frame `n` (seed 9) as its frame `n`, at about 30 FPS.
 struct SynthCamera {
@@ -46,10 +48,7 @@ impl DepthCamera for SynthCamera {
 #[test]
 fn live_mode_follows_the_camera_and_records_what_it_sent() {
     let options = SynthOptions::default();
-    let camera = SynthCamera {
-        next: 0,
-        options: options.clone(),
-    };
+    let camera = SynthCamera { next: 0, options };
     let live = LiveSource::start("synthetic", Box::new(camera)).unwrap();
     let view = ViewOptions {
         live: Some(LiveInput::new(live)),

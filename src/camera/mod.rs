@@ -15,6 +15,7 @@ pub mod freenect;
 pub mod kinect;
 pub mod library;
 pub mod live;
+pub mod openni2;
 pub mod record;
 
 use std::path::PathBuf;
@@ -158,10 +159,7 @@ pub enum CameraError {
 pub fn open_camera(spec: &CameraSpec) -> Result<Box<dyn DepthCamera>, CameraError> {
     match spec {
         CameraSpec::Freenect(index) => Ok(Box::new(freenect::FreenectCamera::open(*index)?)),
-        CameraSpec::OpenNi2(_) => Err(CameraError::NotFound {
-            what: spec.to_string(),
-            problem: "OpenNI2 cameras are not supported yet".into(),
-        }),
+        CameraSpec::OpenNi2(uri) => Ok(Box::new(openni2::OpenNi2Camera::open(uri.as_deref())?)),
         CameraSpec::Auto => {
             let found = list_cameras();
             let mut problems = Vec::new();
@@ -186,7 +184,10 @@ pub fn open_camera(spec: &CameraSpec) -> Result<Box<dyn DepthCamera>, CameraErro
 
 /// The cameras each library finds, or why it could not look.
 pub fn list_cameras() -> Vec<(&'static str, Result<Vec<CameraInfo>, CameraError>)> {
-    vec![("libfreenect", freenect::list())]
+    vec![
+        ("libfreenect", freenect::list()),
+        ("libOpenNI2", openni2::list()),
+    ]
 }
 
 #[cfg(test)]

@@ -93,8 +93,16 @@ pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
         request.backends = None;
     }
     let screenshot = args.screenshot.map(|p| (p, args.force));
+    // An OpenNI2 recording plays through OpenNI2, like a camera.
+    let (source, camera) = match (args.source, args.camera) {
+        (Some(path), None) if is_oni(&path) => (
+            None,
+            Some(CameraSpec::OpenNi2(Some(path.display().to_string()))),
+        ),
+        other => other,
+    };
     // The camera opens before the window, so a missing one is said here.
-    let live = match &args.camera {
+    let live = match &camera {
         Some(spec) => {
             let camera = open_camera(spec)?;
             Some(LiveInput::new(LiveSource::start(
@@ -105,7 +113,7 @@ pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
         None => None,
     };
     let options = ViewOptions {
-        source: args.source,
+        source,
         live,
         open: OpenOptions {
             split: args.split,
@@ -130,4 +138,10 @@ pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
         eprintln!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// Whether `path` names an OpenNI2 recording.
+fn is_oni(path: &std::path::Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("oni"))
 }

@@ -47,6 +47,18 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<Box<dyn Source>, DataE
                     .into(),
         });
     }
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("oni"))
+    {
+        return Err(DataError::Folder {
+            path: path.into(),
+            problem: format!(
+                "is an OpenNI2 recording, which plays in the viewer (hourhand view {0}) or records to a folder of depth frames that every command opens (hourhand record --camera openni2:{0} --out DIR)",
+                path.display()
+            ),
+        });
+    }
     if !path.is_dir() {
         return Err(DataError::Folder {
             path: path.into(),

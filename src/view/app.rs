@@ -214,6 +214,15 @@ impl ViewerApp {
 
     /// Opens an NYU folder or a folder of depth frames; on error keeps what was open.
     pub fn open_source(&mut self, path: &Path) {
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("oni"))
+        {
+            // An OpenNI2 recording plays through OpenNI2, like a camera.
+            let uri = path.display().to_string();
+            self.open_camera(&crate::camera::CameraSpec::OpenNi2(Some(uri)));
+            return;
+        }
         let ctx_wake = self.wake();
         // Named relative to the working directory where it lies inside it: shorter on screen,
         // and the same wherever the project is checked out.

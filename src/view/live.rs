@@ -122,7 +122,7 @@ impl ViewerApp {
         match &status.recording {
             Some((dir, frames)) => {
                 ui.horizontal(|ui| {
-                    ui.colored_label(Color32::from_rgb(255, 80, 80), "●");
+                    ui.colored_label(Color32::from_rgb(255, 80, 80), "⏺");
                     ui.label(format!("recording {frames} frames to {}", dir.display()));
                 });
                 if ui.button("Stop recording").clicked() {
@@ -132,8 +132,10 @@ impl ViewerApp {
             None => {
                 let prompt = self.record_prompt.get_or_insert_with(default_recording_dir);
                 ui.horizontal(|ui| {
-                    ui.label("Record to");
-                    ui.text_edit_singleline(prompt);
+                    let label = ui.label("Record to");
+                    ui.text_edit_singleline(prompt)
+                        .labelled_by(label.id)
+                        .on_hover_text("A new or empty folder");
                 });
                 let enabled = status.ended.is_none();
                 let clicked = ui
