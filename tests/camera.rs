@@ -140,10 +140,24 @@ fn a_kinect_replayed_by_fakenect_records_value_by_value() {
         }
     }
     assert!(!out.join("depth_1_0000006.png").exists());
-    // The recording opens as a sequence with the camera it was recorded with.
+    // The recording opens as a sequence with the camera it was recorded with, and the network
+    // runs over it (the hand detected in every frame: a camera has no annotation).
     let source = hourhand::data::open(&out, &Default::default()).unwrap();
     assert_eq!(source.len(), 5);
     assert_eq!(source.intrinsics(), kinect::INTRINSICS);
+    let preds = dir.join("preds.txt");
+    let infer = Command::new(env!("CARGO_BIN_EXE_hourhand"))
+        .args(["infer", out.to_str().unwrap(), "--backend", "cpu", "--out"])
+        .arg(&preds)
+        .output()
+        .unwrap();
+    ok(&infer, "hourhand infer on the recording");
+    let lines = std::fs::read_to_string(&preds).unwrap();
+    assert_eq!(lines.lines().count(), 5, "{lines}");
+    assert!(
+        lines.lines().all(|l| l.split_whitespace().count() == 42),
+        "{lines}"
+    );
 
     // Never over a recording without --force.
     let again = hourhand_on_fakenect(

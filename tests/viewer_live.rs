@@ -16,10 +16,12 @@ use hourhand::data::{DepthMap, Intrinsics};
 use hourhand::view::{LiveInput, ViewOptions, ViewerApp};
 use viewer::{SIZE, wait_for_prediction};
 
-/// A camera sending synthetic frame `n` (seed 9) as its frame `n`, at about 30 FPS.
+/// A camera sending synthetic frame `n` (seed 9) as its frame `n`, at about 30 FPS; it is
+/// unplugged after `stop_after` frames, when given.
 struct SynthCamera {
     next: u64,
     options: SynthOptions,
+    stop_after: Option<u64>,
 }
 
 fn synthetic(n: u64, options: &SynthOptions) -> DepthMap {
@@ -35,6 +37,12 @@ impl DepthCamera for SynthCamera {
     }
     fn next_frame(&mut self, _timeout: Duration) -> Result<Option<CameraFrame>, CameraError> {
         std::thread::sleep(Duration::from_millis(33));
+        if self.stop_after == Some(self.next) {
+            return Err(CameraError::Stopped {
+                what: "synthetic".into(),
+                problem: "unplugged".into(),
+            });
+        }
         let frame = CameraFrame {
             depth: synthetic(self.next, &self.options),
             received: Instant::now(),
@@ -48,7 +56,11 @@ impl DepthCamera for SynthCamera {
 #[test]
 fn live_mode_follows_the_camera_and_records_what_it_sent() {
     let options = SynthOptions::default();
-    let camera = SynthCamera { next: 0, options };
+    let camera = SynthCamera {
+        next: 0,
+        options,
+        stop_after: None,
+    };
     let live = LiveSource::start("synthetic", Box::new(camera)).unwrap();
     let view = ViewOptions {
         live: Some(LiveInput::new(live)),
@@ -129,4 +141,50 @@ fn live_mode_follows_the_camera_and_records_what_it_sent() {
     let notices = harness.state().notices().join("\n");
     assert!(notices.contains("not empty"), "{notices}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_camera_that_goes_away_leaves_the_viewer_running_with_a_notice() {
+    let camera = SynthCamera {
+        next: 0,
+        options: SynthOptions::default(),
+        stop_after: Some(6),
+    };
+    let live = LiveSource::start("synthetic", Box::new(camera)).unwrap();
+    let view = ViewOptions {
+        live: Some(LiveInput::new(live)),
+        autoplay: true,
+        show_timings: false,
+        remember: false,
+        ..Default::default()
+    };
+    let mut harness = Harness::builder()
+        .with_size(SIZE)
+        .wgpu()
+        .build_eframe(|cc| ViewerApp::new(cc, view));
+    let start = Instant::now();
+    while harness.state().live_stopped().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the camera's end was not noticed"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let note = harness.state().live_stopped().unwrap().to_owned();
+    assert!(
+        note.contains("synthetic: unplugged") && note.contains("last frames stay"),
+        "{note}"
+    );
+    // Still running: the last frame gets its prediction, and stepping back still works.
+    wait_for_prediction(&mut harness);
+    assert_eq!(harness.state().frame_index(), 5);
+    harness.key_press(egui::Key::ArrowLeft);
+    harness.step();
+    assert_eq!(harness.state().frame_index(), 4);
+    assert!(
+        harness.state().notices().is_empty(),
+        "{:?}",
+        harness.state().notices()
+    );
 }

@@ -59,6 +59,10 @@ pub struct ViewArgs {
     /// exit.
     #[arg(long, value_name = "SECONDS")]
     benchmark: Option<f64>,
+    /// With --camera and --screenshot: follow the camera for this many frames, then hold the
+    /// newest and take the screenshot once its prediction is shown.
+    #[arg(long, default_value_t = 30, value_name = "N")]
+    live_frames: usize,
     /// Replace an existing screenshot file.
     #[arg(long)]
     force: bool,
@@ -112,6 +116,7 @@ pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let is_live = live.is_some();
     let options = ViewOptions {
         source,
         live,
@@ -125,7 +130,9 @@ pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
         results: args.results,
         engine,
         start_frame: (args.frame - 1) as usize,
-        autoplay: !args.paused && screenshot.is_none(),
+        // A camera plays (follows its newest frame) even for a screenshot, until --live-frames.
+        autoplay: !args.paused && (screenshot.is_none() || is_live),
+        live_frames: args.live_frames,
         all_frames: args.all_frames,
         show_timings: true,
         remember: screenshot.is_none() && args.benchmark.is_none(),

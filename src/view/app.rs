@@ -122,6 +122,9 @@ pub struct ViewerApp {
     pub(super) record_prompt: Option<String>,
     /// What the last recording wrote.
     pub(super) record_note: Option<String>,
+    /// Why the camera stopped, once it has: shown with the notices, but not one of them (it
+    /// does not make a screenshot misleading).
+    pub(super) live_stopped: Option<String>,
     /// egui's wgpu state, for the 3D renderer's counts in a benchmark's summary.
     render_state: Option<eframe::egui_wgpu::RenderState>,
     last_frame: Instant,
@@ -181,6 +184,7 @@ impl ViewerApp {
             live: None,
             record_prompt: None,
             record_note: None,
+            live_stopped: None,
             render_state: cc.wgpu_render_state.clone(),
             last_frame: Instant::now(),
             started: Instant::now(),
@@ -252,6 +256,7 @@ impl ViewerApp {
             // A recording in progress ends with its camera.
             live.stop_recording();
         }
+        self.live_stopped = None;
         self.sequence = Some(sequence);
         self.settings.playback.index = 0;
         self.forget_predictions();
@@ -383,7 +388,9 @@ impl ViewerApp {
         }
         let (done, len) = self.coverage();
         let swept = self.sweep.is_none() || done == len;
-        Ok(self.is_showing_prediction() && swept)
+        // Live, the playhead follows the camera until it holds a frame (follow_live).
+        let held = !(self.is_live() && self.settings.playback.playing);
+        Ok(self.is_showing_prediction() && swept && held)
     }
 
     /// How often the 3D view was drawn, and how often a UI frame reused its last drawing

@@ -73,14 +73,34 @@ impl ViewerApp {
         self.settings.playback.index = self.sequence.as_ref().map_or(0, |s| s.len() - 1);
     }
 
-    /// While playing live, the playhead is the newest frame.
+    /// While playing live, the playhead is the newest frame. For a screenshot, it holds the
+    /// newest once `live_frames` have arrived.
     pub(super) fn follow_live(&mut self) {
-        if self.live.is_none() || !self.settings.playback.playing {
+        let Some(live) = &self.live else { return };
+        let status = live.live_status();
+        if let Some(why) = status.as_ref().and_then(|s| s.ended.clone())
+            && self.live_stopped.is_none()
+        {
+            self.live_stopped = Some(format!(
+                "The camera stopped ({why}); its last frames stay here."
+            ));
+        }
+        if !self.settings.playback.playing {
             return;
         }
-        if let Some(seq) = &self.sequence {
-            self.settings.playback.index = seq.len().saturating_sub(1);
+        let Some(seq) = &self.sequence else { return };
+        self.settings.playback.index = seq.len().saturating_sub(1);
+        let stream_done = status.is_some_and(|s| s.ended.is_some());
+        if self.options.screenshot.is_some()
+            && (seq.len() >= self.options.live_frames || stream_done)
+        {
+            self.settings.playback.playing = false;
         }
+    }
+
+    /// Why the camera stopped sending frames, once it has (shown with the notices).
+    pub fn live_stopped(&self) -> Option<&str> {
+        self.live_stopped.as_deref()
     }
 
     /// Whether a camera is open.
@@ -116,9 +136,6 @@ impl ViewerApp {
                 ui.end_row();
             }
         });
-        if let Some(why) = &status.ended {
-            ui.colored_label(Color32::from_rgb(255, 170, 120), format!("stopped: {why}"));
-        }
         match &status.recording {
             Some((dir, frames)) => {
                 ui.horizontal(|ui| {

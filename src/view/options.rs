@@ -31,6 +31,8 @@ pub struct ViewOptions {
     pub all_frames: bool,
     /// Show measured times (off for pixel-exact snapshots, whose times would differ per run).
     pub show_timings: bool,
+    /// Live mode with a screenshot: follow the camera for this many frames first.
+    pub live_frames: usize,
     /// Capture the window to this PNG once ready, then close; `true` replaces an existing file.
     pub screenshot: Option<(PathBuf, bool)>,
     /// Read and write the remembered settings.
@@ -52,6 +54,7 @@ impl Default for ViewOptions {
             autoplay: false,
             all_frames: false,
             show_timings: true,
+            live_frames: 0,
             screenshot: None,
             remember: true,
             benchmark: None,

@@ -66,6 +66,16 @@ impl ViewerApp {
     }
 
     fn notices_ui(&mut self, ui: &mut egui::Ui) {
+        if let Some(stopped) = &self.live_stopped {
+            egui::Frame::new()
+                .fill(Color32::from_rgb(70, 50, 20))
+                .inner_margin(6.0)
+                .corner_radius(4.0)
+                .show(ui, |ui| {
+                    ui.label(RichText::new(stopped).color(Color32::from_rgb(255, 220, 170)));
+                });
+            ui.add_space(4.0);
+        }
         if self.notices.is_empty() {
             return;
         }
