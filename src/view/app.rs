@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 
 use crate::data::open::open;
-use crate::data::source::Frame;
+use crate::data::source::{Frame, Source};
 use crate::estimator::Estimate;
 use crate::gpu::GpuContext;
 use crate::net::Weights;
@@ -518,8 +518,15 @@ impl eframe::App for ViewerApp {
         if let Some(limit) = self.options.benchmark
             && self.started.elapsed() >= limit
         {
+            let camera = self
+                .live
+                .as_ref()
+                .and_then(|l| l.live_status())
+                .map_or(String::new(), |s| {
+                    format!("; camera: {} frames, {:.1} FPS at the end", s.frames, s.fps)
+                });
             eprintln!(
-                "viewer, {:.0} s on {}: {}{}",
+                "viewer, {:.0} s on {}: {}{}{camera}",
                 limit.as_secs_f64(),
                 self.engine_description(),
                 self.timing.summary(),

@@ -88,8 +88,18 @@ impl ViewerApp {
         if !self.settings.playback.playing {
             return;
         }
-        let Some(seq) = &self.sequence else { return };
-        self.settings.playback.index = seq.len().saturating_sub(1);
+        let Some(seq) = &mut self.sequence else {
+            return;
+        };
+        // The newest frame is taken from the camera's ring here, not through the loader
+        // thread: the playhead moves on every UI frame, and would never wait for it.
+        let newest = seq.len().saturating_sub(1);
+        if seq.frame(newest).is_none()
+            && let Ok(frame) = seq.source.load(newest)
+        {
+            seq.insert(newest, Arc::new(frame));
+        }
+        self.settings.playback.index = newest;
         let stream_done = status.is_some_and(|s| s.ended.is_some());
         if self.options.screenshot.is_some()
             && (seq.len() >= self.options.live_frames || stream_done)

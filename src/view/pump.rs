@@ -23,7 +23,8 @@ impl ViewerApp {
     /// Takes in what the threads delivered and sends the next frame to the network.
     pub(super) fn pump(&mut self) {
         let playback = &self.settings.playback;
-        let (index, looping) = (playback.index, playback.looping);
+        // A camera's frames do not wrap around.
+        let (index, looping) = (playback.index, playback.looping && !self.is_live());
         if let Some(seq) = &mut self.sequence {
             seq.update(index, looping);
             if let Some(frame) = seq.frame(index) {

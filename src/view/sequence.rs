@@ -59,6 +59,11 @@ impl Sequence {
         self.cache.get(&index)
     }
 
+    /// Adds a frame read outside the loader (live mode's newest).
+    pub fn insert(&mut self, index: usize, frame: Arc<Frame>) {
+        self.cache.insert(index, frame);
+    }
+
     /// The annotation of frame `index`, without its image.
     pub fn ground_truth(&self, index: usize) -> Option<GroundTruth> {
         self.source.ground_truth(index)
