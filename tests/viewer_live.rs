@@ -53,13 +53,12 @@ impl DepthCamera for SynthCamera {
     }
 }
 
-#[test]
-fn live_mode_follows_the_camera_and_records_what_it_sent() {
-    let options = SynthOptions::default();
+/// The viewer playing a [`SynthCamera`] live (unplugged after `stop_after` frames).
+fn live_viewer(stop_after: Option<u64>) -> Harness<'static, ViewerApp> {
     let camera = SynthCamera {
         next: 0,
-        options,
-        stop_after: None,
+        options: SynthOptions::default(),
+        stop_after,
     };
     let live = LiveSource::start("synthetic", Box::new(camera)).unwrap();
     let view = ViewOptions {
@@ -69,10 +68,16 @@ fn live_mode_follows_the_camera_and_records_what_it_sent() {
         remember: false,
         ..Default::default()
     };
-    let mut harness = Harness::builder()
+    Harness::builder()
         .with_size(SIZE)
         .wgpu()
-        .build_eframe(|cc| ViewerApp::new(cc, view));
+        .build_eframe(|cc| ViewerApp::new(cc, view))
+}
+
+#[test]
+fn live_mode_follows_the_camera_and_records_what_it_sent() {
+    let options = SynthOptions::default();
+    let mut harness = live_viewer(None);
     assert!(harness.state().is_live());
     wait_for_prediction(&mut harness);
 
@@ -145,23 +150,7 @@ fn live_mode_follows_the_camera_and_records_what_it_sent() {
 
 #[test]
 fn a_camera_that_goes_away_leaves_the_viewer_running_with_a_notice() {
-    let camera = SynthCamera {
-        next: 0,
-        options: SynthOptions::default(),
-        stop_after: Some(6),
-    };
-    let live = LiveSource::start("synthetic", Box::new(camera)).unwrap();
-    let view = ViewOptions {
-        live: Some(LiveInput::new(live)),
-        autoplay: true,
-        show_timings: false,
-        remember: false,
-        ..Default::default()
-    };
-    let mut harness = Harness::builder()
-        .with_size(SIZE)
-        .wgpu()
-        .build_eframe(|cc| ViewerApp::new(cc, view));
+    let mut harness = live_viewer(Some(6));
     let start = Instant::now();
     while harness.state().live_stopped().is_none() {
         assert!(

@@ -69,7 +69,8 @@ impl ViewerApp {
         let wake = self.wake();
         self.install_sequence(Sequence::new(path, Box::new(source.clone()), wake));
         self.live = Some(source);
-        // A camera has no annotation: the crop follows the detected hand.
+        // From the newest frame. A camera has no annotation, so the pump centres every crop on
+        // the detected hand.
         self.settings.playback.index = self.sequence.as_ref().map_or(0, |s| s.len() - 1);
     }
 
