@@ -160,7 +160,7 @@ fn a_camera_that_goes_away_leaves_the_viewer_running_with_a_notice() {
         harness.step();
         std::thread::sleep(Duration::from_millis(20));
     }
-    let note = harness.state().live_stopped().unwrap().to_owned();
+    let note = harness.state().live_stopped().unwrap();
     assert!(
         note.contains("synthetic: unplugged") && note.contains("last frames stay"),
         "{note}"

@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::record::FolderRecorder;
-use super::{CameraError, CameraFrame, DepthCamera};
+use super::{CameraError, CameraFrame, CameraSpec, DepthCamera, open_camera};
 use crate::data::error::DataError;
 use crate::data::intrinsics::Intrinsics;
 use crate::data::source::{Frame, GroundTruth, LiveStatus, Source};
@@ -127,6 +127,11 @@ impl LiveSource {
         }))
     }
 
+    /// Opens the camera `spec` names and starts capturing from it.
+    pub fn open(spec: &CameraSpec) -> Result<LiveSource, CameraError> {
+        LiveSource::start(&spec.to_string(), open_camera(spec)?)
+    }
+
     /// Runs `on_frame` after every frame from now on (to repaint a window).
     pub fn set_on_frame(&self, on_frame: impl Fn() + Send + 'static) {
         *self.shared.on_frame.lock().expect("camera waker") = Some(Box::new(on_frame));
@@ -149,12 +154,6 @@ impl LiveSource {
         let mut ring = self.shared.ring.lock().expect("camera ring");
         finish_recording(&mut ring);
         ring.recorded.take()
-    }
-
-    /// Whether frames are being recorded, and how many so far.
-    pub fn recording(&self) -> Option<(PathBuf, usize)> {
-        let ring = self.shared.ring.lock().expect("camera ring");
-        ring.recorder.as_ref().map(|r| (r.dir().into(), r.len()))
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use hourhand::camera::live::LiveSource;
-use hourhand::camera::{CameraSpec, open_camera};
+use hourhand::camera::{CameraSpec, openni2};
 use hourhand::data::{Intrinsics, OpenOptions};
 use hourhand::run::Backend;
 use hourhand::view::inference::EngineChoice;
@@ -99,7 +99,7 @@ pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
     let screenshot = args.screenshot.map(|p| (p, args.force));
     // An OpenNI2 recording plays through OpenNI2, like a camera.
     let (source, camera) = match (args.source, args.camera) {
-        (Some(path), None) if is_oni(&path) => (
+        (Some(path), None) if openni2::is_oni(&path) => (
             None,
             Some(CameraSpec::OpenNi2(Some(path.display().to_string()))),
         ),
@@ -107,13 +107,7 @@ pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
     };
     // The camera opens before the window, so a missing one is said here.
     let live = match &camera {
-        Some(spec) => {
-            let camera = open_camera(spec)?;
-            Some(LiveInput::new(LiveSource::start(
-                &spec.to_string(),
-                camera,
-            )?))
-        }
+        Some(spec) => Some(LiveInput::new(LiveSource::open(spec)?)),
         None => None,
     };
     let is_live = live.is_some();
@@ -145,10 +139,4 @@ pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
         eprintln!("wrote {}", path.display());
     }
     Ok(())
-}
-
-/// Whether `path` names an OpenNI2 recording.
-fn is_oni(path: &std::path::Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("oni"))
 }

@@ -47,10 +47,7 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<Box<dyn Source>, DataE
                     .into(),
         });
     }
-    if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("oni"))
-    {
+    if crate::camera::openni2::is_oni(path) {
         return Err(DataError::Folder {
             path: path.into(),
             problem: format!(

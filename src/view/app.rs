@@ -122,9 +122,6 @@ pub struct ViewerApp {
     pub(super) record_prompt: Option<String>,
     /// What the last recording wrote.
     pub(super) record_note: Option<String>,
-    /// Why the camera stopped, once it has: shown with the notices, but not one of them (it
-    /// does not make a screenshot misleading).
-    pub(super) live_stopped: Option<String>,
     /// egui's wgpu state, for the 3D renderer's counts in a benchmark's summary.
     render_state: Option<eframe::egui_wgpu::RenderState>,
     last_frame: Instant,
@@ -184,7 +181,6 @@ impl ViewerApp {
             live: None,
             record_prompt: None,
             record_note: None,
-            live_stopped: None,
             render_state: cc.wgpu_render_state.clone(),
             last_frame: Instant::now(),
             started: Instant::now(),
@@ -218,10 +214,7 @@ impl ViewerApp {
 
     /// Opens an NYU folder or a folder of depth frames; on error keeps what was open.
     pub fn open_source(&mut self, path: &Path) {
-        if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("oni"))
-        {
+        if crate::camera::openni2::is_oni(path) {
             // An OpenNI2 recording plays through OpenNI2, like a camera.
             let uri = path.display().to_string();
             self.open_camera(&crate::camera::CameraSpec::OpenNi2(Some(uri)));
@@ -256,7 +249,6 @@ impl ViewerApp {
             // A recording in progress ends with its camera.
             live.stop_recording();
         }
-        self.live_stopped = None;
         self.sequence = Some(sequence);
         self.settings.playback.index = 0;
         self.forget_predictions();

@@ -11,9 +11,9 @@ use eframe::egui::{self, Color32};
 
 use super::app::ViewerApp;
 use super::sequence::Sequence;
+use crate::camera::CameraSpec;
 use crate::camera::live::LiveSource;
 use crate::camera::record::FolderRecorder;
-use crate::camera::{CameraSpec, open_camera};
 use crate::data::source::Source;
 
 /// A camera the command line opened before the window (so a missing camera is reported
@@ -50,8 +50,7 @@ impl ViewerApp {
 
     /// Opens the camera `spec` names and plays it; on error keeps what was open and says why.
     pub fn open_camera(&mut self, spec: &CameraSpec) {
-        let started = open_camera(spec).and_then(|c| LiveSource::start(&spec.to_string(), c));
-        match started {
+        match LiveSource::open(spec) {
             Ok(source) => {
                 self.open_live(source);
                 self.settings.playback.playing = true;
@@ -79,13 +78,6 @@ impl ViewerApp {
     pub(super) fn follow_live(&mut self) {
         let Some(live) = &self.live else { return };
         let status = live.live_status();
-        if let Some(why) = status.as_ref().and_then(|s| s.ended.clone())
-            && self.live_stopped.is_none()
-        {
-            self.live_stopped = Some(format!(
-                "The camera stopped ({why}); its last frames stay here."
-            ));
-        }
         if !self.settings.playback.playing {
             return;
         }
@@ -109,9 +101,13 @@ impl ViewerApp {
         }
     }
 
-    /// Why the camera stopped sending frames, once it has (shown with the notices).
-    pub fn live_stopped(&self) -> Option<&str> {
-        self.live_stopped.as_deref()
+    /// Why the camera stopped sending frames, once it has: shown with the notices but not one
+    /// of them (it does not make a screenshot misleading).
+    pub fn live_stopped(&self) -> Option<String> {
+        let why = self.live.as_ref()?.live_status()?.ended?;
+        Some(format!(
+            "The camera stopped ({why}); its last frames stay here."
+        ))
     }
 
     /// Whether a camera is open.

@@ -66,7 +66,7 @@ impl ViewerApp {
     }
 
     fn notices_ui(&mut self, ui: &mut egui::Ui) {
-        if let Some(stopped) = &self.live_stopped {
+        if let Some(stopped) = self.live_stopped() {
             egui::Frame::new()
                 .fill(Color32::from_rgb(70, 50, 20))
                 .inner_margin(6.0)

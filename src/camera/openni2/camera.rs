@@ -149,10 +149,7 @@ unsafe extern "C" fn on_state_changed(
 /// (device URIs look like `1d27/0601@1/5`).
 pub(super) fn recording_path(uri: &str) -> Option<PathBuf> {
     let path = Path::new(uri);
-    let oni = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("oni"));
-    (oni || path.is_file()).then(|| path.to_owned())
+    (super::is_oni(path) || path.is_file()).then(|| path.to_owned())
 }
 
 /// Checks that `path` is a readable `.oni` file before OpenNI2 sees it: the library only says

@@ -37,6 +37,13 @@ pub use oni_file::{OniDepthStream, OniWriter, write_oni};
 
 use super::{CameraError, CameraInfo, CameraSpec};
 
+/// Whether `path` names an OpenNI2 recording (by its `.oni` extension): the viewer plays one
+/// through OpenNI2 like a camera, and the other commands point to it.
+pub fn is_oni(path: &std::path::Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("oni"))
+}
+
 /// The devices OpenNI2 finds, each by URI and name. Recordings the process opened (or tried
 /// to) stay in OpenNI2's device list, even once deleted; they are left out (they are files,
 /// not cameras): by their `.oni` URI, or the name the file driver gives them.
