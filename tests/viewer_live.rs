@@ -17,11 +17,13 @@ use hourhand::view::{LiveInput, ViewOptions, ViewerApp};
 use viewer::{SIZE, wait_for_prediction};
 
 /// A camera sending synthetic frame `n` (seed 9) as its frame `n`, at about 30 FPS; it is
-/// unplugged after `stop_after` frames, when given.
+/// unplugged after `stop_after` frames, when given. With `empty_from`, frames from then on show
+/// nothing within range (the hand taken away).
 struct SynthCamera {
     next: u64,
     options: SynthOptions,
     stop_after: Option<u64>,
+    empty_from: Option<u64>,
 }
 
 fn synthetic(n: u64, options: &SynthOptions) -> DepthMap {
@@ -43,8 +45,14 @@ impl DepthCamera for SynthCamera {
                 problem: "unplugged".into(),
             });
         }
+        let depth = if self.empty_from.is_some_and(|n| self.next >= n) {
+            let (w, h) = (self.options.width, self.options.height);
+            DepthMap::new(w, h, vec![0.0; w * h]).unwrap()
+        } else {
+            synthetic(self.next, &self.options)
+        };
         let frame = CameraFrame {
-            depth: synthetic(self.next, &self.options),
+            depth,
             received: Instant::now(),
             timestamp: self.next,
         };
@@ -53,12 +61,14 @@ impl DepthCamera for SynthCamera {
     }
 }
 
-/// The viewer playing a [`SynthCamera`] live (unplugged after `stop_after` frames).
-fn live_viewer(stop_after: Option<u64>) -> Harness<'static, ViewerApp> {
+/// The viewer playing a [`SynthCamera`] live (unplugged after `stop_after` frames, empty from
+/// `empty_from`).
+fn live_viewer(stop_after: Option<u64>, empty_from: Option<u64>) -> Harness<'static, ViewerApp> {
     let camera = SynthCamera {
         next: 0,
         options: SynthOptions::default(),
         stop_after,
+        empty_from,
     };
     let live = LiveSource::start("synthetic", Box::new(camera)).unwrap();
     let view = ViewOptions {
@@ -77,7 +87,7 @@ fn live_viewer(stop_after: Option<u64>) -> Harness<'static, ViewerApp> {
 #[test]
 fn live_mode_follows_the_camera_and_records_what_it_sent() {
     let options = SynthOptions::default();
-    let mut harness = live_viewer(None);
+    let mut harness = live_viewer(None, None);
     assert!(harness.state().is_live());
     wait_for_prediction(&mut harness);
 
@@ -150,7 +160,7 @@ fn live_mode_follows_the_camera_and_records_what_it_sent() {
 
 #[test]
 fn a_camera_that_goes_away_leaves_the_viewer_running_with_a_notice() {
-    let mut harness = live_viewer(Some(6));
+    let mut harness = live_viewer(Some(6), None);
     let start = Instant::now();
     while harness.state().live_stopped().is_none() {
         assert!(
@@ -171,6 +181,33 @@ fn a_camera_that_goes_away_leaves_the_viewer_running_with_a_notice() {
     harness.key_press(egui::Key::ArrowLeft);
     harness.step();
     assert_eq!(harness.state().frame_index(), 4);
+    assert!(
+        harness.state().notices().is_empty(),
+        "{:?}",
+        harness.state().notices()
+    );
+}
+
+#[test]
+fn a_hand_taken_out_of_view_is_said_in_the_camera_panel_not_piled_up_as_notices() {
+    let mut harness = live_viewer(None, Some(3));
+    let start = Instant::now();
+    while harness.state().live_miss().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the frames without a hand were not noticed"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A few more empty frames: still running, still one line, no notices.
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(400) {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let miss = harness.state().live_miss().unwrap();
+    assert!(miss.contains("only 0 pixels closer than"), "{miss}");
     assert!(
         harness.state().notices().is_empty(),
         "{:?}",

@@ -63,6 +63,9 @@ impl Default for DetectOptions {
 #[error("{0}")]
 pub struct NoHand(pub String);
 
+/// How many too-small objects in front of the hand are set aside before giving up.
+const MAX_FRAGMENTS: usize = 16;
+
 /// The hand's centre (camera space, mm) in a depth frame.
 pub fn detect_hand(
     depth: &DepthMap,
@@ -78,15 +81,29 @@ pub fn detect_hand(
             options.min_pixels
         )));
     }
-    let near = robust_nearest(depth, far, (options.min_pixels / 4).max(8));
-    let object = closest_object(depth, k, near, options);
-    if object.pixels.len() < options.min_pixels {
-        return Err(NoHand(format!(
-            "the closest object (at {near} mm) has only {} pixels (at least {} needed)",
-            object.pixels.len(),
-            options.min_pixels
-        )));
-    }
+    // The nearest surface may be a fragment too small to be a hand (a fingertip cut off from the
+    // hand by its own depth jump, a blob of noise): set it aside and look behind it.
+    let mut set_aside = vec![false; values.len()];
+    let mut fragments = Vec::new();
+    let object = loop {
+        let near = robust_nearest(depth, &set_aside, far, (options.min_pixels / 4).max(8));
+        let object = closest_object(depth, &set_aside, k, near, options);
+        if object.pixels.len() >= options.min_pixels {
+            break object;
+        }
+        fragments.push(format!("{} pixels at {near} mm", object.pixels.len()));
+        let remaining = valid - set_aside.iter().filter(|&&s| s).count() - object.pixels.len();
+        if fragments.len() == MAX_FRAGMENTS || remaining < options.min_pixels {
+            return Err(NoHand(format!(
+                "no object of at least {} pixels nearer than {far} mm; the closest were {}",
+                options.min_pixels,
+                fragments.join(", ")
+            )));
+        }
+        for &i in &object.pixels {
+            set_aside[i] = true;
+        }
+    };
     let reach = object.distance.iter().copied().fold(0.0, f64::max);
     let end = reach - options.hand_length as f64;
     let hand = object
@@ -116,10 +133,10 @@ pub fn detect_hand(
 
 /// The depth below which at least `count` readings lie: the nearest surface, ignoring a few
 /// stray close readings (flying pixels, dust).
-fn robust_nearest(depth: &DepthMap, far: f32, count: usize) -> f32 {
+fn robust_nearest(depth: &DepthMap, set_aside: &[bool], far: f32, count: usize) -> f32 {
     let mut hist = vec![0usize; far.ceil() as usize + 1];
-    for &d in depth.values() {
-        if d > 0.0 && d < far {
+    for (&d, &aside) in depth.values().iter().zip(set_aside) {
+        if !aside && d > 0.0 && d < far {
             hist[d as usize] += 1;
         }
     }
@@ -141,11 +158,17 @@ struct Object {
     distance: Vec<f64>,
 }
 
-fn closest_object(depth: &DepthMap, k: &Intrinsics, near: f32, options: &DetectOptions) -> Object {
+fn closest_object(
+    depth: &DepthMap,
+    set_aside: &[bool],
+    k: &Intrinsics,
+    near: f32,
+    options: &DetectOptions,
+) -> Object {
     let (w, h) = (depth.width(), depth.height());
     let values = depth.values();
     let limit = near + options.band;
-    let in_band = |i: usize| values[i] > 0.0 && values[i] < limit;
+    let in_band = |i: usize| !set_aside[i] && values[i] > 0.0 && values[i] < limit;
     let seed = (0..values.len())
         .filter(|&i| in_band(i) && values[i] <= near)
         // The reading nearest the robust depth, not the very nearest: that may be a stray one.
@@ -327,6 +350,54 @@ mod tests {
         let c = detect_hand(&DepthMap::new(w, h, mm).unwrap(), &k, &options).unwrap();
         let hand = k.uvd_to_xyz(Vec3::new(119.5, 59.5, 600.0));
         assert!((c - hand).length() < 15.0, "{c} vs {hand}");
+    }
+
+    #[test]
+    fn a_fragment_in_front_of_the_hand_is_set_aside() {
+        let k = Intrinsics {
+            fx: 150.0,
+            fy: 150.0,
+            cx: 80.0,
+            cy: 60.0,
+        };
+        let options = DetectOptions {
+            surface_offset: 0.0,
+            ..Default::default()
+        };
+        // A 7×7 px blob (49 pixels, too small for a hand) 100 mm in front of the square.
+        let mut mm = frame(100, 40, 600.0).into_values();
+        for y in 80..87 {
+            for x in 30..37 {
+                mm[y * 160 + x] = 500.0;
+            }
+        }
+        let c = detect_hand(&DepthMap::new(160, 120, mm.clone()).unwrap(), &k, &options).unwrap();
+        let expect = k.uvd_to_xyz(Vec3::new(100.0, 40.0, 600.0));
+        assert!((c - expect).length() < 0.5, "{c} vs {expect}");
+        // With only fragments (49 pixels, then 80 behind it), the error names them.
+        let only: Vec<f32> = (0..mm.len())
+            .map(|i| match (i % 160, i / 160) {
+                (30..37, 80..87) => 500.0,
+                (100..110, 80..88) => 700.0,
+                _ => 2000.0,
+            })
+            .collect();
+        let e = detect_hand(&DepthMap::new(160, 120, only).unwrap(), &k, &options).unwrap_err();
+        assert!(e.0.contains("the closest were 49 pixels at 500 mm"), "{e}");
+    }
+
+    /// A synthetic hand whose fingertip, pointing at the camera, is cut off from the rest by a
+    /// depth jump: the detector once stopped at the fingertip and found no hand.
+    #[test]
+    fn a_synthetic_hand_with_a_fingertip_cut_off_is_found() {
+        let options = crate::data::synth::SynthOptions::default();
+        let frame = crate::data::synth::generate(77, 23, &options);
+        let k = Intrinsics::NYU;
+        let c = detect_hand(&frame.depth, &k, &DetectOptions::default()).unwrap();
+        let palm = frame.joints_xyz[crate::data::joints::PRIOR_JOINT];
+        // On this sequence the detector is 20 mm from the palm at the median and 81 mm at worst
+        // (frames 18 and 23: this one's hand points at the camera); the crop's cube is 300 mm.
+        assert!((c - palm).length() < 90.0, "{c} vs palm {palm}");
     }
 
     #[test]

@@ -96,6 +96,9 @@ pub struct ViewerApp {
     pub(super) sweep: Option<Sweep>,
     /// Frames the network could not be run on (no hand found, bad crop): not retried.
     pub(super) failed: std::collections::HashSet<usize>,
+    /// Live, the newest frame the network could not be run on and why (a camera's frames
+    /// without a hand are routine: shown in the camera's panel, not piled up as notices).
+    pub(super) live_miss: Option<(usize, String)>,
     pub(super) ctx: egui::Context,
     pub(super) predictions: HashMap<usize, Prediction>,
     /// The newest prediction received, shown while the current frame's is on its way.
@@ -161,6 +164,7 @@ impl ViewerApp {
             requested: None,
             sweep: None,
             failed: Default::default(),
+            live_miss: None,
             ctx: cc.egui_ctx.clone(),
             predictions: HashMap::new(),
             latest: None,
@@ -346,6 +350,7 @@ impl ViewerApp {
         self.requested = None;
         self.sweep = None;
         self.failed.clear();
+        self.live_miss = None;
         self.ours.clear();
         for (_, scores) in &mut self.methods {
             scores.clear();
@@ -377,6 +382,11 @@ impl ViewerApp {
         // A file given on the command line that did not load would make a misleading picture.
         if !self.notices.is_empty() || self.sequence.is_none() {
             return Err(self.notices.join("; "));
+        }
+        if let Some((index, why)) = &self.live_miss
+            && self.shown.as_ref().is_some_and(|f| f.index == *index)
+        {
+            return Err(format!("frame {}: {why}", index + 1));
         }
         let (done, len) = self.coverage();
         let swept = self.sweep.is_none() || done == len;

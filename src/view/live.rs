@@ -110,6 +110,15 @@ impl ViewerApp {
         ))
     }
 
+    /// Why the network could not run on the camera's newest frame tried, while no later frame
+    /// has a prediction (a hand out of view): shown in the camera's panel, not as a notice.
+    pub fn live_miss(&self) -> Option<String> {
+        let (index, why) = self.live_miss.as_ref()?;
+        self.latest
+            .is_none_or(|l| l < *index)
+            .then(|| format!("Frame {}: {why}", index + 1))
+    }
+
     /// Whether a camera is open.
     pub fn is_live(&self) -> bool {
         self.live.is_some()
@@ -143,6 +152,11 @@ impl ViewerApp {
                 ui.end_row();
             }
         });
+        if let Some(miss) = self.live_miss() {
+            ui.label(miss).on_hover_text(
+                "The newest frame the network could not be run on; the skeleton shown is the last one found",
+            );
+        }
         match &status.recording {
             Some((dir, frames)) => {
                 ui.horizontal(|ui| {

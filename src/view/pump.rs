@@ -57,7 +57,11 @@ impl ViewerApp {
                         Ok(estimate) => self.take_estimate(index, *estimate, latency),
                         Err(e) => {
                             self.failed.insert(index);
-                            self.notices.push(format!("frame {}: {e}", index + 1));
+                            if self.is_live() {
+                                self.live_miss = Some((index, e.to_string()));
+                            } else {
+                                self.notices.push(format!("frame {}: {e}", index + 1));
+                            }
                         }
                     }
                 }
