@@ -31,19 +31,52 @@ pub fn max_pool_into(
 ) {
     let (ip, op) = (input.h * input.w, output.h * output.w);
     y.par_chunks_mut(op).enumerate().for_each(|(nc, dst)| {
-        let src = &x[nc * ip..][..ip];
-        for oy in 0..output.h {
-            for ox in 0..output.w {
-                let mut m = f32::NEG_INFINITY;
-                for ky in 0..kernel {
-                    for kx in 0..kernel {
-                        m = m.max(src[(oy * stride + ky) * input.w + ox * stride + kx]);
-                    }
-                }
-                dst[oy * output.w + ox] = m;
-            }
-        }
+        max_pool_plane(&x[nc * ip..][..ip], dst, input, output, (kernel, stride));
     });
+}
+
+/// Max pooling of one plane, `from` → `to` (their `h × w`), `window` = (kernel, stride): the
+/// 2×2 stride-2 window the network uses on a path the compiler vectorizes, any other window
+/// by [`max_pool_plane_any`]. Both take the maximum in the same order, so they give the same
+/// bits.
+pub(crate) fn max_pool_plane(
+    src: &[f32],
+    dst: &mut [f32],
+    from: Shape,
+    to: Shape,
+    window: (usize, usize),
+) {
+    if window != (2, 2) {
+        return max_pool_plane_any(src, dst, from, to, window);
+    }
+    for (oy, out) in dst.chunks_exact_mut(to.w).enumerate().take(to.h) {
+        let r0 = src[2 * oy * from.w..][..2 * to.w].chunks_exact(2);
+        let r1 = src[(2 * oy + 1) * from.w..][..2 * to.w].chunks_exact(2);
+        for ((d, a), b) in out.iter_mut().zip(r0).zip(r1) {
+            *d = a[0].max(a[1]).max(b[0]).max(b[1]);
+        }
+    }
+}
+
+/// [`max_pool_plane`] for any window: the plain loop (and the reference of the 2×2 path).
+pub(crate) fn max_pool_plane_any(
+    src: &[f32],
+    dst: &mut [f32],
+    from: Shape,
+    to: Shape,
+    (kernel, stride): (usize, usize),
+) {
+    for oy in 0..to.h {
+        for ox in 0..to.w {
+            let mut m = f32::NEG_INFINITY;
+            for ky in 0..kernel {
+                for kx in 0..kernel {
+                    m = m.max(src[(oy * stride + ky) * from.w + ox * stride + kx]);
+                }
+            }
+            dst[oy * to.w + ox] = m;
+        }
+    }
 }
 
 /// Nearest-neighbour upsampling by `factor`.

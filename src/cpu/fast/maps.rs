@@ -57,30 +57,9 @@ pub fn affine(
 
 /// Max pooling with a `kernel × kernel` window, plane by plane.
 pub fn max_pool(x: &[f32], y: Out, (from, to): (Shape, Shape), window: (usize, usize), part: Part) {
-    let (kernel, stride) = window;
     let (ip, op) = (from.h * from.w, to.h * to.w);
     planes_mut(y, op, part, |i, dst| {
-        let src = &x[i * ip..][..ip];
-        for oy in 0..to.h {
-            let out = &mut dst[oy * to.w..][..to.w];
-            if kernel == 2 && stride == 2 {
-                let r0 = src[2 * oy * from.w..][..2 * to.w].chunks_exact(2);
-                let r1 = src[(2 * oy + 1) * from.w..][..2 * to.w].chunks_exact(2);
-                for ((d, a), b) in out.iter_mut().zip(r0).zip(r1) {
-                    *d = a[0].max(a[1]).max(b[0].max(b[1]));
-                }
-            } else {
-                for (ox, d) in out.iter_mut().enumerate() {
-                    let mut m = f32::NEG_INFINITY;
-                    for ky in 0..kernel {
-                        for kx in 0..kernel {
-                            m = m.max(src[(oy * stride + ky) * from.w + ox * stride + kx]);
-                        }
-                    }
-                    *d = m;
-                }
-            }
-        }
+        crate::cpu::elementwise::max_pool_plane(&x[i * ip..][..ip], dst, from, to, window);
     });
 }
 
