@@ -55,14 +55,11 @@ pub fn batch_norm_train_into(
     let (mean, var): (Vec<f32>, Vec<f32>) = (0..shape.c)
         .into_par_iter()
         .map(|c| {
-            let mut moments = Moments::default();
-            for n in 0..batch {
-                for block in x[(n * shape.c + c) * plane..][..plane].chunks(BLOCK) {
-                    moments.add_block(block);
-                }
-            }
-            debug_assert_eq!(moments.count, count);
-            (moments.mean as f32, (moments.m2 / count) as f32)
+            let planes = (0..batch).map(|n| &x[(n * shape.c + c) * plane..][..plane]);
+            let sum: f64 = planes.clone().map(sum_f64).sum();
+            let mean = sum / count;
+            let sq: f64 = planes.map(|p| sum_sq_f64(p, mean)).sum();
+            (mean as f32, (sq / count) as f32)
         })
         .unzip();
     let stats = BatchStats { mean, var };
@@ -88,45 +85,28 @@ fn normalize(v: f32, mean: f32, scale: f32, beta: f32) -> f32 {
     (v - mean) * scale + beta
 }
 
-/// A channel's count, mean and sum of squared deviations, gathered in one pass over memory:
-/// each block of [`BLOCK`] values is summed around its first value `K` (`Σ(v − K)` and
-/// `Σ(v − K)²` in sixteen f32 lanes; `v − K` is small, so neither sum cancels much), and blocks
-/// are merged in f64 by Chan et al.'s pairwise update. `Σv² − (Σv)²/n` would lose everything on
-/// values far from zero with a small spread.
-#[derive(Debug, Default)]
-struct Moments {
-    count: f64,
-    mean: f64,
-    m2: f64,
+/// `Σ v` in f64, in eight independent lanes so the sum vectorizes (a single running f64 sum
+/// is one dependent add per element).
+fn sum_f64(p: &[f32]) -> f64 {
+    lanes(p, |v| v as f64)
 }
 
-impl Moments {
-    fn add_block(&mut self, block: &[f32]) {
-        let Some(&pivot) = block.first() else { return };
-        let (mut s1, mut s2) = ([0.0f32; 16], [0.0f32; 16]);
-        let mut chunks = block.chunks_exact(16);
-        for c in &mut chunks {
-            for l in 0..16 {
-                let d = c[l] - pivot;
-                s1[l] += d;
-                s2[l] += d * d;
-            }
+/// `Σ (v − mean)²` in f64, in eight lanes like [`sum_f64`].
+fn sum_sq_f64(p: &[f32], mean: f64) -> f64 {
+    lanes(p, |v| (v as f64 - mean) * (v as f64 - mean))
+}
+
+/// `Σ f(v)` over `p` in eight independent f64 lanes, added at the end.
+fn lanes(p: &[f32], f: impl Fn(f32) -> f64) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let mut chunks = p.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += f(*v);
         }
-        for &v in chunks.remainder() {
-            let d = v - pivot;
-            s1[0] += d;
-            s2[0] += d * d;
-        }
-        let n = block.len() as f64;
-        let (s1, s2) = (s1.iter().sum::<f32>() as f64, s2.iter().sum::<f32>() as f64);
-        let mean = pivot as f64 + s1 / n;
-        let m2 = (s2 - s1 * s1 / n).max(0.0);
-        let total = self.count + n;
-        let delta = mean - self.mean;
-        self.mean += delta * n / total;
-        self.m2 += m2 + delta * delta * self.count * n / total;
-        self.count = total;
     }
+    let tail: f64 = chunks.remainder().iter().map(|v| f(*v)).sum();
+    acc.iter().sum::<f64>() + tail
 }
 
 /// Backward of [`batch_norm_train`]: `(dx, dγ, dβ)` with
@@ -306,8 +286,8 @@ pub fn update_running(
 mod tests {
     use super::*;
 
-    /// The one-pass statistics against two passes in f64, over planes spanning several blocks,
-    /// on values far from zero with a small spread (where `Σv² − (Σv)²/n` would cancel).
+    /// The batch statistics against two passes in f64 over every value, on planes of odd sizes
+    /// and values far from zero with a small spread (where `Σv² − (Σv)²/n` would cancel).
     #[test]
     fn the_batch_statistics_match_two_passes_in_f64() {
         let (batch, shape) = (3, Shape::new(2, 19, 61));
