@@ -73,7 +73,15 @@ fn a_corrupt_weights_file_is_a_clear_error() {
 
 #[test]
 fn bench_json_has_the_documented_fields_for_both_backends() {
-    let o = hourhand(&["bench", "--json", "--seconds", "0", "--batch", "1,2"]);
+    let o = hourhand(&[
+        "bench",
+        "--json",
+        "--seconds",
+        "0",
+        "--batch",
+        "1,2",
+        "--check",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let rows: Vec<serde_json::Value> = stdout(&o)
         .lines()
@@ -100,6 +108,15 @@ fn bench_json_has_the_documented_fields_for_both_backends() {
         gpu.iter().all(|r| r["objects_created_while_timing"] == 0),
         "steady state must allocate nothing: {gpu:?}"
     );
+    // --check: the GPU's joints against the CPU backend's, and the kernel set named.
+    for r in &gpu {
+        let (diff, scale) = (
+            r["max_abs_diff_vs_cpu"].as_f64(),
+            r["max_abs_output"].as_f64(),
+        );
+        assert!(diff.unwrap() <= 1e-4 * scale.unwrap().max(1.0), "{r}");
+        assert_eq!(r["kernels"], hourhand::gpu::kernels::KERNEL_SET, "{r}");
+    }
 }
 
 #[test]

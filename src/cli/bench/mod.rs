@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use hourhand::cpu::fast::{FastNet, StepTime};
-use hourhand::gpu::kernels::peak;
+use hourhand::gpu::kernels::{KERNEL_SET, peak};
 use hourhand::gpu::{GpuNet, LayerTime};
 use hourhand::net::Network;
 use rand::{Rng, SeedableRng};
@@ -37,6 +37,10 @@ pub struct BenchArgs {
     /// Skip the CPU backend.
     #[arg(long)]
     no_cpu: bool,
+    /// Check the GPU's output at each batch size against the CPU backend's on the same input
+    /// (largest absolute difference in the row); fails past the tolerance the tests use.
+    #[arg(long)]
+    check: bool,
     /// Time training steps (forward, MSE, backward, AdamW) instead of inference; FPS is then
     /// samples per second. With --per-layer, the CPU time of every op's forward and backward.
     #[arg(long)]
@@ -68,7 +72,22 @@ struct Row {
     /// CPU threads' (`cpu::fast::peak`).
     #[serde(skip_serializing_if = "Option::is_none")]
     peak_gflops: Option<f64>,
+    /// GPU only: the kernel set that ran ([`KERNEL_SET`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kernels: Option<&'static str>,
+    /// GPU with `--check`: the largest absolute difference between the GPU's joints and the
+    /// CPU backend's on the same input, and the largest joint value (its scale).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_abs_diff_vs_cpu: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_abs_output: Option<f32>,
 }
+
+/// The largest difference `--check` accepts between the GPU's joints and the CPU's, relative to
+/// the joints' scale (at least 1): the tests' whole-network check (`tests/network.rs`) allows
+/// 1e-3 on outputs of about unit size; the weights `bench` times give joints in the hundreds,
+/// and float rounding grows with them. A wrong kernel misses by the scale itself.
+const CHECK_TOLERANCE: f32 = 1e-4;
 
 /// The seed of the random inputs every bench times.
 const SEED: u64 = 7;
@@ -117,6 +136,9 @@ fn row(
         activation_bytes: None,
         weight_bytes: None,
         peak_gflops: None,
+        kernels: None,
+        max_abs_diff_vs_cpu: None,
+        max_abs_output: None,
     }
 }
 
@@ -147,6 +169,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     let mut rows = Vec::new();
     let mut layers: Option<(usize, Vec<LayerTime>)> = None;
+    let mut failed_checks = Vec::new();
     if !args.device.is_cpu() {
         let ctx = args.device.gpu()?;
         let backend = format!("{:?}", ctx.info.backend).to_lowercase();
@@ -156,7 +179,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             GpuNet::from_network(ctx, &net).context("uploading the network to the GPU")?;
         for &batch in &args.batch {
             let x = &input[..batch * input_len];
-            gpu.forward(&[x], batch)?; // builds this batch size's plan
+            let output = gpu.forward(&[x], batch)?; // also builds this batch size's plan
             let before = gpu.stats();
             let timing = time(args.seconds, || Ok(gpu.forward(&[x], batch).map(drop)?))?;
             let after = gpu.stats();
@@ -170,6 +193,24 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             r.activation_bytes = Some(after.activation_bytes);
             r.weight_bytes = Some(after.weight_bytes);
             r.peak_gflops = Some(peak);
+            r.kernels = Some(KERNEL_SET);
+            if args.check {
+                let want = FastNet::from_network(&net).forward(&[x], batch)?;
+                let diff = output
+                    .iter()
+                    .zip(&want)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                r.max_abs_diff_vs_cpu = Some(diff);
+                r.max_abs_output = Some(scale);
+                // (f32::max skips a NaN, so non-finite joints are looked for on their own.)
+                if output.iter().any(|v| !v.is_finite()) {
+                    failed_checks.push(format!("batch {batch}: non-finite joints"));
+                } else if diff > CHECK_TOLERANCE * scale.max(1.0) {
+                    failed_checks.push(format!("batch {batch}: {diff} on joints up to {scale}"));
+                }
+            }
             print_row(&r, args.json)?;
             rows.push(r);
             if args.per_layer && layers.is_none() {
@@ -202,6 +243,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Some((batch, layers)) = layers {
         print_layers(batch, &layers, args.json)?;
     }
+    anyhow::ensure!(
+        failed_checks.is_empty(),
+        "the GPU's joints differ from the CPU backend's by more than {CHECK_TOLERANCE} of their scale ({}): the kernels are wrong on this adapter; try another (--adapter) or --backend cpu, and please report it with `hourhand info`",
+        failed_checks.join(", ")
+    );
     Ok(())
 }
 

@@ -69,10 +69,9 @@ pub fn run(args: &BenchArgs, weights: &Weights) -> anyhow::Result<()> {
                 t += 1;
                 Ok(trainer.step(x, y, &options(t)).map(drop)?)
             })?;
-            print(
-                row(backend.clone(), adapter.clone(), batch, flops, timing),
-                args.json,
-            )?;
+            let mut r = row(backend.clone(), adapter.clone(), batch, flops, timing);
+            r.kernels = Some(hourhand::gpu::kernels::KERNEL_SET);
+            print(r, args.json)?;
         }
     }
     if !args.no_cpu || args.device.is_cpu() {

@@ -33,6 +33,12 @@ pub use registry::{Kernel, KernelSource};
 
 use crate::net::{Op, Program};
 
+/// The name of the kernel set the GPU backend runs, as `bench` reports it. There is one today:
+/// register-blocked, barrier-free kernels without workgroup memory, tuned on lavapipe
+/// (software Vulkan). Variants for real GPUs (tiled, subgroup, f16), chosen per adapter, will
+/// each have their own name.
+pub const KERNEL_SET: &str = "register-blocked";
+
 /// Invocations per workgroup of every kernel (the `WG_SIZE` override). Within WebGPU's
 /// default limit of 256, and a multiple of every vendor's SIMD width.
 pub const WORKGROUP_SIZE: u32 = 64;
