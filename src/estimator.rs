@@ -51,6 +51,17 @@ pub enum EstimateError {
     Data(#[from] DataError),
 }
 
+impl EstimateError {
+    /// Whether the engine itself is broken (its GPU device lost, or failing), not just this
+    /// frame: a viewer then stops asking it and says so once.
+    pub fn engine_is_broken(&self) -> bool {
+        matches!(
+            self,
+            EstimateError::Gpu(GpuError::DeviceLost { .. } | GpuError::Device { .. })
+        )
+    }
+}
+
 /// Where the crop of each frame is centred.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Centers {

@@ -5,6 +5,9 @@
 //! somebody else created — the viewer passes its own, so inference and drawing share one device.
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use super::GpuError;
 
 /// What the user asked for; empty means "the best adapter there is".
 #[derive(Debug, Clone, Default)]
@@ -145,6 +148,49 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     /// Why this adapter was picked (for `info` and logs).
     pub reason: String,
+    /// What the device reported outside any error scope: its loss, or an error. wgpu's default
+    /// for such an error is a panic; here it is kept and turned into an error by
+    /// [`check`](Self::check), so a driver reset or a bad dispatch never takes the process (or
+    /// the viewer's window) down.
+    health: Arc<Health>,
+}
+
+/// What went wrong on a device, as its callbacks reported it.
+#[derive(Debug, Default)]
+struct Health {
+    lost: Mutex<Option<String>>,
+    error: Mutex<Option<String>>,
+}
+
+impl Health {
+    /// Installs the device's lost callback and uncaptured-error handler, which record here.
+    fn watch(device: &wgpu::Device) -> Arc<Health> {
+        let health = Arc::new(Health::default());
+        let lost = Arc::downgrade(&health);
+        device.set_device_lost_callback(move |reason, message| {
+            log::error!("the GPU device was lost ({reason:?}): {message}");
+            if let Some(h) = lost.upgrade() {
+                let why = if message.is_empty() {
+                    format!("{reason:?}")
+                } else {
+                    message
+                };
+                h.lost
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(why);
+            }
+        });
+        let errors = Arc::downgrade(&health);
+        device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            log::error!("GPU error: {error}");
+            if let Some(h) = errors.upgrade() {
+                let mut first = h.error.lock().unwrap_or_else(|e| e.into_inner());
+                first.get_or_insert_with(|| error.to_string());
+            }
+        }));
+        health
+    }
 }
 
 impl GpuContext {
@@ -236,21 +282,50 @@ impl GpuContext {
             adapter: info.name.clone(),
             source,
         })?;
+        let health = Health::watch(&device);
         Ok(Self {
             device,
             queue,
             info,
             reason,
+            health,
         })
     }
 
     /// Wraps a device and queue created elsewhere (the viewer's).
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue, info: wgpu::AdapterInfo) -> Self {
+        let health = Health::watch(&device);
         Self {
             device,
             queue,
             info,
             reason: "shared with the caller".into(),
+            health,
+        }
+    }
+
+    /// Whether the device is still usable: an error once it was lost, or once it reported an
+    /// error outside an error scope (kept until then by the handlers this context installed).
+    pub fn check(&self) -> Result<(), GpuError> {
+        let adapter = self.info.name.clone();
+        if let Some(reason) = self
+            .health
+            .lost
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Err(GpuError::DeviceLost { adapter, reason });
+        }
+        let error = self
+            .health
+            .error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        match error {
+            Some(message) => Err(GpuError::Device { adapter, message }),
+            None => Ok(()),
         }
     }
 

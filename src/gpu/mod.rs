@@ -70,6 +70,36 @@ pub enum GpuError {
     /// Reading results back from the device failed.
     #[error("reading results back from the GPU failed: {0}")]
     Readback(String),
+    /// A kernel did not compile into a pipeline on this device.
+    #[error(
+        "compiling GPU kernel `{kernel}` failed: {message}\n  This adapter's driver rejected a shader the tests validate; try another adapter (--adapter NAME; `hourhand info` lists them) or the CPU (--backend cpu), and please report it with `hourhand info`"
+    )]
+    Pipeline {
+        /// The entry point and its file.
+        kernel: String,
+        /// What the device said.
+        message: String,
+    },
+    /// The device was lost (driver reset, device removed, or destroyed).
+    #[error(
+        "the GPU device ({adapter}) was lost: {reason}\n  Its driver reset or the device went away; run again (the next run makes a new device), or on another adapter (--adapter NAME) or the CPU (--backend cpu)"
+    )]
+    DeviceLost {
+        /// The adapter.
+        adapter: String,
+        /// Why, as the driver said.
+        reason: String,
+    },
+    /// The device reported an error outside any error scope (a bad dispatch, out of memory).
+    #[error(
+        "the GPU ({adapter}) reported an error: {message}\n  Try a smaller batch, another adapter (--adapter NAME), or the CPU (--backend cpu)"
+    )]
+    Device {
+        /// The adapter.
+        adapter: String,
+        /// What it said.
+        message: String,
+    },
     /// Per-layer timing was asked of a device without timestamp queries.
     #[error(
         "adapter {0:?} does not support timestamp queries, so per-layer GPU times are not available"

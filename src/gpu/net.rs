@@ -67,7 +67,7 @@ impl GpuNet {
         }
         let mut pipelines = HashMap::new();
         for kernel in kernels {
-            let pipeline = kernel.pipeline(&ctx.device);
+            let pipeline = kernel.pipeline(&ctx.device)?;
             stats.pipelines += 1;
             pipelines.insert(kernel, pipeline);
         }
@@ -141,6 +141,7 @@ impl GpuNet {
         timed: bool,
     ) -> Result<(Vec<f32>, Vec<LayerTime>), GpuError> {
         check_inputs(&self.program, inputs, batch)?;
+        self.ctx.check()?;
         let device = self.ctx.device.clone();
         let queue = self.ctx.queue.clone();
         self.plan(batch)?;
@@ -193,7 +194,7 @@ impl GpuNet {
             expected += 1;
         }
         queue.submit([encoder.finish()]);
-        wait_for_maps(&device, &rx, expected)?;
+        wait_for_maps(&self.ctx, &rx, expected)?;
 
         let output = read_f32(&plan.readback)?;
         let mut layers = Vec::new();
@@ -213,24 +214,33 @@ impl GpuNet {
 }
 
 /// Waits until the device is idle and `count` buffer mappings requested with
-/// `map_buffer_on_submit` (each reporting on `rx`) have completed.
+/// `map_buffer_on_submit` (each reporting on `rx`) have completed; then, or when it could not
+/// wait, says whether the device was lost or reported an error meanwhile (which explains a
+/// failed mapping better than the mapping's own error).
 pub(crate) fn wait_for_maps(
-    device: &wgpu::Device,
+    ctx: &GpuContext,
     rx: &mpsc::Receiver<Result<(), wgpu::BufferAsyncError>>,
     count: usize,
 ) -> Result<(), GpuError> {
-    device
+    let waited = ctx
+        .device
         .poll(wgpu::PollType::Wait {
             submission_index: None,
             timeout: None,
         })
-        .map_err(|e| GpuError::Readback(e.to_string()))?;
-    for _ in 0..count {
-        rx.recv()
-            .map_err(|_| GpuError::Readback("the device dropped the mapping request".into()))?
-            .map_err(|e| GpuError::Readback(e.to_string()))?;
-    }
-    Ok(())
+        .map_err(|e| GpuError::Readback(e.to_string()))
+        .and_then(|_| {
+            for _ in 0..count {
+                rx.recv()
+                    .map_err(|_| {
+                        GpuError::Readback("the device dropped the mapping request".into())
+                    })?
+                    .map_err(|e| GpuError::Readback(e.to_string()))?;
+            }
+            Ok(())
+        });
+    ctx.check()?;
+    waited
 }
 
 /// Copies a mapped buffer's f32 contents out and unmaps it.

@@ -45,9 +45,10 @@ pub fn run_dispatches(
         label: Some("run_dispatches"),
     });
     for d in dispatches {
-        let pipeline = pipelines
-            .entry(d.kernel)
-            .or_insert_with(|| d.kernel.pipeline(device));
+        let pipeline = match pipelines.entry(d.kernel) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(d.kernel.pipeline(device)?),
+        };
         let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("params"),
             contents: &d.params,
@@ -103,7 +104,7 @@ pub fn run_dispatches(
         });
     }
     ctx.queue.submit([encoder.finish()]);
-    wait_for_maps(device, &rx, readbacks.len())?;
+    wait_for_maps(ctx, &rx, readbacks.len())?;
     let mut out = BTreeMap::new();
     for (slot, readback) in read.iter().zip(&readbacks) {
         let mut values = read_f32(readback)?;

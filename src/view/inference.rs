@@ -55,20 +55,25 @@ pub struct Job {
 }
 
 impl Job {
-    fn run(&self, estimator: &mut Estimator) -> Result<Estimate, String> {
+    /// The frame's estimate, or why there is none; `Err((why, true))` when the engine itself
+    /// is broken ([`EstimateError::engine_is_broken`]).
+    fn run(&self, estimator: &mut Estimator) -> Result<Estimate, (String, bool)> {
         let loaded;
         let frame = match &self.frame {
             JobFrame::Decoded(f) => f.as_ref(),
             JobFrame::Load(source, index) => {
-                loaded = source.load(*index).map_err(|e| e.to_string())?;
+                loaded = source.load(*index).map_err(|e| (e.to_string(), false))?;
                 &loaded
             }
         };
-        let center = self.centers.center(frame).map_err(|e| e.to_string())?;
+        let center = self
+            .centers
+            .center(frame)
+            .map_err(|e| (e.to_string(), false))?;
         estimator
             .estimate(&[frame], &[center], &[self.cube])
             .map(|mut e| e.remove(0))
-            .map_err(|e| e.to_string())
+            .map_err(|e| (e.to_string(), e.engine_is_broken()))
     }
 }
 
@@ -163,12 +168,30 @@ impl InferenceWorker {
                         }
                         wake();
                     }
-                    let Some((generation, estimator)) = estimator.as_mut() else {
+                    let Some((generation, current)) = estimator.as_mut() else {
                         continue;
                     };
+                    let mut estimator_broken = false;
                     for job in [shown, sweep].into_iter().flatten() {
                         let start = Instant::now();
-                        let result = job.run(estimator).map(Box::new);
+                        let result = match job.run(current) {
+                            Ok(estimate) => Ok(Box::new(estimate)),
+                            Err((why, false)) => Err(why),
+                            Err((why, true)) => {
+                                // The engine is gone (a lost GPU device): say so once, as an
+                                // engine that failed, and stop using it.
+                                let reply = Reply::Engine {
+                                    generation: *generation,
+                                    result: Err(why),
+                                };
+                                estimator_broken = true;
+                                if tx.send(reply).is_err() {
+                                    return;
+                                }
+                                wake();
+                                break;
+                            }
+                        };
                         let reply = Reply::Estimate {
                             generation: *generation,
                             index: job.frame.index(),
@@ -180,6 +203,9 @@ impl InferenceWorker {
                             return;
                         }
                         wake();
+                    }
+                    if estimator_broken {
+                        estimator = None;
                     }
                 }
             })

@@ -50,7 +50,7 @@ pub fn run(
     iterations: u32,
 ) -> Result<(Vec<f32>, f64), GpuError> {
     let device = &ctx.device;
-    let pipeline = Kernel::Peak.pipeline(device);
+    let pipeline = Kernel::Peak.pipeline(device)?;
     let params = PeakParams {
         invocations,
         iterations,
@@ -104,7 +104,7 @@ pub fn run(
     });
     let start = Instant::now();
     ctx.queue.submit([encoder.finish()]);
-    wait_for_maps(device, &rx, 1)?;
+    wait_for_maps(ctx, &rx, 1)?;
     let secs = start.elapsed().as_secs_f64();
     Ok((read_f32(&readback)?, secs))
 }

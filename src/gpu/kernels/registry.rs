@@ -3,6 +3,7 @@
 //! it is compiled.
 
 use super::*;
+use crate::gpu::GpuError;
 
 /// The shader files, embedded at build time.
 mod wgsl {
@@ -130,6 +131,39 @@ pub struct KernelSource {
     pub entry: &'static str,
 }
 
+impl KernelSource {
+    /// Compiles the entry point into a pipeline, with its `WG_SIZE` override resolved to
+    /// [`WORKGROUP_SIZE`]. A shader or pipeline the device rejects is an error (caught in
+    /// error scopes), not the panic wgpu's default error handler would make of it.
+    pub fn pipeline(&self, device: &wgpu::Device) -> Result<wgpu::ComputePipeline, GpuError> {
+        let internal = device.push_error_scope(wgpu::ErrorFilter::Internal);
+        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(self.file),
+            source: wgpu::ShaderSource::Wgsl(self.wgsl.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(self.entry),
+            layout: None,
+            module: &module,
+            entry_point: Some(self.entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &[("WG_SIZE", WORKGROUP_SIZE as f64)],
+                ..Default::default()
+            },
+            cache: None,
+        });
+        let errors = [validation.pop(), internal.pop()].map(pollster::block_on);
+        match errors.into_iter().flatten().next() {
+            None => Ok(pipeline),
+            Some(e) => Err(GpuError::Pipeline {
+                kernel: format!("{} in shaders/{}", self.entry, self.file),
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
 impl Kernel {
     /// Every kernel.
     pub const ALL: [Kernel; 38] = [
@@ -231,23 +265,8 @@ impl Kernel {
     }
 
     /// Compiles the kernel, with its `WG_SIZE` override resolved to [`WORKGROUP_SIZE`].
-    pub fn pipeline(self, device: &wgpu::Device) -> wgpu::ComputePipeline {
-        let src = self.source();
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(src.file),
-            source: wgpu::ShaderSource::Wgsl(src.wgsl.into()),
-        });
-        device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(src.entry),
-            layout: None,
-            module: &module,
-            entry_point: Some(src.entry),
-            compilation_options: wgpu::PipelineCompilationOptions {
-                constants: &[("WG_SIZE", WORKGROUP_SIZE as f64)],
-                ..Default::default()
-            },
-            cache: None,
-        })
+    pub fn pipeline(self, device: &wgpu::Device) -> Result<wgpu::ComputePipeline, GpuError> {
+        self.source().pipeline(device)
     }
 
     /// Layout of the kernel's uniform parameter struct.

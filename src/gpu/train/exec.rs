@@ -133,7 +133,7 @@ impl GpuTrainer {
             maps += 1;
         }
         queue.submit([encoder.finish()]);
-        wait_for_maps(&device, &rx, maps)?;
+        wait_for_maps(&self.ctx, &rx, maps)?;
 
         let per_sample = read_f32(&self.loss_readback)?;
         let loss = per_sample.iter().map(|v| *v as f64).sum::<f64>() / self.batch as f64;
@@ -185,7 +185,7 @@ impl GpuTrainer {
             let _ = tx.send(r);
         });
         self.ctx.queue.submit([encoder.finish()]);
-        wait_for_maps(device, &rx, 1)?;
+        wait_for_maps(&self.ctx, &rx, 1)?;
         Ok(split(&read_f32(&buffer)?, &layout))
     }
 

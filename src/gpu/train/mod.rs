@@ -136,10 +136,13 @@ impl GpuTrainer {
         let mut steps = Vec::new();
         for scheduled in plan.dispatches {
             let d = scheduled.dispatch;
-            let pipeline = pipelines.entry(d.kernel).or_insert_with(|| {
-                stats.pipelines += 1;
-                d.kernel.pipeline(device)
-            });
+            let pipeline = match pipelines.entry(d.kernel) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    stats.pipelines += 1;
+                    e.insert(d.kernel.pipeline(device)?)
+                }
+            };
             let uniform = device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(d.kernel.source().entry),
                 size: d.params.len() as u64,

@@ -1,0 +1,118 @@
+//! What goes wrong on a GPU comes back as an error saying what to try, never as a panic: a
+//! shader the device rejects, and a device that is lost (a driver reset, a GPU removed).
+
+mod common;
+
+use common::{gpu, rng, uniform};
+use hourhand::gpu::kernels::{Kernel, KernelSource};
+use hourhand::gpu::{GpuError, GpuNet};
+use hourhand::net::{NetConfig, Network, Weights};
+
+#[test]
+fn a_shader_the_device_rejects_is_an_error_not_a_panic() {
+    let ctx = gpu();
+    // Every kernel we ship compiles.
+    assert!(Kernel::Peak.pipeline(&ctx.device).is_ok());
+    let broken = KernelSource {
+        file: "broken.wgsl",
+        wgsl: "override WG_SIZE: u32 = 64u;\n@compute @workgroup_size(WG_SIZE)\nfn main() { let x: f32 = not_declared; }\n",
+        entry: "main",
+    };
+    let e = broken.pipeline(&ctx.device).unwrap_err();
+    assert!(matches!(e, GpuError::Pipeline { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("main in shaders/broken.wgsl") && text.contains("--backend cpu"),
+        "{text}"
+    );
+    // The device is still usable, and its error was caught, not left for later.
+    assert!(ctx.check().is_ok());
+    assert!(Kernel::Peak.pipeline(&ctx.device).is_ok());
+}
+
+#[test]
+fn a_lost_device_is_an_error_saying_what_to_try() {
+    let ctx = gpu();
+    let config = NetConfig::tiny();
+    let net = Network::from_weights(&Weights::init(&config, 1).unwrap());
+    let side = config.input_size as usize;
+    let x = uniform(&mut rng(2), side * side, -1.0, 1.0);
+    let mut gpu_net = GpuNet::from_network(ctx.clone(), &net).unwrap();
+    gpu_net.forward(&[&x], 1).unwrap();
+
+    ctx.device.destroy();
+    let e = gpu_net.forward(&[&x], 1).unwrap_err();
+    assert!(matches!(e, GpuError::DeviceLost { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("was lost") && text.contains("--backend cpu"),
+        "{text}"
+    );
+    // And it stays an error.
+    assert!(gpu_net.forward(&[&x], 1).is_err());
+}
+
+/// The viewer's inference thread on a device that is lost: the engine is reported failed
+/// once (the viewer then offers the others), not a failure per frame.
+#[test]
+fn the_viewer_engine_on_a_lost_device_fails_once() {
+    use hourhand::estimator::Centers;
+    use hourhand::view::inference::{EngineChoice, InferenceWorker, Job, JobFrame, Reply};
+    use std::time::{Duration, Instant};
+
+    let ctx = gpu();
+    let weights = std::sync::Arc::new(hourhand::bundled::bundled_weights().unwrap());
+    let sample = hourhand::bundled::bundled_sample().expect("assets/sample in the source tree");
+    let source: std::sync::Arc<dyn hourhand::data::source::Source> =
+        std::sync::Arc::from(hourhand::data::open(&sample, &Default::default()).unwrap());
+    let mut worker = InferenceWorker::spawn(|| {});
+    let generation = worker.set_engine(EngineChoice::Shared, weights, Some(ctx.clone()));
+    let job = |index| Job {
+        frame: JobFrame::Load(source.clone(), index),
+        centers: Centers::GroundTruth,
+        cube: 300.0,
+        sweep: false,
+    };
+    let wait = |worker: &InferenceWorker| {
+        let start = Instant::now();
+        loop {
+            let replies = worker.poll();
+            if !replies.is_empty() {
+                return replies;
+            }
+            assert!(start.elapsed() < Duration::from_secs(120), "no reply");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    assert!(matches!(
+        &wait(&worker)[..],
+        [Reply::Engine { result: Ok(_), .. }]
+    ));
+    worker.estimate(job(0));
+    assert!(matches!(
+        &wait(&worker)[..],
+        [Reply::Estimate { result: Ok(_), .. }]
+    ));
+
+    ctx.device.destroy();
+    worker.estimate(job(1));
+    match &wait(&worker)[..] {
+        [
+            Reply::Engine {
+                generation: g,
+                result: Err(why),
+            },
+        ] => {
+            assert_eq!(*g, generation);
+            assert!(why.contains("was lost"), "{why}");
+        }
+        other => panic!(
+            "expected the engine to fail once, got {} replies",
+            other.len()
+        ),
+    }
+    // Later frames get no reply at all: the engine is gone.
+    worker.estimate(job(2));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(worker.poll().is_empty());
+}
