@@ -59,7 +59,7 @@ fn shaders_translate_to_spirv_msl_and_hlsl() {
     );
     let tmp = std::env::temp_dir().join(format!("hourhand-spirv-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
-    for kernel in Kernel::ALL {
+    for &kernel in Kernel::ALL {
         let src = kernel.source();
         let (module, info) = parse(kernel);
         let ep = module
@@ -147,7 +147,7 @@ fn shaders_translate_to_spirv_msl_and_hlsl() {
 
 #[test]
 fn uniform_structs_match_their_wgsl_twins() {
-    for kernel in Kernel::ALL {
+    for &kernel in Kernel::ALL {
         let layout = kernel.layout();
         let (module, _) = parse(kernel);
         let file = kernel.source().file;

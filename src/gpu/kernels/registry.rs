@@ -5,119 +5,122 @@
 use super::*;
 use crate::gpu::GpuError;
 
-/// The shader files, embedded at build time.
-mod wgsl {
-    pub const CONV2D: &str = include_str!("../../../shaders/conv2d.wgsl");
-    pub const LINEAR: &str = include_str!("../../../shaders/linear.wgsl");
-    pub const POOL: &str = include_str!("../../../shaders/pool.wgsl");
-    pub const UPSAMPLE: &str = include_str!("../../../shaders/upsample.wgsl");
-    pub const ELEMENTWISE: &str = include_str!("../../../shaders/elementwise.wgsl");
-    pub const BATCH_NORM: &str = include_str!("../../../shaders/batch_norm.wgsl");
-    pub const PATCH: &str = include_str!("../../../shaders/patch.wgsl");
-    pub const CONCAT: &str = include_str!("../../../shaders/concat.wgsl");
-    pub const PEAK: &str = include_str!("../../../shaders/peak.wgsl");
-    pub const RELU: &str = include_str!("../../../shaders/relu.wgsl");
-    pub const RELU_GRAD: &str = include_str!("../../../shaders/relu_grad.wgsl");
-    pub const DROPOUT: &str = include_str!("../../../shaders/dropout.wgsl");
-    pub const COPY: &str = include_str!("../../../shaders/copy.wgsl");
-    pub const MAX_POOL_GRAD: &str = include_str!("../../../shaders/max_pool_grad.wgsl");
-    pub const UPSAMPLE_GRAD: &str = include_str!("../../../shaders/upsample_grad.wgsl");
-    pub const PATCH_GRAD: &str = include_str!("../../../shaders/patch_grad.wgsl");
-    pub const CONCAT_GRAD: &str = include_str!("../../../shaders/concat_grad.wgsl");
-    pub const BN_PARTIALS: &str = include_str!("../../../shaders/batch_norm_partials.wgsl");
-    pub const BN_STATS: &str = include_str!("../../../shaders/batch_norm_stats.wgsl");
-    pub const BN_TRAIN: &str = include_str!("../../../shaders/batch_norm_train.wgsl");
-    pub const BN_RUNNING: &str = include_str!("../../../shaders/batch_norm_running.wgsl");
-    pub const BN_GRAD_PARTIALS: &str =
-        include_str!("../../../shaders/batch_norm_grad_partials.wgsl");
-    pub const BN_GRAD_PARAMS: &str = include_str!("../../../shaders/batch_norm_grad_params.wgsl");
-    pub const BN_GRAD: &str = include_str!("../../../shaders/batch_norm_grad.wgsl");
-    pub const LOSS: &str = include_str!("../../../shaders/loss.wgsl");
-    pub const ADAM: &str = include_str!("../../../shaders/adam.wgsl");
-    pub const CONV2D_GRAD: &str = include_str!("../../../shaders/conv2d_grad.wgsl");
-    pub const LINEAR_GRAD: &str = include_str!("../../../shaders/linear_grad.wgsl");
+/// Declares the kernels once: each line gives the enum variant (with its doc), the shader file
+/// under `shaders/` (embedded at build time), the entry point, and the layout of its uniform
+/// struct. [`Kernel::ALL`], [`Kernel::source`] and [`Kernel::layout`] follow from it, so a
+/// kernel cannot be left out of the list the shader tests walk.
+macro_rules! kernels {
+    ($($(#[doc = $doc:literal])* $name:ident => $file:literal, $entry:literal, $layout:path;)*) => {
+        /// The kernels: one per op the inference program uses, and those training adds (the
+        /// forward of training-only ops, every backward, the losses and the optimizer).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Kernel {
+            $($(#[doc = $doc])* $name,)*
+        }
+
+        impl Kernel {
+            /// Every kernel, in declaration order.
+            pub const ALL: &'static [Kernel] = &[$(Kernel::$name),*];
+
+            /// The kernel's WGSL source and entry point.
+            pub fn source(self) -> KernelSource {
+                match self {
+                    $(Kernel::$name => KernelSource {
+                        file: $file,
+                        wgsl: include_str!(concat!("../../../shaders/", $file)),
+                        entry: $entry,
+                    },)*
+                }
+            }
+
+            /// Layout of the kernel's uniform parameter struct (checked against the shader by
+            /// `tests/shaders.rs`).
+            pub fn layout(self) -> StructLayout {
+                match self {
+                    $(Kernel::$name => $layout,)*
+                }
+            }
+        }
+    };
 }
 
-/// The kernels: one per op the inference program uses, and those training adds (the forward of
-/// training-only ops, every backward, the losses and the optimizer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kernel {
-    /// `shaders/conv2d.wgsl`, general entry point.
-    Conv2d,
-    /// `shaders/conv2d.wgsl`, stride-1 3×3 entry point.
-    Conv2d3x3,
-    /// `shaders/conv2d.wgsl`, stride-1 unpadded 1×1 entry point.
-    Conv2dPointwise,
-    /// `shaders/linear.wgsl`
-    Linear,
-    /// `shaders/pool.wgsl`
-    MaxPool,
-    /// `shaders/upsample.wgsl`
-    Upsample,
-    /// `shaders/elementwise.wgsl`
-    Add,
-    /// `shaders/batch_norm.wgsl`
-    Affine,
-    /// `shaders/patch.wgsl`
-    Patch,
-    /// `shaders/concat.wgsl`
-    Concat,
-    /// `shaders/peak.wgsl` (benchmark only: the adapter's arithmetic peak)
-    Peak,
-    /// `shaders/relu.wgsl` (training form)
-    Relu,
-    /// `shaders/relu_grad.wgsl`
-    ReluGrad,
-    /// `shaders/dropout.wgsl` (forward and backward)
-    Dropout,
-    /// `shaders/copy.wgsl` (backward of a sum)
-    Copy,
-    /// `shaders/max_pool_grad.wgsl`, any windows
-    MaxPoolGrad,
-    /// `shaders/max_pool_grad.wgsl`, windows that do not overlap
-    MaxPoolGradCells,
-    /// `shaders/upsample_grad.wgsl`
-    UpsampleGrad,
-    /// `shaders/patch_grad.wgsl`
-    PatchGrad,
-    /// `shaders/concat_grad.wgsl`
-    ConcatGrad,
-    /// `shaders/batch_norm_partials.wgsl`
-    BnPartials,
-    /// `shaders/batch_norm_stats.wgsl`
-    BnStats,
-    /// `shaders/batch_norm_train.wgsl`
-    BnNormalize,
-    /// `shaders/batch_norm_running.wgsl`
-    BnRunning,
-    /// `shaders/batch_norm_grad_partials.wgsl`
-    BnGradPartials,
-    /// `shaders/batch_norm_grad_params.wgsl`
-    BnGradParams,
-    /// `shaders/batch_norm_grad.wgsl`
-    BnGradInput,
-    /// `shaders/loss.wgsl`
-    Loss,
-    /// `shaders/adam.wgsl`
-    Adam,
-    /// `shaders/conv2d_grad.wgsl`, input gradient, general entry point.
-    Conv2dDx,
-    /// `shaders/conv2d_grad.wgsl`, input gradient, stride-1 3×3 entry point.
-    Conv2dDx3x3,
-    /// `shaders/conv2d_grad.wgsl`, input gradient, stride-1 unpadded 1×1 entry point.
-    Conv2dDxPointwise,
-    /// `shaders/conv2d_grad.wgsl`, weight and bias gradients (partials), general entry point.
-    Conv2dDw,
-    /// `shaders/conv2d_grad.wgsl`, weight and bias gradients (partials), stride-1 3×3.
-    Conv2dDw3x3,
-    /// `shaders/conv2d_grad.wgsl`, weight and bias gradients (partials), stride-1 1×1.
-    Conv2dDwPointwise,
-    /// `shaders/conv2d_grad.wgsl`, sum of the weight and bias gradient partials.
-    Conv2dDwReduce,
-    /// `shaders/linear_grad.wgsl`, input gradient.
-    LinearDx,
-    /// `shaders/linear_grad.wgsl`, weight and bias gradients.
-    LinearDw,
+kernels! {
+    /// Convolution, any kernel size and stride.
+    Conv2d => "conv2d.wgsl", "conv2d", conv2d::LAYOUT;
+    /// Convolution, stride-1 3×3.
+    Conv2d3x3 => "conv2d.wgsl", "conv2d_3x3", conv2d::LAYOUT;
+    /// Convolution, stride-1 unpadded 1×1.
+    Conv2dPointwise => "conv2d.wgsl", "conv2d_1x1", conv2d::LAYOUT;
+    /// Fully connected layer.
+    Linear => "linear.wgsl", "linear", linear::LAYOUT;
+    /// Max pooling.
+    MaxPool => "pool.wgsl", "max_pool", max_pool::LAYOUT;
+    /// Nearest-neighbour upsampling.
+    Upsample => "upsample.wgsl", "upsample_nearest", upsample::LAYOUT;
+    /// Element-wise sum of two tensors.
+    Add => "elementwise.wgsl", "add", sum::LAYOUT;
+    /// Per-channel scale and shift (a batch norm folded for inference), ReLU optional.
+    Affine => "batch_norm.wgsl", "affine", affine::LAYOUT;
+    /// A spatial patch cut out of a tensor.
+    Patch => "patch.wgsl", "slice_patch", patch::LAYOUT;
+    /// One input copied into its place in a concatenation.
+    Concat => "concat.wgsl", "concat_copy", concat::LAYOUT;
+    /// Benchmark only: the adapter's arithmetic peak.
+    Peak => "peak.wgsl", "fma_peak", peak::LAYOUT;
+    /// ReLU (the training form; inference folds it into the op before).
+    Relu => "relu.wgsl", "relu", relu::LAYOUT;
+    /// Backward of ReLU.
+    ReluGrad => "relu_grad.wgsl", "relu_grad", relu::LAYOUT;
+    /// Dropout, forward and backward (the same mask).
+    Dropout => "dropout.wgsl", "dropout", dropout::LAYOUT;
+    /// A copy: the backward of a sum.
+    Copy => "copy.wgsl", "copy_into", copy::LAYOUT;
+    /// Backward of max pooling, any windows.
+    MaxPoolGrad => "max_pool_grad.wgsl", "max_pool_grad", max_pool_grad::LAYOUT;
+    /// Backward of max pooling, windows that do not overlap.
+    MaxPoolGradCells => "max_pool_grad.wgsl", "max_pool_grad_cells", max_pool_grad::LAYOUT;
+    /// Backward of upsampling.
+    UpsampleGrad => "upsample_grad.wgsl", "upsample_grad", upsample_grad::LAYOUT;
+    /// Backward of a patch.
+    PatchGrad => "patch_grad.wgsl", "patch_grad", patch_grad::LAYOUT;
+    /// Backward of a concatenation: one input's part of the gradient.
+    ConcatGrad => "concat_grad.wgsl", "concat_grad", concat_grad::LAYOUT;
+    /// Batch norm (training): per-workgroup partial sums of the statistics.
+    BnPartials => "batch_norm_partials.wgsl", "bn_partials", batch_norm_train::LAYOUT;
+    /// Batch norm (training): the batch statistics from the partials.
+    BnStats => "batch_norm_stats.wgsl", "bn_stats", batch_norm_train::LAYOUT;
+    /// Batch norm (training): normalization by the batch statistics.
+    BnNormalize => "batch_norm_train.wgsl", "bn_normalize", batch_norm_train::LAYOUT;
+    /// Batch norm (training): the running averages updated.
+    BnRunning => "batch_norm_running.wgsl", "bn_running", batch_norm_train::LAYOUT;
+    /// Batch norm backward: partial sums of dγ and dβ.
+    BnGradPartials => "batch_norm_grad_partials.wgsl", "bn_grad_partials", batch_norm_train::LAYOUT;
+    /// Batch norm backward: dγ and dβ from the partials.
+    BnGradParams => "batch_norm_grad_params.wgsl", "bn_grad_params", batch_norm_train::LAYOUT;
+    /// Batch norm backward: the input gradient.
+    BnGradInput => "batch_norm_grad.wgsl", "bn_grad_input", batch_norm_train::LAYOUT;
+    /// The loss and its gradient.
+    Loss => "loss.wgsl", "loss_grad", loss::LAYOUT;
+    /// One AdamW step.
+    Adam => "adam.wgsl", "adam", adam::LAYOUT;
+    /// Convolution backward: the input gradient, any kernel size and stride.
+    Conv2dDx => "conv2d_grad.wgsl", "conv2d_dx", conv2d_grad::LAYOUT;
+    /// Convolution backward: the input gradient, stride-1 3×3.
+    Conv2dDx3x3 => "conv2d_grad.wgsl", "conv2d_dx_3x3", conv2d_grad::LAYOUT;
+    /// Convolution backward: the input gradient, stride-1 unpadded 1×1.
+    Conv2dDxPointwise => "conv2d_grad.wgsl", "conv2d_dx_1x1", conv2d_grad::LAYOUT;
+    /// Convolution backward: weight and bias gradient partials, any kernel size and stride.
+    Conv2dDw => "conv2d_grad.wgsl", "conv2d_dw", conv2d_grad::LAYOUT;
+    /// Convolution backward: weight and bias gradient partials, stride-1 3×3.
+    Conv2dDw3x3 => "conv2d_grad.wgsl", "conv2d_dw_3x3", conv2d_grad::LAYOUT;
+    /// Convolution backward: weight and bias gradient partials, stride-1 1×1.
+    Conv2dDwPointwise => "conv2d_grad.wgsl", "conv2d_dw_1x1", conv2d_grad::LAYOUT;
+    /// Convolution backward: the sum of the weight and bias gradient partials.
+    Conv2dDwReduce => "conv2d_grad.wgsl", "conv2d_dw_reduce", conv2d_grad::LAYOUT;
+    /// Fully connected backward: the input gradient.
+    LinearDx => "linear_grad.wgsl", "linear_dx", linear_grad::LAYOUT;
+    /// Fully connected backward: the weight and bias gradients.
+    LinearDw => "linear_grad.wgsl", "linear_dw", linear_grad::LAYOUT;
 }
 
 /// Where a kernel's code lives.
@@ -165,146 +168,8 @@ impl KernelSource {
 }
 
 impl Kernel {
-    /// Every kernel.
-    pub const ALL: [Kernel; 38] = [
-        Kernel::Conv2d,
-        Kernel::Conv2d3x3,
-        Kernel::Conv2dPointwise,
-        Kernel::Linear,
-        Kernel::MaxPool,
-        Kernel::Upsample,
-        Kernel::Add,
-        Kernel::Affine,
-        Kernel::Patch,
-        Kernel::Concat,
-        Kernel::Peak,
-        Kernel::Relu,
-        Kernel::ReluGrad,
-        Kernel::Dropout,
-        Kernel::Copy,
-        Kernel::MaxPoolGrad,
-        Kernel::MaxPoolGradCells,
-        Kernel::UpsampleGrad,
-        Kernel::PatchGrad,
-        Kernel::ConcatGrad,
-        Kernel::BnPartials,
-        Kernel::BnStats,
-        Kernel::BnNormalize,
-        Kernel::BnRunning,
-        Kernel::BnGradPartials,
-        Kernel::BnGradParams,
-        Kernel::BnGradInput,
-        Kernel::Loss,
-        Kernel::Adam,
-        Kernel::Conv2dDx,
-        Kernel::Conv2dDx3x3,
-        Kernel::Conv2dDxPointwise,
-        Kernel::Conv2dDw,
-        Kernel::Conv2dDw3x3,
-        Kernel::Conv2dDwPointwise,
-        Kernel::Conv2dDwReduce,
-        Kernel::LinearDx,
-        Kernel::LinearDw,
-    ];
-
-    /// The kernel's WGSL source and entry point.
-    pub fn source(self) -> KernelSource {
-        let (file, wgsl, entry) = match self {
-            Kernel::Conv2d => ("conv2d.wgsl", wgsl::CONV2D, "conv2d"),
-            Kernel::Conv2d3x3 => ("conv2d.wgsl", wgsl::CONV2D, "conv2d_3x3"),
-            Kernel::Conv2dPointwise => ("conv2d.wgsl", wgsl::CONV2D, "conv2d_1x1"),
-            Kernel::Linear => ("linear.wgsl", wgsl::LINEAR, "linear"),
-            Kernel::MaxPool => ("pool.wgsl", wgsl::POOL, "max_pool"),
-            Kernel::Upsample => ("upsample.wgsl", wgsl::UPSAMPLE, "upsample_nearest"),
-            Kernel::Add => ("elementwise.wgsl", wgsl::ELEMENTWISE, "add"),
-            Kernel::Affine => ("batch_norm.wgsl", wgsl::BATCH_NORM, "affine"),
-            Kernel::Patch => ("patch.wgsl", wgsl::PATCH, "slice_patch"),
-            Kernel::Concat => ("concat.wgsl", wgsl::CONCAT, "concat_copy"),
-            Kernel::Peak => ("peak.wgsl", wgsl::PEAK, "fma_peak"),
-            Kernel::Relu => ("relu.wgsl", wgsl::RELU, "relu"),
-            Kernel::ReluGrad => ("relu_grad.wgsl", wgsl::RELU_GRAD, "relu_grad"),
-            Kernel::Dropout => ("dropout.wgsl", wgsl::DROPOUT, "dropout"),
-            Kernel::Copy => ("copy.wgsl", wgsl::COPY, "copy_into"),
-            Kernel::MaxPoolGrad => ("max_pool_grad.wgsl", wgsl::MAX_POOL_GRAD, "max_pool_grad"),
-            Kernel::MaxPoolGradCells => (
-                "max_pool_grad.wgsl",
-                wgsl::MAX_POOL_GRAD,
-                "max_pool_grad_cells",
-            ),
-            Kernel::UpsampleGrad => ("upsample_grad.wgsl", wgsl::UPSAMPLE_GRAD, "upsample_grad"),
-            Kernel::PatchGrad => ("patch_grad.wgsl", wgsl::PATCH_GRAD, "patch_grad"),
-            Kernel::ConcatGrad => ("concat_grad.wgsl", wgsl::CONCAT_GRAD, "concat_grad"),
-            Kernel::BnPartials => ("batch_norm_partials.wgsl", wgsl::BN_PARTIALS, "bn_partials"),
-            Kernel::BnStats => ("batch_norm_stats.wgsl", wgsl::BN_STATS, "bn_stats"),
-            Kernel::BnNormalize => ("batch_norm_train.wgsl", wgsl::BN_TRAIN, "bn_normalize"),
-            Kernel::BnRunning => ("batch_norm_running.wgsl", wgsl::BN_RUNNING, "bn_running"),
-            Kernel::BnGradPartials => (
-                "batch_norm_grad_partials.wgsl",
-                wgsl::BN_GRAD_PARTIALS,
-                "bn_grad_partials",
-            ),
-            Kernel::BnGradParams => (
-                "batch_norm_grad_params.wgsl",
-                wgsl::BN_GRAD_PARAMS,
-                "bn_grad_params",
-            ),
-            Kernel::BnGradInput => ("batch_norm_grad.wgsl", wgsl::BN_GRAD, "bn_grad_input"),
-            Kernel::Loss => ("loss.wgsl", wgsl::LOSS, "loss_grad"),
-            Kernel::Adam => ("adam.wgsl", wgsl::ADAM, "adam"),
-            Kernel::Conv2dDx => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dx"),
-            Kernel::Conv2dDx3x3 => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dx_3x3"),
-            Kernel::Conv2dDxPointwise => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dx_1x1"),
-            Kernel::Conv2dDw => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dw"),
-            Kernel::Conv2dDw3x3 => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dw_3x3"),
-            Kernel::Conv2dDwPointwise => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dw_1x1"),
-            Kernel::Conv2dDwReduce => ("conv2d_grad.wgsl", wgsl::CONV2D_GRAD, "conv2d_dw_reduce"),
-            Kernel::LinearDx => ("linear_grad.wgsl", wgsl::LINEAR_GRAD, "linear_dx"),
-            Kernel::LinearDw => ("linear_grad.wgsl", wgsl::LINEAR_GRAD, "linear_dw"),
-        };
-        KernelSource { file, wgsl, entry }
-    }
-
     /// Compiles the kernel, with its `WG_SIZE` override resolved to [`WORKGROUP_SIZE`].
     pub fn pipeline(self, device: &wgpu::Device) -> Result<wgpu::ComputePipeline, GpuError> {
         self.source().pipeline(device)
-    }
-
-    /// Layout of the kernel's uniform parameter struct.
-    pub fn layout(self) -> StructLayout {
-        match self {
-            Kernel::Conv2d | Kernel::Conv2d3x3 | Kernel::Conv2dPointwise => conv2d::LAYOUT,
-            Kernel::Linear => linear::LAYOUT,
-            Kernel::MaxPool => max_pool::LAYOUT,
-            Kernel::Upsample => upsample::LAYOUT,
-            Kernel::Add => sum::LAYOUT,
-            Kernel::Affine => affine::LAYOUT,
-            Kernel::Patch => patch::LAYOUT,
-            Kernel::Concat => concat::LAYOUT,
-            Kernel::Peak => peak::LAYOUT,
-            Kernel::Relu | Kernel::ReluGrad => relu::LAYOUT,
-            Kernel::Dropout => dropout::LAYOUT,
-            Kernel::Copy => copy::LAYOUT,
-            Kernel::MaxPoolGrad | Kernel::MaxPoolGradCells => max_pool_grad::LAYOUT,
-            Kernel::UpsampleGrad => upsample_grad::LAYOUT,
-            Kernel::PatchGrad => patch_grad::LAYOUT,
-            Kernel::ConcatGrad => concat_grad::LAYOUT,
-            Kernel::BnPartials
-            | Kernel::BnStats
-            | Kernel::BnNormalize
-            | Kernel::BnRunning
-            | Kernel::BnGradPartials
-            | Kernel::BnGradParams
-            | Kernel::BnGradInput => batch_norm_train::LAYOUT,
-            Kernel::Loss => loss::LAYOUT,
-            Kernel::Adam => adam::LAYOUT,
-            Kernel::Conv2dDx
-            | Kernel::Conv2dDx3x3
-            | Kernel::Conv2dDxPointwise
-            | Kernel::Conv2dDw
-            | Kernel::Conv2dDw3x3
-            | Kernel::Conv2dDwPointwise
-            | Kernel::Conv2dDwReduce => conv2d_grad::LAYOUT,
-            Kernel::LinearDx | Kernel::LinearDw => linear_grad::LAYOUT,
-        }
     }
 }
