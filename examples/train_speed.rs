@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use hourhand::cpu::train::Dropout;
 use hourhand::gpu::{AdapterRequest, GpuContext, GpuTrainer, TrainMemory};
+use hourhand::net::training::Dropout;
 use hourhand::net::{NetConfig, Program, Weights};
 use hourhand::train::adam::AdamStep;
 use hourhand::train::loss::Loss;

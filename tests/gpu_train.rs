@@ -12,8 +12,8 @@
 mod common;
 
 use common::{gpu, rng, uniform};
-use hourhand::cpu::train::Dropout;
 use hourhand::gpu::{GpuError, GpuTrainer};
+use hourhand::net::training::Dropout;
 use hourhand::net::{NetConfig, Network, Params, Program, Tensor, Weights};
 use hourhand::train::adam::AdamStep;
 use hourhand::train::loss::Loss;

@@ -10,7 +10,6 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{gpu, rng, uniform};
-use hourhand::cpu::train::Dropout;
 use hourhand::cpu::{backward, batch_norm, elementwise};
 use hourhand::gpu::kernels::{
     Dispatch, Slot, batch_norm_grad, batch_norm_train, concat_grad, copy, dropout, max_pool_grad,
@@ -19,6 +18,7 @@ use hourhand::gpu::kernels::{
 use hourhand::gpu::runner::run_dispatches;
 use hourhand::net::Shape;
 use hourhand::net::program::BatchNorm;
+use hourhand::net::training::Dropout;
 
 fn t(name: &str) -> Slot {
     Slot::Tensor(name.into())

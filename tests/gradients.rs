@@ -263,7 +263,7 @@ fn network_backward_matches_finite_differences() {
     let input = uniform(&mut g, batch * s * s, -1.0, 1.0);
     let outputs = program.output_shape().len();
     let r = uniform(&mut g, batch * outputs, -1.0, 1.0);
-    let dropout = train::Dropout {
+    let dropout = hourhand::net::training::Dropout {
         rate: 0.25,
         seed: 99,
     };
@@ -320,7 +320,7 @@ fn fused_batch_norm_relu_backward_equals_the_plain_one() {
         let mut g = rng(20 + step as u64);
         let input = uniform(&mut g, batch * s * s, -1.0, 1.0);
         let r = uniform(&mut g, batch * outputs, -1.0, 1.0);
-        let dropout = train::Dropout {
+        let dropout = hourhand::net::training::Dropout {
             rate: 0.25,
             seed: 7 + step,
         };

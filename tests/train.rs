@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::{hourhand, scratch, stderr};
-use hourhand::cpu::train::Dropout;
 use hourhand::cpu::train::Workspace;
 use hourhand::data::nyu::{SplitFrame, write_split};
 use hourhand::data::open::OpenOptions;
 use hourhand::data::synth::{SynthOptions, generate};
+use hourhand::net::training::Dropout;
 use hourhand::net::{NetConfig, Program, Weights};
 use hourhand::train::adam::AdamStep;
 use hourhand::train::augment::Augment;

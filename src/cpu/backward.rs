@@ -1,10 +1,10 @@
-//! Gradients of the cheap ops (ReLU, pooling, upsampling, patches, concatenation) and dropout,
-//! whose mask both backends derive from the same integer hash so a GPU step can be checked
-//! against a CPU step on the same batch.
+//! Gradients of the cheap ops (ReLU, pooling, upsampling, patches, concatenation) and dropout
+//! (its mask from [`crate::net::training`], which the GPU's shader computes alike).
 
 use rayon::prelude::*;
 
 use crate::net::Shape;
+use crate::net::training::{dropout_keep, dropout_threshold};
 
 /// Backward of ReLU from its output: the gradient passes where `y > 0`.
 pub fn relu_backward(y: &[f32], dy: &[f32]) -> Vec<f32> {
@@ -221,26 +221,6 @@ pub fn concat_part_backward_into(
     for (n, dst) in part.chunks_mut(len).enumerate() {
         dst.copy_from_slice(&dy[n * total + offset..][..len]);
     }
-}
-
-/// A 32-bit integer hash (PCG output permutation, as in Jarzynski and Olano, "Hash Functions
-/// for GPU Rendering"): cheap, well mixed, and written identically in `shaders/dropout.wgsl`.
-pub fn pcg_hash(v: u32) -> u32 {
-    let state = v.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
-    let word = ((state >> ((state >> 28) + 4)) ^ state).wrapping_mul(277_803_737);
-    (word >> 22) ^ word
-}
-
-/// Dropout's decision for element `index` of the tensor with key `key` (seed and op mixed):
-/// keep when the hash is at or above `threshold = rate·2³²`. Integer compare, so both backends
-/// agree bit for bit.
-pub fn dropout_keep(key: u32, index: u32, threshold: u32) -> bool {
-    pcg_hash(index ^ pcg_hash(key)) >= threshold
-}
-
-/// The integer threshold of a dropout rate in [0, 1).
-pub fn dropout_threshold(rate: f32) -> u32 {
-    (rate.clamp(0.0, 1.0) as f64 * 4_294_967_296.0).min(u32::MAX as f64) as u32
 }
 
 /// Dropout forward and backward are the same map: kept elements scaled by `1/(1 − rate)`, the

@@ -5,9 +5,7 @@ use rayon::prelude::*;
 
 use crate::net::Shape;
 use crate::net::lower::BN_EPS;
-
-/// Momentum of the running averages (PyTorch's default): `r ← (1 − m)·r + m·batch`.
-pub const BN_MOMENTUM: f32 = 0.1;
+use crate::net::training::BN_MOMENTUM;
 
 /// What the backward pass needs from a training-mode forward, per channel.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,6 +6,7 @@ mod lrhn;
 pub mod op;
 pub mod program;
 pub mod tensor;
+pub mod training;
 pub mod weights;
 
 pub use config::{ConfigError, NetConfig};

@@ -13,9 +13,8 @@ use super::engine::Engine;
 use super::error::TrainError;
 use super::log::{EpochRecord, append_log};
 use super::step::StepOptions;
-use crate::cpu::backward::pcg_hash;
-use crate::cpu::train::Dropout;
 use crate::data::{EVAL_SUBSET, PRIOR_JOINT};
+use crate::net::training::{Dropout, pcg_hash};
 use crate::net::{Network, Storage, Weights};
 use crate::train::adam::AdamStep;
 

@@ -8,7 +8,8 @@ use super::adam::{AdamStep, adam_update};
 use super::loss::Loss;
 use rayon::prelude::*;
 
-use crate::cpu::train::{self as cpu, Dropout, Workspace};
+use crate::cpu::train::{self as cpu, Workspace};
+use crate::net::training::Dropout;
 use crate::net::{Op, Params, Program};
 
 /// Everything one step needs besides the batch.

@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use hourhand::cpu::train::{Dropout, OpTime, Workspace};
+use hourhand::cpu::train::{OpTime, Workspace};
 use hourhand::gpu::GpuTrainer;
+use hourhand::net::training::Dropout;
 use hourhand::net::{Program, Weights};
 use hourhand::train::adam::AdamStep;
 use hourhand::train::loss::Loss;

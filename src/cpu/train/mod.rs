@@ -8,6 +8,7 @@ use std::collections::HashMap;
 pub use workspace::{OpTime, Workspace};
 
 use super::batch_norm::{self, BatchStats};
+use crate::net::training::Dropout;
 use crate::net::{Op, Params, Program};
 
 /// What a training-mode forward pass leaves for backward: every tensor, and the batch
@@ -23,26 +24,6 @@ pub struct Tape {
     pub stats: HashMap<String, BatchStats>,
     /// Dropout rate applied, and the seed its masks came from.
     pub dropout: Dropout,
-}
-
-/// Dropout settings of one step.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Dropout {
-    /// Fraction of elements zeroed (0 disables dropout).
-    pub rate: f32,
-    /// Seed of this step's masks.
-    pub seed: u32,
-}
-
-impl Dropout {
-    /// No dropout.
-    pub const NONE: Dropout = Dropout { rate: 0.0, seed: 0 };
-
-    /// The mask key of the `ordinal`-th dropout op of the program: a different mask per op
-    /// and per step, the same on both backends.
-    pub fn key(&self, ordinal: u32) -> u32 {
-        self.seed.wrapping_add(ordinal.wrapping_mul(0x9E37_79B9))
-    }
 }
 
 /// Parameter gradients by parameter name (running statistics have none).

@@ -11,10 +11,11 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use super::{Dropout, Grads, Tape};
+use super::{Grads, Tape};
 use crate::cpu::batch_norm;
 use crate::cpu::conv::{self, ConvGradsMut};
 use crate::cpu::{backward, elementwise, linear};
+use crate::net::training::Dropout;
 use crate::net::{Op, Params, Program};
 
 /// The buffers of training steps on the CPU; see the module docs.

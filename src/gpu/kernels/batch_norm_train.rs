@@ -11,10 +11,10 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{Dispatch, Kernel, Slot, StructLayout, WORKGROUP_SIZE, layout, u};
-use crate::cpu::batch_norm::BN_MOMENTUM;
 use crate::net::Shape;
 use crate::net::lower::BN_EPS;
 use crate::net::program::BatchNorm;
+use crate::net::training::BN_MOMENTUM;
 
 /// Values of a channel one workgroup reduces (64 per invocation).
 pub const CHUNK: usize = 64 * WORKGROUP_SIZE as usize;

@@ -1,12 +1,11 @@
 //! `shaders/dropout.wgsl`: dropout forward and backward (one map), its mask drawn from the
-//! same integer hash as [`crate::cpu::backward::dropout`], so both backends drop the same
+//! same integer hash as the CPU ([`crate::net::training`]), so both backends drop the same
 //! elements.
 
 use bytemuck::{Pod, Zeroable};
 
 use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
-use crate::cpu::backward::dropout_threshold;
-use crate::cpu::train::Dropout;
+use crate::net::training::{Dropout, dropout_threshold};
 
 /// Mirrors `DropoutParams` in `dropout.wgsl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there

@@ -356,7 +356,7 @@ impl GpuTrainer {
 
 /// Options for building the plan; each step's own are written over them.
 fn placeholder_options() -> StepOptions {
-    use crate::cpu::train::Dropout;
+    use crate::net::training::Dropout;
     use crate::train::adam::AdamStep;
     StepOptions {
         loss: crate::train::loss::Loss::Mse,
