@@ -5,6 +5,7 @@
 //! reader and is handed to the next tensor that fits. An op's inputs are still live when its
 //! output is allocated, so no dispatch reads and writes the same buffer.
 
+use crate::gpu::kernels::bind_group;
 use std::collections::HashMap;
 
 use wgpu::util::DeviceExt;
@@ -114,12 +115,9 @@ impl Plan {
                     usage: wgpu::BufferUsages::UNIFORM,
                 });
                 stats.buffers += 1;
-                let mut entries = vec![wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: uniform.as_entire_binding(),
-                }];
-                for (j, slot) in d.slots.iter().enumerate() {
-                    let resource = match slot {
+                let mut resources = Vec::new();
+                for slot in &d.slots {
+                    resources.push(match slot {
                         Slot::Tensor(t) => wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                             buffer: &slots[slot_of[t.as_str()]],
                             offset: 0,
@@ -133,18 +131,10 @@ impl Plan {
                         Slot::Grad(_) | Slot::ParamGrad(_) | Slot::Aux(_) => {
                             unreachable!("inference dispatches bind tensors and parameters only")
                         }
-                    };
-                    entries.push(wgpu::BindGroupEntry {
-                        binding: j as u32 + 1,
-                        resource,
                     });
                 }
                 let pipeline = &cx.pipelines[&d.kernel];
-                let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some(op.name()),
-                    layout: &pipeline.get_bind_group_layout(0),
-                    entries: &entries,
-                });
+                let bind_group = bind_group(device, pipeline, op.name(), &uniform, resources);
                 stats.bind_groups += 1;
                 steps.push(Step {
                     op: op.name().to_string(),

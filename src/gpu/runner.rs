@@ -3,6 +3,7 @@
 //! Every slot gets its own buffer, uploaded from the host, and the asked-for slots are read
 //! back after one submission.
 
+use crate::gpu::kernels::bind_group;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc;
 
@@ -54,24 +55,12 @@ pub fn run_dispatches(
             contents: &d.params,
             usage: wgpu::BufferUsages::UNIFORM,
         });
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: uniform.as_entire_binding(),
-        }];
-        for (j, slot) in d.slots.iter().enumerate() {
-            let buffer = gpu
-                .get(slot)
-                .unwrap_or_else(|| panic!("run_dispatches: no buffer given for slot {slot:?}"));
-            entries.push(wgpu::BindGroupEntry {
-                binding: j as u32 + 1,
-                resource: buffer.as_entire_binding(),
-            });
-        }
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &entries,
+        let buffers = d.slots.iter().map(|slot| {
+            gpu.get(slot)
+                .unwrap_or_else(|| panic!("run_dispatches: no buffer given for slot {slot:?}"))
+                .as_entire_binding()
         });
+        let bind_group = bind_group(device, pipeline, d.kernel.source().entry, &uniform, buffers);
         // One pass per dispatch: later dispatches see earlier writes.
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: None,

@@ -33,6 +33,31 @@ pub use registry::{Kernel, KernelSource};
 
 use crate::net::{Op, Program};
 
+/// A kernel's bind group by the binding convention above: `uniform` (its parameters) at
+/// binding 0, then `resources` at 1, 2, … in order. The one place that lays bindings out, for
+/// the inference plan, the trainer, the loose-dispatch runner and the peak measurement alike.
+pub fn bind_group<'a>(
+    device: &wgpu::Device,
+    pipeline: &wgpu::ComputePipeline,
+    label: &str,
+    uniform: &'a wgpu::Buffer,
+    resources: impl IntoIterator<Item = wgpu::BindingResource<'a>>,
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = std::iter::once(uniform.as_entire_binding())
+        .chain(resources)
+        .enumerate()
+        .map(|(binding, resource)| wgpu::BindGroupEntry {
+            binding: binding as u32,
+            resource,
+        })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &entries,
+    })
+}
+
 /// The name of the kernel set the GPU backend runs, as `bench` reports it. There is one today:
 /// register-blocked, barrier-free kernels without workgroup memory, tuned on lavapipe
 /// (software Vulkan). Variants for real GPUs (tiled, subgroup, f16), chosen per adapter, will

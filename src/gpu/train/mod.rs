@@ -12,6 +12,7 @@
 mod exec;
 mod schedule;
 
+use crate::gpu::kernels::bind_group;
 use std::collections::{BTreeMap, HashMap};
 
 use super::context::GpuContext;
@@ -151,21 +152,14 @@ impl GpuTrainer {
             });
             ctx.queue.write_buffer(&uniform, 0, &d.params);
             stats.buffers += 1;
-            let mut entries = vec![wgpu::BindGroupEntry {
-                binding: 0,
-                resource: uniform.as_entire_binding(),
-            }];
-            for (j, slot) in d.slots.iter().enumerate() {
-                entries.push(wgpu::BindGroupEntry {
-                    binding: j as u32 + 1,
-                    resource: buffers[slot].as_entire_binding(),
-                });
-            }
-            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some(d.kernel.source().entry),
-                layout: &pipeline.get_bind_group_layout(0),
-                entries: &entries,
-            });
+            let resources = d.slots.iter().map(|slot| buffers[slot].as_entire_binding());
+            let bind_group = bind_group(
+                device,
+                pipeline,
+                d.kernel.source().entry,
+                &uniform,
+                resources,
+            );
             stats.bind_groups += 1;
             steps.push(Planned {
                 phase: scheduled.phase,
