@@ -281,6 +281,22 @@ fn mean(points: impl Iterator<Item = DVec3>) -> Option<DVec3> {
 mod tests {
     use super::*;
 
+    /// The camera of the 160×120 test frames.
+    const CAMERA: Intrinsics = Intrinsics {
+        fx: 150.0,
+        fy: 150.0,
+        cx: 80.0,
+        cy: 60.0,
+    };
+
+    /// The default options without the push behind the surface, so centres are exact.
+    fn exact() -> DetectOptions {
+        DetectOptions {
+            surface_offset: 0.0,
+            ..Default::default()
+        }
+    }
+
     /// A 160×120 frame: background at 2000 mm and a 40×40 px square at `z` around (u, v).
     fn frame(u: usize, v: usize, z: f32) -> DepthMap {
         let (w, h): (usize, usize) = (160, 120);
@@ -299,16 +315,7 @@ mod tests {
 
     #[test]
     fn finds_the_closest_object_and_its_centre() {
-        let k = Intrinsics {
-            fx: 150.0,
-            fy: 150.0,
-            cx: 80.0,
-            cy: 60.0,
-        };
-        let options = DetectOptions {
-            surface_offset: 0.0,
-            ..Default::default()
-        };
+        let (k, options) = (CAMERA, exact());
         let c = detect_hand(&frame(100, 40, 600.0), &k, &options).unwrap();
         // The square spans u 81..=119 → mean 100, v 21..=59 → mean 40.
         let expect = k.uvd_to_xyz(Vec3::new(100.0, 40.0, 600.0));
@@ -337,16 +344,7 @@ mod tests {
                 }
             })
             .collect();
-        let k = Intrinsics {
-            fx: 150.0,
-            fy: 150.0,
-            cx: 80.0,
-            cy: 60.0,
-        };
-        let options = DetectOptions {
-            surface_offset: 0.0,
-            ..Default::default()
-        };
+        let (k, options) = (CAMERA, exact());
         let c = detect_hand(&DepthMap::new(w, h, mm).unwrap(), &k, &options).unwrap();
         let hand = k.uvd_to_xyz(Vec3::new(119.5, 59.5, 600.0));
         assert!((c - hand).length() < 15.0, "{c} vs {hand}");
@@ -354,16 +352,7 @@ mod tests {
 
     #[test]
     fn a_fragment_in_front_of_the_hand_is_set_aside() {
-        let k = Intrinsics {
-            fx: 150.0,
-            fy: 150.0,
-            cx: 80.0,
-            cy: 60.0,
-        };
-        let options = DetectOptions {
-            surface_offset: 0.0,
-            ..Default::default()
-        };
+        let (k, options) = (CAMERA, exact());
         // A 7×7 px blob (49 pixels, too small for a hand) 100 mm in front of the square.
         let mut mm = frame(100, 40, 600.0).into_values();
         for y in 80..87 {
