@@ -147,6 +147,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         !args.batch.is_empty() && args.batch.iter().all(|&b| b > 0),
         "--batch sizes must be at least 1"
     );
+    anyhow::ensure!(
+        !(args.check && (args.device.is_cpu() || args.train)),
+        "--check compares the GPU backend's inference with the CPU backend's; it does not apply to --backend cpu or --train"
+    );
     let (weights, source) = args.weights.load()?;
     if args.train {
         if !args.json {
