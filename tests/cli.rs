@@ -120,6 +120,22 @@ fn bench_json_has_the_documented_fields_for_both_backends() {
 }
 
 #[test]
+fn bench_check_without_a_gpu_pass_is_refused() {
+    for args in [
+        &["bench", "--backend", "cpu", "--check"][..],
+        &["bench", "--train", "--check", "--batch", "1"][..],
+    ] {
+        let o = hourhand(args);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(
+            stderr(&o).contains("--check compares the GPU backend's inference"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
 fn bench_per_layer_reports_every_layer() {
     let o = hourhand(&[
         "bench",
