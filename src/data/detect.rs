@@ -84,6 +84,9 @@ pub fn detect_hand(
     // The nearest surface may be a fragment too small to be a hand (a fingertip cut off from the
     // hand by its own depth jump, a blob of noise): set it aside and look behind it.
     let mut set_aside = vec![false; values.len()];
+    // Readings nearer than `far` not yet set aside (an object may also hold readings between
+    // `far` and `far + band`, which `valid` never counted).
+    let mut remaining = valid;
     let mut fragments = Vec::new();
     let object = loop {
         let near = robust_nearest(depth, &set_aside, far, (options.min_pixels / 4).max(8));
@@ -92,7 +95,7 @@ pub fn detect_hand(
             break object;
         }
         fragments.push(format!("{} pixels at {near} mm", object.pixels.len()));
-        let remaining = valid - set_aside.iter().filter(|&&s| s).count() - object.pixels.len();
+        remaining -= object.pixels.iter().filter(|&&i| values[i] < far).count();
         if fragments.len() == MAX_FRAGMENTS || remaining < options.min_pixels {
             return Err(NoHand(format!(
                 "no object of at least {} pixels nearer than {far} mm; the closest were {}",
@@ -373,6 +376,23 @@ mod tests {
             .collect();
         let e = detect_hand(&DepthMap::new(160, 120, only).unwrap(), &k, &options).unwrap_err();
         assert!(e.0.contains("the closest were 49 pixels at 500 mm"), "{e}");
+    }
+
+    /// A fragment that runs on past the far limit (25 readings nearer, 74 beyond) does not
+    /// use up the readings left to find the hand behind it: only the nearer ones count.
+    #[test]
+    fn a_fragment_reaching_past_the_far_limit_leaves_the_hand_findable() {
+        let mm: Vec<f32> = (0..160 * 120)
+            .map(|i| match (i % 160, i / 160) {
+                (100..110, 40..50) => 1495.0,
+                (20..25, 80..85) => 1480.0,
+                (20..57, 85..87) => 1505.0,
+                _ => 2000.0,
+            })
+            .collect();
+        let c = detect_hand(&DepthMap::new(160, 120, mm).unwrap(), &CAMERA, &exact()).unwrap();
+        let expect = CAMERA.uvd_to_xyz(Vec3::new(104.5, 44.5, 1495.0));
+        assert!((c - expect).length() < 0.5, "{c} vs {expect}");
     }
 
     /// A synthetic hand whose fingertip, pointing at the camera, is cut off from the rest by a
