@@ -174,6 +174,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut layers: Option<(usize, Vec<LayerTime>)> = None;
     let mut failed_checks = Vec::new();
+    // The CPU backend, built once: the reference of --check, then timed itself.
+    let mut cpu: Option<FastNet> = None;
     if !args.device.is_cpu() {
         let ctx = args.device.gpu()?;
         let backend = format!("{:?}", ctx.info.backend).to_lowercase();
@@ -199,7 +201,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             r.peak_gflops = Some(peak);
             r.kernels = Some(KERNEL_SET);
             if args.check {
-                let want = FastNet::from_network(&net).forward(&[x], batch)?;
+                let reference = cpu.get_or_insert_with(|| FastNet::from_network(&net));
+                let want = reference.forward(&[x], batch)?;
                 let diff = output
                     .iter()
                     .zip(&want)
@@ -223,7 +226,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     if !args.no_cpu || args.device.is_cpu() {
-        let mut cpu = FastNet::from_network(&net);
+        let mut cpu = cpu.unwrap_or_else(|| FastNet::from_network(&net));
         let adapter = format!("CPU, {} threads", rayon::current_num_threads());
         let peak = hourhand::cpu::fast::peak::measure();
         let mut cpu_layers = None;
