@@ -10,6 +10,15 @@ use super::{OniDepthStream, OpenNi2Camera, list, write_oni};
 use crate::camera::library::VendorLibrary;
 use crate::camera::{CameraError, DepthCamera};
 
+/// An 8×6 stream at 30 FPS, for the tests that need a recording but not its contents.
+const TINY: OniDepthStream = OniDepthStream {
+    width: 8,
+    height: 6,
+    fps: 30,
+    horizontal_fov: 1.0,
+    vertical_fov: 0.8,
+};
+
 fn temp_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("hourhand-openni2-{}-{name}", std::process::id()))
 }
@@ -204,13 +213,7 @@ fn files_that_are_not_recordings_are_refused_without_a_crash() {
 
     // A real header followed by noise, and a recording cut short inside its properties: these
     // get past the signature check, so OpenNI2 itself has to refuse them.
-    let stream = OniDepthStream {
-        width: 8,
-        height: 6,
-        fps: 30,
-        horizontal_fov: 1.0,
-        vertical_fov: 0.8,
-    };
+    let stream = TINY;
     let whole = TempFile(temp_path("whole.oni"));
     write_oni(&whole.0, stream, &synthetic_frames(8, 6, 2)).unwrap();
     let bytes = std::fs::read(&whole.0).unwrap();
@@ -255,13 +258,7 @@ fn a_missing_library_names_the_package() {
 #[test]
 fn listing_leaves_recordings_out() {
     let file = TempFile(temp_path("listed.oni"));
-    let stream = OniDepthStream {
-        width: 8,
-        height: 6,
-        fps: 30,
-        horizontal_fov: 1.0,
-        vertical_fov: 0.8,
-    };
+    let stream = TINY;
     write_oni(&file.0, stream, &synthetic_frames(8, 6, 1)).unwrap();
     let camera = open(&file.0);
     let cameras = list().unwrap_or_else(|e| panic!("{e}"));
