@@ -61,53 +61,10 @@ pub fn max_pool_backward_into(
     });
 }
 
-/// Backward of max pooling on one plane (`dst` all written), `window` = (kernel, stride): the
-/// 2×2 stride-2 window the network uses branch-free (its windows do not overlap, so each
-/// input element is written once, the gradient or 0), any other by
-/// [`max_pool_backward_plane_any`]. Both pick the first maximum, so they give the same bits.
-pub(crate) fn max_pool_backward_plane(
-    src: &[f32],
-    g: &[f32],
-    dst: &mut [f32],
-    from: Shape,
-    to: Shape,
-    window: (usize, usize),
-) {
-    if window != (2, 2) {
-        return max_pool_backward_plane_any(src, g, dst, from, to, window);
-    }
-    let w = from.w;
-    for (oy, g) in g.chunks_exact(to.w).enumerate().take(to.h) {
-        let (top, bottom) = dst[2 * oy * w..][..2 * w].split_at_mut(w);
-        let r0 = src[2 * oy * w..][..2 * to.w].chunks_exact(2);
-        let r1 = src[(2 * oy + 1) * w..][..2 * to.w].chunks_exact(2);
-        let d0 = top[..2 * to.w].chunks_exact_mut(2);
-        let d1 = bottom[..2 * to.w].chunks_exact_mut(2);
-        for ((((a, b), d0), d1), &g) in r0.zip(r1).zip(d0).zip(d1).zip(g) {
-            // The first maximum in row-major order: later ones win only when strictly larger.
-            let (mut m, mut k) = (a[0], 0u8);
-            for (v, i) in [(a[1], 1u8), (b[0], 2), (b[1], 3)] {
-                let larger = v > m;
-                m = if larger { v } else { m };
-                k = if larger { i } else { k };
-            }
-            let pick = |i: u8| if k == i { g } else { 0.0 };
-            d0[0] = pick(0);
-            d0[1] = pick(1);
-            d1[0] = pick(2);
-            d1[1] = pick(3);
-        }
-        // An odd width's last column is in no window.
-        top[2 * to.w..].fill(0.0);
-        bottom[2 * to.w..].fill(0.0);
-    }
-    // As is an odd height's last row.
-    dst[2 * to.h * w..].fill(0.0);
-}
-
-/// [`max_pool_backward_plane`] for any window (overlapping ones add up): the plain loop, and
-/// the reference of the 2×2 path.
-pub(crate) fn max_pool_backward_plane_any(
+/// Backward of max pooling on one plane (`dst` all written), `window` = (kernel, stride);
+/// overlapping windows add up. (A branch-free 2×2 path like the forward's was measured no
+/// faster: this pass is bound by memory.)
+fn max_pool_backward_plane(
     src: &[f32],
     g: &[f32],
     dst: &mut [f32],
@@ -242,56 +199,4 @@ pub fn dropout_into(x: &[f32], key: u32, rate: f32, y: &mut [f32]) {
             0.0
         };
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cpu::elementwise::{max_pool_plane, max_pool_plane_any};
-
-    /// The 2×2 paths against the plain loops, bit for bit, on odd sizes (a last row and column
-    /// in no window) and on values with many ties (ReLU outputs: zeros), where the first
-    /// maximum must win.
-    #[test]
-    fn the_two_by_two_pooling_paths_match_the_plain_loops() {
-        for (h, w) in [(2, 2), (7, 9), (6, 5), (5, 34), (1, 3)] {
-            let from = Shape { c: 1, h, w };
-            let to = Shape {
-                c: 1,
-                h: h / 2,
-                w: w / 2,
-            };
-            let mut state = 12345u32 ^ (h * 100 + w) as u32;
-            let mut next = || {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                state >> 8
-            };
-            // Several levels, half of them clamped to zero as after a ReLU.
-            let x: Vec<f32> = (0..h * w)
-                .map(|_| (next() % 7) as f32 - 3.0)
-                .map(|v: f32| v.max(0.0))
-                .collect();
-            let g: Vec<f32> = (0..to.h * to.w)
-                .map(|_| next() as f32 / 1e6 + 0.5)
-                .collect();
-
-            let (mut fast, mut plain) = (vec![9.0; to.h * to.w], vec![7.0; to.h * to.w]);
-            max_pool_plane(&x, &mut fast, from, to, (2, 2));
-            max_pool_plane_any(&x, &mut plain, from, to, (2, 2));
-            assert_eq!(bits(&fast), bits(&plain), "forward {h}×{w}");
-
-            // Stale values in the gradient buffers: every element must be written.
-            let (mut fast, mut plain) = (vec![9.0; h * w], vec![7.0; h * w]);
-            max_pool_backward_plane(&x, &g, &mut fast, from, to, (2, 2));
-            max_pool_backward_plane_any(&x, &g, &mut plain, from, to, (2, 2));
-            assert_eq!(bits(&fast), bits(&plain), "backward {h}×{w}");
-            // Every window's gradient landed once, on its first maximum.
-            let sum: f32 = fast.iter().sum();
-            assert!((sum - g.iter().sum::<f32>()).abs() < 1e-3, "{h}×{w}");
-        }
-    }
-
-    fn bits(v: &[f32]) -> Vec<u32> {
-        v.iter().map(|f| f.to_bits()).collect()
-    }
 }

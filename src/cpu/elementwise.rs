@@ -59,7 +59,7 @@ pub(crate) fn max_pool_plane(
 }
 
 /// [`max_pool_plane`] for any window: the plain loop (and the reference of the 2×2 path).
-pub(crate) fn max_pool_plane_any(
+fn max_pool_plane_any(
     src: &[f32],
     dst: &mut [f32],
     from: Shape,
@@ -222,6 +222,41 @@ pub fn concat_into(parts: &[(&[f32], usize)], y: &mut [f32]) {
         for (data, len) in parts {
             dst[offset..offset + len].copy_from_slice(&data[n * len..(n + 1) * len]);
             offset += len;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The 2×2 path against the plain loop, bit for bit, on odd sizes (a last row and column in
+    /// no window) and on values with many ties (ReLU outputs: zeros).
+    #[test]
+    fn the_two_by_two_pooling_path_matches_the_plain_loop() {
+        for (h, w) in [(2, 2), (7, 9), (6, 5), (5, 34), (1, 3)] {
+            let from = Shape { c: 1, h, w };
+            let to = Shape {
+                c: 1,
+                h: h / 2,
+                w: w / 2,
+            };
+            let mut state = 12345u32 ^ (h * 100 + w) as u32;
+            let mut next = || {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                state >> 8
+            };
+            // Several levels, half of them clamped to zero as after a ReLU.
+            let x: Vec<f32> = (0..h * w)
+                .map(|_| (next() % 7) as f32 - 3.0)
+                .map(|v: f32| v.max(0.0))
+                .collect();
+            // Stale values in the outputs: every element must be written.
+            let (mut fast, mut plain) = (vec![9.0; to.h * to.w], vec![7.0; to.h * to.w]);
+            max_pool_plane(&x, &mut fast, from, to, (2, 2));
+            max_pool_plane_any(&x, &mut plain, from, to, (2, 2));
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&plain), "{h}×{w}");
         }
     }
 }
