@@ -14,7 +14,7 @@ fn a_shader_the_device_rejects_is_an_error_not_a_panic() {
     // Every kernel we ship compiles.
     assert!(Kernel::Peak.pipeline(&ctx.device).is_ok());
     let broken = KernelSource {
-        file: "broken.wgsl",
+        shader: "broken",
         wgsl: "override WG_SIZE: u32 = 64u;\n@compute @workgroup_size(WG_SIZE)\nfn main() { let x: f32 = not_declared; }\n",
         entry: "main",
     };
@@ -22,7 +22,7 @@ fn a_shader_the_device_rejects_is_an_error_not_a_panic() {
     assert!(matches!(e, GpuError::Pipeline { .. }), "{e:?}");
     let text = e.to_string();
     assert!(
-        text.contains("main in shaders/broken.wgsl") && text.contains("--backend cpu"),
+        text.contains("main in shaders/broken.wesl") && text.contains("--backend cpu"),
         "{text}"
     );
     // The device is still usable, and its error was caught, not left for later.

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use common::{gpu, rng, uniform};
 use hourhand::cpu::{backward, batch_norm, elementwise};
 use hourhand::gpu::kernels::{
-    Dispatch, Slot, batch_norm_grad, batch_norm_train, concat_grad, copy, dropout, max_pool_grad,
+    self as kernels, Dispatch, Slot, batch_norm_grad, concat_grad, copy, dropout, max_pool_grad,
     patch_grad, relu, upsample_grad,
 };
 use hourhand::gpu::runner::run_dispatches;
@@ -301,8 +301,8 @@ fn batch_norm_training_forward_and_running_update_match_cpu() {
             &mut want_rm,
             &mut want_rv,
         );
-        let mut dispatches = batch_norm_train::forward(&b, shape, batch);
-        dispatches.push(batch_norm_train::running(&b, shape, batch));
+        let mut dispatches = kernels::batch_norm::forward(&b, shape, batch);
+        dispatches.push(kernels::batch_norm::running(&b, shape, batch));
         let p = |n: &str| Slot::Param(format!("bn.{n}"));
         let got = run(
             &dispatches,
@@ -314,16 +314,16 @@ fn batch_norm_training_forward_and_running_update_match_cpu() {
                 (p("running_mean"), rm),
                 (p("running_var"), rv),
                 (
-                    batch_norm_train::partials(),
-                    vec![0.0; batch_norm_train::partials_len(&b, shape, batch)],
+                    kernels::batch_norm::partials(),
+                    vec![0.0; kernels::batch_norm::partials_len(&b, shape, batch)],
                 ),
-                (batch_norm_train::batch_mean(&b), vec![0.0; shape.c]),
-                (batch_norm_train::batch_var(&b), vec![0.0; shape.c]),
+                (kernels::batch_norm::batch_mean(&b), vec![0.0; shape.c]),
+                (kernels::batch_norm::batch_var(&b), vec![0.0; shape.c]),
             ],
             &[
                 t("y"),
-                batch_norm_train::batch_mean(&b),
-                batch_norm_train::batch_var(&b),
+                kernels::batch_norm::batch_mean(&b),
+                kernels::batch_norm::batch_var(&b),
                 p("running_mean"),
                 p("running_var"),
             ],
@@ -363,11 +363,11 @@ fn batch_norm_backward_matches_cpu() {
                     (g("y"), dy.clone()),
                     (g("x"), old.clone()),
                     (Slot::Param("bn.weight".into()), gamma.clone()),
-                    (batch_norm_train::batch_mean(&b), stats.mean.clone()),
-                    (batch_norm_train::batch_var(&b), stats.var.clone()),
+                    (kernels::batch_norm::batch_mean(&b), stats.mean.clone()),
+                    (kernels::batch_norm::batch_var(&b), stats.var.clone()),
                     (
-                        batch_norm_train::partials(),
-                        vec![0.0; batch_norm_train::partials_len(&b, shape, batch)],
+                        kernels::batch_norm::partials(),
+                        vec![0.0; kernels::batch_norm::partials_len(&b, shape, batch)],
                     ),
                     (pg("weight"), vec![0.0; shape.c]),
                     (pg("bias"), vec![0.0; shape.c]),

@@ -15,37 +15,83 @@ use naga::valid::{Capabilities, ValidationFlags, Validator};
 fn parse(kernel: Kernel) -> (naga::Module, naga::valid::ModuleInfo) {
     let src = kernel.source();
     let module = naga::front::wgsl::parse_str(src.wgsl)
-        .unwrap_or_else(|e| panic!("{}: {}", src.file, e.emit_to_string(src.wgsl)));
+        .unwrap_or_else(|e| panic!("{}: {}", src.shader, e.emit_to_string(src.wgsl)));
     let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
         .validate(&module)
-        .unwrap_or_else(|e| panic!("{}: {}", src.file, e.emit_to_string(src.wgsl)));
+        .unwrap_or_else(|e| panic!("{}: {}", src.shader, e.emit_to_string(src.wgsl)));
     (module, info)
 }
 
-/// Every shader file under `shaders/` belongs to a kernel (none is left untested).
+/// Every shader under `shaders/` (outside `lib/` and the viewer's `view/`) belongs to a kernel,
+/// so none is left untested, and every kernel's composed source is self-contained: the
+/// imports are resolved and nothing shared is left to write again.
 #[test]
 fn every_shader_file_is_a_kernel() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|f| f.ends_with(".wgsl"))
+        .filter_map(|f| f.strip_suffix(".wesl").map(str::to_string))
         .collect();
     files.sort();
     let mut known: Vec<String> = Kernel::ALL
         .iter()
-        .map(|k| k.source().file.to_string())
+        .map(|k| k.source().shader.to_string())
         .collect();
     known.sort();
     known.dedup();
     assert_eq!(files, known);
     for k in Kernel::ALL {
-        let on_disk = std::fs::read_to_string(dir.join(k.source().file)).unwrap();
-        assert_eq!(
-            on_disk,
-            k.source().wgsl,
-            "{} embedded copy is stale",
-            k.source().file
+        let src = k.source();
+        assert!(
+            !src.wgsl.contains("import "),
+            "{}: an import was left unresolved",
+            src.shader
+        );
+    }
+}
+
+/// Every shared module under `shaders/lib/` is imported by some shader, and none repeats a
+/// struct another shader or module declares (the point of composing them).
+#[test]
+fn shared_declarations_are_written_once() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut sources = Vec::new();
+    for sub in ["", "lib"] {
+        for e in std::fs::read_dir(dir.join(sub)).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_some_and(|x| x == "wesl") {
+                sources.push((path.clone(), std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    let mut structs: std::collections::HashMap<String, std::path::PathBuf> = Default::default();
+    for (path, text) in &sources {
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("struct ") {
+                let name = rest.split_whitespace().next().unwrap().to_string();
+                if let Some(first) = structs.insert(name.clone(), path.clone()) {
+                    panic!(
+                        "struct {name} is declared in {} and again in {}: import it",
+                        first.display(),
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+    for (path, _) in sources
+        .iter()
+        .filter(|(p, _)| p.parent().unwrap().ends_with("lib"))
+    {
+        let module = format!(
+            "package::lib::{}",
+            path.file_stem().unwrap().to_string_lossy()
+        );
+        assert!(
+            sources.iter().any(|(_, text)| text.contains(&module)),
+            "{}: imported by no shader",
+            path.display()
         );
     }
 }
@@ -66,12 +112,12 @@ fn shaders_translate_to_spirv_msl_and_hlsl() {
             .entry_points
             .iter()
             .find(|e| e.name == src.entry)
-            .unwrap_or_else(|| panic!("{}: no entry point {}", src.file, src.entry));
+            .unwrap_or_else(|| panic!("{}: no entry point {}", src.shader, src.entry));
         assert_eq!(ep.stage, naga::ShaderStage::Compute);
         assert!(
             !module.overrides.is_empty(),
             "{}: expected a WG_SIZE override",
-            src.file
+            src.shader
         );
 
         let mut constants = PipelineConstants::default();
@@ -82,7 +128,7 @@ fn shaders_translate_to_spirv_msl_and_hlsl() {
             Some((naga::ShaderStage::Compute, src.entry)),
             &constants,
         )
-        .unwrap_or_else(|e| panic!("{}: overrides: {e}", src.file));
+        .unwrap_or_else(|e| panic!("{}: overrides: {e}", src.shader));
         let ep = module
             .entry_points
             .iter()
@@ -92,12 +138,12 @@ fn shaders_translate_to_spirv_msl_and_hlsl() {
             ep.workgroup_size,
             [WORKGROUP_SIZE, 1, 1],
             "{}: workgroup size after overrides",
-            src.file
+            src.shader
         );
         assert!(
             ep.workgroup_size.iter().product::<u32>() <= 256,
             "{}: over WebGPU's 256 invocations",
-            src.file
+            src.shader
         );
 
         // SPIR-V, validated by the Khronos validator.
@@ -113,14 +159,14 @@ fn shaders_translate_to_spirv_msl_and_hlsl() {
             },
             &naga::back::msl::PipelineOptions::default(),
         )
-        .unwrap_or_else(|e| panic!("{}: MSL: {e}", src.file));
+        .unwrap_or_else(|e| panic!("{}: MSL: {e}", src.shader));
         for r in &msl_info.entry_point_names {
-            assert!(r.is_ok(), "{}: MSL entry point: {r:?}", src.file);
+            assert!(r.is_ok(), "{}: MSL entry point: {r:?}", src.shader);
         }
         assert!(
             msl.contains("kernel void"),
             "{}: MSL has no kernel",
-            src.file
+            src.shader
         );
 
         // HLSL, likewise.
@@ -132,14 +178,14 @@ fn shaders_translate_to_spirv_msl_and_hlsl() {
         let pipeline = naga::back::hlsl::PipelineOptions::default();
         let reflection = naga::back::hlsl::Writer::new(&mut hlsl, &options, &pipeline)
             .write(&module, &info, None)
-            .unwrap_or_else(|e| panic!("{}: HLSL: {e}", src.file));
+            .unwrap_or_else(|e| panic!("{}: HLSL: {e}", src.shader));
         for r in &reflection.entry_point_names {
-            assert!(r.is_ok(), "{}: HLSL entry point: {r:?}", src.file);
+            assert!(r.is_ok(), "{}: HLSL entry point: {r:?}", src.shader);
         }
         assert!(
             hlsl.contains("[numthreads(64, 1, 1)]"),
             "{}: HLSL lacks the workgroup size",
-            src.file
+            src.shader
         );
     }
     std::fs::remove_dir_all(&tmp).ok();
@@ -150,7 +196,7 @@ fn uniform_structs_match_their_wgsl_twins() {
     for &kernel in Kernel::ALL {
         let layout = kernel.layout();
         let (module, _) = parse(kernel);
-        let file = kernel.source().file;
+        let file = kernel.source().shader;
         let (_, ty) = module
             .types
             .iter()

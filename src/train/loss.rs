@@ -13,34 +13,9 @@
 //! - max-out smooth L1: `(1/N) Σᵢ 3M · maxₖ smooth(dᵢₖ)`; the gradient flows to the arg-max
 //!   coordinate of each sample only (the first one on ties).
 
-use std::fmt;
-use std::str::FromStr;
-
-/// Which loss a training phase minimizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Loss {
-    /// Mean squared error.
-    Mse,
-    /// Smooth L1 (Huber with its knee at 1 mm).
-    SmoothL1,
-    /// The paper's max-out smooth L1.
-    MaxOut,
-}
+pub use crate::net::training::Loss;
 
 impl Loss {
-    /// Every loss, in the order the paper compares them.
-    pub const ALL: [Loss; 3] = [Loss::Mse, Loss::SmoothL1, Loss::MaxOut];
-
-    /// The name on the command line and in logs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Loss::Mse => "mse",
-            Loss::SmoothL1 => "smooth-l1",
-            Loss::MaxOut => "max-out",
-        }
-    }
-
     /// The loss of a batch and its gradient with respect to `pred`. `pred` and `target` hold
     /// `batch × dims` normalized coordinates; `scale` converts them to millimetres.
     pub fn value_and_grad(
@@ -103,23 +78,6 @@ pub fn smooth(x: f32) -> f32 {
 
 fn smooth_grad(x: f32) -> f32 {
     x.clamp(-1.0, 1.0)
-}
-
-impl fmt::Display for Loss {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Loss {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Loss::ALL
-            .into_iter()
-            .find(|l| l.name() == s)
-            .ok_or_else(|| format!("unknown loss `{s}`; expected mse, smooth-l1 or max-out"))
-    }
 }
 
 #[cfg(test)]

@@ -4,66 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use super::adam::{AdamStep, adam_update};
-use super::loss::Loss;
+use super::adam::adam_update;
 use rayon::prelude::*;
 
 use crate::cpu::train::{self as cpu, Workspace};
-use crate::net::training::Dropout;
-use crate::net::{Op, Params, Program};
+use crate::net::{Params, Program};
 
-/// Everything one step needs besides the batch.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StepOptions {
-    /// The loss minimized.
-    pub loss: Loss,
-    /// Millimetres per normalized unit (half the nominal cube), see [`super::loss`].
-    pub scale: f32,
-    /// Dropout rate and this step's mask seed.
-    pub dropout: Dropout,
-    /// Learning rate, betas, epsilon, weight decay and step number; the weight decay applies
-    /// to [`is_decayed`] parameters only.
-    pub adam: AdamStep,
-}
-
-/// Adam's moments, per trainable parameter.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Moments {
-    /// First moments.
-    pub m: Params,
-    /// Second moments.
-    pub v: Params,
-}
-
-impl Moments {
-    /// Zero moments for every trainable parameter of `params`.
-    pub fn zeros(params: &Params) -> Moments {
-        let zero: Params = params
-            .iter()
-            .filter(|(name, _)| is_trainable(name))
-            .map(|(name, t)| (name.clone(), crate::net::Tensor::full(t.shape.clone(), 0.0)))
-            .collect();
-        Moments {
-            m: zero.clone(),
-            v: zero,
-        }
-    }
-}
-
-/// Whether the optimizer updates a parameter: everything but batch-norm running statistics.
-pub fn is_trainable(name: &str) -> bool {
-    !name.ends_with(".running_mean") && !name.ends_with(".running_var")
-}
-
-/// Whether weight decay applies: the weights of convolutions and fully connected layers, not
-/// biases or batch-norm scales (decaying those only fights the normalization).
-pub fn is_decayed(program: &Program, name: &str) -> bool {
-    program.ops.iter().any(|op| match op {
-        Op::Conv2d(c) => name == format!("{}.weight", c.name),
-        Op::Linear(l) => name == format!("{}.weight", l.name),
-        _ => false,
-    })
-}
+pub use crate::net::training::{Moments, StepOptions, is_decayed, is_trainable};
 
 /// The loss of a batch and the gradient of every trainable parameter, without updating.
 pub fn cpu_gradients(

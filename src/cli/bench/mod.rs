@@ -68,7 +68,7 @@ struct Row {
     activation_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     weight_bytes: Option<u64>,
-    /// The device's measured FMA peak, GFLOP/s: the adapter's (`shaders/peak.wgsl`), or all
+    /// The device's measured FMA peak, GFLOP/s: the adapter's (`shaders/peak.wesl`), or all
     /// CPU threads' (`cpu::fast::peak`).
     #[serde(skip_serializing_if = "Option::is_none")]
     peak_gflops: Option<f64>,

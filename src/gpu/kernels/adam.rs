@@ -1,11 +1,11 @@
-//! `shaders/adam.wgsl`: one AdamW update of a parameter tensor ([`crate::train::adam`]).
+//! `shaders/adam.wesl`: one AdamW update of a parameter tensor ([`crate::train::adam`]).
 
 use bytemuck::{Pod, Zeroable};
 
 use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
-use crate::train::adam::AdamStep;
+use crate::net::training::AdamStep;
 
-/// Mirrors `AdamParams` in `adam.wgsl`.
+/// Mirrors `AdamParams` in `adam.wesl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]

@@ -1,4 +1,4 @@
-//! `shaders/batch_norm.wgsl`: per-channel affine (+ ReLU), batch norm in inference form.
+//! `shaders/affine.wesl`: per-channel affine (+ ReLU), batch norm in inference form.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -6,7 +6,7 @@ use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
 use crate::net::Shape;
 use crate::net::program::Affine;
 
-/// Mirrors `AffineParams` in `batch_norm.wgsl`.
+/// Mirrors `AffineParams` in `affine.wesl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]

@@ -1,9 +1,9 @@
-//! Backward of training-mode batch norm: `shaders/batch_norm_grad_partials.wgsl` and
-//! `batch_norm_grad_params.wgsl` reduce `Σdy` and `Σdy·x̂` per channel (chunked like the
-//! forward statistics, see [`super::batch_norm_train`]) into dβ and dγ, then
-//! `batch_norm_grad.wgsl` forms the input's gradient from them.
+//! Backward of training-mode batch norm: `shaders/batch_norm_grad_partials.wesl` and
+//! `batch_norm_grad_params.wesl` reduce `Σdy` and `Σdy·x̂` per channel (chunked like the
+//! forward statistics, see [`super::batch_norm`]) into dβ and dγ, then
+//! `batch_norm_grad_input.wesl` forms the input's gradient from them.
 
-use super::batch_norm_train::{batch_mean, batch_var, groups, params, partials, quads};
+use super::batch_norm::{batch_mean, batch_var, groups, params, partials, quads};
 use super::{Dispatch, Kernel, Slot, WORKGROUP_SIZE};
 use crate::net::Shape;
 use crate::net::program::BatchNorm;

@@ -1,10 +1,10 @@
-//! `shaders/concat.wgsl`: copies one input into its columns of a concatenation.
+//! `shaders/concat.wesl`: copies one input into its columns of a concatenation.
 
 use bytemuck::{Pod, Zeroable};
 
 use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
 
-/// Mirrors `ConcatParams` in `concat.wgsl`.
+/// Mirrors `ConcatParams` in `concat.wesl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]

@@ -1,10 +1,10 @@
-//! `shaders/concat_grad.wgsl`: one input's share of a concatenation's gradient.
+//! `shaders/concat_grad.wesl`: one input's share of a concatenation's gradient.
 
 use bytemuck::{Pod, Zeroable};
 
 use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
 
-/// Mirrors `ConcatGradParams` in `concat_grad.wgsl`.
+/// Mirrors `ConcatGradParams` in `concat_grad.wesl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]

@@ -1,4 +1,4 @@
-//! `shaders/conv2d.wgsl`: direct convolution, 4 output channels × 4 positions per invocation;
+//! `shaders/conv2d.wesl`: direct convolution, 4 output channels × 4 positions per invocation;
 //! stride-1 unpadded 1×1 convolutions take the `conv2d_1x1` entry point, stride-1 3×3 ones
 //! `conv2d_3x3`.
 
@@ -8,7 +8,7 @@ use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
 use crate::net::Shape;
 use crate::net::program::Conv2d;
 
-/// Mirrors `Conv2dParams` in `conv2d.wgsl`.
+/// Mirrors `Conv2dParams` in `conv2d.wesl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]

@@ -1,4 +1,4 @@
-//! `shaders/conv2d_grad.wgsl`: backward of the convolution (training form, no fused ReLU).
+//! `shaders/conv2d_grad.wesl`: backward of the convolution (training form, no fused ReLU).
 //!
 //! - [`dispatch_dx`]: the input gradient, one dispatch: a convolution of the output gradient
 //!   with the transposed, flipped weights, optionally added to what the input gradient already
@@ -21,7 +21,7 @@ use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
 use crate::net::Shape;
 use crate::net::program::Conv2d;
 
-/// Mirrors `Conv2dGradParams` in `conv2d_grad.wgsl`.
+/// Mirrors `Conv2dGradParams` in `conv2d_grad.wesl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]

@@ -1,11 +1,11 @@
-//! `shaders/copy.wgsl`: `y = x` or `y += x`, the backward of a sum (both operands receive the
+//! `shaders/copy.wesl`: `y = x` or `y += x`, the backward of a sum (both operands receive the
 //! output's gradient).
 
 use bytemuck::{Pod, Zeroable};
 
 use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
 
-/// Mirrors `CopyParams` in `copy.wgsl`.
+/// Mirrors `CopyParams` in `copy.wesl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]

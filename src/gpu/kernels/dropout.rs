@@ -1,4 +1,4 @@
-//! `shaders/dropout.wgsl`: dropout forward and backward (one map), its mask drawn from the
+//! `shaders/dropout.wesl`: dropout forward and backward (one map), its mask drawn from the
 //! same integer hash as the CPU ([`crate::net::training`]), so both backends drop the same
 //! elements.
 
@@ -7,7 +7,7 @@ use bytemuck::{Pod, Zeroable};
 use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
 use crate::net::training::{Dropout, dropout_threshold};
 
-/// Mirrors `DropoutParams` in `dropout.wgsl`.
+/// Mirrors `DropoutParams` in `dropout.wesl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]

@@ -1,11 +1,11 @@
-//! `shaders/linear.wgsl`: fully connected layer, 4 outputs × 4 samples per invocation.
+//! `shaders/linear.wesl`: fully connected layer, 4 outputs × 4 samples per invocation.
 
 use bytemuck::{Pod, Zeroable};
 
 use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
 use crate::net::program::Linear;
 
-/// Mirrors `LinearParams` in `linear.wgsl`.
+/// Mirrors `LinearParams` in `linear.wesl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]

@@ -1,4 +1,4 @@
-//! `shaders/linear_grad.wgsl`: backward of the fully connected layer (training form, no fused
+//! `shaders/linear_grad.wesl`: backward of the fully connected layer (training form, no fused
 //! ReLU). The weight gradient's reduction runs over the batch only (a few dozen samples), so
 //! each gradient is one dispatch and needs no scratch.
 
@@ -7,7 +7,7 @@ use bytemuck::{Pod, Zeroable};
 use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
 use crate::net::program::Linear;
 
-/// Mirrors `LinearGradParams` in `linear_grad.wgsl`.
+/// Mirrors `LinearGradParams` in `linear_grad.wesl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]

@@ -1,12 +1,12 @@
-//! `shaders/loss.wgsl`: the three training losses ([`crate::train::loss`]) on the device, per
+//! `shaders/loss.wesl`: the three training losses ([`crate::train::loss`]) on the device, per
 //! sample, with their gradient, so a step reads back only `batch` numbers.
 
 use bytemuck::{Pod, Zeroable};
 
 use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
-use crate::train::loss::Loss;
+use crate::net::training::Loss;
 
-/// Mirrors `LossParams` in `loss.wgsl`.
+/// Mirrors `LossParams` in `loss.wesl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]

@@ -1,11 +1,11 @@
-//! `shaders/pool.wgsl`: max pooling, one invocation per output element.
+//! `shaders/max_pool.wesl`: max pooling, one invocation per output element.
 
 use bytemuck::{Pod, Zeroable};
 
 use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
 use crate::net::Shape;
 
-/// Mirrors `MaxPoolParams` in `pool.wgsl`.
+/// Mirrors `MaxPoolParams` in `max_pool.wesl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
@@ -17,7 +17,8 @@ pub struct MaxPoolParams {
     pub wout: u32,
     pub kernel: u32,
     pub stride: u32,
-    pub _pad: u32,
+    /// Backward only: 1 to add to what dx holds (the forward always writes).
+    pub accumulate: u32,
 }
 
 /// Layout of [`MaxPoolParams`].
@@ -29,7 +30,7 @@ pub const LAYOUT: StructLayout = layout!(MaxPoolParams {
     wout,
     kernel,
     stride,
-    _pad
+    accumulate
 });
 
 /// The dispatch for one max pooling.
@@ -51,7 +52,7 @@ pub fn dispatch(
         wout: u(output.w),
         kernel: u(kernel),
         stride: u(stride),
-        _pad: 0,
+        accumulate: 0,
     };
     Dispatch {
         kernel: Kernel::MaxPool,

@@ -1,37 +1,9 @@
-//! `shaders/max_pool_grad.wgsl`: backward of max pooling; one invocation per stride×stride cell
+//! `shaders/max_pool_grad.wesl`: backward of max pooling; one invocation per stride×stride cell
 //! where windows do not overlap (the network's 2×2 pools), else one per input element.
 
-use bytemuck::{Pod, Zeroable};
-
-use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
+use super::max_pool::MaxPoolParams;
+use super::{Dispatch, Kernel, Slot, u};
 use crate::net::Shape;
-
-/// Mirrors `MaxPoolGradParams` in `max_pool_grad.wgsl`.
-#[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Pod, Zeroable)]
-pub struct MaxPoolGradParams {
-    pub planes: u32,
-    pub hin: u32,
-    pub win: u32,
-    pub hout: u32,
-    pub wout: u32,
-    pub kernel: u32,
-    pub stride: u32,
-    pub accumulate: u32,
-}
-
-/// Layout of [`MaxPoolGradParams`].
-pub const LAYOUT: StructLayout = layout!(MaxPoolGradParams {
-    planes,
-    hin,
-    win,
-    hout,
-    wout,
-    kernel,
-    stride,
-    accumulate
-});
 
 /// The gradient of a max pooling's input from its output's; `slots` are `[x, dy, dx]`.
 pub fn dispatch(
@@ -43,7 +15,7 @@ pub fn dispatch(
     accumulate: bool,
 ) -> Dispatch {
     let planes = batch * input.c;
-    let params = MaxPoolGradParams {
+    let params = MaxPoolParams {
         planes: u(planes),
         hin: u(input.h),
         win: u(input.w),

@@ -1,14 +1,33 @@
 //! One WGSL kernel per op: each file here holds the op's uniform parameter struct (mirrored
-//! byte for byte by the struct of the same name in `shaders/<file>.wgsl`) and the function that
-//! turns a program op into dispatches.
+//! byte for byte by the struct of the same name in `shaders/<op>.wesl`) and the function that
+//! turns a program op into dispatches. An op has one name everywhere: `Op::MaxPool`,
+//! `cpu::elementwise::max_pool`, `kernels/max_pool.rs`, `shaders/max_pool.wesl`, and its
+//! backward `max_pool_grad` in each place.
 //!
 //! Binding convention of every kernel: `@binding(0)` the parameters (uniform), then the tensors
 //! and parameters it reads in the order the op lists them, then the tensor it writes.
+//!
+//! # Adding a kernel
+//!
+//! 1. Write `shaders/<op>.wesl`: WGSL that imports what kernels share from `shaders/lib/`
+//!    (`lib/dispatch.wesl`: the `WG_SIZE` override, the `Invocation` built-ins every entry
+//!    point takes, `flat_index`; `lib/blocks.wesl`: 4-row register blocks; the batch-norm and
+//!    weight-gradient modules) instead of writing them again. `build.rs` composes it into plain
+//!    WGSL at build time; a struct declared twice fails `tests/shaders.rs`.
+//! 2. Write `kernels/<op>.rs`: the `#[repr(C)]` twin of its parameter struct with its
+//!    [`StructLayout`] (`layout!`), and a `dispatch` function from the op to [`Dispatch`]es.
+//! 3. Add one line to the `kernels!` table in `registry.rs` (variant, shader, entry point,
+//!    layout). The shader tests (naga validation, SPIR-V through `spirv-val`, MSL, HLSL, the
+//!    struct layouts) then cover it.
+//! 4. Route the op to it in [`dispatches`] (inference) or `gpu::train::schedule` (training),
+//!    and add a case against the CPU reference to `tests/gpu_ops.rs` or
+//!    `tests/gpu_train_ops.rs`, on sizes that are not multiples of the block or vector width.
 
 pub mod adam;
+pub mod add;
 pub mod affine;
+pub mod batch_norm;
 pub mod batch_norm_grad;
-pub mod batch_norm_train;
 pub mod concat;
 pub mod concat_grad;
 pub mod conv2d;
@@ -25,7 +44,6 @@ pub mod patch_grad;
 pub mod peak;
 mod registry;
 pub mod relu;
-pub mod sum;
 pub mod upsample;
 pub mod upsample_grad;
 
@@ -173,7 +191,7 @@ pub fn dispatches(program: &Program, op: &Op, batch: usize) -> Result<Vec<Dispat
                 tensor(output),
             )]
         }
-        Op::Add { a, b, output, .. } => vec![sum::dispatch(
+        Op::Add { a, b, output, .. } => vec![add::dispatch(
             out_shape.len() * batch,
             [tensor(a), tensor(b), tensor(output)],
         )],

@@ -1,11 +1,11 @@
-//! `shaders/patch.wgsl`: cuts a local-regression patch out of a feature map.
+//! `shaders/patch.wesl`: cuts a local-regression patch out of a feature map.
 
 use bytemuck::{Pod, Zeroable};
 
 use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
 use crate::net::Shape;
 
-/// Mirrors `PatchParams` in `patch.wgsl`.
+/// Mirrors `PatchParams` in `patch.wesl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
@@ -17,7 +17,8 @@ pub struct PatchParams {
     pub x0: u32,
     pub h: u32,
     pub w: u32,
-    pub _pad: u32,
+    /// Backward only: 1 to add to what dx holds (the forward always writes).
+    pub accumulate: u32,
 }
 
 /// Layout of [`PatchParams`].
@@ -29,7 +30,7 @@ pub const LAYOUT: StructLayout = layout!(PatchParams {
     x0,
     h,
     w,
-    _pad
+    accumulate
 });
 
 /// The dispatch for the window `(y0, x0, h, w)` of every plane.
@@ -49,7 +50,7 @@ pub fn dispatch(
         x0: u(x0),
         h: u(h),
         w: u(w),
-        _pad: 0,
+        accumulate: 0,
     };
     Dispatch {
         kernel: Kernel::Patch,

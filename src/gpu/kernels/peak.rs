@@ -1,4 +1,4 @@
-//! `shaders/peak.wgsl`: the adapter's measured arithmetic peak, the yardstick for the
+//! `shaders/peak.wesl`: the adapter's measured arithmetic peak, the yardstick for the
 //! network's GFLOP/s.
 
 use std::sync::mpsc;
@@ -11,7 +11,7 @@ use super::{Kernel, StructLayout, layout, workgroups};
 use crate::gpu::net::{read_f32, wait_for_maps};
 use crate::gpu::{GpuContext, GpuError};
 
-/// Mirrors `PeakParams` in `peak.wgsl`.
+/// Mirrors `PeakParams` in `peak.wesl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]

@@ -5,12 +5,12 @@
 use super::*;
 use crate::gpu::GpuError;
 
-/// Declares the kernels once: each line gives the enum variant (with its doc), the shader file
-/// under `shaders/` (embedded at build time), the entry point, and the layout of its uniform
+/// Declares the kernels once: each line gives the enum variant (with its doc), the shader
+/// (`shaders/<shader>.wesl`, composed by `build.rs` and embedded), the entry point, and the layout of its uniform
 /// struct. [`Kernel::ALL`], [`Kernel::source`] and [`Kernel::layout`] follow from it, so a
 /// kernel cannot be left out of the list the shader tests walk.
 macro_rules! kernels {
-    ($($(#[doc = $doc:literal])* $name:ident => $file:literal, $entry:literal, $layout:path;)*) => {
+    ($($(#[doc = $doc:literal])* $name:ident => $shader:literal, $entry:literal, $layout:path;)*) => {
         /// The kernels: one per op the inference program uses, and those training adds (the
         /// forward of training-only ops, every backward, the losses and the optimizer).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,8 +26,8 @@ macro_rules! kernels {
             pub fn source(self) -> KernelSource {
                 match self {
                     $(Kernel::$name => KernelSource {
-                        file: $file,
-                        wgsl: include_str!(concat!("../../../shaders/", $file)),
+                        shader: $shader,
+                        wgsl: include_str!(concat!(env!("OUT_DIR"), "/shaders/", $shader, ".wgsl")),
                         entry: $entry,
                     },)*
                 }
@@ -46,89 +46,89 @@ macro_rules! kernels {
 
 kernels! {
     /// Convolution, any kernel size and stride.
-    Conv2d => "conv2d.wgsl", "conv2d", conv2d::LAYOUT;
+    Conv2d => "conv2d", "conv2d", conv2d::LAYOUT;
     /// Convolution, stride-1 3×3.
-    Conv2d3x3 => "conv2d.wgsl", "conv2d_3x3", conv2d::LAYOUT;
+    Conv2d3x3 => "conv2d", "conv2d_3x3", conv2d::LAYOUT;
     /// Convolution, stride-1 unpadded 1×1.
-    Conv2dPointwise => "conv2d.wgsl", "conv2d_1x1", conv2d::LAYOUT;
+    Conv2dPointwise => "conv2d", "conv2d_1x1", conv2d::LAYOUT;
     /// Fully connected layer.
-    Linear => "linear.wgsl", "linear", linear::LAYOUT;
+    Linear => "linear", "linear", linear::LAYOUT;
     /// Max pooling.
-    MaxPool => "pool.wgsl", "max_pool", max_pool::LAYOUT;
+    MaxPool => "max_pool", "max_pool", max_pool::LAYOUT;
     /// Nearest-neighbour upsampling.
-    Upsample => "upsample.wgsl", "upsample_nearest", upsample::LAYOUT;
+    Upsample => "upsample", "upsample_nearest", upsample::LAYOUT;
     /// Element-wise sum of two tensors.
-    Add => "elementwise.wgsl", "add", sum::LAYOUT;
+    Add => "add", "add", add::LAYOUT;
     /// Per-channel scale and shift (a batch norm folded for inference), ReLU optional.
-    Affine => "batch_norm.wgsl", "affine", affine::LAYOUT;
+    Affine => "affine", "affine", affine::LAYOUT;
     /// A spatial patch cut out of a tensor.
-    Patch => "patch.wgsl", "slice_patch", patch::LAYOUT;
+    Patch => "patch", "slice_patch", patch::LAYOUT;
     /// One input copied into its place in a concatenation.
-    Concat => "concat.wgsl", "concat_copy", concat::LAYOUT;
+    Concat => "concat", "concat_copy", concat::LAYOUT;
     /// Benchmark only: the adapter's arithmetic peak.
-    Peak => "peak.wgsl", "fma_peak", peak::LAYOUT;
+    Peak => "peak", "fma_peak", peak::LAYOUT;
     /// ReLU (the training form; inference folds it into the op before).
-    Relu => "relu.wgsl", "relu", relu::LAYOUT;
+    Relu => "relu", "relu", relu::LAYOUT;
     /// Backward of ReLU.
-    ReluGrad => "relu_grad.wgsl", "relu_grad", relu::LAYOUT;
+    ReluGrad => "relu_grad", "relu_grad", relu::LAYOUT;
     /// Dropout, forward and backward (the same mask).
-    Dropout => "dropout.wgsl", "dropout", dropout::LAYOUT;
+    Dropout => "dropout", "dropout", dropout::LAYOUT;
     /// A copy: the backward of a sum.
-    Copy => "copy.wgsl", "copy_into", copy::LAYOUT;
+    Copy => "copy", "copy_into", copy::LAYOUT;
     /// Backward of max pooling, any windows.
-    MaxPoolGrad => "max_pool_grad.wgsl", "max_pool_grad", max_pool_grad::LAYOUT;
+    MaxPoolGrad => "max_pool_grad", "max_pool_grad", max_pool::LAYOUT;
     /// Backward of max pooling, windows that do not overlap.
-    MaxPoolGradCells => "max_pool_grad.wgsl", "max_pool_grad_cells", max_pool_grad::LAYOUT;
+    MaxPoolGradCells => "max_pool_grad", "max_pool_grad_cells", max_pool::LAYOUT;
     /// Backward of upsampling.
-    UpsampleGrad => "upsample_grad.wgsl", "upsample_grad", upsample_grad::LAYOUT;
+    UpsampleGrad => "upsample_grad", "upsample_grad", upsample_grad::LAYOUT;
     /// Backward of a patch.
-    PatchGrad => "patch_grad.wgsl", "patch_grad", patch_grad::LAYOUT;
+    PatchGrad => "patch_grad", "patch_grad", patch::LAYOUT;
     /// Backward of a concatenation: one input's part of the gradient.
-    ConcatGrad => "concat_grad.wgsl", "concat_grad", concat_grad::LAYOUT;
+    ConcatGrad => "concat_grad", "concat_grad", concat_grad::LAYOUT;
     /// Batch norm (training): per-workgroup partial sums of the statistics.
-    BnPartials => "batch_norm_partials.wgsl", "bn_partials", batch_norm_train::LAYOUT;
+    BnPartials => "batch_norm_partials", "bn_partials", batch_norm::LAYOUT;
     /// Batch norm (training): the batch statistics from the partials.
-    BnStats => "batch_norm_stats.wgsl", "bn_stats", batch_norm_train::LAYOUT;
+    BnStats => "batch_norm_stats", "bn_stats", batch_norm::LAYOUT;
     /// Batch norm (training): normalization by the batch statistics.
-    BnNormalize => "batch_norm_train.wgsl", "bn_normalize", batch_norm_train::LAYOUT;
+    BnNormalize => "batch_norm_normalize", "bn_normalize", batch_norm::LAYOUT;
     /// Batch norm (training): the running averages updated.
-    BnRunning => "batch_norm_running.wgsl", "bn_running", batch_norm_train::LAYOUT;
+    BnRunning => "batch_norm_running", "bn_running", batch_norm::LAYOUT;
     /// Batch norm backward: partial sums of dγ and dβ.
-    BnGradPartials => "batch_norm_grad_partials.wgsl", "bn_grad_partials", batch_norm_train::LAYOUT;
+    BnGradPartials => "batch_norm_grad_partials", "bn_grad_partials", batch_norm::LAYOUT;
     /// Batch norm backward: dγ and dβ from the partials.
-    BnGradParams => "batch_norm_grad_params.wgsl", "bn_grad_params", batch_norm_train::LAYOUT;
+    BnGradParams => "batch_norm_grad_params", "bn_grad_params", batch_norm::LAYOUT;
     /// Batch norm backward: the input gradient.
-    BnGradInput => "batch_norm_grad.wgsl", "bn_grad_input", batch_norm_train::LAYOUT;
+    BnGradInput => "batch_norm_grad_input", "bn_grad_input", batch_norm::LAYOUT;
     /// The loss and its gradient.
-    Loss => "loss.wgsl", "loss_grad", loss::LAYOUT;
+    Loss => "loss", "loss_grad", loss::LAYOUT;
     /// One AdamW step.
-    Adam => "adam.wgsl", "adam", adam::LAYOUT;
+    Adam => "adam", "adam", adam::LAYOUT;
     /// Convolution backward: the input gradient, any kernel size and stride.
-    Conv2dDx => "conv2d_grad.wgsl", "conv2d_dx", conv2d_grad::LAYOUT;
+    Conv2dDx => "conv2d_grad", "conv2d_dx", conv2d_grad::LAYOUT;
     /// Convolution backward: the input gradient, stride-1 3×3.
-    Conv2dDx3x3 => "conv2d_grad.wgsl", "conv2d_dx_3x3", conv2d_grad::LAYOUT;
+    Conv2dDx3x3 => "conv2d_grad", "conv2d_dx_3x3", conv2d_grad::LAYOUT;
     /// Convolution backward: the input gradient, stride-1 unpadded 1×1.
-    Conv2dDxPointwise => "conv2d_grad.wgsl", "conv2d_dx_1x1", conv2d_grad::LAYOUT;
+    Conv2dDxPointwise => "conv2d_grad", "conv2d_dx_1x1", conv2d_grad::LAYOUT;
     /// Convolution backward: weight and bias gradient partials, any kernel size and stride.
-    Conv2dDw => "conv2d_grad.wgsl", "conv2d_dw", conv2d_grad::LAYOUT;
+    Conv2dDw => "conv2d_grad", "conv2d_dw", conv2d_grad::LAYOUT;
     /// Convolution backward: weight and bias gradient partials, stride-1 3×3.
-    Conv2dDw3x3 => "conv2d_grad.wgsl", "conv2d_dw_3x3", conv2d_grad::LAYOUT;
+    Conv2dDw3x3 => "conv2d_grad", "conv2d_dw_3x3", conv2d_grad::LAYOUT;
     /// Convolution backward: weight and bias gradient partials, stride-1 1×1.
-    Conv2dDwPointwise => "conv2d_grad.wgsl", "conv2d_dw_1x1", conv2d_grad::LAYOUT;
+    Conv2dDwPointwise => "conv2d_grad", "conv2d_dw_1x1", conv2d_grad::LAYOUT;
     /// Convolution backward: the sum of the weight and bias gradient partials.
-    Conv2dDwReduce => "conv2d_grad.wgsl", "conv2d_dw_reduce", conv2d_grad::LAYOUT;
+    Conv2dDwReduce => "conv2d_grad", "conv2d_dw_reduce", conv2d_grad::LAYOUT;
     /// Fully connected backward: the input gradient.
-    LinearDx => "linear_grad.wgsl", "linear_dx", linear_grad::LAYOUT;
+    LinearDx => "linear_grad", "linear_dx", linear_grad::LAYOUT;
     /// Fully connected backward: the weight and bias gradients.
-    LinearDw => "linear_grad.wgsl", "linear_dw", linear_grad::LAYOUT;
+    LinearDw => "linear_grad", "linear_dw", linear_grad::LAYOUT;
 }
 
 /// Where a kernel's code lives.
 #[derive(Debug, Clone, Copy)]
 pub struct KernelSource {
-    /// File name under `shaders/`.
-    pub file: &'static str,
-    /// The WGSL text (embedded at build time).
+    /// The shader's name: its source is `shaders/<shader>.wesl`.
+    pub shader: &'static str,
+    /// The composed WGSL (its imports resolved by `build.rs`, embedded at build time).
     pub wgsl: &'static str,
     /// The compute entry point.
     pub entry: &'static str,
@@ -142,7 +142,7 @@ impl KernelSource {
         let internal = device.push_error_scope(wgpu::ErrorFilter::Internal);
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(self.file),
+            label: Some(self.shader),
             source: wgpu::ShaderSource::Wgsl(self.wgsl.into()),
         });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
@@ -160,7 +160,7 @@ impl KernelSource {
         match errors.into_iter().flatten().next() {
             None => Ok(pipeline),
             Some(e) => Err(GpuError::Pipeline {
-                kernel: format!("{} in shaders/{}", self.entry, self.file),
+                kernel: format!("{} in shaders/{}.wesl", self.entry, self.shader),
                 message: e.to_string(),
             }),
         }

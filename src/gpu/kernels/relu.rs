@@ -1,11 +1,11 @@
-//! `shaders/relu.wgsl` and `shaders/relu_grad.wgsl`: ReLU as an op of its own (the training
+//! `shaders/relu.wesl` and `shaders/relu_grad.wesl`: ReLU as an op of its own (the training
 //! form; inference fuses it) and its backward from the output.
 
 use bytemuck::{Pod, Zeroable};
 
 use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
 
-/// Mirrors `ReluParams` in `relu.wgsl` and `relu_grad.wgsl`.
+/// Mirrors `ReluParams` in `relu.wesl` and `relu_grad.wesl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]

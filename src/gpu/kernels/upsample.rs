@@ -1,11 +1,11 @@
-//! `shaders/upsample.wgsl`: nearest-neighbour upsampling, one invocation per output element.
+//! `shaders/upsample.wesl`: nearest-neighbour upsampling, one invocation per output element.
 
 use bytemuck::{Pod, Zeroable};
 
 use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
 use crate::net::Shape;
 
-/// Mirrors `UpsampleParams` in `upsample.wgsl`.
+/// Mirrors `UpsampleParams` in `upsample.wesl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]

@@ -1,4 +1,4 @@
-//! `shaders/upsample_grad.wgsl`: backward of nearest upsampling, one invocation per input
+//! `shaders/upsample_grad.wesl`: backward of nearest upsampling, one invocation per input
 //! element.
 
 use bytemuck::{Pod, Zeroable};
@@ -6,7 +6,7 @@ use bytemuck::{Pod, Zeroable};
 use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
 use crate::net::Shape;
 
-/// Mirrors `UpsampleGradParams` in `upsample_grad.wgsl`.
+/// Mirrors `UpsampleGradParams` in `upsample_grad.wesl`.
 #[allow(missing_docs)] // the fields mirror the WGSL struct, documented there
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]

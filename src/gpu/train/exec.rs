@@ -9,8 +9,8 @@ use crate::gpu::LayerTime;
 use crate::gpu::kernels::{Slot, loss};
 use crate::gpu::net::{read_f32, wait_for_maps};
 use crate::gpu::timing::Timing;
+use crate::net::training::StepOptions;
 use crate::run::{InputError, check_inputs};
-use crate::train::step::StepOptions;
 
 /// Gradients by parameter name.
 pub(super) type Grads = BTreeMap<String, Vec<f32>>;

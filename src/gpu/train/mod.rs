@@ -19,9 +19,9 @@ use super::context::GpuContext;
 use super::kernels::{Kernel, Slot, adam, workgroups};
 use super::plan::AllocStats;
 use super::{GpuError, LayerTime};
+use crate::net::training::{Moments, StepOptions, is_trainable};
 use crate::net::{Params, Program, Tensor};
 use crate::run::InputError;
-use crate::train::step::{Moments, StepOptions, is_trainable};
 use exec::Mode;
 use schedule::{Phase, schedule};
 
@@ -350,10 +350,10 @@ impl GpuTrainer {
 
 /// Options for building the plan; each step's own are written over them.
 fn placeholder_options() -> StepOptions {
+    use crate::net::training::AdamStep;
     use crate::net::training::Dropout;
-    use crate::train::adam::AdamStep;
     StepOptions {
-        loss: crate::train::loss::Loss::Mse,
+        loss: crate::net::training::Loss::Mse,
         scale: 1.0,
         dropout: Dropout::NONE,
         adam: AdamStep {

@@ -15,11 +15,11 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::gpu::GpuError;
 use crate::gpu::kernels::{
-    self, Dispatch, Slot, adam, batch_norm_grad, batch_norm_train, concat_grad, conv2d_grad, copy,
+    self, Dispatch, Slot, adam, batch_norm, batch_norm_grad, concat_grad, conv2d_grad, copy,
     dropout, linear_grad, loss, max_pool_grad, patch_grad, relu, upsample_grad,
 };
+use crate::net::training::{StepOptions, is_decayed, is_trainable};
 use crate::net::{Op, Program};
-use crate::train::step::{StepOptions, is_decayed, is_trainable};
 
 /// Which part of a step a dispatch belongs to: [`super::GpuTrainer::gradients`] runs the
 /// first two, [`super::GpuTrainer::step`] all three.
@@ -79,7 +79,7 @@ pub(crate) fn schedule(
     }
     for op in &program.ops {
         if let Op::BatchNorm(b) = op {
-            let running = batch_norm_train::running(b, program.shape(&b.input), batch);
+            let running = batch_norm::running(b, program.shape(&b.input), batch);
             s.push(Phase::Update, &b.name, vec![running]);
         }
     }
@@ -135,11 +135,11 @@ fn forward(s: &mut Builder, options: &StepOptions) -> Result<(), GpuError> {
         let shape = program.shape(op.inputs()[0]);
         let ds = match op {
             Op::BatchNorm(b) => {
-                s.aux(batch_norm_train::batch_mean(b), b.channels);
-                s.aux(batch_norm_train::batch_var(b), b.channels);
-                let partials = batch_norm_train::partials_len(b, shape, batch);
-                s.aux(batch_norm_train::partials(), partials);
-                batch_norm_train::forward(b, shape, batch)
+                s.aux(batch_norm::batch_mean(b), b.channels);
+                s.aux(batch_norm::batch_var(b), b.channels);
+                let partials = batch_norm::partials_len(b, shape, batch);
+                s.aux(batch_norm::partials(), partials);
+                batch_norm::forward(b, shape, batch)
             }
             Op::Relu { input, output, .. } => {
                 vec![relu::forward(s.len(input), tensor(input), tensor(output))]

@@ -7,17 +7,28 @@ use glam::Vec3;
 
 use super::renderer::{COLOR_FORMAT, DEPTH_FORMAT};
 
-const CLOUD_WGSL: &str = include_str!("../../../shaders/view/cloud.wgsl");
-const SKELETON_WGSL: &str = include_str!("../../../shaders/view/skeleton.wgsl");
-const GRID_WGSL: &str = include_str!("../../../shaders/view/grid.wgsl");
-const COMPOSITE_WGSL: &str = include_str!("../../../shaders/view/composite.wgsl");
+/// A view shader: `shaders/view/<name>.wesl`, composed by `build.rs` (its imports of
+/// `shaders/view/lib/` resolved) and embedded.
+macro_rules! view_shader {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!(env!("OUT_DIR"), "/shaders/view/", $name, ".wgsl")),
+        )
+    };
+}
 
-/// The view's shaders as (file name under `shaders/view/`, source), for portability tests.
+const CLOUD_WGSL: &str = view_shader!("cloud").1;
+const SKELETON_WGSL: &str = view_shader!("skeleton").1;
+const GRID_WGSL: &str = view_shader!("grid").1;
+const COMPOSITE_WGSL: &str = view_shader!("composite").1;
+
+/// The view's shaders as (name under `shaders/view/`, composed WGSL), for portability tests.
 pub const SHADERS: [(&str, &str); 4] = [
-    ("cloud.wgsl", CLOUD_WGSL),
-    ("skeleton.wgsl", SKELETON_WGSL),
-    ("grid.wgsl", GRID_WGSL),
-    ("composite.wgsl", COMPOSITE_WGSL),
+    view_shader!("cloud"),
+    view_shader!("skeleton"),
+    view_shader!("grid"),
+    view_shader!("composite"),
 ];
 
 /// Sizes of the Rust twins of the WGSL uniform structs, (struct name, bytes), so a test can
