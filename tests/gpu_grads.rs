@@ -14,7 +14,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{gpu, rng, uniform};
+use common::{Tolerance, gpu, rng, uniform};
 use hourhand::cpu::conv::conv2d_backward;
 use hourhand::cpu::linear::linear_backward;
 use hourhand::gpu::GpuContext;
@@ -23,30 +23,14 @@ use hourhand::gpu::runner::run_dispatches;
 use hourhand::net::Shape;
 use hourhand::net::program::{Conv2d, Linear};
 
-/// Checks `got` against `expected` element-wise: `|got − expected| ≤ 1e-4 · magnitude + 1e-6`.
+/// Element i within 1e-4 of the magnitude of its sum, `Σ|terms|`, plus 1e-6.
 fn check(what: &str, got: &[f32], expected: &[f32], magnitude: &[f32]) {
-    assert_eq!(got.len(), expected.len(), "{what}: length");
-    assert!(
-        expected.iter().any(|v| *v != 0.0),
-        "{what}: degenerate test, the reference is all zeros"
-    );
-    let mut worst = (0.0f32, 0usize);
-    for (i, ((g, e), m)) in got.iter().zip(expected).zip(magnitude).enumerate() {
-        let ratio = (g - e).abs() / (1e-4 * m + 1e-6);
-        assert!(ratio.is_finite(), "{what}[{i}]: got {g}, expected {e}");
-        if ratio > worst.0 {
-            worst = (ratio, i);
-        }
+    Tolerance::OfMagnitudes {
+        tol: 1e-4,
+        magnitudes: magnitude,
+        floor: 1e-6,
     }
-    let i = worst.1;
-    assert!(
-        worst.0 <= 1.0,
-        "{what}[{i}]: got {}, expected {} (magnitude of the sum {}): {:.1}× the tolerance",
-        got[i],
-        expected[i],
-        magnitude[i],
-        worst.0
-    );
+    .assert(what, got, expected);
 }
 
 fn abs(v: &[f32]) -> Vec<f32> {

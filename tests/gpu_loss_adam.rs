@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{gpu, rng, uniform};
+use common::{Tolerance, gpu, rng, uniform};
 use hourhand::gpu::kernels::{Dispatch, Slot, adam, loss};
 use hourhand::gpu::runner::run_dispatches;
 use hourhand::train::adam::{AdamStep, adam_update};
@@ -17,21 +17,6 @@ fn run(dispatches: &[Dispatch], buffers: Vec<(Slot, Vec<f32>)>, read: &[Slot]) -
     let buffers: BTreeMap<Slot, Vec<f32>> = buffers.into_iter().collect();
     let out = run_dispatches(&gpu(), dispatches, &buffers, read).unwrap();
     read.iter().map(|s| out[s].clone()).collect()
-}
-
-fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    assert!(
-        scale > 0.0,
-        "{what}: degenerate test, the reference is all zeros"
-    );
-    for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (a - b).abs() <= tol * scale,
-            "{what}[{i}]: GPU {a} vs CPU {b} (scale {scale})"
-        );
-    }
 }
 
 #[test]
@@ -60,7 +45,7 @@ fn losses_match_cpu() {
                 (mean - value as f64).abs() <= 1e-5 * (value as f64).abs(),
                 "{what}: GPU {mean} vs CPU {value}"
             );
-            assert_close(&format!("{what} gradient"), &got[1], &grad, 1e-5);
+            Tolerance::OfLargest(1e-5).assert(&format!("{what} gradient"), &got[1], &grad);
             if kind == Loss::MaxOut {
                 let nonzero = got[1].iter().filter(|g| **g != 0.0).count();
                 assert_eq!(nonzero, batch, "{what}: one coordinate per sample");
@@ -102,9 +87,9 @@ fn adam_matches_cpu() {
             ],
         );
         let what = format!("adam len {len} decay {weight_decay} t {t}");
-        assert_close(&format!("{what} p"), &got[0], &want_p, 1e-6);
-        assert_close(&format!("{what} m"), &got[1], &want_m, 1e-6);
-        assert_close(&format!("{what} v"), &got[2], &want_v, 1e-6);
+        Tolerance::OfLargest(1e-6).assert(&format!("{what} p"), &got[0], &want_p);
+        Tolerance::OfLargest(1e-6).assert(&format!("{what} m"), &got[1], &want_m);
+        Tolerance::OfLargest(1e-6).assert(&format!("{what} v"), &got[2], &want_v);
         assert!(got[0] != p, "{what}: the parameters moved");
     }
 }

@@ -4,14 +4,24 @@
 
 mod common;
 
-use common::{gpu, max_abs_diff, random_params, rng, uniform};
+use common::{Tolerance, gpu, random_params, rng, uniform};
 use hourhand::cpu::CpuNet;
 use hourhand::gpu::GpuNet;
 use hourhand::net::program::{Affine, Conv2d, Linear};
 use hourhand::net::{Op, Program, Shape};
 
-/// Runs a one-op program on both backends and returns the largest difference.
-fn compare(inputs: Vec<(&str, Shape)>, op: Op, batch: usize, seed: u64) -> f32 {
+/// Outputs of unit size: f32 sums in another order.
+const UNIT: Tolerance = Tolerance::Absolute(1e-4);
+
+/// Runs a one-op program on both backends and holds the GPU's output to the CPU's.
+fn compare(
+    what: &str,
+    inputs: Vec<(&str, Shape)>,
+    op: Op,
+    batch: usize,
+    seed: u64,
+    tolerance: Tolerance,
+) {
     let out = op.output().to_string();
     let inputs: Vec<(String, Shape)> = inputs
         .into_iter()
@@ -30,11 +40,7 @@ fn compare(inputs: Vec<(&str, Shape)>, op: Op, batch: usize, seed: u64) -> f32 {
         .unwrap();
     let mut net = GpuNet::new(gpu(), program, &params).unwrap();
     let got = net.forward(&refs, batch).unwrap();
-    assert!(
-        expected.iter().any(|v| *v != 0.0),
-        "degenerate test: the reference output is all zeros"
-    );
-    max_abs_diff(&expected, &got)
+    tolerance.assert(what, &got, &expected);
 }
 
 #[test]
@@ -64,10 +70,14 @@ fn conv2d_matches_cpu() {
             pad,
             relu,
         });
-        let diff = compare(vec![("x", Shape::new(cin, h, w))], op, batch, i as u64);
-        assert!(
-            diff <= 1e-4,
-            "case {i} {cin}→{cout} {h}×{w} k{kernel} s{stride} p{pad}: max diff {diff}"
+        let what = format!("case {i} {cin}→{cout} {h}×{w} k{kernel} s{stride} p{pad}");
+        compare(
+            &what,
+            vec![("x", Shape::new(cin, h, w))],
+            op,
+            batch,
+            i as u64,
+            UNIT,
         );
     }
 }
@@ -92,10 +102,14 @@ fn linear_matches_cpu() {
             outputs,
             relu,
         });
-        let diff = compare(vec![("x", Shape::flat(inputs))], op, batch, 10 + i as u64);
-        assert!(
-            diff <= 1e-4,
-            "case {i} {inputs}→{outputs} batch {batch}: max diff {diff}"
+        let what = format!("case {i} {inputs}→{outputs} batch {batch}");
+        compare(
+            &what,
+            vec![("x", Shape::flat(inputs))],
+            op,
+            batch,
+            10 + i as u64,
+            UNIT,
         );
     }
 }
@@ -110,8 +124,7 @@ fn linear_reads_conv_shaped_input_flattened() {
         outputs: 9,
         relu: false,
     });
-    let diff = compare(vec![("x", Shape::new(3, 5, 7))], op, 3, 20);
-    assert!(diff <= 1e-4, "max diff {diff}");
+    compare("fc", vec![("x", Shape::new(3, 5, 7))], op, 3, 20, UNIT);
 }
 
 #[test]
@@ -131,10 +144,14 @@ fn max_pool_matches_cpu() {
             kernel,
             stride,
         };
-        assert_eq!(
-            compare(vec![("x", shape)], op, batch, 30 + i as u64),
-            0.0,
-            "case {i}"
+        let what = format!("case {i}");
+        compare(
+            &what,
+            vec![("x", shape)],
+            op,
+            batch,
+            30 + i as u64,
+            Tolerance::Exact,
         );
     }
 }
@@ -151,10 +168,14 @@ fn upsample_matches_cpu() {
             output: "y".into(),
             factor,
         };
-        assert_eq!(
-            compare(vec![("x", shape)], op, batch, 40 + i as u64),
-            0.0,
-            "case {i}"
+        let what = format!("case {i}");
+        compare(
+            &what,
+            vec![("x", shape)],
+            op,
+            batch,
+            40 + i as u64,
+            Tolerance::Exact,
         );
     }
 }
@@ -168,7 +189,7 @@ fn add_matches_cpu() {
         b: "b".into(),
         output: "y".into(),
     };
-    assert_eq!(compare(vec![("a", s), ("b", s)], op, 3, 50), 0.0);
+    compare("add", vec![("a", s), ("b", s)], op, 3, 50, Tolerance::Exact);
 }
 
 #[test]
@@ -181,8 +202,9 @@ fn affine_matches_cpu() {
             channels: 5,
             relu,
         });
-        let diff = compare(vec![("x", Shape::new(5, 7, 9))], op, 2, 60 + i as u64);
-        assert!(diff <= 1e-6, "relu {relu}: max diff {diff}");
+        let what = format!("relu {relu}");
+        let (shape, one_fma) = (Shape::new(5, 7, 9), Tolerance::Absolute(1e-6));
+        compare(&what, vec![("x", shape)], op, 2, 60 + i as u64, one_fma);
     }
 }
 
@@ -201,10 +223,14 @@ fn patch_matches_cpu() {
             h,
             w,
         };
-        assert_eq!(
-            compare(vec![("x", Shape::new(3, 9, 11))], op, 2, 70 + i as u64),
-            0.0,
-            "case {i}"
+        let (what, shape) = (format!("case {i}"), Shape::new(3, 9, 11));
+        compare(
+            &what,
+            vec![("x", shape)],
+            op,
+            2,
+            70 + i as u64,
+            Tolerance::Exact,
         );
     }
 }
@@ -221,7 +247,7 @@ fn concat_matches_cpu() {
         ("b", Shape::new(2, 2, 2)),
         ("c", Shape::flat(5)),
     ];
-    assert_eq!(compare(inputs, op, 3, 80), 0.0);
+    compare("concat", inputs, op, 3, 80, Tolerance::Exact);
 }
 
 #[test]
@@ -271,4 +297,35 @@ fn loose_dispatches_run_over_host_buffers() {
             .unwrap();
     let expected = hourhand::cpu::elementwise::max_pool(&x, 2, input, output, 2, 2);
     assert_eq!(got[&ys], expected);
+}
+
+/// The rules themselves fail when they should: a test whose tolerance cannot fail tests nothing.
+#[test]
+fn tolerance_rules_fail_past_their_allowance() {
+    let fails = |t: Tolerance, got: &[f32], want: &[f32]| {
+        std::panic::catch_unwind(|| t.assert("t", got, want)).is_err()
+    };
+    assert!(fails(Tolerance::OfLargest(1e-3), &[1.0, 2.01], &[1.0, 2.0]));
+    assert!(!fails(
+        Tolerance::OfLargest(1e-3),
+        &[1.0, 2.001],
+        &[1.0, 2.0]
+    ));
+    assert!(fails(Tolerance::Exact, &[1.0], &[1.000_001]));
+    assert!(
+        fails(Tolerance::Absolute(1.0), &[0.0], &[0.0]),
+        "an all-zero reference"
+    );
+    assert!(
+        fails(Tolerance::Absolute(1.0), &[f32::NAN], &[1.0]),
+        "a NaN"
+    );
+    let magnitudes = [100.0];
+    let per_sum = Tolerance::OfMagnitudes {
+        tol: 1e-2,
+        magnitudes: &magnitudes,
+        floor: 0.0,
+    };
+    assert!(!fails(per_sum, &[0.5], &[1e-4]));
+    assert!(fails(per_sum, &[1.5], &[1e-4]));
 }

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{gpu, rng, uniform};
+use common::{Tolerance, gpu, rng, uniform};
 use hourhand::gpu::{GpuError, GpuTrainer};
 use hourhand::net::training::Dropout;
 use hourhand::net::{NetConfig, Network, Params, Program, Tensor, Weights};
@@ -80,16 +80,6 @@ fn reference_scale<'a>(name: &str, tensors: impl Fn(&str) -> Option<&'a [f32]>) 
         .and_then(|layer| tensors(&format!("{layer}.weight")))
         .map_or(0.0, max_abs);
     own.max(weight)
-}
-
-/// `got` within `tol` of `want`, relative to `scale`.
-fn assert_close(what: &str, got: &[f32], want: &[f32], scale: f32, tol: f32) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let diff = common::max_abs_diff(got, want);
-    assert!(
-        diff <= tol * scale.max(1e-6),
-        "{what}: max difference {diff} at scale {scale}"
-    );
 }
 
 #[test]
@@ -186,7 +176,7 @@ fn one_step_matches_cpu_step() {
         let moved = common::max_abs_diff(&want.data, &c.params[name].data);
         assert!(moved > 0.0, "{name} did not move on the CPU");
         let scale = reference_scale(name, |n| params.get(n).map(|t| t.data.as_slice()));
-        assert_close(name, &got[name].data, &want.data, scale, 1e-5);
+        Tolerance::OfScale { tol: 1e-5, scale }.assert(name, &got[name].data, &want.data);
     }
     for (which, got, want) in [
         ("m", &got_moments.m, &want_moments.m),
@@ -194,12 +184,10 @@ fn one_step_matches_cpu_step() {
     ] {
         for (name, w) in want {
             let scale = reference_scale(name, |n| want.get(n).map(|t| t.data.as_slice()));
-            assert_close(
+            Tolerance::OfScale { tol: 1e-4, scale }.assert(
                 &format!("{name} {which}"),
                 &got[name].data,
                 &w.data,
-                scale,
-                1e-4,
             );
         }
     }

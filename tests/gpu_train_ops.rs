@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{gpu, rng, uniform};
+use common::{Tolerance, gpu, rng, uniform};
 use hourhand::cpu::{backward, batch_norm, elementwise};
 use hourhand::gpu::kernels::{
     self as kernels, Dispatch, Slot, batch_norm_grad, concat_grad, copy, dropout, max_pool_grad,
@@ -33,22 +33,6 @@ fn run(dispatches: &[Dispatch], buffers: Vec<(Slot, Vec<f32>)>, read: &[Slot]) -
     let buffers: BTreeMap<Slot, Vec<f32>> = buffers.into_iter().collect();
     let out = run_dispatches(&gpu(), dispatches, &buffers, read).unwrap();
     read.iter().map(|s| out[s].clone()).collect()
-}
-
-/// `got` within `tol` of `want`, relative to `want`'s largest magnitude.
-fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    assert!(
-        scale > 0.0,
-        "{what}: degenerate test, the reference is all zeros"
-    );
-    for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (a - b).abs() <= tol * scale,
-            "{what}[{i}]: GPU {a} vs CPU {b} (scale {scale})"
-        );
-    }
 }
 
 fn sum(a: &[f32], b: &[f32]) -> Vec<f32> {
@@ -329,11 +313,11 @@ fn batch_norm_training_forward_and_running_update_match_cpu() {
             ],
         );
         let what = format!("batch norm {shape} ×{batch}");
-        assert_close(&format!("{what} y"), &got[0], &want, 1e-4);
-        assert_close(&format!("{what} mean"), &got[1], &stats.mean, 1e-5);
-        assert_close(&format!("{what} var"), &got[2], &stats.var, 1e-5);
-        assert_close(&format!("{what} running mean"), &got[3], &want_rm, 1e-5);
-        assert_close(&format!("{what} running var"), &got[4], &want_rv, 1e-5);
+        Tolerance::OfLargest(1e-4).assert(&format!("{what} y"), &got[0], &want);
+        Tolerance::OfLargest(1e-5).assert(&format!("{what} mean"), &got[1], &stats.mean);
+        Tolerance::OfLargest(1e-5).assert(&format!("{what} var"), &got[2], &stats.var);
+        Tolerance::OfLargest(1e-5).assert(&format!("{what} running mean"), &got[3], &want_rm);
+        Tolerance::OfLargest(1e-5).assert(&format!("{what} running var"), &got[4], &want_rv);
     }
 }
 
@@ -376,9 +360,9 @@ fn batch_norm_backward_matches_cpu() {
             );
             let what = format!("batch norm backward {shape} ×{batch} accumulate {acc}");
             let want = if acc { sum(&old, &dx) } else { dx.clone() };
-            assert_close(&format!("{what} dx"), &got[0], &want, 1e-4);
-            assert_close(&format!("{what} dγ"), &got[1], &dgamma, 1e-4);
-            assert_close(&format!("{what} dβ"), &got[2], &dbeta, 1e-4);
+            Tolerance::OfLargest(1e-4).assert(&format!("{what} dx"), &got[0], &want);
+            Tolerance::OfLargest(1e-4).assert(&format!("{what} dγ"), &got[1], &dgamma);
+            Tolerance::OfLargest(1e-4).assert(&format!("{what} dβ"), &got[2], &dbeta);
         }
     }
 }

@@ -101,3 +101,7 @@ pub fn stdout(o: &std::process::Output) -> String {
 pub fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+pub mod tolerance;
+#[allow(unused_imports)] // not every test compares backends
+pub use tolerance::Tolerance;
