@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything we want to know about hourhand on one GPU, in one go and without network: the
 # adapter, the GPU tests (where cargo is at hand), the network checked against the CPU backend
-# and timed at batch 1, 32, 256 and 1024 with per-layer times, training samples/s, and PyTorch's
+# and timed at batch 1, 32, 256 and 1024 with per-layer times for each kernel set, training samples/s, and PyTorch's
 # anchor on the same GPU where PyTorch is installed. Every result is a JSON line in one file,
 # named at the end; each line has a "step" field, and bench rows name their kernel set in
 # "kernels". Meant to finish inside 8 minutes on a discrete GPU; on lavapipe (software Vulkan)
@@ -10,6 +10,7 @@
 #   scripts/gpu-report.sh [--bin target/release/hourhand] [--out FILE.jsonl]
 #                         [--backend vulkan] [--adapter NAME] [--batches 1,32,256,1024]
 #                         [--seconds 2] [--anchor ../shared/anchors/torch_lrhn.py]
+#                         [--kernels register-blocked,tiled]
 #                         [--no-tests] [--no-torch] [--no-compile]
 #
 # Without --bin it uses target/release/hourhand, building it when cargo is there. The GPU tests
@@ -20,7 +21,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-bin= out= backend=vulkan adapter= batches=1,32,256,1024 seconds=2
+bin= out= backend=vulkan adapter= batches=1,32,256,1024 seconds=2 kernel_sets=register-blocked,tiled
 anchor=../shared/anchors/torch_lrhn.py tests=1 torch=1 compile=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -28,6 +29,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --backend) backend=$2; shift 2 ;;
     --adapter) adapter=$2; shift 2 ;;
+    --kernels) kernel_sets=$2; shift 2 ;;
     --batches) batches=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --anchor) anchor=$2; shift 2 ;;
@@ -124,10 +126,12 @@ else
   echo '{"step": "gpu_tests", "status": "skipped", "why": "no cargo and sources here (or --no-tests); bench --check compares the network with the CPU backend instead"}' >>"$out"
 fi
 
-# Inference: every batch size checked against the CPU backend, then timed; per-layer times at
-# the first.
-step bench 300 "$bin" bench "${device[@]}" --no-cpu --check --json --per-layer \
-  --batch "$batches" --seconds "$seconds"
+# Inference with each kernel set: every batch size checked against the CPU backend, then
+# timed; per-layer times at the first.
+for set in ${kernel_sets//,/ }; do
+  step "bench_$set" 300 "$bin" bench "${device[@]}" --no-cpu --check --json --per-layer \
+    --kernels "$set" --batch "$batches" --seconds "$seconds"
+done
 # The CPU backend beside it, for scale.
 step bench_cpu 120 "$bin" bench --backend cpu --json --batch 1,32 --seconds "$seconds"
 
@@ -159,7 +163,7 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 def fmt(v): return f"{v:,.1f}" if isinstance(v, (int, float)) else str(v)
 print()
 for r in rows:
-    if r["step"] in ("bench", "bench_cpu", "train_64", "train_128") and "fps" in r:
+    if (r["step"].startswith("bench") or r["step"].startswith("train")) and "fps" in r:
         extra = f"  max |GPU − CPU| {r['max_abs_diff_vs_cpu']:.2e}" if "max_abs_diff_vs_cpu" in r else ""
         print(f"{r['step']:<10} {r['backend']:<7} {r.get('kernels', ''):<17} batch {r['batch']:>5}: {fmt(r['fps']):>10} /s  {r['ms_per_batch']:.3f} ms{extra}")
     elif r["step"].startswith("torch") and "fps" in r:

@@ -115,8 +115,40 @@ fn bench_json_has_the_documented_fields_for_both_backends() {
             r["max_abs_output"].as_f64(),
         );
         assert!(diff.unwrap() <= 1e-4 * scale.unwrap().max(1.0), "{r}");
-        assert_eq!(r["kernels"], hourhand::gpu::kernels::KERNEL_SET, "{r}");
+        // lavapipe is a CPU device: it keeps the register-blocked kernels.
+        assert_eq!(r["kernels"], "register-blocked", "{r}");
     }
+}
+
+#[test]
+fn bench_can_force_the_tiled_kernels_and_checks_them() {
+    let o = hourhand(&[
+        "bench",
+        "--json",
+        "--seconds",
+        "0",
+        "--batch",
+        "1",
+        "--check",
+        "--no-cpu",
+        "--kernels",
+        "tiled",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(r["kernels"], "tiled", "{r}");
+    let (diff, scale) = (
+        r["max_abs_diff_vs_cpu"].as_f64(),
+        r["max_abs_output"].as_f64(),
+    );
+    assert!(diff.unwrap() <= 1e-4 * scale.unwrap().max(1.0), "{r}");
+    let o = hourhand(&["bench", "--kernels", "fastest"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("known: register-blocked, tiled"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod common;
 use common::{Tolerance, gpu, random_params, rng, uniform};
 use hourhand::cpu::CpuNet;
 use hourhand::gpu::GpuNet;
+use hourhand::gpu::kernels::KernelSet;
 use hourhand::net::program::{Affine, Conv2d, Linear};
 use hourhand::net::{Op, Program, Shape};
 
@@ -15,6 +16,27 @@ const UNIT: Tolerance = Tolerance::Absolute(1e-4);
 
 /// Runs a one-op program on both backends and holds the GPU's output to the CPU's.
 fn compare(
+    what: &str,
+    inputs: Vec<(&str, Shape)>,
+    op: Op,
+    batch: usize,
+    seed: u64,
+    tolerance: Tolerance,
+) {
+    compare_set(
+        KernelSet::RegisterBlocked,
+        what,
+        inputs,
+        op,
+        batch,
+        seed,
+        tolerance,
+    );
+}
+
+/// [`compare`] with the GPU running the variants of `set`.
+fn compare_set(
+    set: KernelSet,
     what: &str,
     inputs: Vec<(&str, Shape)>,
     op: Op,
@@ -38,7 +60,7 @@ fn compare(
     let expected = CpuNet::new(program.clone(), params.clone())
         .forward(&refs, batch)
         .unwrap();
-    let mut net = GpuNet::new(gpu(), program, &params).unwrap();
+    let mut net = GpuNet::new(gpu().with_kernels(set), program, &params).unwrap();
     let got = net.forward(&refs, batch).unwrap();
     tolerance.assert(what, &got, &expected);
 }
@@ -57,6 +79,10 @@ fn conv2d_matches_cpu() {
         (3, 6, 7, 10, 3, 1, 0, true, 2),
         (2, 5, 6, 6, 3, 1, 2, false, 1),
         (5, 6, 9, 9, 1, 2, 0, false, 2),
+        // Past one 64 × 64 tile of the tiled set in channels and pixels, taps not a multiple
+        // of its 16-tap step.
+        (5, 70, 9, 10, 3, 2, 1, true, 3),
+        (24, 65, 9, 9, 1, 1, 0, false, 1),
     ];
     for (i, (cin, cout, h, w, kernel, stride, pad, relu, batch)) in cases.into_iter().enumerate() {
         let op = Op::Conv2d(Conv2d {
@@ -70,15 +96,11 @@ fn conv2d_matches_cpu() {
             pad,
             relu,
         });
-        let what = format!("case {i} {cin}→{cout} {h}×{w} k{kernel} s{stride} p{pad}");
-        compare(
-            &what,
-            vec![("x", Shape::new(cin, h, w))],
-            op,
-            batch,
-            i as u64,
-            UNIT,
-        );
+        for set in KernelSet::ALL {
+            let what = format!("{set} case {i} {cin}→{cout} {h}×{w} k{kernel} s{stride} p{pad}");
+            let input = vec![("x", Shape::new(cin, h, w))];
+            compare_set(set, &what, input, op.clone(), batch, i as u64, UNIT);
+        }
     }
 }
 

@@ -6,6 +6,7 @@ mod common;
 
 use common::{Tolerance, gpu, max_abs_diff, rng, uniform};
 use hourhand::cpu::CpuNet;
+use hourhand::gpu::kernels::KernelSet;
 use hourhand::gpu::{GpuError, GpuNet};
 use hourhand::net::{NetConfig, Network, Program, Weights};
 
@@ -17,11 +18,21 @@ fn weights(config: &NetConfig, seed: u64) -> Weights {
 
 /// Outputs of the CPU and GPU backends for one random batch through random weights.
 fn cpu_and_gpu(config: &NetConfig, seed: u64, batch: usize) -> (Vec<f32>, Vec<f32>) {
+    cpu_and_gpu_set(config, seed, batch, KernelSet::RegisterBlocked)
+}
+
+/// [`cpu_and_gpu`] with the GPU running the variants of `set`.
+fn cpu_and_gpu_set(
+    config: &NetConfig,
+    seed: u64,
+    batch: usize,
+    set: KernelSet,
+) -> (Vec<f32>, Vec<f32>) {
     let net = Network::from_weights(&weights(config, seed));
     let side = config.input_size as usize;
     let x = uniform(&mut rng(seed + 1), batch * side * side, -1.0, 1.0);
     let cpu = CpuNet::from_network(&net).forward(&[&x], batch).unwrap();
-    let gpu = GpuNet::from_network(gpu(), &net)
+    let gpu = GpuNet::from_network(gpu().with_kernels(set), &net)
         .unwrap()
         .forward(&[&x], batch)
         .unwrap();
@@ -39,6 +50,13 @@ fn default_network_gpu_matches_cpu() {
     Tolerance::Absolute(1e-3).assert("default network joints", &gpu, &cpu);
     // The two samples differ, so batching does not mix them up.
     assert!(max_abs_diff(&cpu[..105], &cpu[105..]) > 1e-4);
+}
+
+/// Every convolution of the network through the tiled kernels (the set GPUs run).
+#[test]
+fn tiny_network_on_the_tiled_kernels_matches_cpu() {
+    let (cpu, gpu) = cpu_and_gpu_set(&NetConfig::tiny(), 11, 3, KernelSet::Tiled);
+    Tolerance::Absolute(1e-4).assert("tiny network joints, tiled", &gpu, &cpu);
 }
 
 #[test]

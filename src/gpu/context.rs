@@ -8,6 +8,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use super::GpuError;
+use super::kernels::KernelSet;
 
 /// What the user asked for; empty means "the best adapter there is".
 #[derive(Debug, Clone, Default)]
@@ -148,6 +149,9 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     /// Why this adapter was picked (for `info` and logs).
     pub reason: String,
+    /// The kernel variants networks built on this context run: by default the adapter's
+    /// ([`KernelSet::for_device_type`]), or what [`with_kernels`](Self::with_kernels) set.
+    pub kernels: KernelSet,
     /// What the device reported outside any error scope: its loss, or an error. wgpu's default
     /// for such an error is a panic; here it is kept and turned into an error by
     /// [`check`](Self::check), so a driver reset or a bad dispatch never takes the process (or
@@ -286,6 +290,7 @@ impl GpuContext {
         Ok(Self {
             device,
             queue,
+            kernels: KernelSet::for_device_type(info.device_type),
             info,
             reason,
             health,
@@ -298,10 +303,17 @@ impl GpuContext {
         Self {
             device,
             queue,
+            kernels: KernelSet::for_device_type(info.device_type),
             info,
             reason: "shared with the caller".into(),
             health,
         }
+    }
+
+    /// The same device with networks built on it running the variants of `kernels`.
+    pub fn with_kernels(mut self, kernels: KernelSet) -> Self {
+        self.kernels = kernels;
+        self
     }
 
     /// Whether the device is still usable: an error once it was lost, or once it reported an

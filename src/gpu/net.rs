@@ -43,7 +43,7 @@ impl GpuNet {
         let mut stats = AllocStats::default();
         let mut kernels = Vec::new();
         for op in &program.ops {
-            for d in dispatches(&program, op, 1)? {
+            for d in dispatches(&program, op, 1, ctx.kernels)? {
                 if !kernels.contains(&d.kernel) {
                     kernels.push(d.kernel);
                 }
@@ -108,6 +108,7 @@ impl GpuNet {
                 program: &self.program,
                 params: &self.params,
                 pipelines: &self.pipelines,
+                kernels: self.ctx.kernels,
             };
             let plan = Plan::new(&cx, batch, &mut self.stats)?;
             self.plans.insert(batch, plan);

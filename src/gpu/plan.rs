@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use wgpu::util::DeviceExt;
 
 use super::GpuError;
-use super::kernels::{Kernel, Slot, dispatches, workgroups};
+use super::kernels::{Kernel, KernelSet, Slot, dispatches, workgroups};
 use super::timing::Timing;
 use crate::net::Program;
 
@@ -58,6 +58,8 @@ pub(crate) struct PlanContext<'a> {
     pub program: &'a Program,
     pub params: &'a HashMap<String, wgpu::Buffer>,
     pub pipelines: &'a HashMap<Kernel, wgpu::ComputePipeline>,
+    /// The kernel variants to run.
+    pub kernels: KernelSet,
 }
 
 impl Plan {
@@ -106,7 +108,7 @@ impl Plan {
         let mut steps = Vec::new();
         for op in &program.ops {
             let flops = 2 * program.op_macs(op) * batch as u64;
-            let ds = dispatches(program, op, batch)?;
+            let ds = dispatches(program, op, batch, cx.kernels)?;
             let count = ds.len() as u64;
             for d in ds {
                 let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use hourhand::cpu::fast::{FastNet, StepTime};
-use hourhand::gpu::kernels::{KERNEL_SET, peak};
+use hourhand::gpu::kernels::{KernelSet, peak};
 use hourhand::gpu::{GpuNet, LayerTime};
 use hourhand::net::Network;
 use rand::{Rng, SeedableRng};
@@ -45,6 +45,11 @@ pub struct BenchArgs {
     /// samples per second. With --per-layer, the CPU time of every op's forward and backward.
     #[arg(long)]
     train: bool,
+    /// GPU only: the kernel variants to run (register-blocked, tiled); default: the adapter's
+    /// (register blocks on a CPU device such as lavapipe, tiles on a GPU). Training runs the
+    /// register-blocked set whatever this says.
+    #[arg(long)]
+    kernels: Option<KernelSet>,
 }
 
 /// One timed configuration.
@@ -72,7 +77,7 @@ struct Row {
     /// CPU threads' (`cpu::fast::peak`).
     #[serde(skip_serializing_if = "Option::is_none")]
     peak_gflops: Option<f64>,
-    /// GPU only: the kernel set that ran ([`KERNEL_SET`]).
+    /// GPU only: the kernel set that ran ([`KernelSet::name`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     kernels: Option<&'static str>,
     /// GPU with `--check`: the largest absolute difference between the GPU's joints and the
@@ -177,7 +182,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     // The CPU backend, built once: the reference of --check, then timed itself.
     let mut cpu: Option<FastNet> = None;
     if !args.device.is_cpu() {
-        let ctx = args.device.gpu()?;
+        let mut ctx = args.device.gpu()?;
+        if let Some(kernels) = args.kernels {
+            ctx = ctx.with_kernels(kernels);
+        }
+        let kernels = ctx.kernels.name();
         let backend = format!("{:?}", ctx.info.backend).to_lowercase();
         let adapter = ctx.info.name.clone();
         let peak = peak::measure(&ctx).context("measuring the adapter's arithmetic peak")?;
@@ -199,7 +208,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             r.activation_bytes = Some(after.activation_bytes);
             r.weight_bytes = Some(after.weight_bytes);
             r.peak_gflops = Some(peak);
-            r.kernels = Some(KERNEL_SET);
+            r.kernels = Some(kernels);
             if args.check {
                 let reference = cpu.get_or_insert_with(|| FastNet::from_network(&net));
                 let want = reference.forward(&[x], batch)?;
@@ -285,12 +294,16 @@ fn print_row(r: &Row, json: bool) -> anyhow::Result<()> {
                 )
             })
             .unwrap_or_default();
+        let kernels = r
+            .kernels
+            .map(|k| format!("  kernels: {k}"))
+            .unwrap_or_default();
         let (per_batch, rate) = match r.mode {
             Some("train") => ("ms/step", "samples/s"),
             _ => ("ms/batch", "FPS"),
         };
         println!(
-            "{:<7} {:<34} batch {:>3}: {:>9.2} {per_batch} {:>9.1} {rate} {:>8.2} GFLOP/s{peak} ({} runs){objects}{memory}",
+            "{:<7} {:<34} batch {:>3}: {:>9.2} {per_batch} {:>9.1} {rate} {:>8.2} GFLOP/s{peak} ({} runs){kernels}{objects}{memory}",
             r.backend, r.adapter, r.batch, r.ms_per_batch, r.fps, r.gflops, r.runs
         );
     }

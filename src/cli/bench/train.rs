@@ -71,7 +71,7 @@ pub fn run(args: &BenchArgs, weights: &Weights) -> anyhow::Result<()> {
                 Ok(trainer.step(x, y, &options(t)).map(drop)?)
             })?;
             let mut r = row(backend.clone(), adapter.clone(), batch, flops, timing);
-            r.kernels = Some(hourhand::gpu::kernels::KERNEL_SET);
+            r.kernels = Some(hourhand::gpu::kernels::KernelSet::RegisterBlocked.name());
             print(r, args.json)?;
         }
     }

@@ -4,7 +4,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
+use super::{Dispatch, Kernel, KernelSet, Slot, StructLayout, WORKGROUP_SIZE, layout, u};
 use crate::net::Shape;
 use crate::net::program::Conv2d;
 
@@ -43,8 +43,11 @@ pub const LAYOUT: StructLayout = layout!(Conv2dParams {
     col_blocks
 });
 
-/// The dispatch for one convolution.
-pub fn dispatch(c: &Conv2d, input: Shape, output: Shape, batch: usize) -> Dispatch {
+/// The dispatch for one convolution with the variant of `set`.
+pub fn dispatch(c: &Conv2d, input: Shape, output: Shape, batch: usize, set: KernelSet) -> Dispatch {
+    if set == KernelSet::Tiled {
+        return dispatch_tiled(c, input, output, batch);
+    }
     let pointwise = c.kernel == 1 && c.stride == 1 && c.pad == 0;
     // Blocks of 4 positions: per output row in general, per flattened plane for 1×1.
     let col_blocks = if pointwise {
@@ -77,6 +80,43 @@ pub fn dispatch(c: &Conv2d, input: Shape, output: Shape, batch: usize) -> Dispat
         },
         params: bytemuck::bytes_of(&params).to_vec(),
         invocations: (batch * c.cout.div_ceil(4) * rows * col_blocks) as u64,
+        slots: vec![
+            Slot::Tensor(c.input.clone()),
+            Slot::Param(format!("{}.weight", c.name)),
+            Slot::Param(format!("{}.bias", c.name)),
+            Slot::Tensor(c.output.clone()),
+        ],
+    }
+}
+
+/// Output channels and pixels of one workgroup's tile in `conv2d_tiled.wesl`, whose layout
+/// assumes 64 invocations per workgroup (8 × 8 each).
+const TILE: usize = 64;
+const _: () = assert!(WORKGROUP_SIZE as usize == TILE);
+
+/// The tiled implicit-GEMM dispatch (`conv2d_tiled.wesl`): one workgroup per 64 output
+/// channels × 64 output pixels of the batch; `col_blocks` carries the channel tiles.
+fn dispatch_tiled(c: &Conv2d, input: Shape, output: Shape, batch: usize) -> Dispatch {
+    let channel_tiles = c.cout.div_ceil(TILE);
+    let pixel_tiles = (batch * output.h * output.w).div_ceil(TILE);
+    let params = Conv2dParams {
+        batch: u(batch),
+        cin: u(c.cin),
+        hin: u(input.h),
+        win: u(input.w),
+        cout: u(c.cout),
+        hout: u(output.h),
+        wout: u(output.w),
+        kernel: u(c.kernel),
+        stride: u(c.stride),
+        pad: u(c.pad),
+        relu: c.relu as u32,
+        col_blocks: u(channel_tiles),
+    };
+    Dispatch {
+        kernel: Kernel::Conv2dTiled,
+        params: bytemuck::bytes_of(&params).to_vec(),
+        invocations: (channel_tiles * pixel_tiles * TILE) as u64,
         slots: vec![
             Slot::Tensor(c.input.clone()),
             Slot::Param(format!("{}.weight", c.name)),

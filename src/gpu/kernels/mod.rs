@@ -44,10 +44,12 @@ pub mod patch_grad;
 pub mod peak;
 mod registry;
 pub mod relu;
+mod set;
 pub mod upsample;
 pub mod upsample_grad;
 
 pub use registry::{Kernel, KernelSource};
+pub use set::KernelSet;
 
 use crate::net::{Op, Program};
 
@@ -75,12 +77,6 @@ pub fn bind_group<'a>(
         entries: &entries,
     })
 }
-
-/// The name of the kernel set the GPU backend runs, as `bench` reports it. There is one today:
-/// register-blocked, barrier-free kernels without workgroup memory, tuned on lavapipe
-/// (software Vulkan). Variants for real GPUs (tiled, subgroup, f16), chosen per adapter, will
-/// each have their own name.
-pub const KERNEL_SET: &str = "register-blocked";
 
 /// Invocations per workgroup of every kernel (the `WG_SIZE` override). Within WebGPU's
 /// default limit of 256, and a multiple of every vendor's SIMD width.
@@ -151,13 +147,18 @@ pub struct NoKernel {
     pub kind: &'static str,
 }
 
-/// The dispatches that execute `op` of `program` at `batch`.
-pub fn dispatches(program: &Program, op: &Op, batch: usize) -> Result<Vec<Dispatch>, NoKernel> {
+/// The dispatches that execute `op` of `program` at `batch` with the variants of `set`.
+pub fn dispatches(
+    program: &Program,
+    op: &Op,
+    batch: usize,
+    set: KernelSet,
+) -> Result<Vec<Dispatch>, NoKernel> {
     let in_shape = program.shape(op.inputs()[0]);
     let out_shape = program.shape(op.output());
     let tensor = |t: &str| Slot::Tensor(t.to_string());
     Ok(match op {
-        Op::Conv2d(c) => vec![conv2d::dispatch(c, in_shape, out_shape, batch)],
+        Op::Conv2d(c) => vec![conv2d::dispatch(c, in_shape, out_shape, batch, set)],
         Op::Linear(l) => vec![linear::dispatch(l, batch)],
         Op::Affine(a) => vec![affine::dispatch(a, in_shape, batch)],
         Op::MaxPool {

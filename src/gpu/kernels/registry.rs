@@ -51,6 +51,8 @@ kernels! {
     Conv2d3x3 => "conv2d", "conv2d_3x3", conv2d::LAYOUT;
     /// Convolution, stride-1 unpadded 1×1.
     Conv2dPointwise => "conv2d", "conv2d_1x1", conv2d::LAYOUT;
+    /// Convolution as an implicit GEMM tiled through workgroup memory (the "tiled" set).
+    Conv2dTiled => "conv2d_tiled", "conv2d_tiled", conv2d::LAYOUT;
     /// Fully connected layer.
     Linear => "linear", "linear", linear::LAYOUT;
     /// Max pooling.

@@ -156,7 +156,9 @@ fn forward(s: &mut Builder, options: &StepOptions) -> Result<(), GpuError> {
                 )]
             }
             Op::Affine(a) => return Err(GpuError::InferenceForm(a.name.clone())),
-            _ => kernels::dispatches(program, op, batch)?,
+            // Training runs the register-blocked set on every adapter (the tiled variants
+            // are inference only, so far).
+            _ => kernels::dispatches(program, op, batch, kernels::KernelSet::RegisterBlocked)?,
         };
         s.push(Phase::Forward, op.name(), ds);
     }

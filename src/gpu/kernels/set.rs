@@ -1,0 +1,86 @@
+//! Kernel sets: which variant of a kernel runs, chosen per adapter. The WGSL kernels were first
+//! written for lavapipe (software Vulkan on CPU cores), where workgroup memory and barriers are
+//! slow and barrier-free register blocks win; on a GPU the usual trade holds instead, and a
+//! convolution tiled through workgroup memory reuses each load across a whole workgroup.
+//! Every set computes the same function and passes the same GPU-vs-CPU tests (on lavapipe,
+//! which runs workgroup memory correctly, if slowly); `bench --kernels` forces one.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A set of kernel variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum KernelSet {
+    /// Barrier-free register blocks without workgroup memory: what lavapipe runs fastest.
+    #[default]
+    RegisterBlocked,
+    /// Convolutions as implicit GEMMs tiled through workgroup memory (64 × 64 tiles, 8 × 8 per
+    /// invocation); the other ops as in [`KernelSet::RegisterBlocked`]. For GPUs.
+    Tiled,
+}
+
+impl KernelSet {
+    /// Every set, in the order reports list them.
+    pub const ALL: [KernelSet; 2] = [KernelSet::RegisterBlocked, KernelSet::Tiled];
+
+    /// The name `bench` reports and `--kernels` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelSet::RegisterBlocked => "register-blocked",
+            KernelSet::Tiled => "tiled",
+        }
+    }
+
+    /// The set for an adapter of this type: register blocks on a CPU device (lavapipe,
+    /// SwiftShader) or one of unknown type, tiles on integrated, discrete and virtual GPUs.
+    pub fn for_device_type(device_type: wgpu::DeviceType) -> KernelSet {
+        match device_type {
+            wgpu::DeviceType::IntegratedGpu
+            | wgpu::DeviceType::DiscreteGpu
+            | wgpu::DeviceType::VirtualGpu => KernelSet::Tiled,
+            wgpu::DeviceType::Cpu | wgpu::DeviceType::Other => KernelSet::RegisterBlocked,
+        }
+    }
+}
+
+impl fmt::Display for KernelSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for KernelSet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        KernelSet::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = KernelSet::ALL.iter().map(|k| k.name()).collect();
+                format!("unknown kernel set `{s}` (known: {})", names.join(", "))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_bad_names_say_what_exists() {
+        for k in KernelSet::ALL {
+            assert_eq!(k.name().parse::<KernelSet>(), Ok(k));
+        }
+        let e = "fast".parse::<KernelSet>().unwrap_err();
+        assert!(e.contains("register-blocked") && e.contains("tiled"), "{e}");
+    }
+
+    #[test]
+    fn lavapipe_keeps_the_register_blocks() {
+        let set = KernelSet::for_device_type;
+        assert_eq!(set(wgpu::DeviceType::Cpu), KernelSet::RegisterBlocked);
+        assert_eq!(set(wgpu::DeviceType::DiscreteGpu), KernelSet::Tiled);
+        assert_eq!(set(wgpu::DeviceType::IntegratedGpu), KernelSet::Tiled);
+    }
+}
