@@ -165,9 +165,9 @@ print()
 for r in rows:
     if (r["step"].startswith("bench") or r["step"].startswith("train")) and "fps" in r:
         extra = f"  max |GPU − CPU| {r['max_abs_diff_vs_cpu']:.2e}" if "max_abs_diff_vs_cpu" in r else ""
-        print(f"{r['step']:<10} {r['backend']:<7} {r.get('kernels', ''):<17} batch {r['batch']:>5}: {fmt(r['fps']):>10} /s  {r['ms_per_batch']:.3f} ms{extra}")
+        print(f"{r['step']:<22} {r['backend']:<7} {r.get('kernels', ''):<17} batch {r['batch']:>5}: {fmt(r['fps']):>10} /s  {r['ms_per_batch']:.3f} ms{extra}")
     elif r["step"].startswith("torch") and "fps" in r:
-        print(f"{r['step']:<10} {r.get('mode', ''):<7} {r.get('dtype', ''):<17} batch {r['batch']:>5}: {fmt(r['fps']):>10} /s  {r['ms_per_batch']:.3f} ms")
+        print(f"{r['step']:<22} {r.get('mode', ''):<7} {r.get('dtype', ''):<17} batch {r['batch']:>5}: {fmt(r['fps']):>10} /s  {r['ms_per_batch']:.3f} ms")
 failed = [r for r in rows if r.get("status") in ("failed", "timed out")]
 for r in failed:
     print(f"{r['step']}: {r['status']} (exit {r['exit']})")

@@ -112,6 +112,8 @@ fn linear_matches_cpu() {
         (2048, 256, true, 3),
         (5, 105, false, 7),
         (1024, 1024, true, 2),
+        // Past the tiled set's split-K batches: the layer as a tiled 1×1 convolution.
+        (70, 67, true, 19),
     ]
     .into_iter()
     .enumerate()
@@ -124,15 +126,11 @@ fn linear_matches_cpu() {
             outputs,
             relu,
         });
-        let what = format!("case {i} {inputs}→{outputs} batch {batch}");
-        compare(
-            &what,
-            vec![("x", Shape::flat(inputs))],
-            op,
-            batch,
-            10 + i as u64,
-            UNIT,
-        );
+        for set in KernelSet::ALL {
+            let what = format!("{set} case {i} {inputs}→{outputs} batch {batch}");
+            let input = vec![("x", Shape::flat(inputs))];
+            compare_set(set, &what, input, op.clone(), batch, 10 + i as u64, UNIT);
+        }
     }
 }
 

@@ -41,14 +41,6 @@ impl GpuNet {
     /// inference form (see [`crate::net::lower`]).
     pub fn new(ctx: GpuContext, program: Program, params: &Params) -> Result<Self, GpuError> {
         let mut stats = AllocStats::default();
-        let mut kernels = Vec::new();
-        for op in &program.ops {
-            for d in dispatches(&program, op, 1, ctx.kernels)? {
-                if !kernels.contains(&d.kernel) {
-                    kernels.push(d.kernel);
-                }
-            }
-        }
         let mut buffers = HashMap::new();
         for (name, _) in program.params() {
             let t = params
@@ -65,20 +57,17 @@ impl GpuNet {
             stats.weight_bytes += (t.len() * 4) as u64;
             buffers.insert(name, buffer);
         }
-        let mut pipelines = HashMap::new();
-        for kernel in kernels {
-            let pipeline = kernel.pipeline(&ctx.device)?;
-            stats.pipelines += 1;
-            pipelines.insert(kernel, pipeline);
-        }
-        Ok(Self {
+        let mut net = Self {
             ctx,
             program,
             params: buffers,
-            pipelines,
+            pipelines: HashMap::new(),
             plans: HashMap::new(),
             stats,
-        })
+        };
+        // A shader the device rejects is reported here, not at the first inference.
+        net.compile_kernels(1)?;
+        Ok(net)
     }
 
     /// Uploads an inference network.
@@ -101,8 +90,24 @@ impl GpuNet {
         self.stats
     }
 
+    /// Compiles the kernels the program runs at `batch` that are not compiled yet (a kernel set
+    /// may pick other variants at other batch sizes).
+    fn compile_kernels(&mut self, batch: usize) -> Result<(), GpuError> {
+        for op in &self.program.ops {
+            for d in dispatches(&self.program, op, batch, self.ctx.kernels)? {
+                if !self.pipelines.contains_key(&d.kernel) {
+                    let pipeline = d.kernel.pipeline(&self.ctx.device)?;
+                    self.stats.pipelines += 1;
+                    self.pipelines.insert(d.kernel, pipeline);
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn plan(&mut self, batch: usize) -> Result<&mut Plan, GpuError> {
         if !self.plans.contains_key(&batch) {
+            self.compile_kernels(batch)?;
             let cx = PlanContext {
                 device: &self.ctx.device,
                 program: &self.program,

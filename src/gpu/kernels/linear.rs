@@ -1,8 +1,12 @@
-//! `shaders/linear.wesl`: fully connected layer, 4 outputs × 4 samples per invocation.
+//! `shaders/linear.wesl`: fully connected layer, 4 outputs × 4 samples per invocation; for the
+//! tiled set, `shaders/linear_split.wesl` (split-K GEMV) at small batches and the tiled
+//! convolution beyond.
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{Dispatch, Kernel, Slot, StructLayout, layout, u};
+use super::{Dispatch, Kernel, KernelSet, Slot, StructLayout, WORKGROUP_SIZE, layout, u};
+use crate::net::Shape;
+use crate::net::program::Conv2d;
 use crate::net::program::Linear;
 
 /// Mirrors `LinearParams` in `linear.wesl`.
@@ -24,8 +28,32 @@ pub const LAYOUT: StructLayout = layout!(LinearParams {
     relu
 });
 
-/// The dispatch for one fully connected layer.
-pub fn dispatch(l: &Linear, batch: usize) -> Dispatch {
+/// Largest batch the tiled set runs as a split-K GEMV (`linear_split.wesl`); past it a fully
+/// connected layer is a GEMM with enough columns for the tiled convolution, as a 1×1 one.
+pub const SPLIT_MAX_BATCH: usize = 16;
+
+/// The dispatch for one fully connected layer with the variant of `set`.
+pub fn dispatch(l: &Linear, batch: usize, set: KernelSet) -> Dispatch {
+    if set == KernelSet::Tiled {
+        if batch > SPLIT_MAX_BATCH {
+            // x (N×I), w (O×I) and y (N×O) are a 1×1 convolution's N×I×1×1 input, O×I×1×1
+            // weights and N×O×1×1 output.
+            let conv = Conv2d {
+                name: l.name.clone(),
+                input: l.input.clone(),
+                output: l.output.clone(),
+                cin: l.inputs,
+                cout: l.outputs,
+                kernel: 1,
+                stride: 1,
+                pad: 0,
+                relu: l.relu,
+            };
+            let (input, output) = (Shape::new(l.inputs, 1, 1), Shape::new(l.outputs, 1, 1));
+            return super::conv2d::dispatch(&conv, input, output, batch, set);
+        }
+        return dispatch_split(l, batch);
+    }
     let params = LinearParams {
         batch: u(batch),
         inputs: u(l.inputs),
@@ -36,6 +64,28 @@ pub fn dispatch(l: &Linear, batch: usize) -> Dispatch {
         kernel: Kernel::Linear,
         params: bytemuck::bytes_of(&params).to_vec(),
         invocations: (l.outputs.div_ceil(4) * batch.div_ceil(4)) as u64,
+        slots: vec![
+            Slot::Tensor(l.input.clone()),
+            Slot::Param(format!("{}.weight", l.name)),
+            Slot::Param(format!("{}.bias", l.name)),
+            Slot::Tensor(l.output.clone()),
+        ],
+    }
+}
+
+/// The split-K GEMV dispatch (`linear_split.wesl`): one workgroup of [`WORKGROUP_SIZE`]
+/// invocations per output and block of 4 samples.
+fn dispatch_split(l: &Linear, batch: usize) -> Dispatch {
+    let params = LinearParams {
+        batch: u(batch),
+        inputs: u(l.inputs),
+        outputs: u(l.outputs),
+        relu: l.relu as u32,
+    };
+    Dispatch {
+        kernel: Kernel::LinearSplit,
+        params: bytemuck::bytes_of(&params).to_vec(),
+        invocations: (l.outputs * batch.div_ceil(4)) as u64 * WORKGROUP_SIZE as u64,
         slots: vec![
             Slot::Tensor(l.input.clone()),
             Slot::Param(format!("{}.weight", l.name)),

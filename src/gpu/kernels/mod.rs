@@ -159,7 +159,7 @@ pub fn dispatches(
     let tensor = |t: &str| Slot::Tensor(t.to_string());
     Ok(match op {
         Op::Conv2d(c) => vec![conv2d::dispatch(c, in_shape, out_shape, batch, set)],
-        Op::Linear(l) => vec![linear::dispatch(l, batch)],
+        Op::Linear(l) => vec![linear::dispatch(l, batch, set)],
         Op::Affine(a) => vec![affine::dispatch(a, in_shape, batch)],
         Op::MaxPool {
             input,

@@ -55,6 +55,8 @@ kernels! {
     Conv2dTiled => "conv2d_tiled", "conv2d_tiled", conv2d::LAYOUT;
     /// Fully connected layer.
     Linear => "linear", "linear", linear::LAYOUT;
+    /// Fully connected layer as a split-K GEMV, at small batches (the "tiled" set).
+    LinearSplit => "linear_split", "linear_split", linear::LAYOUT;
     /// Max pooling.
     MaxPool => "max_pool", "max_pool", max_pool::LAYOUT;
     /// Nearest-neighbour upsampling.

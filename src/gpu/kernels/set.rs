@@ -15,7 +15,8 @@ pub enum KernelSet {
     #[default]
     RegisterBlocked,
     /// Convolutions as implicit GEMMs tiled through workgroup memory (64 × 64 tiles, 8 × 8 per
-    /// invocation); the other ops as in [`KernelSet::RegisterBlocked`]. For GPUs.
+    /// invocation), fully connected layers as split-K GEMVs at small batches and as that GEMM
+    /// beyond; the other ops as in [`KernelSet::RegisterBlocked`]. For GPUs.
     Tiled,
 }
 
