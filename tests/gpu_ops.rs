@@ -315,7 +315,7 @@ fn loose_dispatches_run_over_host_buffers() {
     let got =
         hourhand::gpu::runner::run_dispatches(&gpu(), &[d], &buffers, std::slice::from_ref(&ys))
             .unwrap();
-    let expected = hourhand::cpu::elementwise::max_pool(&x, 2, input, output, 2, 2);
+    let expected = hourhand::cpu::max_pool::max_pool(&x, 2, input, output, 2, 2);
     assert_eq!(got[&ys], expected);
 }
 

@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{Tolerance, gpu, rng, uniform};
-use hourhand::cpu::{backward, batch_norm, elementwise};
+use hourhand::cpu::{self, batch_norm, concat, elementwise, max_pool, patch, upsample};
 use hourhand::gpu::kernels::{
     self as kernels, Dispatch, Slot, batch_norm_grad, concat_grad, copy, dropout, max_pool_grad,
     patch_grad, relu, upsample_grad,
@@ -51,9 +51,9 @@ fn relu_forward_and_backward_match_cpu_exactly() {
             vec![(t("x"), x.clone()), (t("y"), vec![0.0; len])],
             &[t("y")],
         );
-        let want = elementwise::relu(&x);
+        let want = cpu::relu::relu(&x);
         assert_eq!(y[0], want);
-        let cpu = backward::relu_backward(&want, &dy);
+        let cpu = cpu::relu::relu_backward(&want, &dy);
         for acc in [false, true] {
             let dx = run(
                 &[relu::backward(len, t("y"), g("y"), g("x"), acc)],
@@ -79,7 +79,7 @@ fn dropout_mask_is_the_cpus_bit_for_bit() {
         let x = uniform(&mut rng(len as u64), len, 0.5, 1.5);
         let old = uniform(&mut rng(1 + len as u64), len, -1.0, 1.0);
         let d = Dropout { rate, seed };
-        let want = backward::dropout(&x, d.key(ordinal), rate);
+        let want = cpu::dropout::dropout(&x, d.key(ordinal), rate);
         for acc in [false, true] {
             let y = run(
                 &[dropout::dispatch(len, d, ordinal, t("x"), t("y"), acc)],
@@ -134,7 +134,7 @@ fn max_pool_backward_matches_cpu_exactly() {
             .collect();
         let dy = uniform(&mut r, batch * output.len(), -1.0, 1.0);
         let old = uniform(&mut r, batch * input.len(), -1.0, 1.0);
-        let want = backward::max_pool_backward(&x, &dy, batch, input, output, kernel, stride);
+        let want = max_pool::max_pool_backward(&x, &dy, batch, input, output, kernel, stride);
         for acc in [false, true] {
             let d = max_pool_grad::dispatch(
                 input,
@@ -168,7 +168,7 @@ fn upsample_backward_matches_cpu_exactly() {
         let mut r = rng(input.len() as u64 + 50);
         let dy = uniform(&mut r, batch * input.len() * factor * factor, -1.0, 1.0);
         let old = uniform(&mut r, batch * input.len(), -1.0, 1.0);
-        let want = backward::upsample_backward(&dy, batch, input, factor);
+        let want = upsample::upsample_backward(&dy, batch, input, factor);
         for acc in [false, true] {
             let dx = run(
                 &[upsample_grad::dispatch(
@@ -198,7 +198,7 @@ fn patch_backwards_tile_one_gradient_like_the_cpu() {
     let mut want = vec![0.0f32; batch * input.len()];
     for (i, &(y0, x0, h, w)) in windows.iter().enumerate() {
         let dy = uniform(&mut r, batch * input.c * h * w, -1.0, 1.0);
-        let part = backward::patch_backward(&dy, batch, input, y0, x0, h, w);
+        let part = patch::patch_backward(&dy, batch, input, y0, x0, h, w);
         want = sum(&want, &part);
         let slot = g(&format!("p{i}"));
         dispatches.push(patch_grad::dispatch(
@@ -220,7 +220,7 @@ fn concat_backward_matches_cpu_exactly() {
     let (lens, batch) = ([5usize, 12, 3], 3);
     let total: usize = lens.iter().sum();
     let dy = uniform(&mut rng(70), batch * total, -1.0, 1.0);
-    let want = backward::concat_backward(&dy, &lens, batch);
+    let want = concat::concat_backward(&dy, &lens, batch);
     let mut offset = 0;
     for (i, &len) in lens.iter().enumerate() {
         let old = uniform(&mut rng(71 + i as u64), batch * len, -1.0, 1.0);

@@ -6,7 +6,9 @@
 mod common;
 
 use common::{rng, uniform};
-use hourhand::cpu::{backward, batch_norm, conv, linear, train};
+use hourhand::cpu::{
+    batch_norm, concat, conv, dropout, linear, max_pool, patch, relu, train, upsample,
+};
 use hourhand::net::program::{Conv2d, Linear};
 use hourhand::net::{NetConfig, Program, Shape, Weights};
 use rand::seq::SliceRandom;
@@ -191,61 +193,61 @@ fn cheap_op_backwards_match_finite_differences() {
     let mut g = rng(9);
     // ReLU, from its output.
     let r = uniform(&mut g, x.len(), -1.0, 1.0);
-    let dx = backward::relu_backward(&hourhand::cpu::elementwise::relu(&x), &r);
-    check("relu", &x, &dx, &r, hourhand::cpu::elementwise::relu);
+    let dx = relu::relu_backward(&hourhand::cpu::relu::relu(&x), &r);
+    check("relu", &x, &dx, &r, hourhand::cpu::relu::relu);
     // Max pooling 2×2 stride 2 (the odd width drops a column) and 3×3 stride 2.
     for (k, s) in [(2, 2), (3, 2)] {
         let out = Shape::new(3, (6 - k) / s + 1, (7 - k) / s + 1);
         let r = uniform(&mut g, batch * out.len(), -1.0, 1.0);
-        let dx = backward::max_pool_backward(&x, &r, batch, input, out, k, s);
+        let dx = max_pool::max_pool_backward(&x, &r, batch, input, out, k, s);
         check(&format!("max pool {k}/{s}"), &x, &dx, &r, |x| {
-            hourhand::cpu::elementwise::max_pool(x, batch, input, out, k, s)
+            hourhand::cpu::max_pool::max_pool(x, batch, input, out, k, s)
         });
     }
     // Upsampling ×2 and ×3.
     for f in [2, 3] {
         let r = uniform(&mut g, batch * input.len() * f * f, -1.0, 1.0);
-        let dx = backward::upsample_backward(&r, batch, input, f);
+        let dx = upsample::upsample_backward(&r, batch, input, f);
         check(&format!("upsample ×{f}"), &x, &dx, &r, |x| {
-            hourhand::cpu::elementwise::upsample(x, batch, input, f)
+            hourhand::cpu::upsample::upsample(x, batch, input, f)
         });
     }
     // A 3×4 patch at (2, 1).
     let r = uniform(&mut g, batch * 3 * 3 * 4, -1.0, 1.0);
-    let dx = backward::patch_backward(&r, batch, input, 2, 1, 3, 4);
+    let dx = patch::patch_backward(&r, batch, input, 2, 1, 3, 4);
     check("patch", &x, &dx, &r, |x| {
-        hourhand::cpu::elementwise::patch(x, batch, input, 2, 1, 3, 4)
+        hourhand::cpu::patch::patch(x, batch, input, 2, 1, 3, 4)
     });
     // Concatenation of two parts.
     let (a, b) = (&x[..batch * 5], &x[batch * 5..batch * 12]);
     let r = uniform(&mut g, batch * 12, -1.0, 1.0);
-    let parts = backward::concat_backward(&r, &[5, 7], batch);
+    let parts = concat::concat_backward(&r, &[5, 7], batch);
     check("concat a", a, &parts[0], &r, |a| {
-        hourhand::cpu::elementwise::concat(&[(a, 5), (b, 7)], batch)
+        hourhand::cpu::concat::concat(&[(a, 5), (b, 7)], batch)
     });
     check("concat b", b, &parts[1], &r, |b| {
-        hourhand::cpu::elementwise::concat(&[(a, 5), (b, 7)], batch)
+        hourhand::cpu::concat::concat(&[(a, 5), (b, 7)], batch)
     });
     // Dropout: the same mask forward and backward.
     let r = uniform(&mut g, x.len(), -1.0, 1.0);
-    let dx = backward::dropout(&r, 77, 0.3);
-    check("dropout", &x, &dx, &r, |x| backward::dropout(x, 77, 0.3));
+    let dx = dropout::dropout(&r, 77, 0.3);
+    check("dropout", &x, &dx, &r, |x| dropout::dropout(x, 77, 0.3));
 }
 
 #[test]
 fn dropout_drops_about_its_rate_and_keeps_the_mean() {
     let x = vec![1.0f32; 100_000];
-    let y = backward::dropout(&x, 12345, 0.3);
+    let y = dropout::dropout(&x, 12345, 0.3);
     let dropped = y.iter().filter(|v| **v == 0.0).count() as f64 / x.len() as f64;
     assert!((dropped - 0.3).abs() < 0.01, "dropped {dropped}");
     let mean = y.iter().map(|v| *v as f64).sum::<f64>() / x.len() as f64;
     assert!((mean - 1.0).abs() < 0.02, "mean {mean}");
     assert_ne!(
         y,
-        backward::dropout(&x, 12346, 0.3),
+        dropout::dropout(&x, 12346, 0.3),
         "the key changes the mask"
     );
-    assert_eq!(backward::dropout(&x, 5, 0.0), x);
+    assert_eq!(dropout::dropout(&x, 5, 0.0), x);
 }
 
 /// The whole tiny network in training form (batch norm on batch statistics, dropout with a

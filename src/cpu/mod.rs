@@ -3,14 +3,23 @@
 //! executes training-form and inference-form programs alike. [`fast::FastNet`] is the compiled
 //! inference path users run where no adapter exists or `--backend cpu` is asked for.
 
-pub mod backward;
 pub mod batch_norm;
+pub mod concat;
 pub mod conv;
+pub mod dropout;
 pub mod elementwise;
 pub mod fast;
 pub mod linear;
+pub mod max_pool;
+pub mod patch;
+pub mod relu;
 pub mod sgemm;
 pub mod train;
+pub mod upsample;
+
+/// Elements per parallel task of the element-wise maps: big enough to amortize a task, small
+/// enough to split a tensor across threads.
+pub(crate) const CHUNK: usize = 1 << 14;
 
 use std::collections::HashMap;
 
@@ -122,21 +131,21 @@ pub(crate) fn run_op(
             param(params, format!("{}.shift", a.name)),
             a.relu,
         ),
-        Op::Relu { .. } => elementwise::relu(x),
+        Op::Relu { .. } => relu::relu(x),
         // Inference: dropout is the identity (training runs through `train`).
         Op::Dropout { .. } => x.clone(),
         Op::MaxPool { kernel, stride, .. } => {
-            elementwise::max_pool(x, batch, in_shape, out_shape, *kernel, *stride)
+            max_pool::max_pool(x, batch, in_shape, out_shape, *kernel, *stride)
         }
-        Op::Upsample { factor, .. } => elementwise::upsample(x, batch, in_shape, *factor),
+        Op::Upsample { factor, .. } => upsample::upsample(x, batch, in_shape, *factor),
         Op::Add { b, .. } => elementwise::add(x, &env[b]),
-        Op::Patch { y, x: x0, h, w, .. } => elementwise::patch(x, batch, in_shape, *y, *x0, *h, *w),
+        Op::Patch { y, x: x0, h, w, .. } => patch::patch(x, batch, in_shape, *y, *x0, *h, *w),
         Op::Concat { inputs, .. } => {
             let parts: Vec<(&[f32], usize)> = inputs
                 .iter()
                 .map(|t| (env[t].as_slice(), p.shape(t).len()))
                 .collect();
-            elementwise::concat(&parts, batch)
+            concat::concat(&parts, batch)
         }
     }
 }

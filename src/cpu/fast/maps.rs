@@ -59,7 +59,7 @@ pub fn affine(
 pub fn max_pool(x: &[f32], y: Out, (from, to): (Shape, Shape), window: (usize, usize), part: Part) {
     let (ip, op) = (from.h * from.w, to.h * to.w);
     planes_mut(y, op, part, |i, dst| {
-        crate::cpu::elementwise::max_pool_plane(&x[i * ip..][..ip], dst, from, to, window);
+        crate::cpu::max_pool::max_pool_plane(&x[i * ip..][..ip], dst, from, to, window);
     });
 }
 

@@ -14,7 +14,7 @@ use std::time::Instant;
 use super::{Grads, Tape};
 use crate::cpu::batch_norm;
 use crate::cpu::conv::{self, ConvGradsMut};
-use crate::cpu::{backward, elementwise, linear};
+use crate::cpu::{concat, dropout, elementwise, linear, max_pool, patch, relu, upsample};
 use crate::net::training::Dropout;
 use crate::net::{Op, Params, Program};
 
@@ -280,28 +280,28 @@ fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Rol
             param(params, &a.name, "shift"),
             a.relu,
         )),
-        Op::Relu { .. } => elementwise::relu_into(x, &mut y),
+        Op::Relu { .. } => relu::relu_into(x, &mut y),
         Op::Dropout { .. } => {
             if tape.dropout.rate > 0.0 {
-                backward::dropout_into(x, tape.dropout.key(ordinal), tape.dropout.rate, &mut y)
+                dropout::dropout_into(x, tape.dropout.key(ordinal), tape.dropout.rate, &mut y)
             } else {
                 y.copy_from_slice(x)
             }
         }
         Op::MaxPool { kernel, stride, .. } => {
-            elementwise::max_pool_into(x, in_shape, out_shape, *kernel, *stride, &mut y)
+            max_pool::max_pool_into(x, in_shape, out_shape, *kernel, *stride, &mut y)
         }
-        Op::Upsample { factor, .. } => elementwise::upsample_into(x, in_shape, *factor, &mut y),
+        Op::Upsample { factor, .. } => upsample::upsample_into(x, in_shape, *factor, &mut y),
         Op::Add { b, .. } => elementwise::add_into(x, &values[b], &mut y),
         Op::Patch {
             y: y0, x: x0, h, w, ..
-        } => elementwise::patch_into(x, in_shape, (*y0, *x0, *h, *w), &mut y),
+        } => patch::patch_into(x, in_shape, (*y0, *x0, *h, *w), &mut y),
         Op::Concat { inputs, .. } => {
             let parts: Vec<(&[f32], usize)> = inputs
                 .iter()
                 .map(|t| (values[t].as_slice(), program.shape(t).len()))
                 .collect();
-            elementwise::concat_into(&parts, &mut y)
+            concat::concat_into(&parts, &mut y)
         }
     }
     tape.values.insert(output.to_string(), y);
@@ -458,14 +458,14 @@ impl GradBuffers {
             Op::Relu { output, .. } => {
                 let y = &tape.values[output];
                 self.deliver(program, input, in_len, |dx| {
-                    backward::relu_backward_into(y, &dy, dx)
+                    relu::relu_backward_into(y, &dy, dx)
                 });
             }
             Op::Dropout { .. } => {
                 let dropout = tape.dropout;
                 self.deliver(program, input, in_len, |dx| {
                     if dropout.rate > 0.0 {
-                        backward::dropout_into(&dy, dropout.key(ordinal), dropout.rate, dx)
+                        dropout::dropout_into(&dy, dropout.key(ordinal), dropout.rate, dx)
                     } else {
                         dx.copy_from_slice(&dy)
                     }
@@ -473,14 +473,14 @@ impl GradBuffers {
             }
             Op::MaxPool { kernel, stride, .. } => {
                 self.deliver(program, input, in_len, |dx| {
-                    backward::max_pool_backward_into(
+                    max_pool::max_pool_backward_into(
                         x, &dy, in_shape, out_shape, *kernel, *stride, dx,
                     )
                 });
             }
             Op::Upsample { factor, .. } => {
                 self.deliver(program, input, in_len, |dx| {
-                    backward::upsample_backward_into(&dy, in_shape, *factor, dx)
+                    upsample::upsample_backward_into(&dy, in_shape, *factor, dx)
                 });
             }
             Op::Add { a, b, .. } => {
@@ -489,7 +489,7 @@ impl GradBuffers {
             }
             Op::Patch { y, x: x0, h, w, .. } => {
                 self.deliver(program, input, in_len, |dx| {
-                    backward::patch_backward_into(&dy, in_shape, (*y, *x0, *h, *w), dx)
+                    patch::patch_backward_into(&dy, in_shape, (*y, *x0, *h, *w), dx)
                 });
             }
             Op::Concat { inputs, .. } => {
@@ -498,7 +498,7 @@ impl GradBuffers {
                 for t in inputs {
                     let len = program.shape(t).len();
                     self.deliver(program, t, batch * len, |d| {
-                        backward::concat_part_backward_into(&dy, total, offset, d, len)
+                        concat::concat_part_backward_into(&dy, total, offset, d, len)
                     });
                     offset += len;
                 }

@@ -1,8 +1,9 @@
 //! One WGSL kernel per op: each file here holds the op's uniform parameter struct (mirrored
 //! byte for byte by the struct of the same name in `shaders/<op>.wesl`) and the function that
 //! turns a program op into dispatches. An op has one name everywhere: `Op::MaxPool`,
-//! `cpu::elementwise::max_pool`, `kernels/max_pool.rs`, `shaders/max_pool.wesl`, and its
-//! backward `max_pool_grad` in each place.
+//! `cpu/max_pool.rs` (forward and `max_pool_backward`), `kernels/max_pool.rs` and
+//! `shaders/max_pool.wesl`, its backward `kernels/max_pool_grad.rs` and
+//! `shaders/max_pool_grad.wesl`.
 //!
 //! Binding convention of every kernel: `@binding(0)` the parameters (uniform), then the tensors
 //! and parameters it reads in the order the op lists them, then the tensor it writes.
