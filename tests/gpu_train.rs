@@ -12,6 +12,7 @@
 mod common;
 
 use common::{Tolerance, gpu, rng, uniform};
+use hourhand::gpu::kernels::KernelSet;
 use hourhand::gpu::{GpuError, GpuTrainer};
 use hourhand::net::training::Dropout;
 use hourhand::net::{NetConfig, Network, Params, Program, Tensor, Weights};
@@ -83,26 +84,33 @@ fn reference_scale<'a>(name: &str, tensors: impl Fn(&str) -> Option<&'a [f32]>) 
 }
 
 #[test]
-fn gradients_match_cpu_for_every_loss() {
+fn gradients_match_cpu_for_every_loss_and_kernel_set() {
     let c = case(1);
-    let mut trainer = GpuTrainer::new(gpu(), c.program.clone(), &c.params, BATCH).unwrap();
-    for loss in Loss::ALL {
+    for (set, loss) in KernelSet::ALL
+        .into_iter()
+        .flat_map(|k| Loss::ALL.map(|l| (k, l)))
+    {
+        let ctx = gpu().with_kernels(set);
+        let mut trainer = GpuTrainer::new(ctx, c.program.clone(), &c.params, BATCH).unwrap();
         let o = options(loss, 1);
         let (want_loss, _, want) =
             cpu_gradients(&c.program, &c.params, &c.input, &c.target, BATCH, &o);
         let (got_loss, got) = trainer.gradients(&c.input, &c.target, &o).unwrap();
         assert!(
             (got_loss - want_loss).abs() <= 1e-4 * want_loss.abs(),
-            "{loss}: GPU loss {got_loss} vs CPU {want_loss}"
+            "{set} {loss}: GPU loss {got_loss} vs CPU {want_loss}"
         );
         assert_eq!(
             got.keys().collect::<Vec<_>>(),
             want.keys().collect::<Vec<_>>(),
-            "{loss}: the same parameters get gradients"
+            "{set} {loss}: the same parameters get gradients"
         );
         let mut worst = (0.0f32, String::new());
         for (name, g) in &want {
-            assert!(max_abs(g) > 0.0, "{loss}: {name} has an all-zero gradient");
+            assert!(
+                max_abs(g) > 0.0,
+                "{set} {loss}: {name} has an all-zero gradient"
+            );
             let scale = reference_scale(name, |n| want.get(n).map(Vec::as_slice));
             let rel = common::max_abs_diff(&got[name], g) / scale;
             if rel > worst.0 {
@@ -110,12 +118,12 @@ fn gradients_match_cpu_for_every_loss() {
             }
         }
         eprintln!(
-            "{loss}: loss {got_loss} vs {want_loss}, worst gradient {} ({:.2e} of its scale)",
+            "{set} {loss}: loss {got_loss} vs {want_loss}, worst gradient {} ({:.2e} of its scale)",
             worst.1, worst.0
         );
         assert!(
             worst.0 <= 2e-3,
-            "{loss}: gradient of {} off by {:.2e} of its scale",
+            "{set} {loss}: gradient of {} off by {:.2e} of its scale",
             worst.1,
             worst.0
         );

@@ -46,8 +46,8 @@ pub struct BenchArgs {
     #[arg(long)]
     train: bool,
     /// GPU only: the kernel variants to run (register-blocked, tiled); default: the adapter's
-    /// (register blocks on a CPU device such as lavapipe, tiles on a GPU). Training runs the
-    /// register-blocked set whatever this says.
+    /// (register blocks on a CPU device such as lavapipe, tiles on a GPU). With --train it
+    /// applies to the forward; the backward kernels are register-blocked on every adapter.
     #[arg(long)]
     kernels: Option<KernelSet>,
 }

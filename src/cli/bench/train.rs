@@ -57,7 +57,11 @@ pub fn run(args: &BenchArgs, weights: &Weights) -> anyhow::Result<()> {
         );
     }
     if !args.device.is_cpu() {
-        let ctx = args.device.gpu()?;
+        let mut ctx = args.device.gpu()?;
+        if let Some(kernels) = args.kernels {
+            ctx = ctx.with_kernels(kernels);
+        }
+        let kernels = ctx.kernels.name();
         let backend = format!("{:?}", ctx.info.backend).to_lowercase();
         let adapter = ctx.info.name.clone();
         for &batch in &args.batch {
@@ -71,7 +75,7 @@ pub fn run(args: &BenchArgs, weights: &Weights) -> anyhow::Result<()> {
                 Ok(trainer.step(x, y, &options(t)).map(drop)?)
             })?;
             let mut r = row(backend.clone(), adapter.clone(), batch, flops, timing);
-            r.kernels = Some(hourhand::gpu::kernels::KernelSet::RegisterBlocked.name());
+            r.kernels = Some(kernels);
             print(r, args.json)?;
         }
     }

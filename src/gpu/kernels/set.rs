@@ -16,7 +16,8 @@ pub enum KernelSet {
     RegisterBlocked,
     /// Convolutions as implicit GEMMs tiled through workgroup memory (64 × 64 tiles, 8 × 8 per
     /// invocation), fully connected layers as split-K GEMVs at small batches and as that GEMM
-    /// beyond; the other ops as in [`KernelSet::RegisterBlocked`]. For GPUs.
+    /// beyond; the other ops, and every backward in training, as in
+    /// [`KernelSet::RegisterBlocked`]. For GPUs.
     Tiled,
 }
 

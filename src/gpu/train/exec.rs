@@ -62,7 +62,7 @@ impl GpuTrainer {
         }
         let queue = self.ctx.queue.clone();
         // Same kernels over the same buffers; only uniform values differ between steps.
-        let plan = schedule(&self.program, self.batch, options)?;
+        let plan = schedule(&self.program, self.batch, options, self.ctx.kernels)?;
         assert_eq!(
             plan.dispatches.len(),
             self.steps.len(),

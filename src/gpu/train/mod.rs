@@ -89,7 +89,7 @@ impl GpuTrainer {
         if batch == 0 {
             return Err(InputError::EmptyBatch.into());
         }
-        let plan = schedule(&program, batch, &placeholder_options())?;
+        let plan = schedule(&program, batch, &placeholder_options(), ctx.kernels)?;
         let device = &ctx.device;
         let limit = device.limits().max_storage_buffer_binding_size;
         let mut stats = AllocStats::default();

@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::gpu::GpuError;
 use crate::gpu::kernels::{
-    self, Dispatch, Slot, adam, batch_norm, batch_norm_grad, concat_grad, conv2d_grad, copy,
-    dropout, linear_grad, loss, max_pool_grad, patch_grad, relu, upsample_grad,
+    self, Dispatch, KernelSet, Slot, adam, batch_norm, batch_norm_grad, concat_grad, conv2d_grad,
+    copy, dropout, linear_grad, loss, max_pool_grad, patch_grad, relu, upsample_grad,
 };
 use crate::net::training::{StepOptions, is_decayed, is_trainable};
 use crate::net::{Op, Program};
@@ -58,10 +58,12 @@ pub(crate) fn schedule(
     program: &Program,
     batch: usize,
     options: &StepOptions,
+    kernels: KernelSet,
 ) -> Result<Schedule, GpuError> {
     let mut s = Builder {
         program,
         batch,
+        kernels,
         dispatches: Vec::new(),
         aux: BTreeMap::new(),
     };
@@ -94,6 +96,8 @@ pub(crate) fn schedule(
 struct Builder<'a> {
     program: &'a Program,
     batch: usize,
+    /// The variants the forward's inference-form ops run.
+    kernels: KernelSet,
     dispatches: Vec<Scheduled>,
     /// Sizes of the auxiliary buffers named so far (the largest request wins).
     aux: BTreeMap<Slot, usize>,
@@ -156,9 +160,9 @@ fn forward(s: &mut Builder, options: &StepOptions) -> Result<(), GpuError> {
                 )]
             }
             Op::Affine(a) => return Err(GpuError::InferenceForm(a.name.clone())),
-            // Training runs the register-blocked set on every adapter (the tiled variants
-            // are inference only, so far).
-            _ => kernels::dispatches(program, op, batch, kernels::KernelSet::RegisterBlocked)?,
+            // The forward of the ops inference has too runs the context's kernel set; the
+            // backward kernels are register-blocked on every adapter, so far.
+            _ => kernels::dispatches(program, op, batch, s.kernels)?,
         };
         s.push(Phase::Forward, op.name(), ds);
     }
