@@ -8,7 +8,7 @@
 # it runs completely, slowly: pass smaller --batches there.
 #
 #   scripts/gpu-report.sh [--bin target/release/hourhand] [--out FILE.jsonl]
-#                         [--backend vulkan] [--adapter NAME] [--batches 1,32,256,1024]
+#                         [--backend vulkan] [--adapter NAME] [--batches 1,32,64,256,1024]
 #                         [--seconds 2] [--anchor ../shared/anchors/torch_lrhn.py]
 #                         [--kernels register-blocked,tiled]
 #                         [--no-tests] [--no-torch] [--no-compile]
@@ -21,7 +21,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-bin= out= backend=vulkan adapter= batches=1,32,256,1024 seconds=2 kernel_sets=register-blocked,tiled
+bin= out= backend=vulkan adapter= batches=1,32,64,256,1024 seconds=2 kernel_sets=register-blocked,tiled
 anchor=../shared/anchors/torch_lrhn.py tests=1 torch=1 compile=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -166,6 +166,8 @@ for r in rows:
     if (r["step"].startswith("bench") or r["step"].startswith("train")) and "fps" in r:
         extra = f"  max |GPU − CPU| {r['max_abs_diff_vs_cpu']:.2e}" if "max_abs_diff_vs_cpu" in r else ""
         print(f"{r['step']:<22} {r['backend']:<7} {r.get('kernels', ''):<17} batch {r['batch']:>5}: {fmt(r['fps']):>10} /s  {r['ms_per_batch']:.3f} ms{extra}")
+    elif "refused" in r:
+        print(f"{r['step']:<22} {r['backend']:<7} {r.get('kernels', ''):<17} batch {r['batch']:>5}: refused ({r['refused'].split('; ')[-1]})")
     elif r["step"].startswith("torch") and "fps" in r:
         print(f"{r['step']:<22} {r.get('mode', ''):<7} {r.get('dtype', ''):<17} batch {r['batch']:>5}: {fmt(r['fps']):>10} /s  {r['ms_per_batch']:.3f} ms")
 failed = [r for r in rows if r.get("status") in ("failed", "timed out")]

@@ -142,6 +142,25 @@ fn bench_can_force_the_tiled_kernels_and_checks_them() {
         r["max_abs_output"].as_f64(),
     );
     assert!(diff.unwrap() <= 1e-4 * scale.unwrap().max(1.0), "{r}");
+    // A batch past the device's binding limit is a row saying so; the command goes on.
+    let o = hourhand(&[
+        "bench",
+        "--json",
+        "--seconds",
+        "0",
+        "--batch",
+        "100",
+        "--no-cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert!(
+        r["refused"]
+            .as_str()
+            .unwrap()
+            .contains("use a batch of at most"),
+        "{r}"
+    );
     let o = hourhand(&["bench", "--kernels", "fastest"]);
     assert!(!o.status.success());
     assert!(

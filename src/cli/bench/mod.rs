@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use hourhand::cpu::fast::{FastNet, StepTime};
 use hourhand::gpu::kernels::{KernelSet, peak};
-use hourhand::gpu::{GpuNet, LayerTime};
+use hourhand::gpu::{GpuError, GpuNet, LayerTime};
 use hourhand::net::Network;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -194,7 +194,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             GpuNet::from_network(ctx, &net).context("uploading the network to the GPU")?;
         for &batch in &args.batch {
             let x = &input[..batch * input_len];
-            let output = gpu.forward(&[x], batch)?; // also builds this batch size's plan
+            // Also builds this batch size's plan. A batch past the device's binding limit is
+            // reported and skipped, so the sizes that fit (and the per-layer times) still come.
+            let output = match gpu.forward(&[x], batch) {
+                Err(e @ GpuError::TooLarge { .. }) => {
+                    print_refused(&backend, &adapter, batch, kernels, &e, args.json)?;
+                    continue;
+                }
+                other => other?,
+            };
             let before = gpu.stats();
             let timing = time(args.seconds, || Ok(gpu.forward(&[x], batch).map(drop)?))?;
             let after = gpu.stats();
@@ -264,6 +272,30 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "the GPU's joints differ from the CPU backend's by more than {CHECK_TOLERANCE} of their scale ({}): the kernels are wrong on this adapter; try another (--adapter) or --backend cpu, and please report it with `hourhand info`",
         failed_checks.join(", ")
     );
+    Ok(())
+}
+
+/// A batch size the device refused (past its binding limit), as a row of its own.
+fn print_refused(
+    backend: &str,
+    adapter: &str,
+    batch: usize,
+    kernels: &str,
+    e: &GpuError,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        let row = serde_json::json!({
+            "backend": backend,
+            "adapter": adapter,
+            "batch": batch,
+            "kernels": kernels,
+            "refused": e.to_string(),
+        });
+        println!("{row}");
+    } else {
+        println!("{backend:<7} {adapter:<34} batch {batch:>3}: refused: {e}");
+    }
     Ok(())
 }
 
