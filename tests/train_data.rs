@@ -363,3 +363,62 @@ fn the_palm_must_be_in_front_of_the_camera() {
         "{e}"
     );
 }
+
+/// `synth:SEED:FRAMES` makes the frames `hourhand synth --seed SEED` writes, on the fly: a
+/// training set over it gives the same samples, bit for bit, as one over the written folder.
+#[test]
+fn synthetic_hands_made_on_the_fly_train_as_their_written_folder_does() {
+    let dir = common::scratch("train", "synth-fly").join("train");
+    let make = |i: usize| {
+        let f = generate(6, i as u64, &SynthOptions::default());
+        SplitFrame {
+            depth: f.depth,
+            xyz: f.joints_xyz,
+            uvd: f.joints_uvd,
+        }
+    };
+    write_split(&dir, 3, make, || {}, false).unwrap();
+    let folder = TrainSet::open(&dir, &OpenOptions::default()).unwrap();
+    let fly = TrainSet::open(Path::new("synth:6:3"), &OpenOptions::default()).unwrap();
+    assert_eq!(fly.len(), 3);
+    assert!(
+        fly.describe().contains("made on the fly"),
+        "{}",
+        fly.describe()
+    );
+    let indices = [2, 0, 1, 2];
+    let augment = Augment::default();
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    let (a_in, a_out) = fill(&folder, &indices, 40, &augment, 3);
+    let (b_in, b_out) = fill(&fly, &indices, 40, &augment, 3);
+    assert_eq!(bits(&a_in), bits(&b_in), "inputs");
+    assert_eq!(bits(&a_out), bits(&b_out), "targets");
+}
+
+#[test]
+fn bad_synthetic_specs_say_what_is_wrong() {
+    let options = OpenOptions::default();
+    for (spec, says) in [
+        ("synth:x:3", "seed `x` is not a whole number"),
+        ("synth:1", "synth:SEED:FRAMES"),
+        ("synth:1:0", "at least one frame"),
+        ("synth:1:-2", "frame count `-2`"),
+    ] {
+        let e = hourhand::data::open(Path::new(spec), &options)
+            .err()
+            .unwrap();
+        let text = e.to_string();
+        assert!(text.contains(spec) && text.contains(says), "{spec}: {text}");
+    }
+    let camera = OpenOptions {
+        intrinsics: Some(Intrinsics::NYU),
+        ..OpenOptions::default()
+    };
+    let e = hourhand::data::open(Path::new("synth:1:2"), &camera)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("their own camera"), "{e}");
+    let source = hourhand::data::open(Path::new("synth:1:2"), &options).unwrap();
+    let e = source.load(2).err().unwrap();
+    assert!(e.to_string().contains("no frame 3"), "{e}");
+}

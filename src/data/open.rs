@@ -1,5 +1,5 @@
-//! Opening whatever the user points at: an NYU dataset or split folder, a fakenect dump, or a
-//! folder of depth frames.
+//! Opening whatever the user points at: an NYU dataset or split folder, a fakenect dump, a
+//! folder of depth frames, or synthetic hands made on the fly (`synth:SEED:FRAMES`).
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +39,16 @@ impl Default for OpenOptions {
 
 /// Opens `path` as an NYU folder if it is one, else as a folder of depth frames.
 pub fn open(path: &Path, options: &OpenOptions) -> Result<Box<dyn Source>, DataError> {
+    if let Some(spec) = super::synth::parse_spec(path) {
+        let (seed, frames) = spec?;
+        if options.intrinsics.is_some() || options.ground_truth.is_some() {
+            return Err(DataError::Folder {
+                path: path.into(),
+                problem: "synthetic hands have their own camera (NYU's) and joints; --fx/--fy/--cx/--cy and --ground-truth are for folders of depth frames".into(),
+            });
+        }
+        return Ok(Box::new(super::synth::SynthSource::new(seed, frames)));
+    }
     if !path.exists() {
         return Err(DataError::Folder {
             path: path.into(),
