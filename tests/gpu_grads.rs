@@ -15,7 +15,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{Tolerance, gpu, rng, uniform};
-use hourhand::cpu::conv::conv2d_backward;
+use hourhand::cpu::conv2d::conv2d_backward;
 use hourhand::cpu::linear::linear_backward;
 use hourhand::gpu::GpuContext;
 use hourhand::gpu::kernels::{Dispatch, Slot, conv2d_grad, linear_grad};

@@ -7,7 +7,7 @@ mod common;
 
 use common::{rng, uniform};
 use hourhand::cpu::{
-    batch_norm, concat, conv, dropout, linear, max_pool, patch, relu, train, upsample,
+    batch_norm, concat, conv2d, dropout, linear, max_pool, patch, relu, train, upsample,
 };
 use hourhand::net::program::{Conv2d, Linear};
 use hourhand::net::{NetConfig, Program, Shape, Weights};
@@ -93,16 +93,16 @@ fn conv2d_backward_matches_finite_differences() {
         let wt = uniform(&mut g, cout * cin * k * k, -0.5, 0.5);
         let b = uniform(&mut g, cout, -0.5, 0.5);
         let r = uniform(&mut g, batch * output.len(), -1.0, 1.0);
-        let grads = conv::conv2d_backward(&x, &r, batch, input, output, &c, &wt, true);
+        let grads = conv2d::conv2d_backward(&x, &r, batch, input, output, &c, &wt, true);
         let what = format!("conv {cin}→{cout} {h}×{w} k{k} s{stride} p{pad}");
         check(&format!("{what} dx"), &x, &grads.dx, &r, |x| {
-            conv::conv2d(x, batch, input, output, &c, &wt, &b)
+            conv2d::conv2d(x, batch, input, output, &c, &wt, &b)
         });
         check(&format!("{what} dw"), &wt, &grads.dw, &r, |wt| {
-            conv::conv2d(&x, batch, input, output, &c, wt, &b)
+            conv2d::conv2d(&x, batch, input, output, &c, wt, &b)
         });
         check(&format!("{what} db"), &b, &grads.db, &r, |b| {
-            conv::conv2d(&x, batch, input, output, &c, &wt, b)
+            conv2d::conv2d(&x, batch, input, output, &c, &wt, b)
         });
     }
 }

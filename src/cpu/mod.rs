@@ -5,7 +5,7 @@
 
 pub mod batch_norm;
 pub mod concat;
-pub mod conv;
+pub mod conv2d;
 pub mod dropout;
 pub mod elementwise;
 pub mod fast;
@@ -100,7 +100,7 @@ pub(crate) fn run_op(
     let in_shape = p.shape(op.inputs()[0]);
     let out_shape = p.shape(op.output());
     match op {
-        Op::Conv2d(c) => conv::conv2d(
+        Op::Conv2d(c) => conv2d::conv2d(
             x,
             batch,
             in_shape,

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use super::{Grads, Tape};
 use crate::cpu::batch_norm;
-use crate::cpu::conv::{self, ConvGradsMut};
+use crate::cpu::conv2d::{self, ConvGradsMut};
 use crate::cpu::{concat, dropout, elementwise, linear, max_pool, patch, relu, upsample};
 use crate::net::training::Dropout;
 use crate::net::{Op, Params, Program};
@@ -241,7 +241,7 @@ fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Rol
     let x = &values[input];
     let in_shape = program.shape(input);
     match op {
-        Op::Conv2d(c) => conv::conv2d_into(
+        Op::Conv2d(c) => conv2d::conv2d_into(
             x,
             batch,
             in_shape,
@@ -398,7 +398,7 @@ impl GradBuffers {
                         dw: &mut dw,
                         db: &mut db,
                     };
-                    conv::conv2d_backward_into(
+                    conv2d::conv2d_backward_into(
                         x, &dy, batch, in_shape, out_shape, c, w, grads, &mut parts,
                     );
                 };
