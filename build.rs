@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     let root = Path::new("shaders");
+    // A folder: cargo reruns this when anything under it changes, files added included.
     println!("cargo::rerun-if-changed={}", root.display());
     let out =
         PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("shaders");
@@ -18,7 +19,6 @@ fn main() {
     compiler.set_mangler(wesl::ManglerKind::None);
     let mut failed = Vec::new();
     for shader in shader_roots(root) {
-        println!("cargo::rerun-if-changed={}", shader.display());
         let rel = shader
             .strip_prefix(root)
             .expect("under shaders/")
@@ -59,11 +59,9 @@ fn shader_roots(dir: &Path) -> Vec<PathBuf> {
     entries.sort();
     for path in entries {
         if path.is_dir() {
+            // lib/ holds shared modules, composed into the shaders that import them.
             if path.file_name().is_some_and(|n| n != "lib") {
                 found.extend(shader_roots(&path));
-            } else {
-                // Shared modules: watched, not composed on their own.
-                println!("cargo::rerun-if-changed={}", path.display());
             }
         } else if path.extension().is_some_and(|e| e == "wesl") {
             found.push(path);

@@ -6,9 +6,9 @@ use super::*;
 use crate::gpu::GpuError;
 
 /// Declares the kernels once: each line gives the enum variant (with its doc), the shader
-/// (`shaders/<shader>.wesl`, composed by `build.rs` and embedded), the entry point, and the layout of its uniform
-/// struct. [`Kernel::ALL`], [`Kernel::source`] and [`Kernel::layout`] follow from it, so a
-/// kernel cannot be left out of the list the shader tests walk.
+/// (`shaders/<shader>.wesl`, composed by `build.rs` and embedded), the entry point, and the
+/// layout of its uniform struct. [`Kernel::ALL`], [`Kernel::source`] and [`Kernel::layout`]
+/// follow from it, so a kernel cannot be left out of the list the shader tests walk.
 macro_rules! kernels {
     ($($(#[doc = $doc:literal])* $name:ident => $shader:literal, $entry:literal, $layout:path;)*) => {
         /// The kernels: one per op the inference program uses, and those training adds (the
