@@ -64,6 +64,20 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
                         "not available"
                     }
                 );
+                let f = ctx.adapter_features;
+                let yes = |feature| if f.contains(feature) { "yes" } else { "no" };
+                println!(
+                    "  kernels: {} (bench --kernels register-blocked|tiled forces a set)",
+                    ctx.kernels
+                );
+                println!(
+                    "  adapter features: shader-f16 {}, subgroups {} (sizes {}–{}), pipeline cache {}",
+                    yes(wgpu::Features::SHADER_F16),
+                    yes(wgpu::Features::SUBGROUP),
+                    ctx.info.subgroup_min_size,
+                    ctx.info.subgroup_max_size,
+                    yes(wgpu::Features::PIPELINE_CACHE)
+                );
             }
             Err(e) => {
                 println!("picked: none — {e}\n  the CPU backend still works: --backend cpu")

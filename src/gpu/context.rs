@@ -149,6 +149,9 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     /// Why this adapter was picked (for `info` and logs).
     pub reason: String,
+    /// What the adapter could do (what later kernel variants may use: `SHADER_F16`,
+    /// `SUBGROUP`, `PIPELINE_CACHE`), whether or not the device asked for it.
+    pub adapter_features: wgpu::Features,
     /// The kernel variants networks built on this context run: by default the adapter's
     /// ([`KernelSet::for_device_type`]), or what [`with_kernels`](Self::with_kernels) set.
     pub kernels: KernelSet,
@@ -288,6 +291,7 @@ impl GpuContext {
         })?;
         let health = Health::watch(&device);
         Ok(Self {
+            adapter_features: adapter.features(),
             device,
             queue,
             kernels: KernelSet::for_device_type(info.device_type),
@@ -301,6 +305,7 @@ impl GpuContext {
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue, info: wgpu::AdapterInfo) -> Self {
         let health = Health::watch(&device);
         Self {
+            adapter_features: device.features(),
             device,
             queue,
             kernels: KernelSet::for_device_type(info.device_type),
