@@ -21,6 +21,9 @@ fn info_lists_adapters_the_choice_and_the_network() {
         "because:",
         "parameters: 3879305",
         "GFLOP per frame",
+        // lavapipe is a CPU device: the register blocks, and what later variants would use.
+        "kernels: register-blocked",
+        "adapter features: shader-f16",
     ] {
         assert!(out.contains(needle), "{needle:?} not in:\n{out}");
     }
