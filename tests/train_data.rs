@@ -20,6 +20,20 @@ use hourhand::train::dataset::{Loader, TrainSet, batch_count, derive_seed, epoch
 /// 614,400 bytes: one 640×480 frame as u16.
 const NYU_FRAME_BYTES: usize = 640 * 480 * 2;
 
+/// Writes frames 0..frames of synthetic sequence `seed` as an NYU split folder, as
+/// `hourhand synth` does.
+fn write_synth_split(dir: &Path, seed: u64, frames: usize) {
+    let make = |i: usize| {
+        let f = generate(seed, i as u64, &SynthOptions::default());
+        SplitFrame {
+            depth: f.depth,
+            xyz: f.joints_xyz,
+            uvd: f.joints_uvd,
+        }
+    };
+    write_split(dir, frames, make, || {}, false).unwrap();
+}
+
 fn fill(
     set: &TrainSet,
     indices: &[usize],
@@ -37,15 +51,7 @@ fn fill(
 #[test]
 fn synthetic_nyu_frames_come_back_as_their_plain_crops_cached_or_not() {
     let dir = common::scratch("train", "synth").join("train");
-    let make = |i: usize| {
-        let f = generate(5, i as u64, &SynthOptions::default());
-        SplitFrame {
-            depth: f.depth,
-            xyz: f.joints_xyz,
-            uvd: f.joints_uvd,
-        }
-    };
-    write_split(&dir, 3, make, || {}, false).unwrap();
+    write_synth_split(&dir, 5, 3);
     let set = TrainSet::open(&dir, &OpenOptions::default()).unwrap();
     assert_eq!(set.len(), 3);
     assert!(set.describe().contains("3 frames"), "{}", set.describe());
@@ -369,15 +375,7 @@ fn the_palm_must_be_in_front_of_the_camera() {
 #[test]
 fn synthetic_hands_made_on_the_fly_train_as_their_written_folder_does() {
     let dir = common::scratch("train", "synth-fly").join("train");
-    let make = |i: usize| {
-        let f = generate(6, i as u64, &SynthOptions::default());
-        SplitFrame {
-            depth: f.depth,
-            xyz: f.joints_xyz,
-            uvd: f.joints_uvd,
-        }
-    };
-    write_split(&dir, 3, make, || {}, false).unwrap();
+    write_synth_split(&dir, 6, 3);
     let folder = TrainSet::open(&dir, &OpenOptions::default()).unwrap();
     let fly = TrainSet::open(Path::new("synth:6:3"), &OpenOptions::default()).unwrap();
     assert_eq!(fly.len(), 3);

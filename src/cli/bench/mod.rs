@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use hourhand::cpu::fast::{FastNet, StepTime};
 use hourhand::gpu::kernels::{KernelSet, peak};
-use hourhand::gpu::{GpuError, GpuNet, LayerTime};
+use hourhand::gpu::{GpuContext, GpuError, GpuNet, LayerTime};
 use hourhand::net::Network;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -50,6 +50,17 @@ pub struct BenchArgs {
     /// applies to the forward; the backward kernels are register-blocked on every adapter.
     #[arg(long)]
     kernels: Option<KernelSet>,
+}
+
+impl BenchArgs {
+    /// The GPU to time, running the kernel set `--kernels` asked for (else the adapter's).
+    fn gpu(&self) -> anyhow::Result<GpuContext> {
+        let ctx = self.device.gpu()?;
+        Ok(match self.kernels {
+            Some(kernels) => ctx.with_kernels(kernels),
+            None => ctx,
+        })
+    }
 }
 
 /// One timed configuration.
@@ -182,10 +193,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     // The CPU backend, built once: the reference of --check, then timed itself.
     let mut cpu: Option<FastNet> = None;
     if !args.device.is_cpu() {
-        let mut ctx = args.device.gpu()?;
-        if let Some(kernels) = args.kernels {
-            ctx = ctx.with_kernels(kernels);
-        }
+        let ctx = args.gpu()?;
         let kernels = ctx.kernels.name();
         let backend = format!("{:?}", ctx.info.backend).to_lowercase();
         let adapter = ctx.info.name.clone();

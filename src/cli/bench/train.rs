@@ -57,10 +57,7 @@ pub fn run(args: &BenchArgs, weights: &Weights) -> anyhow::Result<()> {
         );
     }
     if !args.device.is_cpu() {
-        let mut ctx = args.device.gpu()?;
-        if let Some(kernels) = args.kernels {
-            ctx = ctx.with_kernels(kernels);
-        }
+        let ctx = args.gpu()?;
         let kernels = ctx.kernels.name();
         let backend = format!("{:?}", ctx.info.backend).to_lowercase();
         let adapter = ctx.info.name.clone();

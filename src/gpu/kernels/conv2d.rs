@@ -43,19 +43,38 @@ pub const LAYOUT: StructLayout = layout!(Conv2dParams {
     col_blocks
 });
 
-/// The dispatch for one convolution with the variant of `set`.
+/// Output channels and pixels of one workgroup's tile in `conv2d_tiled.wesl`, whose layout
+/// assumes 64 invocations per workgroup (8 × 8 each).
+const TILE: usize = 64;
+const _: () = assert!(WORKGROUP_SIZE as usize == TILE);
+
+/// The dispatch for one convolution with the variant of `set`. `col_blocks` counts blocks of
+/// 4 output positions (register-blocked), or tiles of 64 output channels (`conv2d_tiled.wesl`,
+/// one workgroup per 64 channels × 64 output pixels of the batch).
 pub fn dispatch(c: &Conv2d, input: Shape, output: Shape, batch: usize, set: KernelSet) -> Dispatch {
-    if set == KernelSet::Tiled {
-        return dispatch_tiled(c, input, output, batch);
-    }
-    let pointwise = c.kernel == 1 && c.stride == 1 && c.pad == 0;
-    // Blocks of 4 positions: per output row in general, per flattened plane for 1×1.
-    let col_blocks = if pointwise {
-        (output.h * output.w).div_ceil(4)
+    let (kernel, col_blocks, invocations) = if set == KernelSet::Tiled {
+        let channel_tiles = c.cout.div_ceil(TILE);
+        let pixel_tiles = (batch * output.h * output.w).div_ceil(TILE);
+        let invocations = channel_tiles * pixel_tiles * TILE;
+        (Kernel::Conv2dTiled, channel_tiles, invocations)
     } else {
-        output.w.div_ceil(4)
+        let pointwise = c.kernel == 1 && c.stride == 1 && c.pad == 0;
+        // Blocks of 4 positions: per output row in general, per flattened plane for 1×1.
+        let (col_blocks, rows) = if pointwise {
+            ((output.h * output.w).div_ceil(4), 1)
+        } else {
+            (output.w.div_ceil(4), output.h)
+        };
+        let kernel = if pointwise {
+            Kernel::Conv2dPointwise
+        } else if c.kernel == 3 && c.stride == 1 {
+            Kernel::Conv2d3x3
+        } else {
+            Kernel::Conv2d
+        };
+        let invocations = batch * c.cout.div_ceil(4) * rows * col_blocks;
+        (kernel, col_blocks, invocations)
     };
-    let rows = if pointwise { 1 } else { output.h };
     let params = Conv2dParams {
         batch: u(batch),
         cin: u(c.cin),
@@ -71,52 +90,9 @@ pub fn dispatch(c: &Conv2d, input: Shape, output: Shape, batch: usize, set: Kern
         col_blocks: u(col_blocks),
     };
     Dispatch {
-        kernel: if pointwise {
-            Kernel::Conv2dPointwise
-        } else if c.kernel == 3 && c.stride == 1 {
-            Kernel::Conv2d3x3
-        } else {
-            Kernel::Conv2d
-        },
+        kernel,
         params: bytemuck::bytes_of(&params).to_vec(),
-        invocations: (batch * c.cout.div_ceil(4) * rows * col_blocks) as u64,
-        slots: vec![
-            Slot::Tensor(c.input.clone()),
-            Slot::Param(format!("{}.weight", c.name)),
-            Slot::Param(format!("{}.bias", c.name)),
-            Slot::Tensor(c.output.clone()),
-        ],
-    }
-}
-
-/// Output channels and pixels of one workgroup's tile in `conv2d_tiled.wesl`, whose layout
-/// assumes 64 invocations per workgroup (8 × 8 each).
-const TILE: usize = 64;
-const _: () = assert!(WORKGROUP_SIZE as usize == TILE);
-
-/// The tiled implicit-GEMM dispatch (`conv2d_tiled.wesl`): one workgroup per 64 output
-/// channels × 64 output pixels of the batch; `col_blocks` carries the channel tiles.
-fn dispatch_tiled(c: &Conv2d, input: Shape, output: Shape, batch: usize) -> Dispatch {
-    let channel_tiles = c.cout.div_ceil(TILE);
-    let pixel_tiles = (batch * output.h * output.w).div_ceil(TILE);
-    let params = Conv2dParams {
-        batch: u(batch),
-        cin: u(c.cin),
-        hin: u(input.h),
-        win: u(input.w),
-        cout: u(c.cout),
-        hout: u(output.h),
-        wout: u(output.w),
-        kernel: u(c.kernel),
-        stride: u(c.stride),
-        pad: u(c.pad),
-        relu: c.relu as u32,
-        col_blocks: u(channel_tiles),
-    };
-    Dispatch {
-        kernel: Kernel::Conv2dTiled,
-        params: bytemuck::bytes_of(&params).to_vec(),
-        invocations: (channel_tiles * pixel_tiles * TILE) as u64,
+        invocations: invocations as u64,
         slots: vec![
             Slot::Tensor(c.input.clone()),
             Slot::Param(format!("{}.weight", c.name)),

@@ -34,26 +34,32 @@ pub const SPLIT_MAX_BATCH: usize = 16;
 
 /// The dispatch for one fully connected layer with the variant of `set`.
 pub fn dispatch(l: &Linear, batch: usize, set: KernelSet) -> Dispatch {
-    if set == KernelSet::Tiled {
-        if batch > SPLIT_MAX_BATCH {
-            // x (N×I), w (O×I) and y (N×O) are a 1×1 convolution's N×I×1×1 input, O×I×1×1
-            // weights and N×O×1×1 output.
-            let conv = Conv2d {
-                name: l.name.clone(),
-                input: l.input.clone(),
-                output: l.output.clone(),
-                cin: l.inputs,
-                cout: l.outputs,
-                kernel: 1,
-                stride: 1,
-                pad: 0,
-                relu: l.relu,
-            };
-            let (input, output) = (Shape::new(l.inputs, 1, 1), Shape::new(l.outputs, 1, 1));
-            return super::conv2d::dispatch(&conv, input, output, batch, set);
-        }
-        return dispatch_split(l, batch);
+    if set == KernelSet::Tiled && batch > SPLIT_MAX_BATCH {
+        // x (N×I), w (O×I) and y (N×O) are a 1×1 convolution's N×I×1×1 input, O×I×1×1
+        // weights and N×O×1×1 output.
+        let conv = Conv2d {
+            name: l.name.clone(),
+            input: l.input.clone(),
+            output: l.output.clone(),
+            cin: l.inputs,
+            cout: l.outputs,
+            kernel: 1,
+            stride: 1,
+            pad: 0,
+            relu: l.relu,
+        };
+        let (input, output) = (Shape::new(l.inputs, 1, 1), Shape::new(l.outputs, 1, 1));
+        return super::conv2d::dispatch(&conv, input, output, batch, set);
     }
+    let (kernel, invocations) = if set == KernelSet::Tiled {
+        // Split-K GEMV (`linear_split.wesl`): a workgroup per output and block of 4 samples.
+        let groups = l.outputs * batch.div_ceil(4);
+        (Kernel::LinearSplit, groups as u64 * WORKGROUP_SIZE as u64)
+    } else {
+        // An invocation per 4 outputs × 4 samples.
+        let blocks = l.outputs.div_ceil(4) * batch.div_ceil(4);
+        (Kernel::Linear, blocks as u64)
+    };
     let params = LinearParams {
         batch: u(batch),
         inputs: u(l.inputs),
@@ -61,31 +67,9 @@ pub fn dispatch(l: &Linear, batch: usize, set: KernelSet) -> Dispatch {
         relu: l.relu as u32,
     };
     Dispatch {
-        kernel: Kernel::Linear,
+        kernel,
         params: bytemuck::bytes_of(&params).to_vec(),
-        invocations: (l.outputs.div_ceil(4) * batch.div_ceil(4)) as u64,
-        slots: vec![
-            Slot::Tensor(l.input.clone()),
-            Slot::Param(format!("{}.weight", l.name)),
-            Slot::Param(format!("{}.bias", l.name)),
-            Slot::Tensor(l.output.clone()),
-        ],
-    }
-}
-
-/// The split-K GEMV dispatch (`linear_split.wesl`): one workgroup of [`WORKGROUP_SIZE`]
-/// invocations per output and block of 4 samples.
-fn dispatch_split(l: &Linear, batch: usize) -> Dispatch {
-    let params = LinearParams {
-        batch: u(batch),
-        inputs: u(l.inputs),
-        outputs: u(l.outputs),
-        relu: l.relu as u32,
-    };
-    Dispatch {
-        kernel: Kernel::LinearSplit,
-        params: bytemuck::bytes_of(&params).to_vec(),
-        invocations: (l.outputs * batch.div_ceil(4)) as u64 * WORKGROUP_SIZE as u64,
+        invocations,
         slots: vec![
             Slot::Tensor(l.input.clone()),
             Slot::Param(format!("{}.weight", l.name)),
