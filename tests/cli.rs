@@ -207,11 +207,28 @@ fn bench_per_layer_reports_every_layer() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .filter(|v| v.get("layer").is_some())
         .collect();
-    assert!(layers.len() > 80, "{} layers", layers.len());
+    // 88 ops, 27 of them fused into another's kernel: each named once, as a layer or fused.
+    let mut named: Vec<&str> = layers
+        .iter()
+        .flat_map(|l| {
+            let fused = l["fused"].as_array().into_iter().flatten();
+            std::iter::once(&l["layer"]).chain(fused)
+        })
+        .map(|v| v.as_str().expect("names are strings"))
+        .collect();
+    named.sort_unstable();
+    assert_eq!(named.len(), 88, "{named:?}");
+    named.dedup();
+    assert_eq!(named.len(), 88, "an op named twice");
     assert!(
         layers
             .iter()
             .any(|l| l["layer"] == "stem.conv" && l["kernel"] == "conv2d_3x3")
+    );
+    assert!(
+        layers
+            .iter()
+            .any(|l| l["layer"] == "res1.conv3" && l["fused"] == serde_json::json!(["res1.out"]))
     );
     assert!(layers.iter().any(|l| l["layer"] == "local.concat"));
 }

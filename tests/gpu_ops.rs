@@ -8,6 +8,8 @@ use common::{Tolerance, gpu, random_params, rng, uniform};
 use hourhand::cpu::CpuNet;
 use hourhand::gpu::GpuNet;
 use hourhand::gpu::kernels::KernelSet;
+use hourhand::gpu::kernels::conv2d::takes_prologue;
+use hourhand::gpu::schedule::schedule;
 use hourhand::net::program::{Affine, Conv2d, Linear};
 use hourhand::net::{Op, Program, Shape};
 
@@ -44,12 +46,29 @@ fn compare_set(
     seed: u64,
     tolerance: Tolerance,
 ) {
-    let out = op.output().to_string();
+    compare_program(set, what, inputs, vec![op], batch, seed, tolerance);
+}
+
+/// [`compare_set`] on a program of several ops (its output: the last op's).
+fn compare_program(
+    set: KernelSet,
+    what: &str,
+    inputs: Vec<(&str, Shape)>,
+    ops: Vec<Op>,
+    batch: usize,
+    seed: u64,
+    tolerance: Tolerance,
+) {
+    let out = ops
+        .last()
+        .expect("a test program has ops")
+        .output()
+        .to_string();
     let inputs: Vec<(String, Shape)> = inputs
         .into_iter()
         .map(|(n, s)| (n.to_string(), s))
         .collect();
-    let program = Program::new(inputs.clone(), vec![op], &out).expect("valid test program");
+    let program = Program::new(inputs.clone(), ops, &out).expect("valid test program");
     let mut r = rng(seed);
     let params = random_params(&program, &mut r);
     let data: Vec<Vec<f32>> = inputs
@@ -210,6 +229,116 @@ fn add_matches_cpu() {
         output: "y".into(),
     };
     compare("add", vec![("a", s), ("b", s)], op, 3, 50, Tolerance::Exact);
+}
+
+/// The inference schedule's fusions against the unfused CPU reference: an affine (with and
+/// without ReLU) into the convolution after it, whose padding must stay zero although the
+/// affine shifts; the sum after it into its epilogue; an upsampling into the sum after it.
+#[test]
+fn fused_ops_match_cpu() {
+    // (cin, cout, h, w, kernel, stride, pad, relu, batch): 3×3 with padding, 1×1, a strided
+    // 5×5 (the general register-blocked entry point), and past one tile of the tiled set.
+    let cases = [
+        (3, 5, 7, 9, 3, 1, 1, true, 2),
+        (6, 7, 5, 13, 1, 1, 0, false, 1),
+        (2, 3, 9, 6, 5, 2, 2, true, 2),
+        (5, 70, 9, 10, 3, 2, 1, true, 3),
+    ];
+    for (i, (cin, cout, h, w, kernel, stride, pad, relu, batch)) in cases.into_iter().enumerate() {
+        let out = Shape::new(
+            cout,
+            (h + 2 * pad - kernel) / stride + 1,
+            (w + 2 * pad - kernel) / stride + 1,
+        );
+        let ops = vec![
+            Op::Affine(Affine {
+                name: "bn".into(),
+                input: "x".into(),
+                output: "bn".into(),
+                channels: cin,
+                relu,
+            }),
+            Op::Conv2d(Conv2d {
+                name: "conv".into(),
+                input: "bn".into(),
+                output: "conv".into(),
+                cin,
+                cout,
+                kernel,
+                stride,
+                pad,
+                relu: false,
+            }),
+            Op::Add {
+                name: "sum".into(),
+                a: "skip".into(),
+                b: "conv".into(),
+                output: "sum".into(),
+            },
+        ];
+        let inputs = vec![("x", Shape::new(cin, h, w)), ("skip", out)];
+        let program = Program::new(
+            inputs.iter().map(|(n, s)| (n.to_string(), *s)).collect(),
+            ops.clone(),
+            "sum",
+        )
+        .unwrap();
+        for set in KernelSet::ALL {
+            let nodes = schedule(&program, batch, set).unwrap();
+            let Op::Conv2d(conv) = &ops[1] else {
+                unreachable!()
+            };
+            // The register-blocked 3×3 and general kernels take no prologue.
+            let expected = if takes_prologue(conv, set) { 1 } else { 2 };
+            assert_eq!(nodes.len(), expected, "{set}: the fused nodes");
+            let what =
+                format!("{set} fused case {i} {cin}→{cout} {h}×{w} k{kernel} s{stride} p{pad}");
+            compare_program(
+                set,
+                &what,
+                inputs.clone(),
+                ops.clone(),
+                batch,
+                70 + i as u64,
+                UNIT,
+            );
+        }
+    }
+    for (i, upsampled_first) in [false, true].into_iter().enumerate() {
+        let (big, small) = (Shape::new(3, 6, 10), Shape::new(3, 3, 5));
+        let (a, b) = if upsampled_first {
+            ("up", "a")
+        } else {
+            ("a", "up")
+        };
+        let ops = vec![
+            Op::Upsample {
+                name: "up".into(),
+                input: "low".into(),
+                output: "up".into(),
+                factor: 2,
+            },
+            Op::Add {
+                name: "sum".into(),
+                a: a.into(),
+                b: b.into(),
+                output: "sum".into(),
+            },
+        ];
+        let inputs = vec![("a", big), ("low", small)];
+        for set in KernelSet::ALL {
+            let what = format!("{set} upsampling fused into a sum, case {i}");
+            compare_program(
+                set,
+                &what,
+                inputs.clone(),
+                ops.clone(),
+                2,
+                80 + i as u64,
+                Tolerance::Exact,
+            );
+        }
+    }
 }
 
 #[test]

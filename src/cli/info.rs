@@ -1,6 +1,8 @@
 //! `hourhand info`: adapters, the choice among them, and the network.
 
 use clap::Args;
+use hourhand::gpu::kernels::KernelSet;
+use hourhand::gpu::schedule::schedule;
 use hourhand::gpu::{self, GpuContext};
 use hourhand::net::Network;
 
@@ -123,6 +125,18 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
         hourhand::net::Program::lrhn(c)
             .map(|p| p.ops.len())
             .unwrap_or(0)
+    );
+    let per_set: Vec<String> = KernelSet::ALL
+        .iter()
+        .filter_map(|&set| {
+            let nodes = schedule(&net.program, 1, set).ok()?;
+            let count: usize = nodes.iter().map(|n| n.dispatches.len()).sum();
+            Some(format!("{count} ({set})"))
+        })
+        .collect();
+    println!(
+        "  GPU dispatches per batch, with affines and sums fused into convolutions: {}",
+        per_set.join(", ")
     );
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod kernels;
 mod net;
 mod plan;
 pub mod runner;
+pub mod schedule;
 mod timing;
 mod train;
 

@@ -7,8 +7,9 @@ use wgpu::util::DeviceExt;
 
 use super::GpuError;
 use super::context::GpuContext;
-use super::kernels::{Kernel, dispatches};
+use super::kernels::Kernel;
 use super::plan::{AllocStats, Plan, PlanContext};
+use super::schedule::schedule;
 use crate::net::{Network, Params, Program};
 use crate::run::check_inputs;
 
@@ -17,6 +18,8 @@ use crate::run::check_inputs;
 pub struct LayerTime {
     /// The op (several dispatches of one op share its name).
     pub op: String,
+    /// The ops fused into its kernel ([`crate::gpu::schedule`]).
+    pub fused: Vec<String>,
     /// The kernel that ran.
     pub kernel: Kernel,
     /// Milliseconds on the GPU.
@@ -93,8 +96,8 @@ impl GpuNet {
     /// Compiles the kernels the program runs at `batch` that are not compiled yet (a kernel set
     /// may pick other variants at other batch sizes).
     fn compile_kernels(&mut self, batch: usize) -> Result<(), GpuError> {
-        for op in &self.program.ops {
-            for d in dispatches(&self.program, op, batch, self.ctx.kernels)? {
+        for node in schedule(&self.program, batch, self.ctx.kernels)? {
+            for d in node.dispatches {
                 if !self.pipelines.contains_key(&d.kernel) {
                     let pipeline = d.kernel.pipeline(&self.ctx.device)?;
                     self.stats.pipelines += 1;
@@ -209,6 +212,7 @@ impl GpuNet {
             for (step, ms) in plan.steps.iter().zip(times) {
                 layers.push(LayerTime {
                     op: step.op.clone(),
+                    fused: step.fused.clone(),
                     kernel: step.kernel,
                     ms,
                     flops: step.flops,

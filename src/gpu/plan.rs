@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use wgpu::util::DeviceExt;
 
 use super::GpuError;
-use super::kernels::{Kernel, KernelSet, Slot, dispatches, workgroups};
+use super::kernels::{Kernel, KernelSet, Slot, workgroups};
+use super::schedule::{Node, schedule};
 use super::timing::Timing;
 use crate::net::Program;
 
@@ -34,6 +35,8 @@ pub struct AllocStats {
 pub(crate) struct Step {
     /// The op it belongs to.
     pub op: String,
+    /// The ops fused into it.
+    pub fused: Vec<String>,
     /// Its kernel.
     pub kernel: Kernel,
     /// Floating-point operations it performs.
@@ -86,7 +89,8 @@ impl Plan {
             });
         }
 
-        let (slot_of, slot_sizes) = assign_slots(program, batch);
+        let nodes = schedule(program, batch, cx.kernels)?;
+        let (slot_of, slot_sizes) = assign_slots(program, &nodes, batch);
         let slots: Vec<wgpu::Buffer> = slot_sizes
             .iter()
             .enumerate()
@@ -106,13 +110,11 @@ impl Plan {
         let bytes_of = |t: &str| (batch * program.shape(t).len() * 4) as u64;
 
         let mut steps = Vec::new();
-        for op in &program.ops {
-            let flops = 2 * program.op_macs(op) * batch as u64;
-            let ds = dispatches(program, op, batch, cx.kernels)?;
-            let count = ds.len() as u64;
-            for d in ds {
+        for node in &nodes {
+            let count = node.dispatches.len() as u64;
+            for d in &node.dispatches {
                 let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(op.name()),
+                    label: Some(&node.name),
                     contents: &d.params,
                     usage: wgpu::BufferUsages::UNIFORM,
                 });
@@ -136,12 +138,13 @@ impl Plan {
                     });
                 }
                 let pipeline = &cx.pipelines[&d.kernel];
-                let bind_group = bind_group(device, pipeline, op.name(), &uniform, resources);
+                let bind_group = bind_group(device, pipeline, &node.name, &uniform, resources);
                 stats.bind_groups += 1;
                 steps.push(Step {
-                    op: op.name().to_string(),
+                    op: node.name.clone(),
+                    fused: node.fused.clone(),
                     kernel: d.kernel,
-                    flops: flops / count,
+                    flops: node.flops / count,
                     bind_group,
                     groups: workgroups(d.invocations),
                 });
@@ -185,14 +188,18 @@ impl Plan {
 /// Assigns every tensor to a buffer slot so that tensors alive at the same time never share
 /// one; returns the slot of each tensor and each slot's size in bytes.
 ///
-/// A tensor lives from the op that writes it (program inputs: from the start) to the last op
-/// that reads it (the output: to the end). An op's output is assigned while its inputs are
-/// still alive. A new tensor takes the smallest free slot it fits in, else grows the largest
+/// A tensor lives from the node that writes it (program inputs: from the start) to the last
+/// node that reads it (the output: to the end). A node's output is assigned while its inputs
+/// are still alive. A new tensor takes the smallest free slot it fits in, else grows the largest
 /// free slot, else opens a new one: the slot count is the peak number of live tensors.
-fn assign_slots(program: &Program, batch: usize) -> (HashMap<&str, usize>, Vec<u64>) {
+fn assign_slots<'a>(
+    program: &'a Program,
+    nodes: &'a [Node],
+    batch: usize,
+) -> (HashMap<&'a str, usize>, Vec<u64>) {
     let mut last_use: HashMap<&str, usize> = HashMap::new();
-    for (i, op) in program.ops.iter().enumerate() {
-        for t in op.inputs() {
+    for (i, node) in nodes.iter().enumerate() {
+        for t in &node.inputs {
             last_use.insert(t, i);
         }
     }
@@ -227,12 +234,13 @@ fn assign_slots(program: &Program, batch: usize) -> (HashMap<&str, usize>, Vec<u
         let slot = assign(name, &mut sizes, &mut free);
         slot_of.insert(name, slot);
     }
-    for (i, op) in program.ops.iter().enumerate() {
-        let slot = assign(op.output(), &mut sizes, &mut free);
-        slot_of.insert(op.output(), slot);
-        let mut dead: Vec<&str> = op
-            .inputs()
-            .into_iter()
+    for (i, node) in nodes.iter().enumerate() {
+        let slot = assign(&node.output, &mut sizes, &mut free);
+        slot_of.insert(&node.output, slot);
+        let mut dead: Vec<&str> = node
+            .inputs
+            .iter()
+            .map(String::as_str)
             .filter(|t| last_use.get(t) == Some(&i))
             .collect();
         dead.sort_unstable();

@@ -373,6 +373,8 @@ fn per_layer(gpu: &mut GpuNet, x: &[f32], batch: usize) -> anyhow::Result<Vec<La
 /// One row of a per-layer table.
 struct LayerRow<'a> {
     op: &'a str,
+    /// Ops fused into its kernel.
+    fused: &'a [String],
     kernel: &'a str,
     ms: f64,
     flops: u64,
@@ -390,7 +392,7 @@ fn print_table(
     if !json {
         println!("\n{heading}");
         println!(
-            "{:<32} {:<18} {:>9} {:>7} {:>9}",
+            "{:<32} {:<18} {:>9} {:>7} {:>9}  fused",
             "layer", "kernel", "ms", "share", "GFLOP/s"
         );
     }
@@ -410,6 +412,9 @@ fn print_table(
             v.insert("batch".into(), batch.into());
             v.insert("ms".into(), r.ms.into());
             v.insert("gflops".into(), gflops.into());
+            if !r.fused.is_empty() {
+                v.insert("fused".into(), r.fused.into());
+            }
             println!("{}", serde_json::Value::Object(v));
         } else {
             let g = if r.flops > 0 {
@@ -418,11 +423,12 @@ fn print_table(
                 format!("{:>9}", "-")
             };
             println!(
-                "{:<32} {:<18} {:>9.3} {:>6.1}% {g}",
+                "{:<32} {:<18} {:>9.3} {:>6.1}% {g}  {}",
                 r.op,
                 r.kernel,
                 r.ms,
-                100.0 * r.ms / total.max(1e-12)
+                100.0 * r.ms / total.max(1e-12),
+                r.fused.join(", ")
             );
         }
     }
@@ -443,6 +449,7 @@ fn print_layers(batch: usize, layers: &[LayerTime], json: bool) -> anyhow::Resul
             }
             None => rows.push(LayerRow {
                 op: &l.op,
+                fused: &l.fused,
                 kernel: l.kernel.source().entry,
                 ms: l.ms,
                 flops: l.flops,
@@ -468,6 +475,7 @@ fn print_cpu_steps(batch: usize, steps: &[StepTime], json: bool) -> anyhow::Resu
         .iter()
         .map(|s| LayerRow {
             op: &s.op,
+            fused: &[],
             kernel: s.kernel,
             ms: s.ms,
             flops: s.flops,

@@ -157,6 +157,7 @@ fn print_op_times(
             let flops = 2 * macs * if t.backward { 2 } else { 1 };
             LayerRow {
                 op: label,
+                fused: &[],
                 kernel: t.kind,
                 ms: t.seconds * 1e3,
                 flops,

@@ -49,7 +49,7 @@ pub fn dispatch(l: &Linear, batch: usize, set: KernelSet) -> Dispatch {
             relu: l.relu,
         };
         let (input, output) = (Shape::new(l.inputs, 1, 1), Shape::new(l.outputs, 1, 1));
-        return super::conv2d::dispatch(&conv, input, output, batch, set);
+        return super::conv2d::dispatch(&conv, input, output, batch, set, &Default::default());
     }
     let (kernel, invocations) = if set == KernelSet::Tiled {
         // Split-K GEMV (`linear_split.wesl`): a workgroup per output and block of 4 samples.

@@ -20,7 +20,9 @@
 //! 3. Add one line to the `kernels!` table in `registry.rs` (variant, shader, entry point,
 //!    layout). The shader tests (naga validation, SPIR-V through `spirv-val`, MSL, HLSL, the
 //!    struct layouts) then cover it.
-//! 4. Route the op to it in [`dispatches`] (inference) or `gpu::train::schedule` (training),
+//! 4. Route the op to it in [`dispatches`] (inference; `gpu::schedule` may fuse it into a
+//!    neighbour's kernel instead, as it does affines, sums and upsamplings) or
+//!    `gpu::train::schedule` (training),
 //!    and add a case against the CPU reference to `tests/gpu_ops.rs` or
 //!    `tests/gpu_train_ops.rs`, on sizes that are not multiples of the block or vector width.
 
@@ -159,7 +161,14 @@ pub fn dispatches(
     let out_shape = program.shape(op.output());
     let tensor = |t: &str| Slot::Tensor(t.to_string());
     Ok(match op {
-        Op::Conv2d(c) => vec![conv2d::dispatch(c, in_shape, out_shape, batch, set)],
+        Op::Conv2d(c) => vec![conv2d::dispatch(
+            c,
+            in_shape,
+            out_shape,
+            batch,
+            set,
+            &Default::default(),
+        )],
         Op::Linear(l) => vec![linear::dispatch(l, batch, set)],
         Op::Affine(a) => vec![affine::dispatch(a, in_shape, batch)],
         Op::MaxPool {
@@ -194,7 +203,9 @@ pub fn dispatches(
             )]
         }
         Op::Add { a, b, output, .. } => vec![add::dispatch(
-            out_shape.len() * batch,
+            out_shape,
+            batch,
+            1,
             [tensor(a), tensor(b), tensor(output)],
         )],
         Op::Patch {

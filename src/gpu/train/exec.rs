@@ -151,6 +151,7 @@ impl GpuTrainer {
             for (&i, ms) in recorded.iter().zip(times) {
                 out.times.push(LayerTime {
                     op: self.steps[i].label.clone(),
+                    fused: Vec::new(),
                     kernel: self.steps[i].kernel,
                     ms,
                     flops: 0,
