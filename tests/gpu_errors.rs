@@ -116,3 +116,45 @@ fn the_viewer_engine_on_a_lost_device_fails_once() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(worker.poll().is_empty());
 }
+
+/// A kernel set forced on a device without the feature it needs (here a device made without
+/// subgroups) is an error that names the set and what to use instead, for inference and
+/// training alike.
+#[test]
+fn a_kernel_set_the_device_cannot_run_is_an_error_saying_what_to_use() {
+    use hourhand::gpu::kernels::KernelSet;
+    use hourhand::gpu::{GpuContext, GpuTrainer};
+    use hourhand::net::Program;
+
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends = wgpu::Backends::VULKAN;
+    let instance = wgpu::Instance::new(desc);
+    let adapter = pollster::block_on(instance.request_adapter(&Default::default()))
+        .expect("a Vulkan adapter (lavapipe)");
+    let (device, queue) = pollster::block_on(adapter.request_device(&Default::default())).unwrap();
+    assert!(!device.features().contains(wgpu::Features::SUBGROUP));
+    let ctx = GpuContext::from_device(device, queue, adapter.get_info());
+    assert_ne!(
+        ctx.kernels,
+        KernelSet::Subgroups,
+        "chosen only where the device has them"
+    );
+    let ctx = ctx.with_kernels(KernelSet::Subgroups);
+
+    let weights = Weights::init(&NetConfig::tiny(), 1).unwrap();
+    let net = Network::from_weights(&weights);
+    let e = GpuNet::from_network(ctx.clone(), &net)
+        .err()
+        .expect("refused");
+    assert!(matches!(e, GpuError::KernelsUnsupported { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("`subgroups`") && text.contains("--kernels tiled"),
+        "{text}"
+    );
+    let program = Program::lrhn(&weights.config).unwrap();
+    let e = GpuTrainer::new(ctx, program, &weights.tensors, 2)
+        .err()
+        .expect("refused");
+    assert!(matches!(e, GpuError::KernelsUnsupported { .. }), "{e:?}");
+}

@@ -52,11 +52,13 @@ fn default_network_gpu_matches_cpu() {
     assert!(max_abs_diff(&cpu[..105], &cpu[105..]) > 1e-4);
 }
 
-/// Every convolution of the network through the tiled kernels (the set GPUs run).
+/// Every layer of the network through the kernel sets GPUs run.
 #[test]
 fn tiny_network_on_the_tiled_kernels_matches_cpu() {
-    let (cpu, gpu) = cpu_and_gpu_set(&NetConfig::tiny(), 11, 3, KernelSet::Tiled);
-    Tolerance::Absolute(1e-4).assert("tiny network joints, tiled", &gpu, &cpu);
+    for set in [KernelSet::Tiled, KernelSet::Subgroups] {
+        let (cpu, gpu) = cpu_and_gpu_set(&NetConfig::tiny(), 11, 3, set);
+        Tolerance::Absolute(1e-4).assert(&format!("tiny network joints, {set}"), &gpu, &cpu);
+    }
 }
 
 #[test]

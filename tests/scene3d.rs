@@ -465,7 +465,7 @@ fn view_shaders_validate_and_translate_to_spirv() {
                 assert_eq!(*span as usize, size, "{file}: size of {name}");
             }
         }
-        spirv::assert_valid_spirv(&module, &info, file, &tmp);
+        spirv::assert_valid_spirv(&module, &info, file, &tmp, (1, 0));
     }
     std::fs::remove_dir_all(&tmp).ok();
 }

@@ -12,11 +12,24 @@ use hourhand::gpu::kernels::{Kernel, WORKGROUP_SIZE};
 use naga::back::PipelineConstants;
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 
+/// What naga may assume of the device: nothing beyond WebGPU, or the features the kernel
+/// requires (subgroup operations, which the device is asked for where it has them).
+fn capabilities(kernel: Kernel) -> Capabilities {
+    if kernel
+        .required_features()
+        .contains(wgpu::Features::SUBGROUP)
+    {
+        Capabilities::SUBGROUP
+    } else {
+        Capabilities::empty()
+    }
+}
+
 fn parse(kernel: Kernel) -> (naga::Module, naga::valid::ModuleInfo) {
     let src = kernel.source();
     let module = naga::front::wgsl::parse_str(src.wgsl)
         .unwrap_or_else(|e| panic!("{}: {}", src.shader, e.emit_to_string(src.wgsl)));
-    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+    let info = Validator::new(ValidationFlags::all(), capabilities(kernel))
         .validate(&module)
         .unwrap_or_else(|e| panic!("{}: {}", src.shader, e.emit_to_string(src.wgsl)));
     (module, info)
@@ -147,14 +160,18 @@ fn shaders_translate_to_spirv_msl_and_hlsl() {
         );
 
         // SPIR-V, validated by the Khronos validator.
-        spirv::assert_valid_spirv(&module, &info, src.entry, &tmp);
+        // Subgroup operations need SPIR-V 1.3 (Vulkan 1.1), MSL 2.1 and HLSL shader model 6.0,
+        // the versions wgpu asks for on devices with the feature; everything else the oldest.
+        let subgroups = capabilities(kernel).contains(Capabilities::SUBGROUP);
+        let spirv_version = if subgroups { (1, 3) } else { (1, 0) };
+        spirv::assert_valid_spirv(&module, &info, src.entry, &tmp, spirv_version);
 
         // MSL: errors of individual entry points are reported inside the translation info.
         let (msl, msl_info) = naga::back::msl::write_string(
             &module,
             &info,
             &naga::back::msl::Options {
-                lang_version: (2, 0),
+                lang_version: if subgroups { (2, 1) } else { (2, 0) },
                 ..Default::default()
             },
             &naga::back::msl::PipelineOptions::default(),
@@ -172,7 +189,11 @@ fn shaders_translate_to_spirv_msl_and_hlsl() {
         // HLSL, likewise.
         let mut hlsl = String::new();
         let options = naga::back::hlsl::Options {
-            shader_model: naga::back::hlsl::ShaderModel::V5_1,
+            shader_model: if subgroups {
+                naga::back::hlsl::ShaderModel::V6_0
+            } else {
+                naga::back::hlsl::ShaderModel::V5_1
+            },
             ..Default::default()
         };
         let pipeline = naga::back::hlsl::PipelineOptions::default();

@@ -69,7 +69,7 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
                 let f = ctx.adapter_features;
                 let yes = |feature| if f.contains(feature) { "yes" } else { "no" };
                 println!(
-                    "  kernels: {} (bench --kernels register-blocked|tiled forces a set)",
+                    "  kernels: {} (bench --kernels register-blocked|tiled|subgroups forces a set)",
                     ctx.kernels
                 );
                 println!(
@@ -126,18 +126,24 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
             .map(|p| p.ops.len())
             .unwrap_or(0)
     );
-    let per_set: Vec<String> = KernelSet::ALL
+    let counts: Vec<(KernelSet, usize)> = KernelSet::ALL
         .iter()
         .filter_map(|&set| {
             let nodes = schedule(&net.program, 1, set).ok()?;
-            let count: usize = nodes.iter().map(|n| n.dispatches.len()).sum();
-            Some(format!("{count} ({set})"))
+            Some((set, nodes.iter().map(|n| n.dispatches.len()).sum()))
         })
         .collect();
-    println!(
-        "  GPU dispatches per batch, with affines and sums fused into convolutions: {}",
-        per_set.join(", ")
-    );
+    let counts = match counts.as_slice() {
+        [(_, n), rest @ ..] if rest.iter().all(|(_, m)| m == n) => {
+            format!("{n} on every kernel set")
+        }
+        _ => counts
+            .iter()
+            .map(|(set, n)| format!("{n} ({set})"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    println!("  GPU dispatches per batch, with affines and sums fused into convolutions: {counts}");
     Ok(())
 }
 

@@ -153,7 +153,7 @@ pub struct GpuContext {
     /// `SUBGROUP`, `PIPELINE_CACHE`), whether or not the device asked for it.
     pub adapter_features: wgpu::Features,
     /// The kernel variants networks built on this context run: by default the adapter's
-    /// ([`KernelSet::for_device_type`]), or what [`with_kernels`](Self::with_kernels) set.
+    /// ([`KernelSet::for_adapter`]), or what [`with_kernels`](Self::with_kernels) set.
     pub kernels: KernelSet,
     /// What the device reported outside any error scope: its loss, or an error. wgpu's default
     /// for such an error is a panic; here it is kept and turned into an error by
@@ -268,8 +268,11 @@ impl GpuContext {
         };
         let info = adapter.get_info();
         let mut features = wgpu::Features::empty();
-        if adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
-            features |= wgpu::Features::TIMESTAMP_QUERY;
+        // Timestamps for per-layer timing; subgroups for the subgroups kernel set.
+        for wanted in [wgpu::Features::TIMESTAMP_QUERY, wgpu::Features::SUBGROUP] {
+            if adapter.features().contains(wanted) {
+                features |= wanted;
+            }
         }
         let defaults = wgpu::Limits::default();
         // Stay inside WebGPU's defaults so the same shaders run everywhere; GL adapters that
@@ -292,9 +295,9 @@ impl GpuContext {
         let health = Health::watch(&device);
         Ok(Self {
             adapter_features: adapter.features(),
+            kernels: KernelSet::for_adapter(info.device_type, device.features()),
             device,
             queue,
-            kernels: KernelSet::for_device_type(info.device_type),
             info,
             reason,
             health,
@@ -306,19 +309,37 @@ impl GpuContext {
         let health = Health::watch(&device);
         Self {
             adapter_features: device.features(),
+            kernels: KernelSet::for_adapter(info.device_type, device.features()),
             device,
             queue,
-            kernels: KernelSet::for_device_type(info.device_type),
             info,
             reason: "shared with the caller".into(),
             health,
         }
     }
 
-    /// The same device with networks built on it running the variants of `kernels`.
+    /// The same device with networks built on it running the variants of `kernels` (which
+    /// [`check_kernels`](Self::check_kernels) holds to the device's features).
     pub fn with_kernels(mut self, kernels: KernelSet) -> Self {
         self.kernels = kernels;
         self
+    }
+
+    /// An error when the device lacks a feature the kernel set needs (a set forced with
+    /// [`with_kernels`](Self::with_kernels)); networks and trainers check this when made.
+    pub fn check_kernels(&self) -> Result<(), GpuError> {
+        if self
+            .device
+            .features()
+            .contains(self.kernels.required_features())
+        {
+            Ok(())
+        } else {
+            Err(GpuError::KernelsUnsupported {
+                kernels: self.kernels,
+                adapter: self.info.name.clone(),
+            })
+        }
     }
 
     /// Whether the device is still usable: an error once it was lost, or once it reported an

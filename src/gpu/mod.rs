@@ -101,6 +101,16 @@ pub enum GpuError {
         /// What it said.
         message: String,
     },
+    /// The kernel set needs a device feature this adapter lacks.
+    #[error(
+        "kernel set `{kernels}` needs subgroup operations (the SUBGROUP feature), which {adapter} does not offer; use --kernels tiled or register-blocked (`hourhand info` shows what the adapter has)"
+    )]
+    KernelsUnsupported {
+        /// The set.
+        kernels: kernels::KernelSet,
+        /// The adapter.
+        adapter: String,
+    },
     /// Per-layer timing was asked of a device without timestamp queries.
     #[error(
         "adapter {0:?} does not support timestamp queries, so per-layer GPU times are not available"

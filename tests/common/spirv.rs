@@ -4,16 +4,21 @@
 use std::path::Path;
 use std::process::Command;
 
-/// Writes `module` as SPIR-V to `dir/name.spv` and asserts `spirv-val` accepts it for Vulkan 1.1.
+/// Writes `module` as SPIR-V of `version` (major, minor) to `dir/name.spv` and asserts
+/// `spirv-val` accepts it for Vulkan 1.1.
 pub fn assert_valid_spirv(
     module: &naga::Module,
     info: &naga::valid::ModuleInfo,
     name: &str,
     dir: &Path,
+    version: (u8, u8),
 ) {
-    let words =
-        naga::back::spv::write_vec(module, info, &naga::back::spv::Options::default(), None)
-            .unwrap_or_else(|e| panic!("{name}: SPIR-V: {e}"));
+    let options = naga::back::spv::Options {
+        lang_version: version,
+        ..Default::default()
+    };
+    let words = naga::back::spv::write_vec(module, info, &options, None)
+        .unwrap_or_else(|e| panic!("{name}: SPIR-V: {e}"));
     let path = dir.join(format!("{name}.spv"));
     std::fs::write(&path, bytemuck::cast_slice::<u32, u8>(&words)).unwrap();
     let out = Command::new("spirv-val")

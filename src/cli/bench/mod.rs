@@ -45,8 +45,9 @@ pub struct BenchArgs {
     /// samples per second. With --per-layer, the CPU time of every op's forward and backward.
     #[arg(long)]
     train: bool,
-    /// GPU only: the kernel variants to run (register-blocked, tiled); default: the adapter's
-    /// (register blocks on a CPU device such as lavapipe, tiles on a GPU). With --train it
+    /// GPU only: the kernel variants to run (register-blocked, tiled, subgroups); default: the
+    /// adapter's (register blocks on a CPU device such as lavapipe, tiles on a GPU, with
+    /// subgroup reductions where it has subgroups). With --train it
     /// applies to the forward; the backward kernels are register-blocked on every adapter.
     #[arg(long)]
     kernels: Option<KernelSet>,

@@ -73,7 +73,7 @@ const _: () = assert!(WORKGROUP_SIZE as usize == TILE);
 /// register-blocked 3×3 and general ones do not, as a check per tap slowed them down by a
 /// third on lavapipe.
 pub fn takes_prologue(c: &Conv2d, set: KernelSet) -> bool {
-    set == KernelSet::Tiled || is_pointwise(c)
+    set.is_tiled() || is_pointwise(c)
 }
 
 /// Stride-1 unpadded 1×1: a matrix product per sample.
@@ -97,7 +97,7 @@ pub fn dispatch(
         fusion.pre.is_none() || takes_prologue(c, set),
         "a prologue is fused only into kernels that apply it"
     );
-    let (kernel, col_blocks, invocations) = if set == KernelSet::Tiled {
+    let (kernel, col_blocks, invocations) = if set.is_tiled() {
         let channel_tiles = c.cout.div_ceil(TILE);
         let pixel_tiles = (batch * output.h * output.w).div_ceil(TILE);
         let invocations = channel_tiles * pixel_tiles * TILE;

@@ -1,6 +1,6 @@
 //! `shaders/linear.wesl`: fully connected layer, 4 outputs × 4 samples per invocation; for the
-//! tiled set, `shaders/linear_split.wesl` (split-K GEMV) at small batches and the tiled
-//! convolution beyond.
+//! tiled sets, a split-K GEMV at small batches (`shaders/linear_split.wesl`, or
+//! `shaders/linear_subgroup.wesl` in the subgroups set) and the tiled convolution beyond.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -28,13 +28,13 @@ pub const LAYOUT: StructLayout = layout!(LinearParams {
     relu
 });
 
-/// Largest batch the tiled set runs as a split-K GEMV (`linear_split.wesl`); past it a fully
+/// Largest batch the tiled sets run as a split-K GEMV (`lib/gemv.wesl`); past it a fully
 /// connected layer is a GEMM with enough columns for the tiled convolution, as a 1×1 one.
 pub const SPLIT_MAX_BATCH: usize = 16;
 
 /// The dispatch for one fully connected layer with the variant of `set`.
 pub fn dispatch(l: &Linear, batch: usize, set: KernelSet) -> Dispatch {
-    if set == KernelSet::Tiled && batch > SPLIT_MAX_BATCH {
+    if set.is_tiled() && batch > SPLIT_MAX_BATCH {
         // x (N×I), w (O×I) and y (N×O) are a 1×1 convolution's N×I×1×1 input, O×I×1×1
         // weights and N×O×1×1 output.
         let conv = Conv2d {
@@ -51,10 +51,14 @@ pub fn dispatch(l: &Linear, batch: usize, set: KernelSet) -> Dispatch {
         let (input, output) = (Shape::new(l.inputs, 1, 1), Shape::new(l.outputs, 1, 1));
         return super::conv2d::dispatch(&conv, input, output, batch, set, &Default::default());
     }
-    let (kernel, invocations) = if set == KernelSet::Tiled {
-        // Split-K GEMV (`linear_split.wesl`): a workgroup per output and block of 4 samples.
-        let groups = l.outputs * batch.div_ceil(4);
-        (Kernel::LinearSplit, groups as u64 * WORKGROUP_SIZE as u64)
+    let (kernel, invocations) = if set.is_tiled() {
+        // Split-K GEMV (`lib/gemv.wesl`): a workgroup per output and block of 4 samples.
+        let groups = (l.outputs * batch.div_ceil(4)) as u64 * WORKGROUP_SIZE as u64;
+        if set == KernelSet::Subgroups {
+            (Kernel::LinearSubgroup, groups)
+        } else {
+            (Kernel::LinearSplit, groups)
+        }
     } else {
         // An invocation per 4 outputs × 4 samples.
         let blocks = l.outputs.div_ceil(4) * batch.div_ceil(4);

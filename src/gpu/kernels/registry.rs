@@ -57,6 +57,8 @@ kernels! {
     Linear => "linear", "linear", linear::LAYOUT;
     /// Fully connected layer as a split-K GEMV, at small batches (the "tiled" set).
     LinearSplit => "linear_split", "linear_split", linear::LAYOUT;
+    /// The split-K GEMV reduced by subgroup operations (the "subgroups" set).
+    LinearSubgroup => "linear_subgroup", "linear_subgroup", linear::LAYOUT;
     /// Max pooling.
     MaxPool => "max_pool", "max_pool", max_pool::LAYOUT;
     /// Nearest-neighbour upsampling.
@@ -172,6 +174,14 @@ impl KernelSource {
 }
 
 impl Kernel {
+    /// The device features the kernel needs (WGSL's subgroup operations: `SUBGROUP`).
+    pub fn required_features(self) -> wgpu::Features {
+        match self {
+            Kernel::LinearSubgroup => wgpu::Features::SUBGROUP,
+            _ => wgpu::Features::empty(),
+        }
+    }
+
     /// Compiles the kernel, with its `WG_SIZE` override resolved to [`WORKGROUP_SIZE`].
     pub fn pipeline(self, device: &wgpu::Device) -> Result<wgpu::ComputePipeline, GpuError> {
         self.source().pipeline(device)

@@ -19,27 +19,56 @@ pub enum KernelSet {
     /// beyond; the other ops, and every backward in training, as in
     /// [`KernelSet::RegisterBlocked`]. For GPUs.
     Tiled,
+    /// [`KernelSet::Tiled`], with the split-K GEMVs' partial sums added by subgroup operations
+    /// instead of a tree of barriers. For GPUs with the `SUBGROUP` feature.
+    Subgroups,
 }
 
 impl KernelSet {
     /// Every set, in the order reports list them.
-    pub const ALL: [KernelSet; 2] = [KernelSet::RegisterBlocked, KernelSet::Tiled];
+    pub const ALL: [KernelSet; 3] = [
+        KernelSet::RegisterBlocked,
+        KernelSet::Tiled,
+        KernelSet::Subgroups,
+    ];
 
     /// The name `bench` reports and `--kernels` takes.
     pub fn name(self) -> &'static str {
         match self {
             KernelSet::RegisterBlocked => "register-blocked",
             KernelSet::Tiled => "tiled",
+            KernelSet::Subgroups => "subgroups",
         }
     }
 
-    /// The set for an adapter of this type: register blocks on a CPU device (lavapipe,
-    /// SwiftShader) or one of unknown type, tiles on integrated, discrete and virtual GPUs.
-    pub fn for_device_type(device_type: wgpu::DeviceType) -> KernelSet {
+    /// Whether convolutions run as tiled implicit GEMMs (and fully connected layers as GEMVs
+    /// or that GEMM).
+    pub fn is_tiled(self) -> bool {
+        matches!(self, KernelSet::Tiled | KernelSet::Subgroups)
+    }
+
+    /// The device features the set's kernels need.
+    pub fn required_features(self) -> wgpu::Features {
+        match self {
+            KernelSet::RegisterBlocked | KernelSet::Tiled => wgpu::Features::empty(),
+            KernelSet::Subgroups => wgpu::Features::SUBGROUP,
+        }
+    }
+
+    /// The set for an adapter of this type with these device features: register blocks on a
+    /// CPU device (lavapipe, SwiftShader) or one of unknown type; on integrated, discrete and
+    /// virtual GPUs, tiles, with subgroup reductions where the device has subgroups.
+    pub fn for_adapter(device_type: wgpu::DeviceType, features: wgpu::Features) -> KernelSet {
         match device_type {
             wgpu::DeviceType::IntegratedGpu
             | wgpu::DeviceType::DiscreteGpu
-            | wgpu::DeviceType::VirtualGpu => KernelSet::Tiled,
+            | wgpu::DeviceType::VirtualGpu => {
+                if features.contains(wgpu::Features::SUBGROUP) {
+                    KernelSet::Subgroups
+                } else {
+                    KernelSet::Tiled
+                }
+            }
             wgpu::DeviceType::Cpu | wgpu::DeviceType::Other => KernelSet::RegisterBlocked,
         }
     }
@@ -75,14 +104,26 @@ mod tests {
             assert_eq!(k.name().parse::<KernelSet>(), Ok(k));
         }
         let e = "fast".parse::<KernelSet>().unwrap_err();
-        assert!(e.contains("register-blocked") && e.contains("tiled"), "{e}");
+        assert!(
+            e.contains("register-blocked") && e.contains("tiled") && e.contains("subgroups"),
+            "{e}"
+        );
     }
 
     #[test]
-    fn lavapipe_keeps_the_register_blocks() {
-        let set = KernelSet::for_device_type;
-        assert_eq!(set(wgpu::DeviceType::Cpu), KernelSet::RegisterBlocked);
-        assert_eq!(set(wgpu::DeviceType::DiscreteGpu), KernelSet::Tiled);
-        assert_eq!(set(wgpu::DeviceType::IntegratedGpu), KernelSet::Tiled);
+    fn lavapipe_keeps_the_register_blocks_and_gpus_use_subgroups_where_they_have_them() {
+        use wgpu::{DeviceType, Features};
+        let set = KernelSet::for_adapter;
+        let sg = Features::SUBGROUP;
+        assert_eq!(set(DeviceType::Cpu, sg), KernelSet::RegisterBlocked);
+        assert_eq!(set(DeviceType::DiscreteGpu, sg), KernelSet::Subgroups);
+        assert_eq!(
+            set(DeviceType::DiscreteGpu, Features::empty()),
+            KernelSet::Tiled
+        );
+        assert_eq!(
+            set(DeviceType::IntegratedGpu, Features::empty()),
+            KernelSet::Tiled
+        );
     }
 }

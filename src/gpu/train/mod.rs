@@ -89,6 +89,7 @@ impl GpuTrainer {
         if batch == 0 {
             return Err(InputError::EmptyBatch.into());
         }
+        ctx.check_kernels()?;
         let plan = schedule(&program, batch, &placeholder_options(), ctx.kernels)?;
         let device = &ctx.device;
         let limit = device.limits().max_storage_buffer_binding_size;
