@@ -481,3 +481,46 @@ fn infer_errors_name_what_is_wrong() {
     assert!(!out.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Compiled kernels are kept between runs where the device has a pipeline cache (lavapipe
+/// has one): the first run writes the file, a later run reads it, and a damaged file is
+/// ignored (the run still works) and replaced with a whole one.
+#[test]
+fn the_pipeline_cache_is_written_read_and_replaced_when_damaged() {
+    let dir = scratch("pipeline-cache");
+    let run = || {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_hourhand"))
+            .args(["bench", "--seconds", "0", "--batch", "1", "--no-cpu"])
+            .env("HOURHAND_CACHE_DIR", &dir)
+            .output()
+            .expect("the binary runs");
+        assert!(o.status.success(), "{}", stderr(&o));
+        o
+    };
+    run();
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("the cache folder was made")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        files.len(),
+        1,
+        "one cache file, no temporary left: {files:?}"
+    );
+    let file = &files[0];
+    let whole = std::fs::read(file).unwrap();
+    assert!(whole.starts_with(b"HHPCACHE") && whole.len() > 16);
+    run();
+    std::fs::write(file, &whole[..whole.len() - 1]).unwrap();
+    let o = run();
+    assert!(
+        stderr(&o).contains("damaged; ignored, and replaced"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read(file).unwrap(),
+        whole,
+        "replaced with the whole data"
+    );
+}

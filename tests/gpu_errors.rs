@@ -12,13 +12,13 @@ use hourhand::net::{NetConfig, Network, Weights};
 fn a_shader_the_device_rejects_is_an_error_not_a_panic() {
     let ctx = gpu();
     // Every kernel we ship compiles.
-    assert!(Kernel::Peak.pipeline(&ctx.device).is_ok());
+    assert!(Kernel::Peak.pipeline(&ctx.device, None).is_ok());
     let broken = KernelSource {
         shader: "broken",
         wgsl: "override WG_SIZE: u32 = 64u;\n@compute @workgroup_size(WG_SIZE)\nfn main() { let x: f32 = not_declared; }\n",
         entry: "main",
     };
-    let e = broken.pipeline(&ctx.device).unwrap_err();
+    let e = broken.pipeline(&ctx.device, None).unwrap_err();
     assert!(matches!(e, GpuError::Pipeline { .. }), "{e:?}");
     let text = e.to_string();
     assert!(
@@ -27,7 +27,7 @@ fn a_shader_the_device_rejects_is_an_error_not_a_panic() {
     );
     // The device is still usable, and its error was caught, not left for later.
     assert!(ctx.check().is_ok());
-    assert!(Kernel::Peak.pipeline(&ctx.device).is_ok());
+    assert!(Kernel::Peak.pipeline(&ctx.device, None).is_ok());
 }
 
 #[test]

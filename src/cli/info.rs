@@ -80,6 +80,20 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
                     ctx.info.subgroup_max_size,
                     yes(wgpu::Features::PIPELINE_CACHE)
                 );
+                match &ctx.pipeline_cache {
+                    Some(cache) => {
+                        let size = std::fs::metadata(cache.path()).map(|m| m.len());
+                        println!(
+                            "  compiled kernels kept in: {} ({}; HOURHAND_PIPELINE_CACHE=off turns it off)",
+                            cache.path().display(),
+                            match size {
+                                Ok(bytes) => format!("{bytes} bytes"),
+                                Err(_) => "not written yet".to_string(),
+                            }
+                        );
+                    }
+                    None => println!("  compiled kernels kept: no (the driver's own cache only)"),
+                }
             }
             Err(e) => {
                 println!("picked: none — {e}\n  the CPU backend still works: --backend cpu")

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use super::GpuError;
 use super::kernels::KernelSet;
+use super::pipeline_cache::PipelineCache;
 
 /// What the user asked for; empty means "the best adapter there is".
 #[derive(Debug, Clone, Default)]
@@ -155,6 +156,8 @@ pub struct GpuContext {
     /// The kernel variants networks built on this context run: by default the adapter's
     /// ([`KernelSet::for_adapter`]), or what [`with_kernels`](Self::with_kernels) set.
     pub kernels: KernelSet,
+    /// Compiled kernels kept on disk between runs, where the device has a pipeline cache.
+    pub pipeline_cache: Option<Arc<PipelineCache>>,
     /// What the device reported outside any error scope: its loss, or an error. wgpu's default
     /// for such an error is a panic; here it is kept and turned into an error by
     /// [`check`](Self::check), so a driver reset or a bad dispatch never takes the process (or
@@ -268,8 +271,13 @@ impl GpuContext {
         };
         let info = adapter.get_info();
         let mut features = wgpu::Features::empty();
-        // Timestamps for per-layer timing; subgroups for the subgroups kernel set.
-        for wanted in [wgpu::Features::TIMESTAMP_QUERY, wgpu::Features::SUBGROUP] {
+        // Timestamps for per-layer timing; subgroups for the subgroups kernel set; a pipeline
+        // cache to keep compiled kernels between runs.
+        for wanted in [
+            wgpu::Features::TIMESTAMP_QUERY,
+            wgpu::Features::SUBGROUP,
+            wgpu::Features::PIPELINE_CACHE,
+        ] {
             if adapter.features().contains(wanted) {
                 features |= wanted;
             }
@@ -296,6 +304,7 @@ impl GpuContext {
         Ok(Self {
             adapter_features: adapter.features(),
             kernels: KernelSet::for_adapter(info.device_type, device.features()),
+            pipeline_cache: PipelineCache::open(&device, &info).map(Arc::new),
             device,
             queue,
             info,
@@ -310,6 +319,7 @@ impl GpuContext {
         Self {
             adapter_features: device.features(),
             kernels: KernelSet::for_adapter(info.device_type, device.features()),
+            pipeline_cache: PipelineCache::open(&device, &info).map(Arc::new),
             device,
             queue,
             info,

@@ -11,6 +11,7 @@
 pub mod context;
 pub mod kernels;
 mod net;
+pub mod pipeline_cache;
 mod plan;
 pub mod runner;
 pub mod schedule;

@@ -97,14 +97,22 @@ impl GpuNet {
     /// Compiles the kernels the program runs at `batch` that are not compiled yet (a kernel set
     /// may pick other variants at other batch sizes).
     fn compile_kernels(&mut self, batch: usize) -> Result<(), GpuError> {
+        let cache = self.ctx.pipeline_cache.as_deref();
+        let mut compiled = false;
         for node in schedule(&self.program, batch, self.ctx.kernels)? {
             for d in node.dispatches {
                 if !self.pipelines.contains_key(&d.kernel) {
-                    let pipeline = d.kernel.pipeline(&self.ctx.device)?;
+                    let pipeline = d
+                        .kernel
+                        .pipeline(&self.ctx.device, cache.map(|c| c.wgpu()))?;
                     self.stats.pipelines += 1;
                     self.pipelines.insert(d.kernel, pipeline);
+                    compiled = true;
                 }
             }
+        }
+        if let (true, Some(cache)) = (compiled, cache) {
+            cache.save_or_warn();
         }
         Ok(())
     }

@@ -48,7 +48,9 @@ pub fn run_dispatches(
     for d in dispatches {
         let pipeline = match pipelines.entry(d.kernel) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(d.kernel.pipeline(device)?),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(d.kernel.pipeline(device, None)?)
+            }
         };
         let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("params"),

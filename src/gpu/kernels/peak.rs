@@ -50,7 +50,7 @@ pub fn run(
     iterations: u32,
 ) -> Result<(Vec<f32>, f64), GpuError> {
     let device = &ctx.device;
-    let pipeline = Kernel::Peak.pipeline(device)?;
+    let pipeline = Kernel::Peak.pipeline(device, None)?;
     let params = PeakParams {
         invocations,
         iterations,

@@ -142,9 +142,14 @@ pub struct KernelSource {
 
 impl KernelSource {
     /// Compiles the entry point into a pipeline, with its `WG_SIZE` override resolved to
-    /// [`WORKGROUP_SIZE`]. A shader or pipeline the device rejects is an error (caught in
-    /// error scopes), not the panic wgpu's default error handler would make of it.
-    pub fn pipeline(&self, device: &wgpu::Device) -> Result<wgpu::ComputePipeline, GpuError> {
+    /// [`WORKGROUP_SIZE`], through `cache` where given (`GpuContext::pipeline_cache`). A
+    /// shader or pipeline the device rejects is an error (caught in error scopes), not the
+    /// panic wgpu's default error handler would make of it.
+    pub fn pipeline(
+        &self,
+        device: &wgpu::Device,
+        cache: Option<&wgpu::PipelineCache>,
+    ) -> Result<wgpu::ComputePipeline, GpuError> {
         let internal = device.push_error_scope(wgpu::ErrorFilter::Internal);
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -160,7 +165,7 @@ impl KernelSource {
                 constants: &[("WG_SIZE", WORKGROUP_SIZE as f64)],
                 ..Default::default()
             },
-            cache: None,
+            cache,
         });
         let errors = [validation.pop(), internal.pop()].map(pollster::block_on);
         match errors.into_iter().flatten().next() {
@@ -182,8 +187,12 @@ impl Kernel {
         }
     }
 
-    /// Compiles the kernel, with its `WG_SIZE` override resolved to [`WORKGROUP_SIZE`].
-    pub fn pipeline(self, device: &wgpu::Device) -> Result<wgpu::ComputePipeline, GpuError> {
-        self.source().pipeline(device)
+    /// Compiles the kernel ([`KernelSource::pipeline`]).
+    pub fn pipeline(
+        self,
+        device: &wgpu::Device,
+        cache: Option<&wgpu::PipelineCache>,
+    ) -> Result<wgpu::ComputePipeline, GpuError> {
+        self.source().pipeline(device, cache)
     }
 }

@@ -142,7 +142,8 @@ impl GpuTrainer {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {
                     stats.pipelines += 1;
-                    e.insert(d.kernel.pipeline(device)?)
+                    let cache = ctx.pipeline_cache.as_deref().map(|c| c.wgpu());
+                    e.insert(d.kernel.pipeline(device, cache)?)
                 }
             };
             let uniform = device.create_buffer(&wgpu::BufferDescriptor {
@@ -171,6 +172,9 @@ impl GpuTrainer {
                 bind_group,
                 groups: workgroups(d.invocations),
             });
+        }
+        if let Some(cache) = &ctx.pipeline_cache {
+            cache.save_or_warn();
         }
         let loss_readback = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("loss readback"),
