@@ -5,7 +5,9 @@
 //! `$OUT_DIR/shaders/<path>.wgsl`, which the crate embeds with `include_str!`. Names are kept as
 //! written (no mangling), so entry points, `override`s and the structs `tests/shaders.rs`
 //! checks against their Rust twins keep their names; declarations a shader does not use are
-//! left out.
+//! left out. A shader with a line `// variants: FEATURE, …` is also composed with each such
+//! conditional-compilation feature on (`@if(FEATURE)` in WESL), into `<path>.FEATURE.wgsl`:
+//! `f16_weights` reads the weights as f16 pairs packed in `u32`s.
 
 use std::path::{Path, PathBuf};
 
@@ -33,14 +35,41 @@ fn main() {
         let path = module
             .parse()
             .unwrap_or_else(|e| panic!("{}: not a module path: {e}", shader.display()));
-        match compiler.compile(&path) {
-            Ok(wgsl) => {
-                let target = out.join(&rel).with_extension("wgsl");
-                std::fs::create_dir_all(target.parent().expect("has a folder"))
-                    .expect("OUT_DIR is writable");
-                std::fs::write(&target, wgsl.to_string()).expect("OUT_DIR is writable");
+        let plain = match compiler.compile(&path) {
+            Ok(wgsl) => wgsl.to_string(),
+            Err(e) => {
+                failed.push(format!("{}: {e}", shader.display()));
+                continue;
             }
-            Err(e) => failed.push(format!("{}: {e}", shader.display())),
+        };
+        let target = out.join(&rel).with_extension("wgsl");
+        std::fs::create_dir_all(target.parent().expect("has a folder"))
+            .expect("OUT_DIR is writable");
+        std::fs::write(&target, &plain).expect("OUT_DIR is writable");
+        // Variants: the shader with a conditional-compilation feature on (`@if(feature)` in
+        // it or the modules it imports), for each feature its `// variants:` line names,
+        // written as `<shader>.<feature>.wgsl`.
+        let source = std::fs::read_to_string(&shader).expect("shader files are readable");
+        let features: Vec<&str> = source
+            .lines()
+            .filter_map(|l| l.strip_prefix("// variants:"))
+            .flat_map(|l| l.split(',').map(str::trim))
+            .collect();
+        for feature in features {
+            compiler.set_feature(feature, true);
+            let variant = compiler.compile(&path).map(|w| w.to_string());
+            compiler.unset_feature(feature);
+            match variant {
+                Ok(wgsl) if wgsl != plain => {
+                    let target = out.join(&rel).with_extension(format!("{feature}.wgsl"));
+                    std::fs::write(&target, wgsl).expect("OUT_DIR is writable");
+                }
+                Ok(_) => failed.push(format!(
+                    "{}: variant {feature} is the shader itself (no `@if({feature})` reached)",
+                    shader.display()
+                )),
+                Err(e) => failed.push(format!("{} with {feature}: {e}", shader.display())),
+            }
         }
     }
     if !failed.is_empty() {

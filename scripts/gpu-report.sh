@@ -10,7 +10,7 @@
 #   scripts/gpu-report.sh [--bin target/release/hourhand] [--out FILE.jsonl]
 #                         [--backend vulkan] [--adapter NAME] [--batches 1,32,64,256,1024]
 #                         [--seconds 2] [--anchor ../shared/anchors/torch_lrhn.py]
-#                         [--kernels register-blocked,tiled,subgroups]
+#                         [--kernels register-blocked,tiled,subgroups,tiled-f16,subgroups-f16]
 #                         [--no-tests] [--no-torch] [--no-compile]
 #
 # Without --bin it uses target/release/hourhand, building it when cargo is there. The GPU tests
@@ -21,7 +21,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-bin= out= backend=vulkan adapter= batches=1,32,64,256,1024 seconds=2 kernel_sets=register-blocked,tiled,subgroups
+bin= out= backend=vulkan adapter= batches=1,32,64,256,1024 seconds=2 kernel_sets=register-blocked,tiled,subgroups,tiled-f16,subgroups-f16
 anchor=../shared/anchors/torch_lrhn.py tests=1 torch=1 compile=1
 while [ $# -gt 0 ]; do
   case "$1" in

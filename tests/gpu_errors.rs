@@ -15,6 +15,7 @@ fn a_shader_the_device_rejects_is_an_error_not_a_panic() {
     assert!(Kernel::Peak.pipeline(&ctx.device, None).is_ok());
     let broken = KernelSource {
         shader: "broken",
+        variant: None,
         wgsl: "override WG_SIZE: u32 = 64u;\n@compute @workgroup_size(WG_SIZE)\nfn main() { let x: f32 = not_declared; }\n",
         entry: "main",
     };
@@ -153,8 +154,14 @@ fn a_kernel_set_the_device_cannot_run_is_an_error_saying_what_to_use() {
         "{text}"
     );
     let program = Program::lrhn(&weights.config).unwrap();
-    let e = GpuTrainer::new(ctx, program, &weights.tensors, 2)
+    let e = GpuTrainer::new(ctx.clone(), program, &weights.tensors, 2)
         .err()
         .expect("refused");
     assert!(matches!(e, GpuError::KernelsUnsupported { .. }), "{e:?}");
+    // A context made from a bare device does not know the adapter's downlevel capabilities,
+    // so it refuses the sets that unpack f16 weights.
+    let e = GpuNet::from_network(ctx.with_kernels(KernelSet::TiledF16), &net)
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("SHADER_F16_IN_F32"), "{e}");
 }

@@ -6,10 +6,10 @@ mod common;
 
 use common::{Tolerance, gpu, random_params, rng, uniform};
 use hourhand::cpu::CpuNet;
-use hourhand::gpu::GpuNet;
 use hourhand::gpu::kernels::KernelSet;
 use hourhand::gpu::kernels::conv2d::takes_prologue;
 use hourhand::gpu::schedule::schedule;
+use hourhand::gpu::{GpuNet, half_weights};
 use hourhand::net::program::{Affine, Conv2d, Linear};
 use hourhand::net::{Op, Program, Shape};
 
@@ -76,7 +76,13 @@ fn compare_program(
         .map(|(_, s)| uniform(&mut r, batch * s.len(), -1.0, 1.0))
         .collect();
     let refs: Vec<&[f32]> = data.iter().map(Vec::as_slice).collect();
-    let expected = CpuNet::new(program.clone(), params.clone())
+    // The "-f16" sets compute with the weights rounded to f16; so does their reference.
+    let reference = if set.f16_weights() {
+        half_weights::rounded(&program, &params)
+    } else {
+        params.clone()
+    };
+    let expected = CpuNet::new(program.clone(), reference)
         .forward(&refs, batch)
         .unwrap();
     let mut net = GpuNet::new(gpu().with_kernels(set), program, &params).unwrap();

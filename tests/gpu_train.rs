@@ -86,8 +86,16 @@ fn reference_scale<'a>(name: &str, tensors: impl Fn(&str) -> Option<&'a [f32]>) 
 #[test]
 fn gradients_match_cpu_for_every_loss_and_kernel_set() {
     let c = case(1);
+    // The "-f16" sets are for inference; training on them is refused.
+    for set in KernelSet::ALL.into_iter().filter(|s| s.f16_weights()) {
+        let e = GpuTrainer::new(gpu().with_kernels(set), c.program.clone(), &c.params, BATCH)
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("for inference only"), "{e}");
+    }
     for (set, loss) in KernelSet::ALL
         .into_iter()
+        .filter(|s| !s.f16_weights())
         .flat_map(|k| Loss::ALL.map(|l| (k, l)))
     {
         let ctx = gpu().with_kernels(set);

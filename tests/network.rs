@@ -7,7 +7,7 @@ mod common;
 use common::{Tolerance, gpu, max_abs_diff, rng, uniform};
 use hourhand::cpu::CpuNet;
 use hourhand::gpu::kernels::KernelSet;
-use hourhand::gpu::{GpuError, GpuNet};
+use hourhand::gpu::{GpuError, GpuNet, half_weights};
 use hourhand::net::{NetConfig, Network, Program, Weights};
 
 fn weights(config: &NetConfig, seed: u64) -> Weights {
@@ -31,7 +31,18 @@ fn cpu_and_gpu_set(
     let net = Network::from_weights(&weights(config, seed));
     let side = config.input_size as usize;
     let x = uniform(&mut rng(seed + 1), batch * side * side, -1.0, 1.0);
-    let cpu = CpuNet::from_network(&net).forward(&[&x], batch).unwrap();
+    // The "-f16" sets compute with the weights rounded to f16; so does their reference.
+    let reference = if set.f16_weights() {
+        Network {
+            params: half_weights::rounded(&net.program, &net.params),
+            ..net.clone()
+        }
+    } else {
+        net.clone()
+    };
+    let cpu = CpuNet::from_network(&reference)
+        .forward(&[&x], batch)
+        .unwrap();
     let gpu = GpuNet::from_network(gpu().with_kernels(set), &net)
         .unwrap()
         .forward(&[&x], batch)
@@ -55,7 +66,7 @@ fn default_network_gpu_matches_cpu() {
 /// Every layer of the network through the kernel sets GPUs run.
 #[test]
 fn tiny_network_on_the_tiled_kernels_matches_cpu() {
-    for set in [KernelSet::Tiled, KernelSet::Subgroups] {
+    for set in KernelSet::ALL.into_iter().filter(|s| s.is_tiled()) {
         let (cpu, gpu) = cpu_and_gpu_set(&NetConfig::tiny(), 11, 3, set);
         Tolerance::Absolute(1e-4).assert(&format!("tiny network joints, {set}"), &gpu, &cpu);
     }

@@ -12,17 +12,21 @@ use hourhand::gpu::kernels::{Kernel, WORKGROUP_SIZE};
 use naga::back::PipelineConstants;
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 
-/// What naga may assume of the device: nothing beyond WebGPU, or the features the kernel
-/// requires (subgroup operations, which the device is asked for where it has them).
+/// What naga may assume of the device: nothing beyond WebGPU, or what the kernel requires
+/// (subgroup operations, which the device is asked for where it has them; f16 unpacking).
 fn capabilities(kernel: Kernel) -> Capabilities {
+    let mut caps = Capabilities::empty();
     if kernel
         .required_features()
         .contains(wgpu::Features::SUBGROUP)
     {
-        Capabilities::SUBGROUP
-    } else {
-        Capabilities::empty()
+        caps |= Capabilities::SUBGROUP;
     }
+    if kernel.source().variant == Some("f16_weights") {
+        // `unpack2x16float`, which wgpu allows where the adapter has SHADER_F16_IN_F32.
+        caps |= Capabilities::SHADER_FLOAT16_IN_FLOAT32;
+    }
+    caps
 }
 
 fn parse(kernel: Kernel) -> (naga::Module, naga::valid::ModuleInfo) {

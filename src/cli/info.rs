@@ -68,9 +68,11 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
                 );
                 let f = ctx.adapter_features;
                 let yes = |feature| if f.contains(feature) { "yes" } else { "no" };
+                let sets: Vec<&str> = KernelSet::ALL.iter().map(|k| k.name()).collect();
                 println!(
-                    "  kernels: {} (bench --kernels register-blocked|tiled|subgroups forces a set)",
-                    ctx.kernels
+                    "  kernels: {} (bench --kernels {} forces a set)",
+                    ctx.kernels,
+                    sets.join("|")
                 );
                 println!(
                     "  adapter features: shader-f16 {}, subgroups {} (sizes {}–{}), pipeline cache {}",

@@ -153,6 +153,9 @@ pub struct GpuContext {
     /// What the adapter could do (what later kernel variants may use: `SHADER_F16`,
     /// `SUBGROUP`, `PIPELINE_CACHE`), whether or not the device asked for it.
     pub adapter_features: wgpu::Features,
+    /// What the adapter can do below WebGPU's baseline, or beside it (`SHADER_F16_IN_F32`,
+    /// which the "-f16" kernel sets need).
+    pub downlevel: wgpu::DownlevelFlags,
     /// The kernel variants networks built on this context run: by default the adapter's
     /// ([`KernelSet::for_adapter`]), or what [`with_kernels`](Self::with_kernels) set.
     pub kernels: KernelSet,
@@ -303,6 +306,7 @@ impl GpuContext {
         let health = Health::watch(&device);
         Ok(Self {
             adapter_features: adapter.features(),
+            downlevel: adapter.get_downlevel_capabilities().flags,
             kernels: KernelSet::for_adapter(info.device_type, device.features()),
             pipeline_cache: PipelineCache::open(&device, &info).map(Arc::new),
             device,
@@ -318,6 +322,8 @@ impl GpuContext {
         let health = Health::watch(&device);
         Self {
             adapter_features: device.features(),
+            // Unknown without the adapter: sets that need a downlevel capability are refused.
+            downlevel: wgpu::DownlevelFlags::empty(),
             kernels: KernelSet::for_adapter(info.device_type, device.features()),
             pipeline_cache: PipelineCache::open(&device, &info).map(Arc::new),
             device,
@@ -338,18 +344,22 @@ impl GpuContext {
     /// An error when the device lacks a feature the kernel set needs (a set forced with
     /// [`with_kernels`](Self::with_kernels)); networks and trainers check this when made.
     pub fn check_kernels(&self) -> Result<(), GpuError> {
-        if self
+        let needs = if !self
             .device
             .features()
             .contains(self.kernels.required_features())
         {
-            Ok(())
+            "subgroup operations (the SUBGROUP feature)"
+        } else if !self.downlevel.contains(self.kernels.required_downlevel()) {
+            "f16 unpacking in shaders (the SHADER_F16_IN_F32 capability)"
         } else {
-            Err(GpuError::KernelsUnsupported {
-                kernels: self.kernels,
-                adapter: self.info.name.clone(),
-            })
-        }
+            return Ok(());
+        };
+        Err(GpuError::KernelsUnsupported {
+            kernels: self.kernels,
+            adapter: self.info.name.clone(),
+            needs,
+        })
     }
 
     /// Whether the device is still usable: an error once it was lost, or once it reported an

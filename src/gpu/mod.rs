@@ -9,6 +9,7 @@
 //!   device; one training step per submission.
 
 pub mod context;
+pub mod half_weights;
 pub mod kernels;
 mod net;
 pub mod pipeline_cache;
@@ -104,14 +105,31 @@ pub enum GpuError {
     },
     /// The kernel set needs a device feature this adapter lacks.
     #[error(
-        "kernel set `{kernels}` needs subgroup operations (the SUBGROUP feature), which {adapter} does not offer; use --kernels tiled or register-blocked (`hourhand info` shows what the adapter has)"
+        "kernel set `{kernels}` needs {needs}, which {adapter} does not offer; use --kernels tiled or register-blocked (`hourhand info` shows what the adapter has)"
     )]
     KernelsUnsupported {
         /// The set.
         kernels: kernels::KernelSet,
         /// The adapter.
         adapter: String,
+        /// What it lacks, in words.
+        needs: &'static str,
     },
+    /// A weight an f16 kernel set would store is outside f16's range.
+    #[error(
+        "parameter `{param}` holds {value}, which f16 cannot store (its range is ±65504); use kernel set tiled or subgroups (f32 weights)"
+    )]
+    F16Range {
+        /// The parameter.
+        param: String,
+        /// The value.
+        value: f32,
+    },
+    /// Training was asked of a kernel set that stores weights as f16.
+    #[error(
+        "kernel set `{0}` stores weights as f16, for inference only; train with `tiled` or `subgroups`"
+    )]
+    InferenceOnlyKernels(kernels::KernelSet),
     /// Per-layer timing was asked of a device without timestamp queries.
     #[error(
         "adapter {0:?} does not support timestamp queries, so per-layer GPU times are not available"

@@ -5,11 +5,11 @@ use std::sync::mpsc;
 
 use wgpu::util::DeviceExt;
 
-use super::GpuError;
 use super::context::GpuContext;
 use super::kernels::Kernel;
 use super::plan::{AllocStats, Plan, PlanContext};
 use super::schedule::schedule;
+use super::{GpuError, half_weights};
 use crate::net::{Network, Params, Program};
 use crate::run::check_inputs;
 
@@ -46,19 +46,32 @@ impl GpuNet {
         ctx.check_kernels()?;
         let mut stats = AllocStats::default();
         let mut buffers = HashMap::new();
+        let halves = if ctx.kernels.f16_weights() {
+            half_weights::names(&program)
+        } else {
+            Default::default()
+        };
         for (name, _) in program.params() {
             let t = params
                 .get(&name)
                 .ok_or_else(|| GpuError::MissingParam(name.clone()))?;
+            let contents = if halves.contains(&name) {
+                half_weights::pack(&t.data).map_err(|value| GpuError::F16Range {
+                    param: name.clone(),
+                    value,
+                })?
+            } else {
+                bytemuck::cast_slice(&t.data).to_vec()
+            };
             let buffer = ctx
                 .device
                 .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                     label: Some(&name),
-                    contents: bytemuck::cast_slice(&t.data),
+                    contents: &contents,
                     usage: wgpu::BufferUsages::STORAGE,
                 });
             stats.buffers += 1;
-            stats.weight_bytes += (t.len() * 4) as u64;
+            stats.weight_bytes += contents.len() as u64;
             buffers.insert(name, buffer);
         }
         let mut net = Self {

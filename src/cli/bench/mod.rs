@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use hourhand::cpu::fast::{FastNet, StepTime};
 use hourhand::gpu::kernels::{KernelSet, peak};
-use hourhand::gpu::{GpuContext, GpuError, GpuNet, LayerTime};
+use hourhand::gpu::{GpuContext, GpuError, GpuNet, LayerTime, half_weights};
 use hourhand::net::Network;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -45,9 +45,10 @@ pub struct BenchArgs {
     /// samples per second. With --per-layer, the CPU time of every op's forward and backward.
     #[arg(long)]
     train: bool,
-    /// GPU only: the kernel variants to run (register-blocked, tiled, subgroups); default: the
-    /// adapter's (register blocks on a CPU device such as lavapipe, tiles on a GPU, with
-    /// subgroup reductions where it has subgroups). With --train it
+    /// GPU only: the kernel variants to run (register-blocked, tiled, subgroups, tiled-f16,
+    /// subgroups-f16); default: the adapter's (register blocks on a CPU device such as
+    /// lavapipe, tiles on a GPU, with subgroup reductions where it has subgroups; f16 weights
+    /// only when asked for, inference only). With --train it
     /// applies to the forward; the backward kernels are register-blocked on every adapter.
     #[arg(long)]
     kernels: Option<KernelSet>,
@@ -193,9 +194,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut failed_checks = Vec::new();
     // The CPU backend, built once: the reference of --check, then timed itself.
     let mut cpu: Option<FastNet> = None;
+    // With f16 weights on the GPU, the reference computes with the same rounded weights.
+    let mut f16_reference = false;
     if !args.device.is_cpu() {
         let ctx = args.gpu()?;
         let kernels = ctx.kernels.name();
+        f16_reference = ctx.kernels.f16_weights();
         let backend = format!("{:?}", ctx.info.backend).to_lowercase();
         let adapter = ctx.info.name.clone();
         let peak = peak::measure(&ctx).context("measuring the adapter's arithmetic peak")?;
@@ -227,7 +231,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             r.peak_gflops = Some(peak);
             r.kernels = Some(kernels);
             if args.check {
-                let reference = cpu.get_or_insert_with(|| FastNet::from_network(&net));
+                let reference = cpu.get_or_insert_with(|| {
+                    if f16_reference {
+                        FastNet::from_network(&Network {
+                            params: half_weights::rounded(&net.program, &net.params),
+                            ..net.clone()
+                        })
+                    } else {
+                        FastNet::from_network(&net)
+                    }
+                });
                 let want = reference.forward(&[x], batch)?;
                 let diff = output
                     .iter()
@@ -252,7 +265,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     if !args.no_cpu || args.device.is_cpu() {
-        let mut cpu = cpu.unwrap_or_else(|| FastNet::from_network(&net));
+        let mut cpu = match cpu {
+            Some(reference) if !f16_reference => reference,
+            _ => FastNet::from_network(&net),
+        };
         let adapter = format!("CPU, {} threads", rayon::current_num_threads());
         let peak = hourhand::cpu::fast::peak::measure();
         let mut cpu_layers = None;

@@ -101,7 +101,12 @@ pub fn dispatch(
         let channel_tiles = c.cout.div_ceil(TILE);
         let pixel_tiles = (batch * output.h * output.w).div_ceil(TILE);
         let invocations = channel_tiles * pixel_tiles * TILE;
-        (Kernel::Conv2dTiled, channel_tiles, invocations)
+        let kernel = if set.f16_weights() {
+            Kernel::Conv2dTiledF16
+        } else {
+            Kernel::Conv2dTiled
+        };
+        (kernel, channel_tiles, invocations)
     } else {
         let pointwise = is_pointwise(c);
         // Blocks of 4 positions: per output row in general, per flattened plane for 1×1.

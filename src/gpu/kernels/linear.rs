@@ -54,11 +54,13 @@ pub fn dispatch(l: &Linear, batch: usize, set: KernelSet) -> Dispatch {
     let (kernel, invocations) = if set.is_tiled() {
         // Split-K GEMV (`lib/gemv.wesl`): a workgroup per output and block of 4 samples.
         let groups = (l.outputs * batch.div_ceil(4)) as u64 * WORKGROUP_SIZE as u64;
-        if set == KernelSet::Subgroups {
-            (Kernel::LinearSubgroup, groups)
-        } else {
-            (Kernel::LinearSplit, groups)
-        }
+        let kernel = match (set.subgroups(), set.f16_weights()) {
+            (false, false) => Kernel::LinearSplit,
+            (false, true) => Kernel::LinearSplitF16,
+            (true, false) => Kernel::LinearSubgroup,
+            (true, true) => Kernel::LinearSubgroupF16,
+        };
+        (kernel, groups)
     } else {
         // An invocation per 4 outputs × 4 samples.
         let blocks = l.outputs.div_ceil(4) * batch.div_ceil(4);

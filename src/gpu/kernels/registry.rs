@@ -6,11 +6,12 @@ use super::*;
 use crate::gpu::GpuError;
 
 /// Declares the kernels once: each line gives the enum variant (with its doc), the shader
-/// (`shaders/<shader>.wesl`, composed by `build.rs` and embedded), the entry point, and the
-/// layout of its uniform struct. [`Kernel::ALL`], [`Kernel::source`] and [`Kernel::layout`]
-/// follow from it, so a kernel cannot be left out of the list the shader tests walk.
+/// (`shaders/<shader>.wesl`, composed by `build.rs` and embedded; `with "FEATURE"`: the shader
+/// composed with that conditional-compilation feature on), the entry point, and the layout of
+/// its uniform struct. [`Kernel::ALL`], [`Kernel::source`] and [`Kernel::layout`] follow from
+/// it, so a kernel cannot be left out of the list the shader tests walk.
 macro_rules! kernels {
-    ($($(#[doc = $doc:literal])* $name:ident => $shader:literal, $entry:literal, $layout:path;)*) => {
+    ($($(#[doc = $doc:literal])* $name:ident => $shader:literal $(with $variant:literal)?, $entry:literal, $layout:path;)*) => {
         /// The kernels: one per op the inference program uses, and those training adds (the
         /// forward of training-only ops, every backward, the losses and the optimizer).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,7 +28,15 @@ macro_rules! kernels {
                 match self {
                     $(Kernel::$name => KernelSource {
                         shader: $shader,
-                        wgsl: include_str!(concat!(env!("OUT_DIR"), "/shaders/", $shader, ".wgsl")),
+                        variant: {
+                            #[allow(unused_variables)]
+                            let variant: Option<&'static str> = None;
+                            $(let variant = Some($variant);)?
+                            variant
+                        },
+                        wgsl: include_str!(concat!(
+                            env!("OUT_DIR"), "/shaders/", $shader, $(".", $variant,)? ".wgsl"
+                        )),
                         entry: $entry,
                     },)*
                 }
@@ -55,10 +64,16 @@ kernels! {
     Conv2dTiled => "conv2d_tiled", "conv2d_tiled", conv2d::LAYOUT;
     /// Fully connected layer.
     Linear => "linear", "linear", linear::LAYOUT;
+    /// The tiled convolution with f16 weights (the "-f16" sets).
+    Conv2dTiledF16 => "conv2d_tiled" with "f16_weights", "conv2d_tiled", conv2d::LAYOUT;
     /// Fully connected layer as a split-K GEMV, at small batches (the "tiled" set).
     LinearSplit => "linear_split", "linear_split", linear::LAYOUT;
+    /// The split-K GEMV with f16 weights (the "tiled-f16" set).
+    LinearSplitF16 => "linear_split" with "f16_weights", "linear_split", linear::LAYOUT;
     /// The split-K GEMV reduced by subgroup operations (the "subgroups" set).
     LinearSubgroup => "linear_subgroup", "linear_subgroup", linear::LAYOUT;
+    /// The subgroup-reduced GEMV with f16 weights (the "subgroups-f16" set).
+    LinearSubgroupF16 => "linear_subgroup" with "f16_weights", "linear_subgroup", linear::LAYOUT;
     /// Max pooling.
     MaxPool => "max_pool", "max_pool", max_pool::LAYOUT;
     /// Nearest-neighbour upsampling.
@@ -134,6 +149,8 @@ kernels! {
 pub struct KernelSource {
     /// The shader's name: its source is `shaders/<shader>.wesl`.
     pub shader: &'static str,
+    /// The conditional-compilation feature it was composed with, if any (`f16_weights`).
+    pub variant: Option<&'static str>,
     /// The composed WGSL (its imports resolved by `build.rs`, embedded at build time).
     pub wgsl: &'static str,
     /// The compute entry point.
@@ -182,7 +199,7 @@ impl Kernel {
     /// The device features the kernel needs (WGSL's subgroup operations: `SUBGROUP`).
     pub fn required_features(self) -> wgpu::Features {
         match self {
-            Kernel::LinearSubgroup => wgpu::Features::SUBGROUP,
+            Kernel::LinearSubgroup | Kernel::LinearSubgroupF16 => wgpu::Features::SUBGROUP,
             _ => wgpu::Features::empty(),
         }
     }

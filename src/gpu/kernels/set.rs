@@ -3,7 +3,8 @@
 //! slow and barrier-free register blocks win; on a GPU the usual trade holds instead, and a
 //! convolution tiled through workgroup memory reuses each load across a whole workgroup.
 //! Every set computes the same function and passes the same GPU-vs-CPU tests (on lavapipe,
-//! which runs workgroup memory correctly, if slowly); `bench --kernels` forces one.
+//! which runs workgroup memory and subgroups correctly, if slowly; the "-f16" sets against
+//! the CPU on the same weights rounded to f16); `bench --kernels` forces one.
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,14 +23,22 @@ pub enum KernelSet {
     /// [`KernelSet::Tiled`], with the split-K GEMVs' partial sums added by subgroup operations
     /// instead of a tree of barriers. For GPUs with the `SUBGROUP` feature.
     Subgroups,
+    /// [`KernelSet::Tiled`] with the convolution and fully connected weights stored as f16
+    /// (read into f32, summed in f32): half the weight memory and traffic, the weights
+    /// rounded to 11 significant bits. Inference only; never chosen by default.
+    TiledF16,
+    /// [`KernelSet::Subgroups`] with f16 weights, as [`KernelSet::TiledF16`].
+    SubgroupsF16,
 }
 
 impl KernelSet {
     /// Every set, in the order reports list them.
-    pub const ALL: [KernelSet; 3] = [
+    pub const ALL: [KernelSet; 5] = [
         KernelSet::RegisterBlocked,
         KernelSet::Tiled,
         KernelSet::Subgroups,
+        KernelSet::TiledF16,
+        KernelSet::SubgroupsF16,
     ];
 
     /// The name `bench` reports and `--kernels` takes.
@@ -38,20 +47,44 @@ impl KernelSet {
             KernelSet::RegisterBlocked => "register-blocked",
             KernelSet::Tiled => "tiled",
             KernelSet::Subgroups => "subgroups",
+            KernelSet::TiledF16 => "tiled-f16",
+            KernelSet::SubgroupsF16 => "subgroups-f16",
         }
+    }
+
+    /// Whether the convolution and fully connected weights are stored as f16.
+    pub fn f16_weights(self) -> bool {
+        matches!(self, KernelSet::TiledF16 | KernelSet::SubgroupsF16)
+    }
+
+    /// Whether the GEMVs reduce with subgroup operations.
+    pub fn subgroups(self) -> bool {
+        matches!(self, KernelSet::Subgroups | KernelSet::SubgroupsF16)
     }
 
     /// Whether convolutions run as tiled implicit GEMMs (and fully connected layers as GEMVs
     /// or that GEMM).
     pub fn is_tiled(self) -> bool {
-        matches!(self, KernelSet::Tiled | KernelSet::Subgroups)
+        self != KernelSet::RegisterBlocked
+    }
+
+    /// The downlevel capabilities the set's kernels need: the "-f16" sets unpack f16 pairs
+    /// (`unpack2x16float`), which wgpu gates behind `SHADER_F16_IN_F32` (on lavapipe, present
+    /// where `SHADER_F16` is).
+    pub fn required_downlevel(self) -> wgpu::DownlevelFlags {
+        if self.f16_weights() {
+            wgpu::DownlevelFlags::SHADER_F16_IN_F32
+        } else {
+            wgpu::DownlevelFlags::empty()
+        }
     }
 
     /// The device features the set's kernels need.
     pub fn required_features(self) -> wgpu::Features {
-        match self {
-            KernelSet::RegisterBlocked | KernelSet::Tiled => wgpu::Features::empty(),
-            KernelSet::Subgroups => wgpu::Features::SUBGROUP,
+        if self.subgroups() {
+            wgpu::Features::SUBGROUP
+        } else {
+            wgpu::Features::empty()
         }
     }
 
@@ -105,7 +138,7 @@ mod tests {
         }
         let e = "fast".parse::<KernelSet>().unwrap_err();
         assert!(
-            e.contains("register-blocked") && e.contains("tiled") && e.contains("subgroups"),
+            e.contains("register-blocked") && e.contains("tiled") && e.contains("subgroups-f16"),
             "{e}"
         );
     }

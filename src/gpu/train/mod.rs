@@ -90,6 +90,9 @@ impl GpuTrainer {
             return Err(InputError::EmptyBatch.into());
         }
         ctx.check_kernels()?;
+        if ctx.kernels.f16_weights() {
+            return Err(GpuError::InferenceOnlyKernels(ctx.kernels));
+        }
         let plan = schedule(&program, batch, &placeholder_options(), ctx.kernels)?;
         let device = &ctx.device;
         let limit = device.limits().max_storage_buffer_binding_size;
