@@ -7,7 +7,7 @@ mod common;
 use common::{Tolerance, gpu, random_params, rng, uniform};
 use hourhand::cpu::CpuNet;
 use hourhand::gpu::kernels::KernelSet;
-use hourhand::gpu::kernels::conv2d::takes_prologue;
+use hourhand::gpu::kernels::conv2d::{takes_pool, takes_prologue};
 use hourhand::gpu::schedule::schedule;
 use hourhand::gpu::{GpuNet, half_weights};
 use hourhand::net::program::{Affine, Conv2d, Linear};
@@ -239,16 +239,21 @@ fn add_matches_cpu() {
 
 /// The inference schedule's fusions against the unfused CPU reference: an affine (with and
 /// without ReLU) into the convolution after it, whose padding must stay zero although the
-/// affine shifts; the sum after it into its epilogue; an upsampling into the sum after it.
+/// affine shifts; the sum after it into its epilogue, and the pooling after that; an
+/// upsampling into the sum after it.
 #[test]
 fn fused_ops_match_cpu() {
     // (cin, cout, h, w, kernel, stride, pad, relu, batch): 3×3 with padding, 1×1, a strided
-    // 5×5 (the general register-blocked entry point), and past one tile of the tiled set.
+    // 5×5 (the general register-blocked entry point), and past one tile of the tiled set;
+    // then outputs of even sides, whose 2×2 pooling the tiled sets fuse too (over several
+    // pixel tiles, and past one channel tile).
     let cases = [
         (3, 5, 7, 9, 3, 1, 1, true, 2),
         (6, 7, 5, 13, 1, 1, 0, false, 1),
         (2, 3, 9, 6, 5, 2, 2, true, 2),
         (5, 70, 9, 10, 3, 2, 1, true, 3),
+        (4, 6, 8, 10, 3, 1, 1, true, 2),
+        (3, 70, 12, 6, 1, 1, 0, false, 3),
     ];
     for (i, (cin, cout, h, w, kernel, stride, pad, relu, batch)) in cases.into_iter().enumerate() {
         let out = Shape::new(
@@ -281,12 +286,19 @@ fn fused_ops_match_cpu() {
                 b: "conv".into(),
                 output: "sum".into(),
             },
+            Op::MaxPool {
+                name: "pool".into(),
+                input: "sum".into(),
+                output: "pool".into(),
+                kernel: 2,
+                stride: 2,
+            },
         ];
         let inputs = vec![("x", Shape::new(cin, h, w)), ("skip", out)];
         let program = Program::new(
             inputs.iter().map(|(n, s)| (n.to_string(), *s)).collect(),
             ops.clone(),
-            "sum",
+            "pool",
         )
         .unwrap();
         for set in KernelSet::ALL {
@@ -294,8 +306,10 @@ fn fused_ops_match_cpu() {
             let Op::Conv2d(conv) = &ops[1] else {
                 unreachable!()
             };
-            // The register-blocked 3×3 and general kernels take no prologue.
-            let expected = if takes_prologue(conv, set) { 1 } else { 2 };
+            // The register-blocked 3×3 and general kernels take no prologue, and no
+            // register-blocked kernel a pooling.
+            let expected =
+                1 + usize::from(!takes_prologue(conv, set)) + usize::from(!takes_pool(set, out));
             assert_eq!(nodes.len(), expected, "{set}: the fused nodes");
             let what =
                 format!("{set} fused case {i} {cin}→{cout} {h}×{w} k{kernel} s{stride} p{pad}");

@@ -28,8 +28,8 @@ pub struct Conv2dParams {
     pub col_blocks: u32,
     pub pre: u32,
     pub residual: u32,
+    pub pool: u32,
     pub _pad0: u32,
-    pub _pad1: u32,
 }
 
 /// Layout of [`Conv2dParams`].
@@ -48,8 +48,8 @@ pub const LAYOUT: StructLayout = layout!(Conv2dParams {
     col_blocks,
     pre,
     residual,
-    _pad0,
-    _pad1
+    pool,
+    _pad0
 });
 
 /// What the GPU's inference schedule fuses into a convolution (`gpu::schedule`): the
@@ -61,6 +61,9 @@ pub struct Fusion {
     pub pre: Option<(String, bool)>,
     /// A tensor shaped like the output, added after the bias and before the ReLU.
     pub residual: Option<String>,
+    /// A 2×2 max pooling of stride 2 after everything else ([`takes_pool`]); the output
+    /// tensor is then the pooling's.
+    pub pool: bool,
 }
 
 /// Output channels and pixels of one workgroup's tile in `conv2d_tiled.wesl`, whose layout
@@ -74,6 +77,13 @@ const _: () = assert!(WORKGROUP_SIZE as usize == TILE);
 /// third on lavapipe.
 pub fn takes_prologue(c: &Conv2d, set: KernelSet) -> bool {
     set.is_tiled() || is_pointwise(c)
+}
+
+/// Whether the kernel `set` runs `c` with can apply a [`Fusion::pool`] to its `output`: the
+/// tiled kernel can, on an output of even height and width (each invocation then holds whole
+/// 2×2 windows); the register-blocked ones, whose blocks lie along one row, cannot.
+pub fn takes_pool(set: KernelSet, output: Shape) -> bool {
+    set.is_tiled() && output.h.is_multiple_of(2) && output.w.is_multiple_of(2)
 }
 
 /// Stride-1 unpadded 1×1: a matrix product per sample.
@@ -96,6 +106,10 @@ pub fn dispatch(
     assert!(
         fusion.pre.is_none() || takes_prologue(c, set),
         "a prologue is fused only into kernels that apply it"
+    );
+    assert!(
+        !fusion.pool || takes_pool(set, output),
+        "a pooling is fused only into kernels that apply it"
     );
     let (kernel, col_blocks, invocations) = if set.is_tiled() {
         let channel_tiles = c.cout.div_ceil(TILE);
@@ -144,8 +158,8 @@ pub fn dispatch(
             Some((_, true)) => 2,
         },
         residual: fusion.residual.is_some() as u32,
+        pool: fusion.pool as u32,
         _pad0: 0,
-        _pad1: 0,
     };
     // Bindings the dispatch does not use are bound to the bias, which is never read for them.
     let bias = Slot::Param(format!("{}.bias", c.name));
