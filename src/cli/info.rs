@@ -159,7 +159,9 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(", "),
     };
-    println!("  GPU dispatches per batch, with affines and sums fused into convolutions: {counts}");
+    println!(
+        "  GPU dispatches per batch, with affines, sums and poolings fused into convolutions: {counts}"
+    );
     Ok(())
 }
 
