@@ -7,7 +7,7 @@
 //!
 //! - an affine (a batch norm that could not be folded into a preceding convolution, with its
 //!   ReLU) whose output only a convolution reads becomes that convolution's prologue, where its
-//!   kernel takes one ([`conv2d::takes_prologue`]: 1×1 convolutions, and any in the tiled set);
+//!   kernel takes one ([`conv2d::takes_prologue`]: 1×1 convolutions, and any in the tiled sets);
 //! - a sum one of whose operands only comes from a convolution without ReLU becomes that
 //!   convolution's epilogue (the residual blocks' merge); the convolution then runs where the
 //!   sum was, once the other operand exists;
@@ -20,7 +20,7 @@
 //! On the LRHN that is 27 of its 91 dispatches, 29 in the tiled sets (the stem's pooling and
 //! the first residual block's). The CPU's fast path fuses in its own way
 //! (`cpu::fast`); both compute what the unfused program does, within f32 rounding, which the
-//! GPU-vs-CPU tests check on both kernel sets.
+//! GPU-vs-CPU tests check on every kernel set.
 
 use std::collections::HashMap;
 

@@ -53,7 +53,7 @@ pub const LAYOUT: StructLayout = layout!(Conv2dParams {
 });
 
 /// What the GPU's inference schedule fuses into a convolution (`gpu::schedule`): the
-/// per-channel affine before it, and a sum after it.
+/// per-channel affine before it, a sum after it, and a pooling after that.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fusion {
     /// The affine op (parameters `{name}.scale`, `{name}.shift`) applied to every input tap,
@@ -71,7 +71,7 @@ pub struct Fusion {
 const TILE: usize = 64;
 const _: () = assert!(WORKGROUP_SIZE as usize == TILE);
 
-/// Whether the kernel `set` runs `c` with applies a [`Fusion::pre`] prologue: the tiled
+/// Whether the kernel that `set` runs `c` with applies a [`Fusion::pre`] prologue: the tiled
 /// kernel and the register-blocked 1×1 one do, once per staged or loaded input; the
 /// register-blocked 3×3 and general ones do not, as a check per tap slowed them down by a
 /// third on lavapipe.
@@ -79,7 +79,7 @@ pub fn takes_prologue(c: &Conv2d, set: KernelSet) -> bool {
     set.is_tiled() || is_pointwise(c)
 }
 
-/// Whether the kernel `set` runs `c` with can apply a [`Fusion::pool`] to its `output`: the
+/// Whether the kernels of `set` can apply a [`Fusion::pool`] to a convolution's `output`: the
 /// tiled kernel can, on an output of even height and width (each invocation then holds whole
 /// 2×2 windows); the register-blocked ones, whose blocks lie along one row, cannot.
 pub fn takes_pool(set: KernelSet, output: Shape) -> bool {
@@ -93,8 +93,8 @@ fn is_pointwise(c: &Conv2d) -> bool {
 
 /// The dispatch for one convolution with the variant of `set`; `col_blocks` counts blocks of
 /// 4 output positions (register-blocked), or tiles of 64 output channels (`conv2d_tiled.wesl`,
-/// one workgroup per 64 channels × 64 output pixels of the batch).
-/// `fusion` names what else it reads.
+/// one workgroup per 64 channels × 64 output pixels of the batch). `fusion` says what else it
+/// computes; `output` is the convolution's own output shape, before any pooling.
 pub fn dispatch(
     c: &Conv2d,
     input: Shape,
