@@ -8,7 +8,7 @@ use wgpu::util::DeviceExt;
 use super::context::GpuContext;
 use super::kernels::Kernel;
 use super::plan::{AllocStats, Plan, PlanContext};
-use super::schedule::schedule;
+use super::schedule::{Node, schedule};
 use super::{GpuError, half_weights};
 use crate::net::{Network, Params, Program};
 use crate::run::check_inputs;
@@ -83,7 +83,8 @@ impl GpuNet {
             stats,
         };
         // A shader the device rejects is reported here, not at the first inference.
-        net.compile_kernels(1)?;
+        let nodes = schedule(&net.program, 1, net.ctx.kernels)?;
+        net.compile_kernels(&nodes)?;
         Ok(net)
     }
 
@@ -107,13 +108,13 @@ impl GpuNet {
         self.stats
     }
 
-    /// Compiles the kernels the program runs at `batch` that are not compiled yet (a kernel set
-    /// may pick other variants at other batch sizes).
-    fn compile_kernels(&mut self, batch: usize) -> Result<(), GpuError> {
+    /// Compiles the kernels `nodes` run that are not compiled yet (a kernel set may pick other
+    /// variants at other batch sizes).
+    fn compile_kernels(&mut self, nodes: &[Node]) -> Result<(), GpuError> {
         let cache = self.ctx.pipeline_cache.as_deref();
         let mut compiled = false;
-        for node in schedule(&self.program, batch, self.ctx.kernels)? {
-            for d in node.dispatches {
+        for node in nodes {
+            for d in &node.dispatches {
                 if !self.pipelines.contains_key(&d.kernel) {
                     let pipeline = d
                         .kernel
@@ -132,15 +133,15 @@ impl GpuNet {
 
     fn plan(&mut self, batch: usize) -> Result<&mut Plan, GpuError> {
         if !self.plans.contains_key(&batch) {
-            self.compile_kernels(batch)?;
+            let nodes = schedule(&self.program, batch, self.ctx.kernels)?;
+            self.compile_kernels(&nodes)?;
             let cx = PlanContext {
                 device: &self.ctx.device,
                 program: &self.program,
                 params: &self.params,
                 pipelines: &self.pipelines,
-                kernels: self.ctx.kernels,
             };
-            let plan = Plan::new(&cx, batch, &mut self.stats)?;
+            let plan = Plan::new(&cx, &nodes, batch, &mut self.stats)?;
             self.plans.insert(batch, plan);
         }
         Ok(self.plans.get_mut(&batch).expect("inserted above"))

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use wgpu::util::DeviceExt;
 
 use super::GpuError;
-use super::kernels::{Kernel, KernelSet, Slot, workgroups};
-use super::schedule::{Node, schedule};
+use super::kernels::{Kernel, Slot, workgroups};
+use super::schedule::Node;
 use super::timing::Timing;
 use crate::net::Program;
 
@@ -61,12 +61,16 @@ pub(crate) struct PlanContext<'a> {
     pub program: &'a Program,
     pub params: &'a HashMap<String, wgpu::Buffer>,
     pub pipelines: &'a HashMap<Kernel, wgpu::ComputePipeline>,
-    /// The kernel variants to run.
-    pub kernels: KernelSet,
 }
 
 impl Plan {
-    pub fn new(cx: &PlanContext, batch: usize, stats: &mut AllocStats) -> Result<Self, GpuError> {
+    /// The plan that runs `nodes`, the program's schedule at `batch` (`gpu::schedule`).
+    pub fn new(
+        cx: &PlanContext,
+        nodes: &[Node],
+        batch: usize,
+        stats: &mut AllocStats,
+    ) -> Result<Self, GpuError> {
         let device = cx.device;
         let program = cx.program;
         let limit = device
@@ -89,8 +93,7 @@ impl Plan {
             });
         }
 
-        let nodes = schedule(program, batch, cx.kernels)?;
-        let (slot_of, slot_sizes) = assign_slots(program, &nodes, batch);
+        let (slot_of, slot_sizes) = assign_slots(program, nodes, batch);
         let slots: Vec<wgpu::Buffer> = slot_sizes
             .iter()
             .enumerate()
@@ -110,7 +113,7 @@ impl Plan {
         let bytes_of = |t: &str| (batch * program.shape(t).len() * 4) as u64;
 
         let mut steps = Vec::new();
-        for node in &nodes {
+        for node in nodes {
             let count = node.dispatches.len() as u64;
             for d in &node.dispatches {
                 let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
