@@ -3,34 +3,22 @@
 
 mod common;
 
+use common::write_synthetic_split;
+
 use std::path::Path;
 
 use hourhand::data::crop::Crop;
 use hourhand::data::depth_png::{DepthPacking, write_depth_png};
 use hourhand::data::detect::{DetectOptions, detect_hand};
 use hourhand::data::mat::{self, CellArray, MatArray, NumericArray, NumericClass, WriteOptions};
-use hourhand::data::nyu::{SplitFrame, write_split};
 use hourhand::data::synth::{SynthOptions, generate};
 use hourhand::data::{DepthMap, JOINT_NAMES, OpenOptions, PRIOR_JOINT, open};
-
-fn write_synthetic(dir: &Path, seed: u64, frames: usize, overwrite: bool) -> Result<(), String> {
-    let options = SynthOptions::default();
-    let make = |i: usize| {
-        let f = generate(seed, i as u64, &options);
-        SplitFrame {
-            depth: f.depth,
-            xyz: f.joints_xyz,
-            uvd: f.joints_uvd,
-        }
-    };
-    write_split(dir, frames, make, || {}, overwrite).map_err(|e| e.to_string())
-}
 
 #[test]
 fn a_synthetic_dataset_reads_back_through_the_nyu_reader() {
     let root = common::scratch("data", "roundtrip");
     let dir = root.join("test");
-    write_synthetic(&dir, 3, 5, false).unwrap();
+    write_synthetic_split(&dir, 3, 5, false).unwrap();
     // The dataset folder (holding test/) and the split folder open the same sequence.
     for path in [&root, &dir] {
         let source = open(path, &OpenOptions::default()).unwrap();
@@ -70,8 +58,8 @@ fn the_same_seed_gives_the_same_bytes_and_nothing_is_overwritten() {
         common::scratch("data", "same-a"),
         common::scratch("data", "same-b"),
     );
-    write_synthetic(&a, 11, 3, false).unwrap();
-    write_synthetic(&b, 11, 3, false).unwrap();
+    write_synthetic_split(&a, 11, 3, false).unwrap();
+    write_synthetic_split(&b, 11, 3, false).unwrap();
     let mut names: Vec<_> = std::fs::read_dir(&a)
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -86,7 +74,9 @@ fn the_same_seed_gives_the_same_bytes_and_nothing_is_overwritten() {
         assert!(x == y, "{name:?} differs between two runs of seed 11");
     }
     let before = std::fs::read(a.join("joint_data.mat")).unwrap();
-    let e = write_synthetic(&a, 12, 3, false).unwrap_err();
+    let e = write_synthetic_split(&a, 12, 3, false)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("already exists") && e.contains("--force"), "{e}");
     assert_eq!(std::fs::read(a.join("joint_data.mat")).unwrap(), before);
     std::fs::remove_dir_all(&a).unwrap();

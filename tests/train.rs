@@ -7,11 +7,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::{hourhand, scratch, stderr};
+use common::{hourhand, scratch, stderr, write_synthetic_split};
 use hourhand::cpu::train::Workspace;
-use hourhand::data::nyu::{SplitFrame, write_split};
 use hourhand::data::open::OpenOptions;
-use hourhand::data::synth::{SynthOptions, generate};
 use hourhand::net::training::Dropout;
 use hourhand::net::{NetConfig, Program, Weights};
 use hourhand::train::adam::AdamStep;
@@ -34,15 +32,7 @@ fn tiny35() -> NetConfig {
 
 /// An NYU split folder of `n` synthetic frames.
 fn synthetic(dir: &Path, n: usize, seed: u64) -> PathBuf {
-    let make = |i: usize| {
-        let f = generate(seed, i as u64, &SynthOptions::default());
-        SplitFrame {
-            depth: f.depth,
-            xyz: f.joints_xyz,
-            uvd: f.joints_uvd,
-        }
-    };
-    write_split(dir, n, make, || {}, true).unwrap();
+    write_synthetic_split(dir, seed, n, true).unwrap();
     dir.into()
 }
 

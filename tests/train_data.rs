@@ -4,35 +4,21 @@
 
 mod common;
 
+use common::write_synthetic_split;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use glam::Vec3;
 use hourhand::data::crop::{Crop, OUTPUTS};
 use hourhand::data::depth_png::{DepthPacking, write_depth_png};
-use hourhand::data::nyu::{SplitFrame, write_split};
 use hourhand::data::source::{Frame, GroundTruth, Source};
-use hourhand::data::synth::{SynthOptions, generate};
 use hourhand::data::{DataError, DepthMap, Intrinsics, Joints, OpenOptions, PRIOR_JOINT};
 use hourhand::train::augment::Augment;
 use hourhand::train::dataset::{Loader, TrainSet, batch_count, derive_seed, epoch_order};
 
 /// 614,400 bytes: one 640×480 frame as u16.
 const NYU_FRAME_BYTES: usize = 640 * 480 * 2;
-
-/// Writes frames 0..frames of synthetic sequence `seed` as an NYU split folder, as
-/// `hourhand synth` does.
-fn write_synth_split(dir: &Path, seed: u64, frames: usize) {
-    let make = |i: usize| {
-        let f = generate(seed, i as u64, &SynthOptions::default());
-        SplitFrame {
-            depth: f.depth,
-            xyz: f.joints_xyz,
-            uvd: f.joints_uvd,
-        }
-    };
-    write_split(dir, frames, make, || {}, false).unwrap();
-}
 
 fn fill(
     set: &TrainSet,
@@ -51,7 +37,7 @@ fn fill(
 #[test]
 fn synthetic_nyu_frames_come_back_as_their_plain_crops_cached_or_not() {
     let dir = common::scratch("train", "synth").join("train");
-    write_synth_split(&dir, 5, 3);
+    write_synthetic_split(&dir, 5, 3, false).unwrap();
     let set = TrainSet::open(&dir, &OpenOptions::default()).unwrap();
     assert_eq!(set.len(), 3);
     assert!(set.describe().contains("3 frames"), "{}", set.describe());
@@ -375,7 +361,7 @@ fn the_palm_must_be_in_front_of_the_camera() {
 #[test]
 fn synthetic_hands_made_on_the_fly_train_as_their_written_folder_does() {
     let dir = common::scratch("train", "synth-fly").join("train");
-    write_synth_split(&dir, 6, 3);
+    write_synthetic_split(&dir, 6, 3, false).unwrap();
     let folder = TrainSet::open(&dir, &OpenOptions::default()).unwrap();
     let fly = TrainSet::open(Path::new("synth:6:3"), &OpenOptions::default()).unwrap();
     assert_eq!(fly.len(), 3);

@@ -49,14 +49,7 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
             .expect("a valid template"),
     );
     let start = Instant::now();
-    let make = |i: usize| {
-        let f = generate(args.seed, i as u64, &options);
-        SplitFrame {
-            depth: f.depth,
-            xyz: f.joints_xyz,
-            uvd: f.joints_uvd,
-        }
-    };
+    let make = |i: usize| SplitFrame::from(generate(args.seed, i as u64, &options));
     if args.fakenect {
         let mut dump = DumpWriter::create(&args.out, args.force)?;
         for i in 0..args.frames {

@@ -105,3 +105,18 @@ pub fn stderr(o: &std::process::Output) -> String {
 pub mod tolerance;
 #[allow(unused_imports)] // not every test compares backends
 pub use tolerance::Tolerance;
+
+/// Writes frames 0..`frames` of synthetic sequence `seed` as an NYU split folder into `dir`, as
+/// `hourhand synth` does (`overwrite`: replace a split already there).
+pub fn write_synthetic_split(
+    dir: &std::path::Path,
+    seed: u64,
+    frames: usize,
+    overwrite: bool,
+) -> Result<(), hourhand::data::DataError> {
+    use hourhand::data::nyu::{SplitFrame, write_split};
+    use hourhand::data::synth::{SynthOptions, generate};
+    let options = SynthOptions::default();
+    let make = |i: usize| SplitFrame::from(generate(seed, i as u64, &options));
+    write_split(dir, frames, make, || {}, overwrite)
+}

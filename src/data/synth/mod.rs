@@ -32,6 +32,7 @@ mod source;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::data::nyu::SplitFrame;
 use crate::data::{DepthMap, Intrinsics, Joints};
 
 pub use pose::{Gesture, HandPose};
@@ -76,6 +77,17 @@ pub struct SynthFrame {
     /// Per pixel, which solid is visible before the sensor model: 0 background,
     /// [`LABEL_HAND`] or [`LABEL_FOREARM`].
     pub labels: Vec<u8>,
+}
+
+/// A synthetic frame as a frame of an NYU split folder (`hourhand synth`).
+impl From<SynthFrame> for SplitFrame {
+    fn from(f: SynthFrame) -> SplitFrame {
+        SplitFrame {
+            depth: f.depth,
+            xyz: f.joints_xyz,
+            uvd: f.joints_uvd,
+        }
+    }
 }
 
 /// A standard normal deviate (Box–Muller; `rand` alone has no normal distribution).
