@@ -14,7 +14,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{Tolerance, gpu, rng, uniform};
+use common::{Tolerance, conv_op, gpu, rng, uniform};
 use hourhand::cpu::conv2d::conv2d_backward;
 use hourhand::cpu::linear::linear_backward;
 use hourhand::gpu::GpuContext;
@@ -84,25 +84,11 @@ const CONV_CASES: [ConvCase; 22] = [
     (3, 7, 6, 5, 1, 1, 1, 2),
 ];
 
-fn conv_op(cin: usize, cout: usize, kernel: usize, stride: usize, pad: usize) -> Conv2d {
-    Conv2d {
-        name: "conv".into(),
-        input: "x".into(),
-        output: "y".into(),
-        cin,
-        cout,
-        kernel,
-        stride,
-        pad,
-        relu: false,
-    }
-}
-
 fn conv_shapes(case: ConvCase) -> (Conv2d, Shape, Shape, usize) {
     let (cin, cout, h, w, k, s, pad, batch) = case;
     let out = |n: usize| (n + 2 * pad - k) / s + 1;
     (
-        conv_op(cin, cout, k, s, pad),
+        conv_op(cin, cout, k, s, pad, false),
         Shape::new(cin, h, w),
         Shape::new(cout, out(h), out(w)),
         batch,

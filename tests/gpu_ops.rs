@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Tolerance, gpu, random_params, rng, uniform};
+use common::{Tolerance, conv_op, gpu, random_params, rng, uniform};
 use hourhand::cpu::CpuNet;
 use hourhand::gpu::kernels::KernelSet;
 use hourhand::gpu::kernels::conv2d::{takes_pool, takes_prologue};
@@ -110,17 +110,7 @@ fn conv2d_matches_cpu() {
         (24, 65, 9, 9, 1, 1, 0, false, 1),
     ];
     for (i, (cin, cout, h, w, kernel, stride, pad, relu, batch)) in cases.into_iter().enumerate() {
-        let op = Op::Conv2d(Conv2d {
-            name: "conv".into(),
-            input: "x".into(),
-            output: "y".into(),
-            cin,
-            cout,
-            kernel,
-            stride,
-            pad,
-            relu,
-        });
+        let op = Op::Conv2d(conv_op(cin, cout, kernel, stride, pad, relu));
         for set in KernelSet::ALL {
             let what = format!("{set} case {i} {cin}→{cout} {h}×{w} k{kernel} s{stride} p{pad}");
             let input = vec![("x", Shape::new(cin, h, w))];
@@ -270,15 +260,9 @@ fn fused_ops_match_cpu() {
                 relu,
             }),
             Op::Conv2d(Conv2d {
-                name: "conv".into(),
                 input: "bn".into(),
                 output: "conv".into(),
-                cin,
-                cout,
-                kernel,
-                stride,
-                pad,
-                relu: false,
+                ..conv_op(cin, cout, kernel, stride, pad, false)
             }),
             Op::Add {
                 name: "sum".into(),

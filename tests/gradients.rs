@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::{rng, uniform};
+use common::{conv_op, rng, uniform};
 use hourhand::cpu::{
     batch_norm, concat, conv2d, dropout, linear, max_pool, patch, relu, train, upsample,
 };
-use hourhand::net::program::{Conv2d, Linear};
+use hourhand::net::program::Linear;
 use hourhand::net::{NetConfig, Program, Shape, Weights};
 use rand::seq::SliceRandom;
 
@@ -71,17 +71,7 @@ fn conv2d_backward_matches_finite_differences() {
         (64, 3, 7, 100, 3, 1, 1, 2),
         (40, 2, 30, 120, 3, 2, 0, 1),
     ] {
-        let c = Conv2d {
-            name: "c".into(),
-            input: "x".into(),
-            output: "y".into(),
-            cin,
-            cout,
-            kernel: k,
-            stride,
-            pad,
-            relu: false,
-        };
+        let c = conv_op(cin, cout, k, stride, pad, false);
         let input = Shape::new(cin, h, w);
         let output = Shape::new(
             cout,

@@ -120,3 +120,25 @@ pub fn write_synthetic_split(
     let make = |i: usize| SplitFrame::from(generate(seed, i as u64, &options));
     write_split(dir, frames, make, || {}, overwrite)
 }
+
+/// A convolution from tensor `x` to `y` named `conv` (parameters `conv.weight`, `conv.bias`).
+pub fn conv_op(
+    cin: usize,
+    cout: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    relu: bool,
+) -> hourhand::net::program::Conv2d {
+    hourhand::net::program::Conv2d {
+        name: "conv".into(),
+        input: "x".into(),
+        output: "y".into(),
+        cin,
+        cout,
+        kernel,
+        stride,
+        pad,
+        relu,
+    }
+}
