@@ -8,7 +8,7 @@ mod common;
 use common::{max_abs_diff, random_params, rng, uniform};
 use hourhand::cpu::CpuNet;
 use hourhand::cpu::fast::plan::{ConvMethod, Step};
-use hourhand::cpu::fast::{FastNet, Schedule};
+use hourhand::cpu::fast::{ConvKernel, FastNet, Schedule};
 use hourhand::net::program::{Affine, Conv2d, Linear};
 use hourhand::net::{NetConfig, Network, Op, Program, Shape, Weights};
 
@@ -199,7 +199,26 @@ fn every_kernel_matches_the_reference_on_odd_shapes_and_every_schedule() {
     let program = every_kernel();
     let params = random_params(&program, &mut rng(11));
     let reference = CpuNet::new(program.clone(), params.clone());
-    let mut fast = FastNet::new(program.clone(), &params);
+    for kernel in ConvKernel::runnable() {
+        every_kernel_with(&program, &params, &reference, kernel);
+    }
+}
+
+fn every_kernel_with(
+    program: &Program,
+    params: &hourhand::net::Params,
+    reference: &CpuNet,
+    kernel: ConvKernel,
+) {
+    let mut fast = FastNet::with_kernel(program.clone(), params, kernel);
+    // Packed weights where, and only where, the blocked kernel runs.
+    for (_, step) in &fast.plan().steps {
+        if let Step::Conv(c) = step {
+            let blocked = kernel == ConvKernel::Blocked
+                && matches!(c.method, ConvMethod::Pointwise | ConvMethod::Shifted);
+            assert_eq!(c.packed.is_some(), blocked, "{kernel:?} {:?}", c.method);
+        }
+    }
 
     // The plan uses every method and fusion this test is meant to cover.
     let steps: Vec<&Step> = fast.plan().steps.iter().map(|(_, s)| s).collect();
@@ -283,14 +302,16 @@ fn network(config: &NetConfig, seed: u64) -> Network {
 fn odd_network_matches_the_reference_at_every_batch_and_schedule() {
     let net = network(&odd_config(), 3);
     let reference = CpuNet::from_network(&net);
-    let mut fast = FastNet::from_network(&net);
-    for batch in [1, 2, 5] {
-        let x = uniform(&mut rng(20 + batch as u64), batch * 32 * 32, -1.0, 1.0);
-        let want = reference.forward(&[&x], batch).unwrap();
-        every_schedule(&mut fast, &x, batch, &want);
-        // The automatic schedule too, and a second run on the same arena.
-        check(&want, &fast.forward(&[&x], batch).unwrap(), "automatic");
-        check(&want, &fast.forward(&[&x], batch).unwrap(), "again");
+    for kernel in ConvKernel::runnable() {
+        let mut fast = FastNet::with_kernel(net.program.clone(), &net.params, kernel);
+        for batch in [1, 2, 5] {
+            let x = uniform(&mut rng(20 + batch as u64), batch * 32 * 32, -1.0, 1.0);
+            let want = reference.forward(&[&x], batch).unwrap();
+            every_schedule(&mut fast, &x, batch, &want);
+            // The automatic schedule too, and a second run on the same arena.
+            check(&want, &fast.forward(&[&x], batch).unwrap(), "automatic");
+            check(&want, &fast.forward(&[&x], batch).unwrap(), "again");
+        }
     }
 }
 

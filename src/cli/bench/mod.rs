@@ -277,6 +277,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             let timing = time(args.seconds, || Ok(cpu.forward(&[x], batch).map(drop)?))?;
             let mut r = row("cpu".into(), adapter.clone(), batch, flops, timing);
             r.peak_gflops = peak;
+            r.kernels = Some(cpu.conv_kernel().name());
             print_row(&r, args.json)?;
             rows.push(r);
             if args.per_layer {

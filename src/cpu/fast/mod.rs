@@ -39,6 +39,7 @@ use crate::net::{Network, Program};
 use crate::run::{InputError, check_inputs};
 use arena::{Arena, assign_buffers};
 use job::Job;
+pub use plan::ConvKernel;
 use plan::Plan;
 use std::sync::{Mutex, TryLockError};
 use team::{Out, Part, SpinBarrier};
@@ -123,7 +124,15 @@ impl FastNet {
 
     /// Compiles an inference-form `program`; `params` must hold every parameter it names.
     pub fn new(program: Program, params: &crate::net::Params) -> Self {
-        let plan = plan::compile(&program, params);
+        Self::with_kernel(program, params, ConvKernel::best())
+    }
+
+    /// Like [`new`](Self::new), with the convolution kernel chosen (tests run each).
+    ///
+    /// # Panics
+    /// If this CPU cannot run `kernel` (see [`ConvKernel::best`]).
+    pub fn with_kernel(program: Program, params: &crate::net::Params, kernel: ConvKernel) -> Self {
+        let plan = plan::compile(&program, params, kernel);
         Self::from_plan(program, plan)
     }
 
@@ -142,6 +151,11 @@ impl FastNet {
     /// The program executed.
     pub fn program(&self) -> &Program {
         &self.program
+    }
+
+    /// The kernel running the pointwise and shifted convolutions.
+    pub fn conv_kernel(&self) -> ConvKernel {
+        self.plan.conv_kernel
     }
 
     /// The compiled steps.

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use super::conv::blocked::{self, Packed};
 use crate::net::{Op, Params, Program, Shape};
 
 /// How a batch of one tensor lies in memory.
@@ -77,8 +78,48 @@ pub struct ConvStep {
     pub pool: bool,
     /// The weights, in the order `method` reads them.
     pub weight: Vec<f32>,
+    /// The weights packed for the register-blocked kernel, where the plan uses it
+    /// ([`ConvKernel::Blocked`], pointwise and shifted convolutions).
+    pub packed: Option<Packed>,
     /// `cout`.
     pub bias: Vec<f32>,
+}
+
+/// Which kernel runs the pointwise and shifted convolutions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvKernel {
+    /// The register-blocked AVX-512 kernel over packed weights (see `conv::blocked`).
+    Blocked,
+    /// GEMMs from the `gemm` crate (AVX2+FMA, NEON, portable, and AVX-512).
+    Gemm,
+}
+
+impl ConvKernel {
+    /// The fastest this CPU runs.
+    pub fn best() -> Self {
+        if blocked::available() {
+            Self::Blocked
+        } else {
+            Self::Gemm
+        }
+    }
+
+    /// Its name in `bench` rows.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Blocked => "avx512-blocked",
+            Self::Gemm => "gemm",
+        }
+    }
+
+    /// Every kernel this CPU runs (the tests run each).
+    pub fn runnable() -> Vec<Self> {
+        let mut kernels = vec![Self::Gemm];
+        if blocked::available() {
+            kernels.push(Self::Blocked);
+        }
+        kernels
+    }
 }
 
 /// Input channels from which [`ConvMethod::Shifted`] beats im2col (below, each tap's GEMM is
@@ -289,6 +330,8 @@ pub struct Plan {
     pub inputs: Vec<usize>,
     /// The output slot (`Nchw`).
     pub output: usize,
+    /// The kernel of its pointwise and shifted convolutions.
+    pub conv_kernel: ConvKernel,
     /// The first step of the head: the fully connected part, from the first patch or fully
     /// connected layer on (`steps.len()` when there is none). When a batch is split between
     /// threads, the trunk runs in micro-batches and the head on the whole batch, so its weights
@@ -321,10 +364,18 @@ impl Plan {
 
 /// Compiles an inference-form program (see [`crate::net::lower`]); `params` must hold every
 /// parameter it names.
-pub fn compile(program: &Program, params: &Params) -> Plan {
+///
+/// # Panics
+/// If `kernel` is one this CPU cannot run.
+pub fn compile(program: &Program, params: &Params, kernel: ConvKernel) -> Plan {
+    assert!(
+        kernel != ConvKernel::Blocked || blocked::available(),
+        "the register-blocked kernel needs AVX-512"
+    );
     let mut c = Compiler {
         program,
         params,
+        kernel,
         slots: Vec::new(),
         steps: Vec::new(),
         by_tensor: HashMap::new(),
@@ -352,6 +403,7 @@ pub fn compile(program: &Program, params: &Params) -> Plan {
         .position(|(_, s)| matches!(s, Step::Patch { .. } | Step::Linear(_)))
         .unwrap_or(c.steps.len());
     Plan {
+        conv_kernel: kernel,
         slots: c.slots,
         steps: c.steps,
         inputs,
@@ -363,6 +415,7 @@ pub fn compile(program: &Program, params: &Params) -> Plan {
 struct Compiler<'a> {
     program: &'a Program,
     params: &'a Params,
+    kernel: ConvKernel,
     slots: Vec<Slot>,
     steps: Vec<(String, Step)>,
     /// The slots holding each tensor, one per layout it has been needed in.
@@ -469,6 +522,9 @@ impl Compiler<'_> {
                     pad: conv.pad,
                     relu: conv.relu,
                     pool: false,
+                    packed: (self.kernel == ConvKernel::Blocked
+                        && matches!(method, ConvMethod::Pointwise | ConvMethod::Shifted))
+                    .then(|| Packed::new(&weight, conv.kernel * conv.kernel, conv.cout, conv.cin)),
                     weight,
                     bias: self.param(format!("{}.bias", conv.name)),
                 };

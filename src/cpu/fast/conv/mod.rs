@@ -15,6 +15,7 @@
 //!
 //! Bias, the fused sum and ReLU are applied to the tile while it is still in cache.
 
+pub mod blocked;
 mod direct;
 mod shifted;
 mod unfolded;
@@ -59,11 +60,14 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
     }
 }
 
-/// Splits `cout` output channels into blocks when there are fewer tiles than threads.
-fn row_blocks(cout: usize, tiles: usize, threads: usize) -> usize {
-    if tiles >= threads {
+/// Splits `cout` output channels into blocks when there are fewer tiles than threads: the number
+/// of blocks and the rows of each (a multiple of `granule`, the kernel's register block).
+fn row_blocks(cout: usize, tiles: usize, threads: usize, granule: usize) -> (usize, usize) {
+    let blocks = if tiles >= threads {
         1
     } else {
         threads.div_ceil(tiles).min(cout.div_ceil(16))
-    }
+    };
+    let rows = cout.div_ceil(blocks).next_multiple_of(granule);
+    (cout.div_ceil(rows), rows)
 }

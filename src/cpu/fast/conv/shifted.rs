@@ -1,6 +1,7 @@
 //! [`ConvMethod::Shifted`](crate::cpu::fast::plan::ConvMethod::Shifted): one GEMM per tap over
 //! the zero-padded input, each reading it shifted by the tap's offset.
 
+use super::blocked::{self, Epilogue, MR, NR};
 use super::{SCRATCH, row_blocks, tiling};
 use crate::cpu::fast::plan::ConvStep;
 use crate::cpu::fast::team::{Out, Part};
@@ -23,9 +24,15 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
     let span = end - first;
     let work = 2 * cout * cin * k * k * span;
     let threads = part.sharers(work);
-    let (tile, tiles) = tiling(span, threads, 16);
-    let blocks = row_blocks(cout, tiles, threads);
-    let rows = cout.div_ceil(blocks);
+    let (align, granule) = if step.packed.is_some() {
+        (NR, MR)
+    } else {
+        (16, 1)
+    };
+    let (tile, tiles) = tiling(span, threads, align);
+    let (blocks, rows) = row_blocks(cout, tiles, threads, granule);
+    // Offset of each tap from the position it contributes to, less `first`.
+    let offsets: Vec<usize> = (0..k * k).map(|tap| tap / k * wp + tap % k).collect();
 
     for item in part.items(tiles * blocks, work) {
         let (t, r) = (item / blocks, item % blocks);
@@ -35,25 +42,49 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
         let m = rows.min(cout - o0);
         SCRATCH.with_borrow_mut(|out| {
             out.resize(m * width, 0.0);
-            for tap in 0..k * k {
-                let (ky, kx) = (tap / k, tap % k);
-                let shift = ky * wp + kx; // offset of the tap from q − first
-                // SAFETY: lhs is rows o0..o0+m of this tap's cout × cin matrix; rhs is cin rows
-                // of `width` padded positions starting at q0 − first + shift, all inside the
-                // padded batch (see `end`); dst is the m × width scratch tile.
-                unsafe {
-                    sgemm(
-                        (m, cin, width),
-                        1.0,
-                        step.weight.as_ptr().add((tap * cout + o0) * cin),
-                        (cin as isize, 1),
-                        x.as_ptr().add(q0 - first + shift),
-                        (np as isize, 1),
-                        if tap > 0 { 1.0 } else { 0.0 },
-                        out.as_mut_ptr(),
-                        (width as isize, 1),
-                        Threads::One,
-                    )
+            match &step.packed {
+                Some(packed) => {
+                    let none = Epilogue {
+                        bias: None,
+                        add: None,
+                        relu: false,
+                    };
+                    // SAFETY: the plan packs only where the kernel runs; every tap of the tile's
+                    // positions reads inside the padded batch (see `end`); `out` is m × width.
+                    unsafe {
+                        blocked::conv(
+                            packed,
+                            (o0, m),
+                            x.as_ptr().add(q0 - first),
+                            np,
+                            &offsets,
+                            width,
+                            out.as_mut_ptr(),
+                            width,
+                            none,
+                        )
+                    }
+                }
+                None => {
+                    for (tap, &shift) in offsets.iter().enumerate() {
+                        // SAFETY: lhs is rows o0..o0+m of this tap's cout × cin matrix; rhs is cin rows
+                        // of `width` padded positions starting at q0 − first + shift, all inside the
+                        // padded batch (see `end`); dst is the m × width scratch tile.
+                        unsafe {
+                            sgemm(
+                                (m, cin, width),
+                                1.0,
+                                step.weight.as_ptr().add((tap * cout + o0) * cin),
+                                (cin as isize, 1),
+                                x.as_ptr().add(q0 - first + shift),
+                                (np as isize, 1),
+                                if tap > 0 { 1.0 } else { 0.0 },
+                                out.as_mut_ptr(),
+                                (width as isize, 1),
+                                Threads::One,
+                            )
+                        }
+                    }
                 }
             }
             // The tile's valid positions, one padded row segment at a time.

@@ -3,6 +3,7 @@
 //! into the output; or, for a pointwise convolution with a 2×2 pooling fused, into a per-thread
 //! tile of whole row pairs that is pooled on its way out.
 
+use super::blocked::{self, Epilogue, MR, Packed};
 use super::{SCRATCH, row_blocks, tiling};
 use crate::cpu::fast::plan::{ConvMethod, ConvStep};
 use crate::cpu::fast::team::{Out, Part};
@@ -39,8 +40,8 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
             }
         }
     };
-    let blocks = row_blocks(cout, tiles, threads);
-    let rows = cout.div_ceil(blocks);
+    let granule = if step.packed.is_some() { MR } else { 1 };
+    let (blocks, rows) = row_blocks(cout, tiles, threads, granule);
 
     for item in part.items(tiles * blocks, work) {
         let (t, r) = (item / blocks, item % blocks);
@@ -48,6 +49,10 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
         let width = tile.min(n - j0);
         let o0 = r * rows;
         let m = rows.min(cout - o0);
+        if let Some(packed) = &step.packed {
+            pointwise_blocked(step, packed, (o0, m), (j0, width, n), x, acc, y, &pooled);
+            continue;
+        }
         if step.pool {
             SCRATCH.with_borrow_mut(|out| {
                 out.resize(m * width, 0.0);
@@ -129,6 +134,69 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
                 row.iter_mut().for_each(|v| *v = v.max(0.0));
             }
         }
+    }
+}
+
+/// Writes the pooled image of rows of a tile: `(channel, first column, width, rows)`.
+type PoolWriter<'a> = &'a dyn Fn(usize, usize, usize, &[f32]);
+
+/// A pointwise convolution's block on the register-blocked kernel: straight into `y` with bias,
+/// sum and ReLU, or into a scratch tile that is pooled on its way out.
+#[allow(clippy::too_many_arguments)] // the block, the tensors, and the pooling's writer
+fn pointwise_blocked(
+    step: &ConvStep,
+    packed: &Packed,
+    (o0, m): (usize, usize),
+    (j0, width, n): (usize, usize, usize),
+    x: &[f32],
+    acc: Option<&[f32]>,
+    y: Out,
+    pooled: PoolWriter,
+) {
+    let epilogue = Epilogue {
+        bias: Some(&step.bias),
+        add: acc.map(|a| (a[o0 * n + j0..].as_ptr(), n)),
+        // A fused pooling takes its ReLU after the maximum.
+        relu: step.relu && !step.pool,
+    };
+    // SAFETY (both calls): x holds cin rows of n columns, of which the block reads j0..j0+width;
+    // `add` covers rows o0..o0+m of the same columns; the destination is the scratch tile of
+    // m × width or this item's block of y (rows o0..o0+m, columns j0..j0+width, row stride n),
+    // which no other item writes.
+    if step.pool {
+        SCRATCH.with_borrow_mut(|out| {
+            out.resize(m * width, 0.0);
+            unsafe {
+                blocked::conv(
+                    packed,
+                    (o0, m),
+                    x[j0..].as_ptr(),
+                    n,
+                    &[0],
+                    width,
+                    out.as_mut_ptr(),
+                    width,
+                    epilogue,
+                )
+            };
+            for (o, row) in (o0..o0 + m).zip(out.chunks(width)) {
+                pooled(o, j0, width, row);
+            }
+        });
+    } else {
+        unsafe {
+            blocked::conv(
+                packed,
+                (o0, m),
+                x[j0..].as_ptr(),
+                n,
+                &[0],
+                width,
+                y.ptr().add(o0 * n + j0),
+                n,
+                epilogue,
+            )
+        };
     }
 }
 

@@ -1,0 +1,292 @@
+//! The register-blocked convolution kernel (AVX-512): [`ConvMethod::Pointwise`] and
+//! [`ConvMethod::Shifted`] as one implicit GEMM over every tap, weights packed once at load.
+//!
+//! Why not the `gemm` crate, which the other paths call: a shifted convolution there is one GEMM
+//! per tap (`k = cin`, 32 to 128 on this network) whose product is added to a tile in memory, and
+//! at those sizes the crate's packing and dispatch were a large part of each call (the 3×3
+//! convolutions ran at 35–50% of the FMA peak). Here a block of [`MR`] output channels × [`NR`]
+//! columns stays in 24 of the 32 vector registers over all `taps × cin` products: per input
+//! channel and tap, three column vectors are loaded and each of the `MR` weights is broadcast
+//! into three FMAs. Nothing is packed per call: the input is read in place (a tap is an offset
+//! into it) and the weights were packed by [`Packed::new`].
+//!
+//! Where the CPU lacks AVX-512 ([`available`] is false) the plan keeps the `gemm` crate's path,
+//! which has AVX2+FMA, NEON and portable kernels; the tests run both.
+//!
+//! [`ConvMethod::Pointwise`]: crate::cpu::fast::plan::ConvMethod::Pointwise
+//! [`ConvMethod::Shifted`]: crate::cpu::fast::plan::ConvMethod::Shifted
+
+/// Output channels of a register block.
+pub const MR: usize = 8;
+/// Column vectors (of 16 lanes) of a register block.
+const NV: usize = 3;
+/// Columns of a register block.
+pub const NR: usize = 16 * NV;
+
+/// Weights packed for the kernel: for each block of [`MR`] output channels, for each tap, for
+/// each input channel, the block's `MR` weights (zero past `cout`), so the kernel reads them in
+/// order.
+#[derive(Debug, Clone)]
+pub struct Packed {
+    w: Vec<f32>,
+    cout: usize,
+    cin: usize,
+    taps: usize,
+}
+
+impl Packed {
+    /// Packs tap-major weights, `w[(tap·cout + o)·cin + c]`.
+    pub fn new(w: &[f32], taps: usize, cout: usize, cin: usize) -> Self {
+        assert_eq!(w.len(), taps * cout * cin);
+        let mut packed = vec![0.0; cout.div_ceil(MR) * taps * cin * MR];
+        for t in 0..taps {
+            for o in 0..cout {
+                for c in 0..cin {
+                    packed[((o / MR * taps + t) * cin + c) * MR + o % MR] =
+                        w[(t * cout + o) * cin + c];
+                }
+            }
+        }
+        Self {
+            w: packed,
+            cout,
+            cin,
+            taps,
+        }
+    }
+
+    /// Output channels.
+    pub fn cout(&self) -> usize {
+        self.cout
+    }
+}
+
+/// What is done to a block's sums on their way out: `relu?(sum + bias[o] + add[o][j])`.
+#[derive(Debug, Clone, Copy)]
+pub struct Epilogue<'a> {
+    /// Bias of each output channel of the whole layer (`None`: none).
+    pub bias: Option<&'a [f32]>,
+    /// A tensor added, at the same (channel, column) as the output, with its own row stride.
+    pub add: Option<(*const f32, usize)>,
+    /// ReLU last.
+    pub relu: bool,
+}
+
+/// Whether this CPU runs the kernel.
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Output channels `o0..o0 + m` (`o0` a multiple of [`MR`]) over `width` columns:
+/// `dst[o − o0][j] = epilogue(Σ_tap Σ_c w(tap, o, c) · x[c·x_rs + offsets[tap] + j])`, `dst`
+/// with row stride `dst_rs`, `add` indexed like `dst` from channel `o0`.
+///
+/// # Safety
+/// [`available`] must be true; `x` must cover every `c·x_rs + offsets[tap] + j` read, `dst` and
+/// `add` their `m` rows of `width`, and `dst` must not overlap `x` or `add`.
+#[allow(clippy::too_many_arguments)] // an implicit GEMM: two strided matrices, taps, epilogue
+pub unsafe fn conv(
+    p: &Packed,
+    (o0, m): (usize, usize),
+    x: *const f32,
+    x_rs: usize,
+    offsets: &[usize],
+    width: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    epilogue: Epilogue,
+) {
+    assert!(o0.is_multiple_of(MR) && o0 + m <= p.cout && offsets.len() == p.taps);
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the caller's promise.
+    unsafe {
+        avx512::conv(p, (o0, m), x, x_rs, offsets, width, dst, dst_rs, epilogue)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("the AVX-512 kernel called on a CPU without it")
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{Epilogue, MR, NR, NV, Packed};
+    use std::arch::x86_64::*;
+
+    /// Lanes of column vector `v` inside a block of `cols` columns.
+    fn mask(cols: usize, v: usize) -> __mmask16 {
+        let lanes = cols.saturating_sub(16 * v).min(16);
+        ((1u32 << lanes) - 1) as __mmask16
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn conv(
+        p: &Packed,
+        (o0, m): (usize, usize),
+        x: *const f32,
+        x_rs: usize,
+        offsets: &[usize],
+        width: usize,
+        dst: *mut f32,
+        dst_rs: usize,
+        e: Epilogue,
+    ) {
+        let block_len = p.taps * p.cin * MR;
+        for ob in (o0..o0 + m).step_by(MR) {
+            let rows = MR.min(o0 + m - ob);
+            let w = &p.w[ob / MR * block_len..][..block_len];
+            for j in (0..width).step_by(NR) {
+                let cols = NR.min(width - j);
+                let masks: [__mmask16; NV] = std::array::from_fn(|v| mask(cols, v));
+                let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+                let mut wp = w.as_ptr();
+                for &off in offsets {
+                    // SAFETY (whole block): the caller's promise on `x`; masked-off lanes are
+                    // not read.
+                    let mut xp = unsafe { x.add(off + j) };
+                    for _ in 0..p.cin {
+                        let xv: [__m512; NV] = std::array::from_fn(|v| unsafe {
+                            _mm512_maskz_loadu_ps(masks[v], xp.add(16 * v))
+                        });
+                        for (r, acc) in acc.iter_mut().enumerate() {
+                            let wr = _mm512_set1_ps(unsafe { *wp.add(r) });
+                            for v in 0..NV {
+                                acc[v] = _mm512_fmadd_ps(wr, xv[v], acc[v]);
+                            }
+                        }
+                        wp = unsafe { wp.add(MR) };
+                        xp = unsafe { xp.add(x_rs) };
+                    }
+                }
+                // Out of the registers in one go: an epilogue indexing `acc` by a run-time row
+                // count made the compiler keep it in memory, with a store after every FMA.
+                let mut sums = [0.0f32; MR * NR];
+                for (r, acc) in acc.iter().enumerate() {
+                    for (v, acc) in acc.iter().enumerate() {
+                        // SAFETY: in bounds of `sums`.
+                        unsafe { _mm512_storeu_ps(sums.as_mut_ptr().add(r * NR + 16 * v), *acc) };
+                    }
+                }
+                for r in 0..rows {
+                    let row = ob - o0 + r;
+                    let bias = _mm512_set1_ps(e.bias.map_or(0.0, |b| b[ob + r]));
+                    for (v, &mask) in masks.iter().enumerate() {
+                        let at = row * dst_rs + j + 16 * v;
+                        // SAFETY: in bounds of `sums`.
+                        let sum = unsafe { _mm512_loadu_ps(sums.as_ptr().add(r * NR + 16 * v)) };
+                        let mut s = _mm512_add_ps(sum, bias);
+                        if let Some((add, add_rs)) = e.add {
+                            // SAFETY: the caller's promise on `add`.
+                            let a = unsafe {
+                                _mm512_maskz_loadu_ps(mask, add.add(row * add_rs + j + 16 * v))
+                            };
+                            s = _mm512_add_ps(s, a);
+                        }
+                        if e.relu {
+                            s = _mm512_max_ps(s, _mm512_setzero_ps());
+                        }
+                        // SAFETY: the caller's promise on `dst`.
+                        unsafe { _mm512_mask_storeu_ps(dst.add(at), mask, s) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernel against a plain triple loop on sizes that are not multiples of the block:
+    /// channels past a register block, columns past a vector and a block, taps at odd offsets,
+    /// every epilogue.
+    #[test]
+    fn matches_a_plain_loop_on_odd_sizes() {
+        if !available() {
+            eprintln!("no AVX-512 here: the kernel is not used on this CPU");
+            return;
+        }
+        let mut seed = 7u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        for (cout, cin, offsets, width) in [
+            (1, 1, vec![0], 1),
+            (8, 3, vec![0], 48),
+            (13, 5, vec![0, 1, 7], 17),
+            (24, 9, vec![0, 1, 2, 11, 12, 13, 22, 23, 24], 100),
+            (17, 16, vec![3], 95),
+        ] {
+            let taps = offsets.len();
+            let x_rs = width + 30;
+            let w: Vec<f32> = (0..taps * cout * cin).map(|_| next()).collect();
+            let x: Vec<f32> = (0..cin * x_rs).map(|_| next()).collect();
+            let bias: Vec<f32> = (0..cout).map(|_| next()).collect();
+            let add: Vec<f32> = (0..cout * width).map(|_| next()).collect();
+            let packed = Packed::new(&w, taps, cout, cin);
+            for (relu, with_bias, with_add) in [(false, false, false), (true, true, true)] {
+                // Rows in two calls, the second starting at a register block.
+                let split = if cout > MR { MR } else { cout };
+                let mut got = vec![f32::NAN; cout * width];
+                for (o0, m) in [(0, split), (split, cout - split)] {
+                    if m == 0 {
+                        continue;
+                    }
+                    let e = Epilogue {
+                        bias: with_bias.then_some(bias.as_slice()),
+                        add: with_add.then(|| (add[o0 * width..].as_ptr(), width)),
+                        relu,
+                    };
+                    // SAFETY: x covers cin rows of x_rs ≥ every offset + width; got and add
+                    // cover m rows of width from o0.
+                    unsafe {
+                        conv(
+                            &packed,
+                            (o0, m),
+                            x.as_ptr(),
+                            x_rs,
+                            &offsets,
+                            width,
+                            got[o0 * width..].as_mut_ptr(),
+                            width,
+                            e,
+                        )
+                    };
+                }
+                for o in 0..cout {
+                    for j in 0..width {
+                        let mut s = 0.0f64;
+                        for (t, off) in offsets.iter().enumerate() {
+                            for c in 0..cin {
+                                s += w[(t * cout + o) * cin + c] as f64
+                                    * x[c * x_rs + off + j] as f64;
+                            }
+                        }
+                        if with_bias {
+                            s += bias[o] as f64;
+                        }
+                        if with_add {
+                            s += add[o * width + j] as f64;
+                        }
+                        if relu {
+                            s = s.max(0.0);
+                        }
+                        let g = got[o * width + j];
+                        assert!(
+                            (g as f64 - s).abs() < 1e-5,
+                            "cout {cout} cin {cin} taps {taps} width {width}: [{o}][{j}] {g} != {s}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
