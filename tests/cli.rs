@@ -105,6 +105,14 @@ fn bench_json_has_the_documented_fields_for_both_backends() {
         assert!(r["fps"].as_f64().unwrap() > 0.0);
     }
     assert!(rows.iter().any(|r| r["backend"] == "cpu"));
+    // CPU rows name the convolution kernel this CPU runs.
+    let cpu_kernel = hourhand::cpu::fast::ConvKernel::best().name();
+    assert!(
+        rows.iter()
+            .filter(|r| r["backend"] == "cpu")
+            .all(|r| r["kernels"] == cpu_kernel),
+        "{rows:?}"
+    );
     let gpu: Vec<_> = rows.iter().filter(|r| r["backend"] != "cpu").collect();
     assert_eq!(gpu.len(), 2);
     assert!(

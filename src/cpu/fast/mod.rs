@@ -9,10 +9,12 @@
 //! - **Layout** ([`plan::Layout`]): convolutions see the batch channel-major (`[C][N][H][W]`), so
 //!   a convolution over a whole batch is one GEMM whose columns are all the batch's pixels;
 //!   fully connected layers see it sample-major. Relayouts are inserted where the two meet.
-//! - **Kernels** (`conv/`, `linear`): GEMMs on the `gemm` crate (runtime-dispatched AVX-512,
-//!   AVX2+FMA, NEON and portable kernels) over column tiles sized for L2: 1×1 convolutions read
-//!   their input in place, stride-1 k×k ones run one GEMM per tap over a zero-padded copy, strided
-//!   ones unfold a tile at a time; the 1-channel stem is a direct kernel.
+//! - **Kernels** (`conv/`, `linear`): over column tiles sized for L2, 1×1 convolutions read
+//!   their input in place, stride-1 k×k ones read a zero-padded copy shifted by each tap, strided
+//!   ones unfold a tile at a time, and the 1-channel stem is a direct kernel. Where the CPU has
+//!   AVX-512 the 1×1 and shifted convolutions run on a register-blocked kernel over weights
+//!   packed at load ([`ConvKernel::Blocked`]); everything else, and those too on other CPUs, on
+//!   the `gemm` crate (runtime-dispatched AVX-512, AVX2+FMA, NEON and portable kernels).
 //! - **Fusion** ([`plan`]): batch norm is already folded by lowering; bias, ReLU, a sum the
 //!   convolution feeds and a 2×2 pooling after it are applied to each tile while it is in cache;
 //!   an upsampling is fused into the sum that reads it.

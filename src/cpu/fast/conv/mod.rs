@@ -13,6 +13,9 @@
 //!   overhead: each output row is a sum of shifted input rows, and a following 2×2 max pooling
 //!   is done on the rows before they are written.
 //!
+//! Where the CPU has AVX-512, pointwise and shifted convolutions run on [`blocked`] instead: all
+//! taps of a register block summed in registers, no per-tap GEMM.
+//!
 //! Bias, the fused sum and ReLU are applied to the tile while it is still in cache.
 
 pub mod blocked;

@@ -159,31 +159,18 @@ fn pointwise_blocked(
         // A fused pooling takes its ReLU after the maximum.
         relu: step.relu && !step.pool,
     };
-    // SAFETY (both calls): x holds cin rows of n columns, of which the block reads j0..j0+width;
-    // `add` covers rows o0..o0+m of the same columns; the destination is the scratch tile of
-    // m × width or this item's block of y (rows o0..o0+m, columns j0..j0+width, row stride n),
-    // which no other item writes.
-    if step.pool {
-        SCRATCH.with_borrow_mut(|out| {
+    SCRATCH.with_borrow_mut(|out| {
+        let (dst, dst_rs) = if step.pool {
             out.resize(m * width, 0.0);
-            unsafe {
-                blocked::conv(
-                    packed,
-                    (o0, m),
-                    x[j0..].as_ptr(),
-                    n,
-                    &[0],
-                    width,
-                    out.as_mut_ptr(),
-                    width,
-                    epilogue,
-                )
-            };
-            for (o, row) in (o0..o0 + m).zip(out.chunks(width)) {
-                pooled(o, j0, width, row);
-            }
-        });
-    } else {
+            (out.as_mut_ptr(), width)
+        } else {
+            // SAFETY: the block's first element inside y.
+            (unsafe { y.ptr().add(o0 * n + j0) }, n)
+        };
+        // SAFETY: x holds cin rows of n columns, of which the block reads j0..j0+width; `add`
+        // covers rows o0..o0+m of the same columns; the destination is the scratch tile of
+        // m × width or this item's block of y (rows o0..o0+m, columns j0..j0+width, row stride
+        // n), which no other item writes.
         unsafe {
             blocked::conv(
                 packed,
@@ -192,12 +179,17 @@ fn pointwise_blocked(
                 n,
                 &[0],
                 width,
-                y.ptr().add(o0 * n + j0),
-                n,
+                dst,
+                dst_rs,
                 epilogue,
             )
         };
-    }
+        if step.pool {
+            for (o, row) in (o0..o0 + m).zip(out.chunks(width)) {
+                pooled(o, j0, width, row);
+            }
+        }
+    });
 }
 
 /// Unfolds output columns `j0..j0+width` of a `Cnhw` batch into `cols`, a
