@@ -214,8 +214,7 @@ fn every_kernel_with(
     // Packed weights where, and only where, the blocked kernel runs.
     for (_, step) in &fast.plan().steps {
         if let Step::Conv(c) = step {
-            let blocked = kernel == ConvKernel::Blocked
-                && matches!(c.method, ConvMethod::Pointwise | ConvMethod::Shifted);
+            let blocked = kernel == ConvKernel::Blocked && c.method != ConvMethod::Im2col;
             assert_eq!(c.packed.is_some(), blocked, "{kernel:?} {:?}", c.method);
         }
     }

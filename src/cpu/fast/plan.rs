@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use super::conv::blocked::{self, Packed};
+use crate::net::program::Conv2d;
 use crate::net::{Op, Params, Program, Shape};
 
 /// How a batch of one tensor lies in memory.
@@ -79,7 +80,7 @@ pub struct ConvStep {
     /// The weights, in the order `method` reads them.
     pub weight: Vec<f32>,
     /// The weights packed for the register-blocked kernel, where the plan uses it
-    /// ([`ConvKernel::Blocked`], pointwise and shifted convolutions).
+    /// ([`ConvKernel::Blocked`]: pointwise, shifted and direct convolutions).
     pub packed: Option<Packed>,
     /// `cout`.
     pub bias: Vec<f32>,
@@ -476,6 +477,22 @@ impl Compiler<'_> {
         }
     }
 
+    /// A convolution's weights packed for the register-blocked kernel, where the plan uses it:
+    /// pointwise, shifted (already tap-major) and direct (reordered) convolutions.
+    fn packed(&self, method: ConvMethod, weight: &[f32], conv: &Conv2d) -> Option<Packed> {
+        let (taps, cout, cin) = (conv.kernel * conv.kernel, conv.cout, conv.cin);
+        match (self.kernel, method) {
+            (ConvKernel::Gemm, _) | (_, ConvMethod::Im2col) => None,
+            (ConvKernel::Blocked, ConvMethod::Direct) => Some(Packed::new(
+                &tap_major(weight, cout, cin, conv.kernel),
+                taps,
+                cout,
+                cin,
+            )),
+            (ConvKernel::Blocked, _) => Some(Packed::new(weight, taps, cout, cin)),
+        }
+    }
+
     fn op(&mut self, op: &Op) {
         let p = self.program;
         let shape = p.shape(op.output());
@@ -522,9 +539,7 @@ impl Compiler<'_> {
                     pad: conv.pad,
                     relu: conv.relu,
                     pool: false,
-                    packed: (self.kernel == ConvKernel::Blocked
-                        && matches!(method, ConvMethod::Pointwise | ConvMethod::Shifted))
-                    .then(|| Packed::new(&weight, conv.kernel * conv.kernel, conv.cout, conv.cin)),
+                    packed: self.packed(method, &weight, conv),
                     weight,
                     bias: self.param(format!("{}.bias", conv.name)),
                 };

@@ -4,18 +4,16 @@
 //! shifted rows of the zero-padded input, each times one weight; two rows at a time when a 2×2
 //! max pooling is fused, so only the pooled row is ever written.
 //!
-//! The sum over taps is a chain of dependent multiply-adds, so one output vector at a time is
-//! bound by the adder's latency, not its throughput: the AVX-512 kernel keeps [`BLOCK`] output
-//! channels' accumulators in flight over the same 16 input pixels (one load, eight FMAs). Other
-//! machines, and the columns past the last whole vector, take the portable loop.
+//! Where the CPU has AVX-512 the rows are computed by the register-blocked kernel
+//! ([`blocked`](super::blocked): 8 channels × 48 pixels in registers over every tap, the taps
+//! being offsets into the padded input); elsewhere by a portable loop.
 
+use super::blocked::{self, Epilogue};
 use crate::cpu::fast::plan::ConvStep;
 use crate::cpu::fast::team::{Out, Part};
 
 /// Output channels computed together.
-const BLOCK: usize = 8;
-/// Output pixels per vector.
-const LANES: usize = 16;
+const BLOCK: usize = blocked::MR;
 
 /// This thread's share of `step`: `x` is the padded input (`cin × B × Hp × Wp`), `y` the output
 /// (pooled when the step says so).
@@ -38,6 +36,9 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
             })
             .collect()
     };
+    // Offset of each tap from the top-left input pixel, within one channel and sample (the
+    // blocked kernel's form: channels are rows of `x` apart).
+    let tap_offsets: Vec<usize> = (0..k * k).map(|t| t / k * wp + t % k).collect();
     let mut rows = vec![0.0f32; 2 * BLOCK * to.w];
     let mut column = vec![0.0f32; to.w];
     for item in part.items(blocks * batch, work) {
@@ -48,14 +49,30 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
         for oy in (0..to.h).step_by(pair) {
             // rows[(r·m + o)·W ..]: output row oy + r of channel o0 + o.
             for r in 0..pair {
-                rows_of(
-                    step,
-                    x,
-                    &offs,
-                    (o0, m),
-                    (oy + r) * wp,
-                    &mut rows[r * m * to.w..][..m * to.w],
-                );
+                let out = &mut rows[r * m * to.w..][..m * to.w];
+                match &step.packed {
+                    // SAFETY: the plan packs only where the kernel runs; channel c's taps read
+                    // x[c·B·Hp·Wp + b·Hp·Wp + (oy + r + ky)·Wp + kx + j] for j < W, inside the
+                    // padded plane; `out` is m × W.
+                    Some(packed) => unsafe {
+                        blocked::conv(
+                            packed,
+                            (o0, m),
+                            x.as_ptr().add((b * hp + oy + r) * wp),
+                            batch * hp * wp,
+                            &tap_offsets,
+                            to.w,
+                            out.as_mut_ptr(),
+                            to.w,
+                            Epilogue {
+                                bias: Some(&step.bias),
+                                add: None,
+                                relu: false,
+                            },
+                        )
+                    },
+                    None => rows_of(step, x, &offs, (o0, m), (oy + r) * wp, out),
+                }
             }
             for o in 0..m {
                 // SAFETY: plane (o0 + o, b) belongs to this item alone.
@@ -88,7 +105,7 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
 }
 
 /// One output row (starting at padded offset `row`) of channels `o0..o0+m` into `rows`
-/// (`m × W`), bias included, before ReLU.
+/// (`m × W`), bias included, before ReLU: the portable loop.
 fn rows_of(
     step: &ConvStep,
     x: &[f32],
@@ -100,66 +117,15 @@ fn rows_of(
     let w = step.to.w;
     let taps = offs.len();
     let weights = &step.weight[o0 * taps..(o0 + m) * taps];
-    let mut done = 0;
-    #[cfg(target_arch = "x86_64")]
-    if m == BLOCK && std::arch::is_x86_feature_detected!("avx512f") {
-        let bias: &[f32; BLOCK] = step.bias[o0..o0 + BLOCK].try_into().expect("BLOCK long");
-        // Whole vectors only: the last one reads at most W + k − 1 − 1 pixels into the row.
-        while done + LANES <= w {
-            let last = row + done + LANES - 1 + offs.last().copied().unwrap_or(0);
-            assert!(last < x.len());
-            // SAFETY: AVX-512F is present (checked above); every load reads
-            // x[row + done + offs[t] ..][..LANES], inside x (checked for the largest offset).
-            let acc = unsafe { block_avx512(x.as_ptr().add(row + done), offs, weights, bias) };
-            for (o, lane) in acc.iter().enumerate() {
-                rows[o * w + done..][..LANES].copy_from_slice(lane);
-            }
-            done += LANES;
-        }
-    }
-    // The portable loop: the rest of the row.
     for o in 0..m {
-        let out = &mut rows[o * w + done..(o + 1) * w];
+        let out = &mut rows[o * w..(o + 1) * w];
         out.fill(step.bias[o0 + o]);
         for (t, &off) in offs.iter().enumerate() {
             let wt = weights[o * taps + t];
-            let src = &x[row + done + off..][..out.len()];
+            let src = &x[row + off..][..out.len()];
             for (a, s) in out.iter_mut().zip(src) {
                 *a += wt * s;
             }
         }
     }
-}
-
-/// `BLOCK` output channels × `LANES` pixels: `bias[o] + Σ_t weights[o·taps + t] · x[offs[t] ..]`.
-///
-/// # Safety
-/// AVX-512F must be available, and `x + offs[t] .. + LANES` readable for every tap.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn block_avx512(
-    x: *const f32,
-    offs: &[usize],
-    weights: &[f32],
-    bias: &[f32; BLOCK],
-) -> [[f32; LANES]; BLOCK] {
-    use std::arch::x86_64::*;
-    let taps = offs.len();
-    let mut acc = [_mm512_setzero_ps(); BLOCK];
-    for (a, b) in acc.iter_mut().zip(bias) {
-        *a = _mm512_set1_ps(*b);
-    }
-    for (t, &off) in offs.iter().enumerate() {
-        // SAFETY: the caller's promise.
-        let v = unsafe { _mm512_loadu_ps(x.add(off)) };
-        for (o, a) in acc.iter_mut().enumerate() {
-            *a = _mm512_fmadd_ps(_mm512_set1_ps(weights[o * taps + t]), v, *a);
-        }
-    }
-    let mut out = [[0.0f32; LANES]; BLOCK];
-    for (o, a) in out.iter_mut().zip(acc) {
-        // SAFETY: `o` holds LANES floats.
-        unsafe { _mm512_storeu_ps(o.as_mut_ptr(), a) };
-    }
-    out
 }
