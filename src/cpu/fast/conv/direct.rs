@@ -12,7 +12,8 @@ use super::blocked::{self, Epilogue};
 use crate::cpu::fast::plan::ConvStep;
 use crate::cpu::fast::team::{Out, Part};
 
-/// Output channels computed together.
+/// Output channels computed together: the blocked kernel's register block, since its calls
+/// must start at a multiple of it.
 const BLOCK: usize = blocked::MR;
 
 /// This thread's share of `step`: `x` is the padded input (`cin × B × Hp × Wp`), `y` the output

@@ -1,5 +1,6 @@
-//! [`ConvMethod::Shifted`](crate::cpu::fast::plan::ConvMethod::Shifted): one GEMM per tap over
-//! the zero-padded input, each reading it shifted by the tap's offset.
+//! [`ConvMethod::Shifted`](crate::cpu::fast::plan::ConvMethod::Shifted): the zero-padded input
+//! read shifted by each tap's offset, all taps summed by the register-blocked kernel where the
+//! CPU has AVX-512, else one `gemm` crate GEMM per tap.
 
 use super::blocked::{self, Epilogue, MR, NR};
 use super::{SCRATCH, row_blocks, tiling};
@@ -67,9 +68,10 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
                 }
                 None => {
                     for (tap, &shift) in offsets.iter().enumerate() {
-                        // SAFETY: lhs is rows o0..o0+m of this tap's cout × cin matrix; rhs is cin rows
-                        // of `width` padded positions starting at q0 − first + shift, all inside the
-                        // padded batch (see `end`); dst is the m × width scratch tile.
+                        // SAFETY: lhs is rows o0..o0+m of this tap's cout × cin matrix;
+                        // rhs is cin rows of `width` padded positions starting at
+                        // q0 − first + shift, all inside the padded batch (see `end`); dst is
+                        // the m × width scratch tile.
                         unsafe {
                             sgemm(
                                 (m, cin, width),
