@@ -12,9 +12,10 @@
 //! - **Kernels** (`conv/`, `linear`): over column tiles sized for L2, 1×1 convolutions read
 //!   their input in place, stride-1 k×k ones read a zero-padded copy shifted by each tap, strided
 //!   ones unfold a tile at a time, and the 1-channel stem is a direct kernel. Where the CPU has
-//!   AVX-512 the 1×1 and shifted convolutions run on a register-blocked kernel over weights
-//!   packed at load ([`ConvKernel::Blocked`]); everything else, and those too on other CPUs, on
-//!   the `gemm` crate (runtime-dispatched AVX-512, AVX2+FMA, NEON and portable kernels).
+//!   AVX-512 the 1×1, shifted and direct convolutions run on a register-blocked kernel over
+//!   weights packed at load ([`ConvKernel::Blocked`]); everything else, and those too on other
+//!   CPUs, on the `gemm` crate (runtime-dispatched AVX-512, AVX2+FMA, NEON and portable
+//!   kernels) or, for the stem, a portable loop.
 //! - **Fusion** ([`plan`]): batch norm is already folded by lowering; bias, ReLU, a sum the
 //!   convolution feeds and a 2×2 pooling after it are applied to each tile while it is in cache;
 //!   an upsampling is fused into the sum that reads it.
@@ -40,8 +41,8 @@ mod team;
 use crate::net::{Network, Program};
 use crate::run::{InputError, check_inputs};
 use arena::{Arena, assign_buffers};
+pub use conv::ConvKernel;
 use job::Job;
-pub use plan::ConvKernel;
 use plan::Plan;
 use std::sync::{Mutex, TryLockError};
 use team::{Out, Part, SpinBarrier};
@@ -155,7 +156,7 @@ impl FastNet {
         &self.program
     }
 
-    /// The kernel running the pointwise and shifted convolutions.
+    /// The kernel running the pointwise, shifted and direct convolutions.
     pub fn conv_kernel(&self) -> ConvKernel {
         self.plan.conv_kernel
     }

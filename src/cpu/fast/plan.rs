@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use super::conv::blocked::{self, Packed};
+use super::conv::ConvKernel;
+use super::conv::blocked::Packed;
 use crate::net::program::Conv2d;
 use crate::net::{Op, Params, Program, Shape};
 
@@ -84,43 +85,6 @@ pub struct ConvStep {
     pub packed: Option<Packed>,
     /// `cout`.
     pub bias: Vec<f32>,
-}
-
-/// Which kernel runs the pointwise and shifted convolutions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConvKernel {
-    /// The register-blocked AVX-512 kernel over packed weights (see `conv::blocked`).
-    Blocked,
-    /// GEMMs from the `gemm` crate (AVX2+FMA, NEON, portable, and AVX-512).
-    Gemm,
-}
-
-impl ConvKernel {
-    /// The fastest this CPU runs.
-    pub fn best() -> Self {
-        if blocked::available() {
-            Self::Blocked
-        } else {
-            Self::Gemm
-        }
-    }
-
-    /// Its name in `bench` rows.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Blocked => "avx512-blocked",
-            Self::Gemm => "gemm",
-        }
-    }
-
-    /// Every kernel this CPU runs (the tests run each).
-    pub fn runnable() -> Vec<Self> {
-        let mut kernels = vec![Self::Gemm];
-        if blocked::available() {
-            kernels.push(Self::Blocked);
-        }
-        kernels
-    }
 }
 
 /// Input channels from which [`ConvMethod::Shifted`] beats im2col (below, each tap's GEMM is
@@ -331,7 +295,7 @@ pub struct Plan {
     pub inputs: Vec<usize>,
     /// The output slot (`Nchw`).
     pub output: usize,
-    /// The kernel of its pointwise and shifted convolutions.
+    /// The kernel of its pointwise, shifted and direct convolutions.
     pub conv_kernel: ConvKernel,
     /// The first step of the head: the fully connected part, from the first patch or fully
     /// connected layer on (`steps.len()` when there is none). When a batch is split between
@@ -370,7 +334,7 @@ impl Plan {
 /// If `kernel` is one this CPU cannot run.
 pub fn compile(program: &Program, params: &Params, kernel: ConvKernel) -> Plan {
     assert!(
-        kernel != ConvKernel::Blocked || blocked::available(),
+        ConvKernel::runnable().contains(&kernel),
         "the register-blocked kernel needs AVX-512"
     );
     let mut c = Compiler {

@@ -13,8 +13,9 @@
 //!   overhead: each output row is a sum of shifted input rows, and a following 2×2 max pooling
 //!   is done on the rows before they are written.
 //!
-//! Where the CPU has AVX-512, pointwise and shifted convolutions run on [`blocked`] instead: all
-//! taps of a register block summed in registers, no per-tap GEMM.
+//! Where the CPU has AVX-512, pointwise, shifted and direct convolutions run on [`blocked`]
+//! instead ([`ConvKernel::Blocked`]): all taps of a register block summed in registers, no
+//! per-tap GEMM.
 //!
 //! Bias, the fused sum and ReLU are applied to the tile while it is still in cache.
 
@@ -27,6 +28,44 @@ use std::cell::RefCell;
 
 use super::plan::{ConvMethod, ConvStep};
 use super::team::{Out, Part};
+
+/// Which kernel runs the pointwise, shifted and direct convolutions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvKernel {
+    /// The register-blocked AVX-512 kernel over packed weights (`conv::blocked`).
+    Blocked,
+    /// GEMMs from the `gemm` crate (AVX2+FMA, NEON, portable, and AVX-512), and the direct
+    /// convolution's portable loop.
+    Gemm,
+}
+
+impl ConvKernel {
+    /// The fastest this CPU runs.
+    pub fn best() -> Self {
+        if blocked::available() {
+            Self::Blocked
+        } else {
+            Self::Gemm
+        }
+    }
+
+    /// Its name in `bench` rows.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Blocked => "avx512-blocked",
+            Self::Gemm => "gemm",
+        }
+    }
+
+    /// Every kernel this CPU runs (the tests run each).
+    pub fn runnable() -> Vec<Self> {
+        let mut kernels = vec![Self::Gemm];
+        if blocked::available() {
+            kernels.push(Self::Blocked);
+        }
+        kernels
+    }
+}
 
 /// Widest tile, in output columns: `576 × 256` f32 of im2col is 590 KB, and wider tiles fell off
 /// the GEMM's fast regime on this machine's shapes (the crate blocks for the L3 it detects).
