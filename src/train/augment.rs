@@ -55,7 +55,7 @@ impl Default for Augment {
     /// Rotation ±180°: a hand can face any way in the image plane, and NYU's training poses
     /// cover few of them (DeepPrior++ rotates uniformly over the full circle). Shift σ 10 mm:
     /// about the error of the centres used at test time (refined centres; our detector lands
-    /// 22.7 mm from `PALM_3` on average), so the network does not rely on a perfect prior.
+    /// about 24 mm from `PALM_3` on average), so the network does not rely on a perfect prior.
     /// Scale σ 0.1: adult hands differ by about ±10% in size, and the test protocol switches
     /// between 300 and 250 mm cubes (a factor 0.83, within 2σ).
     fn default() -> Augment {

@@ -27,6 +27,7 @@ pub mod render;
 pub mod scene;
 pub mod sensor;
 pub mod skeleton;
+pub mod skin;
 mod source;
 
 use rand::{Rng, SeedableRng};
@@ -38,6 +39,10 @@ use crate::data::{DepthMap, Intrinsics, Joints};
 pub use pose::{Gesture, HandPose};
 pub use skeleton::{HandShape, LABEL_FOREARM, LABEL_HAND};
 pub use source::{SynthSource, parse_spec};
+
+/// Width of the skin's fillets where the hand's solids meet ([`skin`]): webs between the
+/// fingers' bases, soft tissue around the knuckles, thenar and wrist, up to 2 mm of it.
+pub const SKIN_BLEND_MM: f32 = 8.0;
 
 /// What to make.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,16 +56,20 @@ pub struct SynthOptions {
     /// Apply the sensor model (noise, quantization, dropouts); `false` gives the clean
     /// rendered depth (0 where no surface is within range).
     pub sensor: bool,
+    /// Width of the skin's fillets (mm, [`skin`]); 0 draws the hand as the plain union of
+    /// its solids, creased where they meet.
+    pub skin_blend_mm: f32,
 }
 
 impl Default for SynthOptions {
-    /// NYU's Kinect at 640×480 with the sensor model.
+    /// NYU's Kinect at 640×480 with the sensor model and the smooth skin.
     fn default() -> SynthOptions {
         SynthOptions {
             intrinsics: Intrinsics::NYU,
             width: 640,
             height: 480,
             sensor: true,
+            skin_blend_mm: SKIN_BLEND_MM,
         }
     }
 }
@@ -140,8 +149,10 @@ pub fn generate(seed: u64, index: u64, options: &SynthOptions) -> SynthFrame {
     let mut labels = vec![0u8; w * h];
     background.draw_wall(k, w, h, &mut z);
     render::rasterize(&background.solids, 0, k, w, h, &mut z, &mut labels);
-    render::rasterize(&hand.forearm, LABEL_FOREARM, k, w, h, &mut z, &mut labels);
-    render::rasterize(&hand.hand, LABEL_HAND, k, w, h, &mut z, &mut labels);
+    let parts: Vec<(render::Primitive, u8)> = (hand.forearm.iter().map(|&p| (p, LABEL_FOREARM)))
+        .chain(hand.hand.iter().map(|&p| (p, LABEL_HAND)))
+        .collect();
+    skin::draw(&parts, options.skin_blend_mm, k, w, h, &mut z, &mut labels);
 
     let mm = if options.sensor {
         sensor::apply(&mut rng, &z, &labels, k, w, h)

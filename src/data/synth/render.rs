@@ -209,14 +209,14 @@ impl Prepared {
     }
 }
 
-/// Where a primitive covers the image: a pixel rectangle, inclusive, clipped to the image.
-fn pixel_box(
-    prim: &Primitive,
+/// Where the camera-space box `(lo, hi)` covers the image: a pixel rectangle `(u0, u1, v0,
+/// v1)`, inclusive, clipped to the image.
+pub(super) fn pixel_box(
+    (lo, hi): (Vec3, Vec3),
     k: &Intrinsics,
     width: usize,
     height: usize,
 ) -> Option<(usize, usize, usize, usize)> {
-    let (lo, hi) = prim.bounds();
     // Primitives reaching behind the camera plane are not part of any scene we build.
     if lo.z <= 1.0 {
         return None;
@@ -253,7 +253,7 @@ pub fn rasterize(
     assert_eq!(zbuf.len(), width * height, "depth buffer size");
     assert_eq!(labels.len(), width * height, "label buffer size");
     for prim in prims {
-        let Some((u0, u1, v0, v1)) = pixel_box(prim, k, width, height) else {
+        let Some((u0, u1, v0, v1)) = pixel_box(prim.bounds(), k, width, height) else {
             continue;
         };
         let prepared = prim.prepare();
