@@ -403,10 +403,16 @@ mod tests {
         let frame = crate::data::synth::generate(77, 23, &options);
         let k = Intrinsics::NYU;
         let c = detect_hand(&frame.depth, &k, &DetectOptions::default()).unwrap();
-        let palm = frame.joints_xyz[crate::data::joints::PRIOR_JOINT];
-        // On this sequence the detector is 20 mm from the palm at the median and 81 mm at worst
-        // (frames 18 and 23: this one's hand points at the camera); the crop's cube is 300 mm.
-        assert!((c - palm).length() < 90.0, "{c} vs palm {palm}");
+        // This hand points at the camera, so the detection lands nearer its fingers than its
+        // palm (about 100 mm from PALM_3); what matters is that the crop it gives, a 300 mm
+        // cube, holds the whole hand.
+        for (i, j) in frame.joints_xyz.iter().enumerate() {
+            let off = (*j - c).abs().max_element();
+            assert!(
+                off < 150.0,
+                "joint {i} at {j} is {off} mm from the centre {c}"
+            );
+        }
     }
 
     #[test]

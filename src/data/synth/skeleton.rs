@@ -67,6 +67,17 @@ const CMC: [f32; 3] = [20.0, 16.0, -9.0];
 /// The palm centre (`PALM_3`): the centre of the palm body.
 const PALM_CENTRE: [f32; 3] = [0.0, 48.0, -2.0];
 
+/// The mean hand's factor on every width over the constants above, which alone give a hand
+/// breadth across the metacarpal heads of 75.6 mm, a woman's. Adult hand breadth (the widest
+/// palm, at the distal ends of the metacarpals) has a median of 85 mm in British men and 75 mm
+/// in women aged 19–65 (SD 5 and 4 mm; Pheasant & Haslegrave, *Bodyspace*, 3rd ed. 2006, as
+/// tabulated in City University of Hong Kong's online anthropometry, dimension 29): 1.05 puts
+/// the mean hand at 79 mm between the two, and with the global scale and the breadth factor
+/// hands span 64–93 mm, about both sexes' 5th to 95th percentiles (70–95 mm). Elbow to
+/// fingertip, about 185 mm of hand and 270 mm of forearm here, is the same source's 430 mm
+/// (women) to 475 mm (men) median.
+const MEAN_WIDTH: f32 = 1.05;
+
 /// Which label the rasterizer gives hand pixels.
 pub const LABEL_HAND: u8 = 1;
 /// Which label the rasterizer gives forearm pixels.
@@ -103,7 +114,8 @@ pub struct ThumbShape {
 pub struct HandShape {
     /// Global scale relative to the mean hand (0.9..1.1).
     pub scale: f32,
-    /// Extra factor on widths (radii and the palm's breadth), around 1.
+    /// Factor on widths (radii and the palm's breadth) over the constants, around
+    /// [`MEAN_WIDTH`].
     pub width: f32,
     /// Little, ring, middle, index (NYU F1..F4).
     pub fingers: [FingerShape; 4],
@@ -114,13 +126,13 @@ pub struct HandShape {
 impl HandShape {
     /// The mean adult right hand.
     pub fn mean() -> HandShape {
-        HandShape::build(1.0, 1.0, |_| 1.0)
+        HandShape::build(1.0, MEAN_WIDTH, |_| 1.0)
     }
 
     /// A random adult hand: global scale ±10 %, breadth ±6 %, each bone ±4 % (σ, clamped ±8 %).
     pub fn sample(rng: &mut impl Rng) -> HandShape {
         let scale = rng.random_range(0.9..1.1);
-        let width = rng.random_range(0.94..1.06);
+        let width = MEAN_WIDTH * rng.random_range(0.94..1.06);
         let jitter: Vec<f32> = (0..15)
             .map(|_| (1.0 + 0.04 * gauss(rng)).clamp(0.92, 1.08))
             .collect();
@@ -367,9 +379,33 @@ mod tests {
         assert!(j[12].y > j[32].y + 80.0);
         // The middle finger's straight chain is as long as its segments.
         let len = (j[12] - j[17]).length();
-        let want: f32 = FINGER_LENGTHS[2].iter().sum::<f32>() + 0.6 * FINGER_RADII[2][3];
+        let want: f32 = FINGER_LENGTHS[2].iter().sum::<f32>() + 0.6 * shape.fingers[2].radii[3];
         assert!((len - want).abs() < 1e-3, "{len} vs {want}");
         // PALM_1 ulnar (left of PALM_2 here), both below the palm centre.
         assert!(j[30].x < j[31].x && j[30].y < j[32].y - 40.0);
+    }
+
+    /// The mean hand's breadth across the metacarpal heads (the outer sides of the little and
+    /// index metacarpals' distal balls) is between the median woman's and man's.
+    #[test]
+    fn the_mean_hand_is_as_broad_as_an_adult_hand() {
+        let shape = HandShape::mean();
+        let at = HandPlacement {
+            rotation: Mat3::IDENTITY,
+            origin: Vec3::ZERO,
+            wrist_flex: 0.0,
+            wrist_dev: 0.0,
+        };
+        let h = pose_hand(&shape, &HandPose::rest(), &at);
+        let knuckle_ball = |mcp: Vec3| {
+            h.hand.iter().find_map(|p| match *p {
+                Primitive::RoundCone { b, rb, .. } if (b - mcp).length() < 1e-4 => Some((b, rb)),
+                _ => None,
+            })
+        };
+        let (little, rl) = knuckle_ball(shape.fingers[0].mcp).expect("the little metacarpal");
+        let (index, ri) = knuckle_ball(shape.fingers[3].mcp).expect("the index metacarpal");
+        let breadth = (index.x + ri) - (little.x - rl);
+        assert!((78.0..81.0).contains(&breadth), "{breadth} mm");
     }
 }
