@@ -328,6 +328,39 @@ fn the_train_command_writes_a_run_folder_and_refuses_to_overwrite_it() {
         .parse()
         .unwrap();
     assert!(val_mm > 0.0 && val_mm < 500.0, "{val_mm}");
+    // `curve` reads the log back: a row for the run, its two phases, and the plot.
+    let plot = root.join("curves.svg");
+    let o = hourhand(&["curve", &s(&out), "--plot", &s(&plot)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout).to_string();
+    let row = table.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.starts_with("run ") && row.contains("mse → max-out"),
+        "{table}"
+    );
+    let best = log
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap().parse::<f64>().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    assert!(row.contains(&format!("{best:.2} mm")), "{table}");
+    assert!(
+        std::fs::read_to_string(&plot)
+            .unwrap()
+            .contains("run (best")
+    );
+    let o = hourhand(&["curve", &s(&out), "--plot", &s(&plot)]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("already exists"),
+        "{}",
+        stderr(&o)
+    );
+    let o = hourhand(&["curve", &s(&root)]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("no log.csv"),
+        "{}",
+        stderr(&o)
+    );
     // The weights are what every command loads.
     let preds = root.join("preds.txt");
     let o = hourhand(&[

@@ -95,13 +95,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(path) = &args.plot {
-        if plot::ImageFormat::from_path(path).is_none() {
-            return Err(plot::PlotError::Extension { path: path.clone() }.into());
-        }
         // Refuse before the work, not after it.
-        if !args.force && path.exists() {
-            return Err(plot::PlotError::Exists { path: path.clone() }.into());
-        }
+        plot::check_target(path, args.force)?;
     }
     let format = Format {
         joints: args.joints,
@@ -162,7 +157,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         );
         let title = format!("Hand pose error against {gt_name} ({} frames)", gt.len());
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        plot::write(path, &title, &series, &names, args.force)?;
+        let figure = plot::Comparison {
+            title: &title,
+            series: &series,
+            joint_labels: &names,
+        };
+        plot::write(path, &figure, args.force)?;
         // Keep stdout pure JSON under --json.
         eprintln!("wrote {}", path.display());
     }

@@ -1,6 +1,7 @@
 //! Subcommands and the options they share.
 
 mod bench;
+mod curve;
 mod eval;
 mod export;
 mod infer;
@@ -51,6 +52,9 @@ enum Command {
     Synth(synth::SynthArgs),
     /// Train the network: MSE, smooth L1 or max-out smooth L1 phases, on the GPU or CPU.
     Train(train::TrainArgs),
+    /// Compare training runs: their log.csv as a table, and with --plot validation error and
+    /// training loss per epoch as an image.
+    Curve(curve::CurveArgs),
     /// The viewer: predictions over ground truth in 2D and 3D (what `hourhand` alone opens).
     View(view::ViewArgs),
 }
@@ -120,6 +124,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Record(args)) => record::run(args),
         Some(Command::Synth(args)) => synth::run(args),
         Some(Command::Train(args)) => train::run(args),
+        Some(Command::Curve(args)) => curve::run(args),
         Some(Command::View(args)) => view::run_view(args),
         // The viewer is the main job: on the bundled sample with the bundled weights.
         None => match Cli::parse_from(["hourhand", "view"]).command {
