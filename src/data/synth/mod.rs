@@ -11,8 +11,8 @@
 //! 2. [`pose`]: finger and thumb angles within anatomical limits, half random with
 //!    inter-finger correlation, half perturbed canonical gestures.
 //! 3. [`scene`]: the global pose (palm or back to the camera, rolled and tilted, 550–1100 mm
-//!    away, anywhere in the image) and a background (a tilted wall, sometimes a torso and
-//!    clutter, all at least 250 mm behind the hand).
+//!    away, anywhere in the image) and a background (a tilted wall or nothing in range,
+//!    sometimes a torso, a table and clutter, all at least 250 mm behind the hand).
 //! 4. [`render`]: z-buffer rasterization, each solid over its own projected bounding box with
 //!    the exact ray–solid depth per pixel.
 //! 5. [`sensor`]: a Kinect-like sensor (projector shadows, dropouts at edges, holes, noise,
@@ -147,7 +147,7 @@ pub fn generate(seed: u64, index: u64, options: &SynthOptions) -> SynthFrame {
 
     let mut z = vec![f32::INFINITY; w * h];
     let mut labels = vec![0u8; w * h];
-    background.draw_wall(k, w, h, &mut z);
+    background.draw_planes(k, w, h, &mut z);
     render::rasterize(&background.solids, 0, k, w, h, &mut z, &mut labels);
     let parts: Vec<(render::Primitive, u8)> = (hand.forearm.iter().map(|&p| (p, LABEL_FOREARM)))
         .chain(hand.hand.iter().map(|&p| (p, LABEL_HAND)))

@@ -5,8 +5,9 @@
 //! hand (neighbouring fingers deviate from it together, as the shared tendons and the habits
 //! of real hands make them), and the fingers spread less the more the knuckles bend.
 //! Gestures are the classic hand shapes (open, fist, point, pinch, OK, victory, thumbs up,
-//! claw …) with every angle jittered by ≈ 10°, so both natural and varied poses appear. The
-//! DIP follows the PIP at about two thirds of its flexion, with noise.
+//! claw, counting one to five, a power grasp …) with every angle jittered by ≈ 10°, so both
+//! natural and varied poses appear. The DIP follows the PIP at about two thirds of its
+//! flexion, with noise.
 
 use rand::Rng;
 
@@ -96,11 +97,16 @@ pub enum Gesture {
     Horns,
     /// Fingers straight, bent at the knuckles (a flat grasp).
     Flat,
+    /// Four fingers extended and spread, the thumb folded across the palm (counting four).
+    Four,
+    /// Every finger curled round a cylinder about 40 mm across, the thumb opposed to them (a
+    /// power grasp: a cup, a bottle, a handle).
+    Grasp,
 }
 
 impl Gesture {
     /// Every gesture.
-    pub const ALL: [Gesture; 13] = [
+    pub const ALL: [Gesture; 15] = [
         Gesture::Open,
         Gesture::Relaxed,
         Gesture::Fist,
@@ -114,6 +120,8 @@ impl Gesture {
         Gesture::Call,
         Gesture::Horns,
         Gesture::Flat,
+        Gesture::Four,
+        Gesture::Grasp,
     ];
 
     /// `(mcp, pip)` per finger (little..index), spread (−0.2..1) and thumb
@@ -148,6 +156,8 @@ impl Gesture {
             Gesture::Call => ([OUT, IN, IN, IN], 0.8, [-15.0, 5.0, 0.0, 0.0]),
             Gesture::Horns => ([OUT, IN, IN, OUT], 0.6, TUCKED),
             Gesture::Flat => ([(75.0, 5.0); 4], 0.1, [10.0, 40.0, 5.0, 5.0]),
+            Gesture::Four => ([OUT; 4], 0.7, [45.0, 15.0, 45.0, 35.0]),
+            Gesture::Grasp => ([(50.0, 70.0); 4], 0.1, [30.0, 45.0, 20.0, 20.0]),
         }
     }
 }

@@ -14,10 +14,13 @@
 //!
 //! # Background
 //!
-//! A wall 1500–2500 mm away (on the optical axis), tilted up to ±30° about each image axis;
-//! half the frames a torso (an ellipsoid) at least 250 mm behind the hand's farthest joint, off
-//! to one side and below; a fifth of the frames one to three clutter solids, also at least
-//! 250 mm behind the hand, so the hand (with its forearm) is always the closest object.
+//! What real recordings have behind a hand: in 85 % of the frames a wall 1500–2500 mm away (on
+//! the optical axis), tilted up to ±30° about each image axis, and otherwise nothing within the
+//! sensor's range; half the frames a torso (an ellipsoid) off to one side and below; a quarter
+//! a table top below the hand (a horizontal slab with a front edge, 600–1500 mm deep, where the
+//! camera looks down on it); a fifth one to three clutter solids. Everything is at least 250 mm
+//! behind the hand's farthest joint, so the hand (with its forearm) is always the closest
+//! object.
 
 use glam::{Mat3, Vec3};
 use rand::Rng;
@@ -115,13 +118,37 @@ pub fn place_hand(
     pose_hand(shape, pose, &at)
 }
 
+/// A plane behind everything else.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Wall {
+    /// Unit normal, pointing away from the camera.
+    pub normal: Vec3,
+    /// Distance along the optical axis (mm).
+    pub distance: f32,
+}
+
+/// A table top: the horizontal plane `y = top` from its front edge at depth `near` to `far`,
+/// with a front face `THICKNESS_MM` thick.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Table {
+    /// Height of the top in camera space (mm, negative: below the camera).
+    pub top: f32,
+    /// Depth of the front edge (mm).
+    pub near: f32,
+    /// Depth of the back edge (mm).
+    pub far: f32,
+}
+
+/// The table top's thickness, seen at its front edge (mm).
+const THICKNESS_MM: f32 = 40.0;
+
 /// Everything behind the hand.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Background {
-    /// Unit normal of the wall, pointing away from the camera.
-    pub wall_normal: Vec3,
-    /// The wall's distance along the optical axis (mm).
-    pub wall_distance: f32,
+    /// The wall, if one is within range.
+    pub wall: Option<Wall>,
+    /// A table below the hand.
+    pub table: Option<Table>,
     /// Torso and clutter solids.
     pub solids: Vec<Primitive>,
 }
@@ -135,30 +162,41 @@ impl Background {
         hand_far: f32,
         options: &SynthOptions,
     ) -> Background {
-        let (tx, ty) = (
-            rng.random_range(-30.0f32..30.0),
-            rng.random_range(-30.0f32..30.0),
-        );
-        let wall_normal = Mat3::from_rotation_x(tx.to_radians())
-            * Mat3::from_rotation_y(ty.to_radians())
-            * Vec3::Z;
         let behind = hand_far + 250.0;
-        let mut wall_distance = rng.random_range(1500.0..2500.0);
-        // A tilted wall comes nearer towards one side of the image; its nearest visible point
-        // is at a corner (depth along a line of pixels is monotone), so push it back until
-        // that corner is behind the hand too.
-        let k = &options.intrinsics;
-        let (w, h) = (options.width as f32 - 1.0, options.height as f32 - 1.0);
-        let nearest = [(0.0, 0.0), (w, 0.0), (0.0, h), (w, h)]
-            .into_iter()
-            .map(|(u, v)| {
-                let d = k.uvd_to_xyz(Vec3::new(u, v, 1.0));
-                wall_distance * wall_normal.z / wall_normal.dot(d)
-            })
-            .fold(f32::MAX, f32::min);
-        if nearest < behind {
-            wall_distance *= behind / nearest;
-        }
+        let wall = rng.random_bool(0.85).then(|| {
+            let (tx, ty) = (
+                rng.random_range(-30.0f32..30.0),
+                rng.random_range(-30.0f32..30.0),
+            );
+            let normal = Mat3::from_rotation_x(tx.to_radians())
+                * Mat3::from_rotation_y(ty.to_radians())
+                * Vec3::Z;
+            let mut distance = rng.random_range(1500.0..2500.0);
+            // A tilted wall comes nearer towards one side of the image; its nearest visible
+            // point is at a corner (depth along a line of pixels is monotone), so push it back
+            // until that corner is behind the hand too.
+            let k = &options.intrinsics;
+            let (w, h) = (options.width as f32 - 1.0, options.height as f32 - 1.0);
+            let nearest = [(0.0, 0.0), (w, 0.0), (0.0, h), (w, h)]
+                .into_iter()
+                .map(|(u, v)| {
+                    let d = k.uvd_to_xyz(Vec3::new(u, v, 1.0));
+                    distance * normal.z / normal.dot(d)
+                })
+                .fold(f32::MAX, f32::min);
+            if nearest < behind {
+                distance *= behind / nearest;
+            }
+            Wall { normal, distance }
+        });
+        let table = rng.random_bool(0.25).then(|| {
+            let near = behind + rng.random_range(0.0..300.0);
+            Table {
+                top: palm.y - rng.random_range(120.0..350.0),
+                near,
+                far: near + rng.random_range(600.0..1500.0),
+            }
+        });
         let mut solids = Vec::new();
         if rng.random_bool(0.5) {
             let radii = Vec3::new(
@@ -217,35 +255,129 @@ impl Background {
             }
         }
         Background {
-            wall_normal,
-            wall_distance,
+            wall,
+            table,
             solids,
         }
     }
 
-    /// Fills `zbuf` with the wall (∞ where the ray does not meet it).
-    pub fn draw_wall(
+    /// Fills `zbuf` with the wall and the table (∞ where a ray meets neither); the solids are
+    /// rasterized after.
+    pub fn draw_planes(
         &self,
         k: &crate::data::Intrinsics,
         width: usize,
         height: usize,
         zbuf: &mut [f32],
     ) {
-        let n = self.wall_normal.as_dvec3();
-        // The wall passes through (0, 0, distance): n·p = distance·n.z; a ray t·d with d.z = 1
-        // meets it at z = t.
-        let rhs = self.wall_distance as f64 * n.z;
         for v in 0..height {
             let y = (k.cy - v as f64) / k.fy;
             for u in 0..width {
                 let x = (u as f64 - k.cx) / k.fx;
-                let nd = n.x * x + n.y * y + n.z;
-                zbuf[v * width + u] = if nd > 1e-9 {
-                    (rhs / nd) as f32
-                } else {
-                    f32::INFINITY
-                };
+                // The ray through the pixel is z·(x, y, 1).
+                let mut z = f64::INFINITY;
+                if let Some(wall) = &self.wall {
+                    // The wall passes through (0, 0, distance): n·p = distance·n.z.
+                    let n = wall.normal.as_dvec3();
+                    let nd = n.x * x + n.y * y + n.z;
+                    if nd > 1e-9 {
+                        z = wall.distance as f64 * n.z / nd;
+                    }
+                }
+                if let Some(t) = &self.table {
+                    let (top, near, far) = (t.top as f64, t.near as f64, t.far as f64);
+                    // The top, where the ray comes down onto it; the front face below the edge.
+                    if top < 0.0 && y < 0.0 {
+                        let on_top = top / y;
+                        if (near..=far).contains(&on_top) {
+                            z = z.min(on_top);
+                        }
+                    }
+                    let at_edge = near * y;
+                    if (top - THICKNESS_MM as f64..=top).contains(&at_edge) {
+                        z = z.min(near);
+                    }
+                }
+                zbuf[v * width + u] = z as f32;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Intrinsics;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// How often each background part occurs, and that every one stays 250 mm behind the hand.
+    #[test]
+    fn backgrounds_vary_and_stay_behind_the_hand() {
+        let options = SynthOptions::default();
+        let (w, h) = (options.width, options.height);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (mut walls, mut tables) = (0, 0);
+        let n = 400;
+        for i in 0..n {
+            let palm = Vec3::new(-100.0 + i as f32, 50.0 - i as f32 * 0.5, 800.0);
+            let far = 880.0;
+            let b = Background::sample(&mut rng, palm, far, &options);
+            walls += b.wall.is_some() as usize;
+            tables += b.table.is_some() as usize;
+            if i % 20 == 0 {
+                let mut z = vec![0.0; w * h];
+                b.draw_planes(&options.intrinsics, w, h, &mut z);
+                assert!(z.iter().all(|&d| d >= far + 250.0 - 1e-2), "frame {i}");
+            }
+        }
+        let (walls, tables) = (walls as f64 / n as f64, tables as f64 / n as f64);
+        assert!((0.78..0.92).contains(&walls), "walls in {walls} of frames");
+        assert!(
+            (0.18..0.32).contains(&tables),
+            "tables in {tables} of frames"
+        );
+    }
+
+    /// A table alone: its top where a ray comes down onto it between the edges, its front face
+    /// below the front edge, nothing above the horizon.
+    #[test]
+    fn a_table_is_a_top_and_a_front_face() {
+        let k = Intrinsics::NYU;
+        let (w, h) = (640, 480);
+        let table = Table {
+            top: -300.0,
+            near: 1200.0,
+            far: 2000.0,
+        };
+        let b = Background {
+            wall: None,
+            table: Some(table),
+            solids: Vec::new(),
+        };
+        let mut z = vec![0.0; w * h];
+        b.draw_planes(&k, w, h, &mut z);
+        for v in 0..h {
+            let y = (k.cy - v as f64) / k.fy;
+            let d = z[v * w + 320];
+            if y >= 0.0 {
+                assert_eq!(d, f32::INFINITY, "row {v} above the horizon");
+                continue;
+            }
+            let on_top = -300.0 / y;
+            let want = if (1200.0..=2000.0).contains(&on_top) {
+                on_top as f32
+            } else if (-340.0..=-300.0).contains(&(1200.0 * y)) {
+                1200.0
+            } else {
+                f32::INFINITY
+            };
+            assert!(
+                (d - want).abs() < 1e-2 || d == want,
+                "row {v}: {d} vs {want}"
+            );
+        }
+        // The front face shows: rows just below the edge's row are at the edge's depth.
+        assert!(z.iter().filter(|&&d| d == 1200.0).count() > 640 * 10);
     }
 }
