@@ -8,7 +8,7 @@ pub fn concat(parts: &[(&[f32], usize)], batch: usize) -> Vec<f32> {
     y
 }
 
-/// [`concat`] into `y` (`batch × Σ len`).
+/// [`concat()`] into `y` (`batch × Σ len`).
 pub fn concat_into(parts: &[(&[f32], usize)], y: &mut [f32]) {
     let total: usize = parts.iter().map(|(_, len)| len).sum();
     for (n, dst) in y.chunks_mut(total).enumerate() {

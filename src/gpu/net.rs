@@ -41,7 +41,7 @@ pub struct GpuNet {
 
 impl GpuNet {
     /// Uploads `params` and compiles the kernels `program` uses. The program must be in
-    /// inference form (see [`crate::net::lower`]).
+    /// inference form (see [`crate::net::lower()`]).
     pub fn new(ctx: GpuContext, program: Program, params: &Params) -> Result<Self, GpuError> {
         ctx.check_kernels()?;
         let mut stats = AllocStats::default();

@@ -2,7 +2,7 @@
 //!
 //! [`Program::lrhn`] writes the architecture once, in its *training form* (convolution, batch
 //! norm and ReLU as separate ops, batch-norm statistics as parameters). Both backends execute
-//! programs; for inference the program is first lowered by [`crate::net::lower`], which folds
+//! programs; for inference the program is first lowered by [`crate::net::lower()`], which folds
 //! batch norm into the preceding convolution and fuses ReLU into the op before it.
 //!
 //! Tensors are per sample: every activation has a [`Shape`] `C×H×W` and the batch is implicit

@@ -114,8 +114,8 @@ pub struct ThumbShape {
 pub struct HandShape {
     /// Global scale relative to the mean hand (0.9..1.1).
     pub scale: f32,
-    /// Factor on widths (radii and the palm's breadth) over the constants, around
-    /// [`MEAN_WIDTH`].
+    /// Factor on widths (radii and the palm's breadth) over the constants, around 1.05 (the
+    /// mean hand's, from anthropometry).
     pub width: f32,
     /// Little, ring, middle, index (NYU F1..F4).
     pub fingers: [FingerShape; 4],

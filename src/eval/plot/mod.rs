@@ -61,7 +61,7 @@ pub enum PlotError {
     },
 }
 
-/// The image types [`write`] produces.
+/// The image types [`write()`] produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageFormat {
     /// Scalable vector graphics: text stays text.
@@ -113,11 +113,11 @@ fn register_fonts() -> Result<(), String> {
 pub(crate) type DrawResult<DB> =
     Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
-/// A picture [`write`] can draw on any backend.
+/// A picture [`write()`] can draw on any backend.
 pub trait Figure {
     /// Its size in pixels.
     fn size(&self) -> (u32, u32);
-    /// Whether there is nothing to draw (then [`write`] refuses with [`PlotError::NoSeries`]).
+    /// Whether there is nothing to draw (then [`write()`] refuses with [`PlotError::NoSeries`]).
     fn is_empty(&self) -> bool;
     /// Draws it on `root`, which is white and `size()` large.
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;

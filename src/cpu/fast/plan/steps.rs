@@ -1,0 +1,247 @@
+//! The steps a [`Plan`](super::Plan) runs: convolutions and fully connected layers with their
+//! weights in the form their kernels read, and the memory-bound steps between them.
+
+use super::super::conv::blocked::Packed;
+use crate::net::Shape;
+
+/// How a convolution is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvMethod {
+    /// 1×1, stride 1, no padding: one GEMM over the input as it is.
+    Pointwise,
+    /// Stride 1 with enough input channels: one GEMM per tap over the zero-padded input
+    /// ([`Step::Pad`]), each reading it shifted by the tap's offset, so nothing is unfolded.
+    /// Weights are `k·k × cout × cin` (tap-major).
+    Shifted,
+    /// Anything else (strides, few channels): im2col of each tile, then one GEMM.
+    /// Weights are `cout × cin·k·k`.
+    Im2col,
+    /// Stride 1 with few input taps (the 1-channel stem): each output row a sum of shifted rows
+    /// of the zero-padded input, with a following 2×2 max pooling fused. Weights are
+    /// `cout × cin·k·k`.
+    Direct,
+}
+
+/// A convolution's geometry and weights (batch norm folded).
+#[derive(Debug, Clone)]
+pub struct ConvStep {
+    /// How it is computed.
+    pub method: ConvMethod,
+    /// Input slot (`Cnhw`; zero-padded by `pad` on every side for [`ConvMethod::Shifted`]).
+    pub input: usize,
+    /// Output slot (`Cnhw`).
+    pub output: usize,
+    /// A slot added to the result before ReLU: the other operand of a fused sum.
+    pub accumulate: Option<usize>,
+    /// Input shape.
+    pub from: Shape,
+    /// Output shape.
+    pub to: Shape,
+    /// Kernel side.
+    pub kernel: usize,
+    /// Stride.
+    pub stride: usize,
+    /// Zero padding on each side.
+    pub pad: usize,
+    /// ReLU after bias (and the fused sum).
+    pub relu: bool,
+    /// A 2×2, stride-2 max pooling fused after the ReLU ([`ConvMethod::Direct`] and
+    /// [`ConvMethod::Pointwise`]): the output slot holds the pooled tensor.
+    pub pool: bool,
+    /// The weights, in the order `method` reads them.
+    pub weight: Vec<f32>,
+    /// The weights packed for the register-blocked kernel, where the plan uses it
+    /// ([`ConvKernel::Blocked`](crate::cpu::fast::conv::ConvKernel::Blocked): pointwise, shifted and direct convolutions).
+    pub packed: Option<Packed>,
+    /// `cout`.
+    pub bias: Vec<f32>,
+}
+
+impl ConvStep {
+    /// The shape of what the step writes (pooled when a pooling is fused).
+    pub fn output_shape(&self) -> Shape {
+        if self.pool {
+            Shape::new(self.to.c, self.to.h / 2, self.to.w / 2)
+        } else {
+            self.to
+        }
+    }
+}
+
+/// A fully connected layer: `y = relu?(W·x + b)` per sample.
+#[derive(Debug, Clone)]
+pub struct LinearStep {
+    /// Input slot (`Nchw`).
+    pub input: usize,
+    /// Output slot (`Nchw`).
+    pub output: usize,
+    /// Input features.
+    pub inputs: usize,
+    /// Output features.
+    pub outputs: usize,
+    /// ReLU after bias.
+    pub relu: bool,
+    /// `outputs × inputs`, row-major (PyTorch's layout).
+    pub weight: Vec<f32>,
+    /// `outputs`.
+    pub bias: Vec<f32>,
+}
+
+/// One step of a compiled program.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Convolution (+ bias, + fused sum, + ReLU).
+    Conv(ConvStep),
+    /// Fully connected layer (+ bias, + ReLU).
+    Linear(LinearStep),
+    /// `y = relu?(x·scale[c] + shift[c])`, in the input's layout.
+    Affine {
+        /// Input slot.
+        input: usize,
+        /// Output slot (same layout as the input).
+        output: usize,
+        /// Per-channel scale.
+        scale: Vec<f32>,
+        /// Per-channel shift.
+        shift: Vec<f32>,
+        /// ReLU after the map.
+        relu: bool,
+    },
+    /// Max pooling, plane by plane (either layout).
+    MaxPool {
+        /// Input slot.
+        input: usize,
+        /// Output slot.
+        output: usize,
+        /// Window side.
+        kernel: usize,
+        /// Stride.
+        stride: usize,
+    },
+    /// Nearest-neighbour upsampling, plane by plane.
+    Upsample {
+        /// Input slot.
+        input: usize,
+        /// Output slot.
+        output: usize,
+        /// Scale factor.
+        factor: usize,
+    },
+    /// `y = a + upsample(b, factor)` (factor 1: a plain sum); `a` and `b` in the same layout.
+    Add {
+        /// Full-size operand.
+        a: usize,
+        /// Operand upsampled by `factor` first.
+        b: usize,
+        /// Output slot.
+        output: usize,
+        /// Upsampling factor of `b` (1 for none).
+        factor: usize,
+    },
+    /// The window `[y, y+h) × [x, x+w)` of every channel, from `Cnhw` to `Nchw`.
+    Patch {
+        /// Input slot (`Cnhw`).
+        input: usize,
+        /// Output slot (`Nchw`).
+        output: usize,
+        /// Top row.
+        y: usize,
+        /// Left column.
+        x: usize,
+    },
+    /// Per-sample concatenation of `Nchw` tensors.
+    Concat {
+        /// Input slots.
+        inputs: Vec<usize>,
+        /// Output slot.
+        output: usize,
+    },
+    /// The same `Cnhw` tensor with `pad` zeros around every plane.
+    Pad {
+        /// Input slot.
+        input: usize,
+        /// Output slot (`C×(H+2·pad)×(W+2·pad)`).
+        output: usize,
+        /// Zeros on each side.
+        pad: usize,
+    },
+    /// The same tensor in the other layout.
+    Relayout {
+        /// Input slot.
+        input: usize,
+        /// Output slot.
+        output: usize,
+    },
+}
+
+impl Step {
+    /// Slots this step reads.
+    pub fn reads(&self) -> Vec<usize> {
+        match self {
+            Step::Conv(c) => std::iter::once(c.input).chain(c.accumulate).collect(),
+            Step::Linear(l) => vec![l.input],
+            Step::Add { a, b, .. } => vec![*a, *b],
+            Step::Concat { inputs, .. } => inputs.clone(),
+            Step::Affine { input, .. }
+            | Step::MaxPool { input, .. }
+            | Step::Upsample { input, .. }
+            | Step::Patch { input, .. }
+            | Step::Pad { input, .. }
+            | Step::Relayout { input, .. } => vec![*input],
+        }
+    }
+
+    /// The slot this step writes.
+    pub fn writes(&self) -> usize {
+        match self {
+            Step::Conv(c) => c.output,
+            Step::Linear(l) => l.output,
+            Step::Affine { output, .. }
+            | Step::MaxPool { output, .. }
+            | Step::Upsample { output, .. }
+            | Step::Add { output, .. }
+            | Step::Patch { output, .. }
+            | Step::Concat { output, .. }
+            | Step::Pad { output, .. }
+            | Step::Relayout { output, .. } => *output,
+        }
+    }
+
+    /// Floating-point operations of the step at `batch` (multiply-adds count two).
+    pub fn flops(&self, batch: usize) -> u64 {
+        let flops = match self {
+            Step::Conv(c) => 2 * c.to.len() * c.from.c * c.kernel * c.kernel,
+            Step::Linear(l) => 2 * l.inputs * l.outputs,
+            _ => 0,
+        };
+        (flops * batch) as u64
+    }
+
+    /// Short name of the kernel, for per-layer tables.
+    pub fn kernel(&self) -> &'static str {
+        match self {
+            Step::Conv(c) => match (c.method, c.accumulate.is_some()) {
+                (ConvMethod::Pointwise, false) if c.pool => "conv1x1+pool",
+                (ConvMethod::Pointwise, true) if c.pool => "conv1x1+add+pool",
+                (ConvMethod::Pointwise, false) => "conv1x1",
+                (ConvMethod::Pointwise, true) => "conv1x1+add",
+                (ConvMethod::Shifted, false) => "conv_shifted",
+                (ConvMethod::Shifted, true) => "conv_shifted+add",
+                (ConvMethod::Im2col, false) => "conv_im2col",
+                (ConvMethod::Im2col, true) => "conv_im2col+add",
+                (ConvMethod::Direct, _) if c.pool => "conv_direct+pool",
+                (ConvMethod::Direct, _) => "conv_direct",
+            },
+            Step::Linear(_) => "linear",
+            Step::Affine { .. } => "affine",
+            Step::MaxPool { .. } => "max_pool",
+            Step::Upsample { .. } => "upsample",
+            Step::Add { factor: 1, .. } => "add",
+            Step::Add { .. } => "add_upsampled",
+            Step::Patch { .. } => "patch",
+            Step::Concat { .. } => "concat",
+            Step::Pad { .. } => "pad",
+            Step::Relayout { .. } => "relayout",
+        }
+    }
+}
