@@ -215,7 +215,12 @@ fn every_kernel_with(
     for (_, step) in &fast.plan().steps {
         if let Step::Conv(c) = step {
             let blocked = kernel == ConvKernel::Blocked && c.method != ConvMethod::Im2col;
-            assert_eq!(c.packed.is_some(), blocked, "{kernel:?} {:?}", c.method);
+            assert_eq!(
+                c.weights.packed().is_some(),
+                blocked,
+                "{kernel:?} {:?}",
+                c.method
+            );
         }
     }
 

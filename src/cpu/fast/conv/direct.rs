@@ -9,7 +9,7 @@
 //! being offsets into the padded input); elsewhere by a portable loop.
 
 use super::blocked::{self, Epilogue};
-use crate::cpu::fast::plan::ConvStep;
+use crate::cpu::fast::plan::{ConvStep, ConvWeights};
 use crate::cpu::fast::team::{Out, Part};
 
 /// Output channels computed together: the blocked kernel's register block, since its calls
@@ -51,11 +51,11 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
             // rows[(r·m + o)·W ..]: output row oy + r of channel o0 + o.
             for r in 0..pair {
                 let out = &mut rows[r * m * to.w..][..m * to.w];
-                match &step.packed {
+                match &step.weights {
                     // SAFETY: the plan packs only where the kernel runs; channel c's taps read
                     // x[c·B·Hp·Wp + b·Hp·Wp + (oy + r + ky)·Wp + kx + j] for j < W, inside the
                     // padded plane; `out` is m × W.
-                    Some(packed) => unsafe {
+                    ConvWeights::Packed(packed) => unsafe {
                         blocked::conv(
                             packed,
                             (o0, m),
@@ -72,7 +72,9 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
                             },
                         )
                     },
-                    None => rows_of(step, x, &offs, (o0, m), (oy + r) * wp, out),
+                    ConvWeights::Plain(weight) => {
+                        rows_of(step, weight, x, &offs, (o0, m), (oy + r) * wp, out)
+                    }
                 }
             }
             for o in 0..m {
@@ -109,6 +111,7 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
 /// (`m × W`), bias included, before ReLU: the portable loop.
 fn rows_of(
     step: &ConvStep,
+    weight: &[f32],
     x: &[f32],
     offs: &[usize],
     (o0, m): (usize, usize),
@@ -117,7 +120,7 @@ fn rows_of(
 ) {
     let w = step.to.w;
     let taps = offs.len();
-    let weights = &step.weight[o0 * taps..(o0 + m) * taps];
+    let weights = &weight[o0 * taps..(o0 + m) * taps];
     for o in 0..m {
         let out = &mut rows[o * w..(o + 1) * w];
         out.fill(step.bias[o0 + o]);

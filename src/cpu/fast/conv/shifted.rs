@@ -4,7 +4,7 @@
 
 use super::blocked::{self, Epilogue, MR, NR};
 use super::{SCRATCH, row_blocks, tiling};
-use crate::cpu::fast::plan::ConvStep;
+use crate::cpu::fast::plan::{ConvStep, ConvWeights};
 use crate::cpu::fast::team::{Out, Part};
 use crate::cpu::sgemm::{Threads, sgemm};
 
@@ -25,7 +25,7 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
     let span = end - first;
     let work = 2 * cout * cin * k * k * span;
     let threads = part.sharers(work);
-    let (align, granule) = if step.packed.is_some() {
+    let (align, granule) = if step.weights.packed().is_some() {
         (NR, MR)
     } else {
         (16, 1)
@@ -43,8 +43,8 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
         let m = rows.min(cout - o0);
         SCRATCH.with_borrow_mut(|out| {
             out.resize(m * width, 0.0);
-            match &step.packed {
-                Some(packed) => {
+            match &step.weights {
+                ConvWeights::Packed(packed) => {
                     let none = Epilogue {
                         bias: None,
                         add: None,
@@ -66,7 +66,7 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
                         )
                     }
                 }
-                None => {
+                ConvWeights::Plain(weight) => {
                     for (tap, &shift) in offsets.iter().enumerate() {
                         // SAFETY: lhs is rows o0..o0+m of this tap's cout × cin matrix;
                         // rhs is cin rows of `width` padded positions starting at
@@ -76,7 +76,7 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
                             sgemm(
                                 (m, cin, width),
                                 1.0,
-                                step.weight.as_ptr().add((tap * cout + o0) * cin),
+                                weight.as_ptr().add((tap * cout + o0) * cin),
                                 (cin as isize, 1),
                                 x.as_ptr().add(q0 - first + shift),
                                 (np as isize, 1),

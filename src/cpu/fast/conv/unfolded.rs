@@ -40,7 +40,11 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
             }
         }
     };
-    let granule = if step.packed.is_some() { MR } else { 1 };
+    let granule = if step.weights.packed().is_some() {
+        MR
+    } else {
+        1
+    };
     let (blocks, rows) = row_blocks(cout, tiles, threads, granule);
 
     for item in part.items(tiles * blocks, work) {
@@ -49,10 +53,11 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
         let width = tile.min(n - j0);
         let o0 = r * rows;
         let m = rows.min(cout - o0);
-        if let Some(packed) = &step.packed {
+        if let Some(packed) = step.weights.packed() {
             pointwise_blocked(step, packed, (o0, m), (j0, width, n), x, acc, y, &pooled);
             continue;
         }
+        let weight = step.weights.plain();
         if step.pool {
             SCRATCH.with_borrow_mut(|out| {
                 out.resize(m * width, 0.0);
@@ -73,7 +78,7 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
                     sgemm(
                         (m, taps, width),
                         1.0,
-                        step.weight.as_ptr().add(o0 * taps),
+                        weight.as_ptr().add(o0 * taps),
                         (taps as isize, 1),
                         x[j0..].as_ptr(),
                         (n as isize, 1),
@@ -108,7 +113,7 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
             sgemm(
                 (m, taps, width),
                 1.0,
-                step.weight.as_ptr().add(o0 * taps),
+                weight.as_ptr().add(o0 * taps),
                 (taps as isize, 1),
                 rhs,
                 (rhs_rs as isize, 1),

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::steps::{ConvMethod, ConvStep, LinearStep, Step};
+use super::steps::{ConvMethod, ConvStep, ConvWeights, LinearStep, Step};
 use super::{Layout, Plan, Slot};
 use crate::cpu::fast::conv::ConvKernel;
 use crate::cpu::fast::conv::blocked::Packed;
@@ -131,19 +131,20 @@ impl Compiler<'_> {
         }
     }
 
-    /// A convolution's weights packed for the register-blocked kernel, where the plan uses it:
-    /// pointwise, shifted (already tap-major) and direct (reordered) convolutions.
-    fn packed(&self, method: ConvMethod, weight: &[f32], conv: &Conv2d) -> Option<Packed> {
+    /// A convolution's weights in the form its kernel reads: packed for the register-blocked
+    /// kernel where the plan uses it (pointwise, shifted (already tap-major) and direct
+    /// (reordered) convolutions), else as they are.
+    fn weights(&self, method: ConvMethod, weight: Vec<f32>, conv: &Conv2d) -> ConvWeights {
         let (taps, cout, cin) = (conv.kernel * conv.kernel, conv.cout, conv.cin);
         match (self.kernel, method) {
-            (ConvKernel::Gemm, _) | (_, ConvMethod::Im2col) => None,
-            (ConvKernel::Blocked, ConvMethod::Direct) => Some(Packed::new(
-                &tap_major(weight, cout, cin, conv.kernel),
+            (ConvKernel::Gemm, _) | (_, ConvMethod::Im2col) => ConvWeights::Plain(weight),
+            (ConvKernel::Blocked, ConvMethod::Direct) => ConvWeights::Packed(Packed::new(
+                &tap_major(&weight, cout, cin, conv.kernel),
                 taps,
                 cout,
                 cin,
             )),
-            (ConvKernel::Blocked, _) => Some(Packed::new(weight, taps, cout, cin)),
+            (ConvKernel::Blocked, _) => ConvWeights::Packed(Packed::new(&weight, taps, cout, cin)),
         }
     }
 
@@ -193,8 +194,7 @@ impl Compiler<'_> {
                     pad: conv.pad,
                     relu: conv.relu,
                     pool: false,
-                    packed: self.packed(method, &weight, conv),
-                    weight,
+                    weights: self.weights(method, weight, conv),
                     bias: self.param(format!("{}.bias", conv.name)),
                 };
                 self.push(&conv.name, Step::Conv(step));

@@ -10,7 +10,7 @@ use super::conv::ConvKernel;
 use crate::net::Shape;
 
 pub use compile::compile;
-pub use steps::{ConvMethod, ConvStep, LinearStep, Step};
+pub use steps::{ConvMethod, ConvStep, ConvWeights, LinearStep, Step};
 
 /// How a batch of one tensor lies in memory.
 ///

@@ -48,13 +48,44 @@ pub struct ConvStep {
     /// A 2×2, stride-2 max pooling fused after the ReLU ([`ConvMethod::Direct`] and
     /// [`ConvMethod::Pointwise`]): the output slot holds the pooled tensor.
     pub pool: bool,
-    /// The weights, in the order `method` reads them.
-    pub weight: Vec<f32>,
-    /// The weights packed for the register-blocked kernel, where the plan uses it
-    /// ([`ConvKernel::Blocked`](crate::cpu::fast::conv::ConvKernel::Blocked): pointwise, shifted and direct convolutions).
-    pub packed: Option<Packed>,
+    /// The weights, in the one form the step's kernel reads.
+    pub weights: ConvWeights,
     /// `cout`.
     pub bias: Vec<f32>,
+}
+
+/// A convolution's weights (batch norm folded), kept once, in the form its kernel reads.
+#[derive(Debug, Clone)]
+pub enum ConvWeights {
+    /// For the `gemm` crate's and the portable paths: `cout × cin·k·k`, except tap-major
+    /// `k·k × cout × cin` for [`ConvMethod::Shifted`].
+    Plain(Vec<f32>),
+    /// Packed for the register-blocked kernel, where the plan uses it
+    /// ([`ConvKernel::Blocked`](crate::cpu::fast::conv::ConvKernel::Blocked): pointwise,
+    /// shifted and direct convolutions).
+    Packed(Packed),
+}
+
+impl ConvWeights {
+    /// The packed weights, if these are.
+    pub fn packed(&self) -> Option<&Packed> {
+        match self {
+            ConvWeights::Packed(p) => Some(p),
+            ConvWeights::Plain(_) => None,
+        }
+    }
+
+    /// The plain weights.
+    ///
+    /// # Panics
+    /// If they are packed: a path that reads plain weights was given a step the plan packed
+    /// for the blocked kernel, which the paths check first.
+    pub fn plain(&self) -> &[f32] {
+        match self {
+            ConvWeights::Plain(w) => w,
+            ConvWeights::Packed(_) => panic!("packed weights read as plain ones"),
+        }
+    }
 }
 
 impl ConvStep {
