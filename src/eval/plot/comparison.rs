@@ -5,7 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{DrawResult, FONT, Figure, PALETTE};
+use super::{DrawResult, FONT, Figure, PALETTE, draw_legend};
 use crate::eval::metrics::{Report, SUCCESS_MAX_MM};
 
 /// One method to plot.
@@ -92,14 +92,7 @@ fn success_chart<DB: DrawingBackend>(
             .label(format!("{} (mean {:.2} mm)", s.label, s.report.mean))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], colour.stroke_width(3)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .margin(15)
-        .label_font((FONT, 18))
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK.mix(0.5))
-        .draw()
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
 }
 
 fn joint_chart<DB: DrawingBackend>(
@@ -175,12 +168,5 @@ fn joint_chart<DB: DrawingBackend>(
             .label(s.label)
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], colour.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .margin(15)
-        .label_font((FONT, 18))
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK.mix(0.5))
-        .draw()
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
 }

@@ -5,7 +5,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{DrawResult, FONT, Figure, PALETTE};
+use super::{DrawResult, FONT, Figure, PALETTE, draw_legend};
 use crate::train::log::EpochRecord;
 
 /// One training run to plot.
@@ -106,14 +106,7 @@ fn validation_chart<DB: DrawingBackend>(
         chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
         chart.draw_series([Circle::new((best_epoch, best), 7, colour.stroke_width(2))])?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .margin(15)
-        .label_font((FONT, 18))
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK.mix(0.5))
-        .draw()
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 fn loss_chart<DB: DrawingBackend>(

@@ -113,6 +113,26 @@ fn register_fonts() -> Result<(), String> {
 pub(crate) type DrawResult<DB> =
     Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
+/// Draws the legend of `chart`'s labelled series in a framed white box at `corner`, as every
+/// chart here does.
+pub(crate) fn draw_legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    corner: SeriesLabelPosition,
+) -> DrawResult<DB>
+where
+    DB: DrawingBackend + 'a,
+    CT: plotters::coord::CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(corner)
+        .margin(15)
+        .label_font((FONT, 18))
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.5))
+        .draw()
+}
+
 /// A picture [`write()`] can draw on any backend.
 pub trait Figure {
     /// Its size in pixels.
