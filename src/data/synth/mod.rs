@@ -22,6 +22,7 @@
 //! `ChaCha8Rng` seeded with `seed` on stream `index`, everything runs on one thread in a fixed
 //! order, so frames can be made in parallel and the same seed gives the same bytes.
 
+mod distance;
 pub mod pose;
 pub mod render;
 pub mod scene;
