@@ -17,8 +17,8 @@
 //! What real recordings have behind a hand: in 85 % of the frames a wall 1500–2500 mm away (on
 //! the optical axis), tilted up to ±30° about each image axis, and otherwise nothing within the
 //! sensor's range; half the frames a torso (an ellipsoid) off to one side and below; a quarter
-//! a table top below the hand (a horizontal slab with a front edge, 600–1500 mm deep, where the
-//! camera looks down on it); a fifth one to three clutter solids. Everything is at least 250 mm
+//! a table top below the hand (a horizontal slab 600–1500 mm deep: its front face, and its top
+//! where the camera looks down on it); a fifth one to three clutter solids. Everything is at least 250 mm
 //! behind the hand's farthest joint, so the hand (with its forearm) is always the closest
 //! object.
 

@@ -58,6 +58,15 @@ impl Figure for LearningCurves<'_> {
     }
 }
 
+/// An epoch axis label: whole epochs only (with few epochs the axis puts ticks between them).
+fn epoch_label(x: &f64) -> String {
+    if (x - x.round()).abs() < 1e-6 {
+        format!("{x:.0}")
+    } else {
+        String::new()
+    }
+}
+
 fn validation_chart<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     runs: &[Run],
@@ -75,7 +84,7 @@ fn validation_chart<DB: DrawingBackend>(
         .build_cartesian_2d(epochs, 0f64..(top * 1.1).max(1.0))?;
     chart
         .configure_mesh()
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_label_formatter(&epoch_label)
         .y_label_formatter(&|y| format!("{y:.0}"))
         .x_desc("epoch")
         .y_desc("mean joint error (mm)")
@@ -137,7 +146,7 @@ fn loss_chart<DB: DrawingBackend>(
         .build_cartesian_2d(epochs, (lo..hi).log_scale())?;
     chart
         .configure_mesh()
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_label_formatter(&epoch_label)
         .y_label_formatter(&|&y| match y {
             y if y >= 10.0 => format!("{y:.0}"),
             y if y >= 1.0 => format!("{y:.1}"),
@@ -195,6 +204,12 @@ mod tests {
             seconds: epoch as f64 * 60.0,
             best: false,
         }
+    }
+
+    #[test]
+    fn epoch_ticks_are_labelled_only_at_whole_epochs() {
+        assert_eq!(epoch_label(&3.0), "3");
+        assert_eq!(epoch_label(&2.5), "");
     }
 
     /// Both formats draw, with two runs (one without validation, one changing loss), and the
