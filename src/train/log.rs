@@ -112,6 +112,7 @@ fn parse_log(text: &str) -> Result<Vec<EpochRecord>, (usize, String)> {
         }
         None => return Err((1, "empty file: not a training log".into())),
     }
+    let columns = HEADER.split(',').count();
     let mut by_epoch = std::collections::BTreeMap::new();
     for (i, line) in lines {
         let n = i + 1;
@@ -119,51 +120,54 @@ fn parse_log(text: &str) -> Result<Vec<EpochRecord>, (usize, String)> {
             continue;
         }
         let fields: Vec<&str> = line.trim_end().split(',').collect();
-        let columns = HEADER.split(',').count();
         if fields.len() != columns {
             return Err((
                 n,
                 format!("{} fields, expected {columns} ({HEADER})", fields.len()),
             ));
         }
-        fn number<T: std::str::FromStr>(field: &str, name: &str) -> Result<T, String> {
-            field
-                .parse()
-                .map_err(|_| format!("{name} is `{field}`, not a number"))
-        }
-        let parse = || -> Result<EpochRecord, String> {
-            let epoch: usize = number(fields[0], "epoch")?;
-            if epoch == 0 {
-                return Err("epoch is 0; epochs count from 1".into());
-            }
-            let loss = fields[1].to_string();
-            if loss.is_empty() {
-                return Err("the loss column is empty".into());
-            }
-            let val_mm = match fields[3] {
-                "" => None,
-                v => Some(number(v, "val_mean_mm")?),
-            };
-            let best = match fields[7] {
-                "0" => false,
-                "1" => true,
-                b => return Err(format!("best is `{b}`, not 0 or 1")),
-            };
-            Ok(EpochRecord {
-                epoch,
-                loss,
-                train_loss: number(fields[2], "train_loss")?,
-                val_mm,
-                lr: number(fields[4], "lr")?,
-                samples_per_s: number(fields[5], "samples_per_s")?,
-                seconds: number(fields[6], "seconds")?,
-                best,
-            })
-        };
-        let record = parse().map_err(|m| (n, m))?;
+        let record = parse_record(&fields).map_err(|m| (n, m))?;
         by_epoch.insert(record.epoch, record);
     }
     Ok(by_epoch.into_values().collect())
+}
+
+/// One line's fields (as many as [`HEADER`] has) as a record, or what is wrong with them.
+fn parse_record(fields: &[&str]) -> Result<EpochRecord, String> {
+    let epoch: usize = number(fields[0], "epoch")?;
+    if epoch == 0 {
+        return Err("epoch is 0; epochs count from 1".into());
+    }
+    let loss = fields[1].to_string();
+    if loss.is_empty() {
+        return Err("the loss column is empty".into());
+    }
+    let val_mm = match fields[3] {
+        "" => None,
+        v => Some(number(v, "val_mean_mm")?),
+    };
+    let best = match fields[7] {
+        "0" => false,
+        "1" => true,
+        b => return Err(format!("best is `{b}`, not 0 or 1")),
+    };
+    Ok(EpochRecord {
+        epoch,
+        loss,
+        train_loss: number(fields[2], "train_loss")?,
+        val_mm,
+        lr: number(fields[4], "lr")?,
+        samples_per_s: number(fields[5], "samples_per_s")?,
+        seconds: number(fields[6], "seconds")?,
+        best,
+    })
+}
+
+/// A field parsed as a number, or a message naming its column.
+fn number<T: std::str::FromStr>(field: &str, name: &str) -> Result<T, String> {
+    field
+        .parse()
+        .map_err(|_| format!("{name} is `{field}`, not a number"))
 }
 
 #[cfg(test)]
