@@ -18,8 +18,9 @@ use rand::SeedableRng;
 
 use super::{BenchArgs, LayerRow, Row, SEED, median, print_row, print_table, row, time, uniform};
 
-/// The options of training step `t`: `hourhand train`'s defaults (dropout 0.3, weight decay
-/// 1e-4), a new dropout mask every step.
+/// The options of training step `t`: weight decay 1e-4 as `hourhand train`'s default, and
+/// dropout 0.3 (DeepPrior++'s rate, `train`'s default until 2026-12-02) with a new mask every
+/// step, so the step timed includes the dropout ops and its figures compare with earlier ones.
 fn options(t: u64) -> StepOptions {
     StepOptions {
         loss: Loss::Mse,
