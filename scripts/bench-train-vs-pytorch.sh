@@ -9,7 +9,8 @@
 #
 # Both sides use every core (PyTorch's default intra-op threads, rayon's default pool). A step is
 # forward in training mode, the MSE loss, backward and the Adam update; hourhand also applies
-# dropout 0.3 and weight decay (what `hourhand train` does), which PyTorch's anchor leaves out.
+# dropout 0.3 (DeepPrior++'s rate, `hourhand train`'s default until 2026-12-02) and weight decay,
+# which PyTorch's anchor leaves out.
 # Without --python, PyTorch and numpy are installed from PyPI into
 # target/bench-train-vs-pytorch/venv the first time (several GB: PyPI's Linux wheel brings CUDA).
 set -euo pipefail
