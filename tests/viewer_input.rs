@@ -9,6 +9,7 @@ use egui_kittest::Harness;
 use hourhand::view::inference::EngineChoice;
 use hourhand::view::{Pick, ViewOptions, ViewerApp};
 
+mod common;
 #[path = "common/viewer.rs"]
 mod harness;
 use harness::{asset, wait_for_prediction};
@@ -146,8 +147,11 @@ fn a_run_over_every_frame_gives_the_figure_eval_gives() {
     );
     let (mean, frames) = harness.state_mut().sequence_mean().unwrap();
     assert_eq!(frames, 100);
-    // tests/bundled.rs: `infer` + `eval` on the bundled sample with the bundled weights.
-    assert!((mean - 20.620).abs() < 0.01, "{mean}");
+    // What `infer` + `eval` give on the bundled sample with the bundled weights.
+    assert!(
+        (mean - common::BUNDLED_SAMPLE_MEAN_MM).abs() < 0.01,
+        "{mean}"
+    );
 }
 
 #[test]
