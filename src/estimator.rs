@@ -6,6 +6,7 @@ use glam::Vec3;
 use crate::cpu::fast::FastNet;
 use crate::data::crop::{Crop, CropError, OUTPUTS};
 use crate::data::detect::{DetectOptions, detect_hand};
+use crate::data::palm::palm_centre;
 use crate::data::source::Frame;
 use crate::data::{DataError, Joints};
 use crate::gpu::{GpuError, GpuNet};
@@ -61,6 +62,13 @@ impl EstimateError {
         )
     }
 }
+
+/// Network passes after the first that re-centre a detected crop on the palm the previous pass
+/// predicted ([`Estimator::estimate_refined`]). On 300 synthetic frames (seed 7) with the
+/// bundled model, the mean error with detected centres went from 26.4 mm to 24.1 after one
+/// pass, 23.6 after two and 23.4 after three (21.1 on the annotated centres); on the bundled
+/// sample from 25.8 to 23.2 after two. Each pass costs one more network run.
+pub const REFINE_PASSES: usize = 2;
 
 /// Where the crop of each frame is centred.
 #[derive(Debug, Clone, PartialEq)]
@@ -197,6 +205,36 @@ impl Estimator {
                 Estimate { crop, xyz, uvd }
             })
             .collect())
+    }
+
+    /// Like [`Estimator::estimate`], then `passes` more times with each crop re-centred on the
+    /// palm centre the previous pass predicted ([`palm_centre`]).
+    ///
+    /// The network takes the crop's centre for `PALM_3`, so a centre that misses the palm (a
+    /// detected one misses by 25 mm on average on synthetic frames) shifts the whole
+    /// prediction; its own joints find the palm better than the detector did. A frame whose
+    /// re-centred crop cannot be made (a centre behind the camera) keeps its previous centre.
+    pub fn estimate_refined(
+        &mut self,
+        frames: &[&Frame],
+        centers: &[Vec3],
+        cubes: &[f32],
+        passes: usize,
+    ) -> Result<Vec<Estimate>, EstimateError> {
+        let mut estimates = self.estimate(frames, centers, cubes)?;
+        for _ in 0..passes {
+            let next: Vec<Vec3> = estimates
+                .iter()
+                .zip(frames.iter().zip(cubes))
+                .map(|(e, (frame, &cube))| {
+                    let c = palm_centre(&e.xyz);
+                    let usable = Crop::new(c, cube, self.input_size, &frame.intrinsics).is_ok();
+                    if usable { c } else { e.crop.center }
+                })
+                .collect();
+            estimates = self.estimate(frames, &next, cubes)?;
+        }
+        Ok(estimates)
     }
 
     /// Runs the network on `batch` prepared inputs.

@@ -365,6 +365,23 @@ fn synth_infer_eval_on_both_backends() {
         "{}",
         stderr(&o)
     );
+    // Refining an annotated centre makes no sense: refused, nothing written.
+    let o = hourhand(&[
+        "infer",
+        d,
+        "--out",
+        gpu.to_str().unwrap(),
+        "--refine",
+        "1",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("--refine 1: crops are centred on the annotated palm"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!gpu.exists());
     let o = hourhand(&[
         "infer",
         d,
@@ -372,9 +389,13 @@ fn synth_infer_eval_on_both_backends() {
         gpu.to_str().unwrap(),
         "--center",
         "detect",
-        "-q",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("refined by 2 more network passes"),
+        "{}",
+        stderr(&o)
+    );
     let o = hourhand(&[
         "infer",
         d,

@@ -71,6 +71,7 @@ fn the_viewer_engine_on_a_lost_device_fails_once() {
     let job = |index| Job {
         frame: JobFrame::Load(source.clone(), index),
         centers: Centers::GroundTruth,
+        refine: 0,
         cube: 300.0,
         sweep: false,
     };

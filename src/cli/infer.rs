@@ -65,6 +65,7 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
     }
     let source = args.source.open()?;
     let centers = args.center.centers(source.as_ref())?;
+    let refine = args.center.refine(&centers)?;
     let (weights, weights_from) = match &args.weights {
         Some(path) => (
             hourhand::net::Weights::load(path)?,
@@ -80,9 +81,16 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
         eprintln!("source:  {}", source.describe());
         eprintln!("weights: {weights_from}");
         eprintln!("backend: {}", estimator.describe());
-        eprintln!("centres: {}", centers.describe());
+        match refine {
+            0 => eprintln!("centres: {}", centers.describe()),
+            n => eprintln!(
+                "centres: {}, refined by {n} more network pass{}",
+                centers.describe(),
+                if n == 1 { "" } else { "es" }
+            ),
+        }
     }
-    let estimates = run_all(&args, source.as_ref(), &centers, &mut estimator)?;
+    let estimates = run_all(&args, source.as_ref(), &centers, refine, &mut estimator)?;
     let subset: Vec<results::Frame> = estimates
         .iter()
         .map(|e| EVAL_SUBSET.iter().map(|&i| e.uvd[i].as_dvec3()).collect())
@@ -107,6 +115,7 @@ fn run_all(
     args: &InferArgs,
     source: &dyn Source,
     centers: &Centers,
+    refine: usize,
     estimator: &mut Estimator,
 ) -> anyhow::Result<Vec<Estimate>> {
     let n = source.len();
@@ -136,7 +145,12 @@ fn run_all(
         for batch in rx {
             let batch = batch?;
             let frames: Vec<&Frame> = batch.frames.iter().collect();
-            estimates.extend(estimator.estimate(&frames, &batch.centers, &batch.cubes)?);
+            estimates.extend(estimator.estimate_refined(
+                &frames,
+                &batch.centers,
+                &batch.cubes,
+                refine,
+            )?);
             bar.inc(frames.len() as u64);
         }
         Ok(())

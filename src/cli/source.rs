@@ -8,7 +8,7 @@ use hourhand::data::centers::read_centers;
 use hourhand::data::detect::DetectOptions;
 use hourhand::data::source::Source;
 use hourhand::data::{Intrinsics, OpenOptions};
-use hourhand::estimator::Centers;
+use hourhand::estimator::{Centers, REFINE_PASSES};
 
 /// A source of depth frames.
 #[derive(Debug, Clone, Args)]
@@ -67,6 +67,11 @@ pub struct CenterArgs {
     /// The hand cube's side in mm; default 300 (250 for NYU test frames 2441–8252).
     #[arg(long)]
     pub cube: Option<f32>,
+    /// Network passes after the first that re-centre each crop on the palm centre the previous
+    /// pass predicted: for detected centres (default 2) and centres files (default 0). Each
+    /// pass costs one more network run.
+    #[arg(long)]
+    pub refine: Option<usize>,
 }
 
 impl CenterArgs {
@@ -96,6 +101,21 @@ impl CenterArgs {
                 );
                 Centers::Given(centers)
             }
+        })
+    }
+
+    /// How many refining passes follow the first (see [`Estimator::estimate_refined`]).
+    ///
+    /// [`Estimator::estimate_refined`]: hourhand::estimator::Estimator::estimate_refined
+    pub fn refine(&self, centers: &Centers) -> anyhow::Result<usize> {
+        Ok(match (centers, self.refine) {
+            (Centers::GroundTruth, Some(n)) if n > 0 => anyhow::bail!(
+                "--refine {n}: crops are centred on the annotated palm, which is exact; refining applies to detected centres (--center detect) or a centres file"
+            ),
+            (Centers::GroundTruth, _) => 0,
+            (Centers::Detect(_), None) => REFINE_PASSES,
+            (Centers::Given(_), None) => 0,
+            (_, Some(n)) => n,
         })
     }
 

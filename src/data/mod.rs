@@ -13,6 +13,7 @@ pub mod joints;
 pub mod mat;
 pub mod nyu;
 pub mod open;
+pub mod palm;
 pub mod preview;
 pub mod source;
 pub mod synth;

@@ -48,6 +48,9 @@ pub struct Job {
     pub frame: JobFrame,
     /// Where its crop is centred.
     pub centers: Centers,
+    /// Network passes after the first that re-centre the crop on the predicted palm
+    /// ([`Estimator::estimate_refined`]).
+    pub refine: usize,
     /// The crop cube's side (mm).
     pub cube: f32,
     /// Part of a sweep over the whole sequence (else: the frame on screen, which goes first).
@@ -71,7 +74,7 @@ impl Job {
             .center(frame)
             .map_err(|e| (e.to_string(), false))?;
         estimator
-            .estimate(&[frame], &[center], &[self.cube])
+            .estimate_refined(&[frame], &[center], &[self.cube], self.refine)
             .map(|mut e| e.remove(0))
             .map_err(|e| (e.to_string(), e.engine_is_broken()))
     }

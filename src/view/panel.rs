@@ -155,6 +155,9 @@ impl ViewerApp {
         ui.checkbox(
             &mut show.detect,
             "Crop on the detected hand (else the annotated palm)",
+        )
+        .on_hover_text(
+            "The closest object's centre, then re-centred twice on the palm the network predicts (as `hourhand infer --center detect` does): three network runs a frame",
         );
         if show.detect != before {
             self.forget_predictions();

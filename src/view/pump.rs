@@ -3,20 +3,21 @@
 
 use std::time::Duration;
 
-use crate::estimator::{Centers, Estimate};
+use crate::estimator::{Centers, Estimate, REFINE_PASSES};
 
 use super::app::{EngineState, Prediction, ViewerApp};
 use super::inference::{Job, JobFrame, Reply};
 use super::scores::FrameScore;
 
 impl ViewerApp {
-    /// Where crops are centred: the annotated palm (the paper's protocol) unless detection is
-    /// asked for or `annotated` is false.
-    fn centers(&self, annotated: bool) -> Centers {
+    /// Where crops are centred, and how many passes refine the centre: the annotated palm (the
+    /// paper's protocol) unless detection is asked for or `annotated` is false; a detected
+    /// centre is refined as `hourhand infer` refines it.
+    fn centers(&self, annotated: bool) -> (Centers, usize) {
         if self.settings.show.detect || !annotated {
-            Centers::Detect(Default::default())
+            (Centers::Detect(Default::default()), REFINE_PASSES)
         } else {
-            Centers::GroundTruth
+            (Centers::GroundTruth, 0)
         }
     }
 
@@ -83,8 +84,10 @@ impl ViewerApp {
                 .as_ref()
                 .map_or(300.0, |s| s.source.cube(frame.index));
             self.requested = Some(frame.index);
+            let (centers, refine) = self.centers(frame.ground_truth.is_some());
             self.worker.estimate(Job {
-                centers: self.centers(frame.ground_truth.is_some()),
+                centers,
+                refine,
                 frame: JobFrame::Decoded(frame),
                 cube,
                 sweep: false,
@@ -113,9 +116,11 @@ impl ViewerApp {
         sweep.in_flight = true;
         sweep.next += 1;
         let annotated = seq.ground_truth(index).is_some();
+        let (centers, refine) = self.centers(annotated);
         let job = Job {
             frame: JobFrame::Load(seq.source.clone(), index),
-            centers: self.centers(annotated),
+            centers,
+            refine,
             cube: seq.source.cube(index),
             sweep: true,
         };
