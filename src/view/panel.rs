@@ -141,6 +141,8 @@ impl ViewerApp {
         if ui.small_button("Add results…").clicked() {
             self.open_results_dialog(ui.ctx());
         }
+        // A frame without annotation is always cropped on the detected hand.
+        let annotated = self.shown.as_ref().is_none_or(|f| f.ground_truth.is_some());
         let show = &mut self.settings.show;
         ui.checkbox(
             &mut show.all_joints,
@@ -151,16 +153,23 @@ impl ViewerApp {
             .on_hover_text(
                 "The crop as the network received it, normalized, with the skeletons on it",
             );
-        let before = show.detect;
-        ui.checkbox(
-            &mut show.detect,
-            "Crop on the detected hand (else the annotated palm)",
-        )
-        .on_hover_text(
-            "The closest object's centre, then re-centred twice on the palm the network predicts (as `hourhand infer --center detect` does): three network runs a frame",
-        );
-        if show.detect != before {
-            self.forget_predictions();
+        const DETECTED: &str = "The closest object's centre, then re-centred twice on the palm the network predicts (as `hourhand infer --center detect` does): three network runs a frame";
+        if annotated {
+            let before = show.detect;
+            ui.checkbox(
+                &mut show.detect,
+                "Crop on the detected hand (else the annotated palm)",
+            )
+            .on_hover_text(DETECTED);
+            if show.detect != before {
+                self.forget_predictions();
+            }
+        } else {
+            ui.add_enabled(
+                false,
+                egui::Checkbox::new(&mut true, "Crop on the detected hand (no annotation here)"),
+            )
+            .on_disabled_hover_text(DETECTED);
         }
     }
 
