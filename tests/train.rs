@@ -302,8 +302,25 @@ fn the_train_command_writes_a_run_folder_and_refuses_to_overwrite_it() {
         hourhand(&a.iter().map(String::as_str).collect::<Vec<_>>())
     };
 
+    // A cache budget that is not a size is refused before anything is written.
+    for bad in ["--cache-gib=-1", "--cache-gib=lots"] {
+        let o = run(&[bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--cache-gib"), "{}", stderr(&o));
+        assert!(!out.exists());
+    }
+    // No cache: every epoch decodes its frames again, and trains the same way.
     let o = run(&[
-        "--loss", "mse", "--epochs", "1", "--then", "max-out", "--epochs", "1",
+        "--loss",
+        "mse",
+        "--epochs",
+        "1",
+        "--then",
+        "max-out",
+        "--epochs",
+        "1",
+        "--cache-gib",
+        "0",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let files = RunFiles::new(&out);
