@@ -300,7 +300,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
 /// `--cache-gib`: a finite, non-negative number of GiB.
 fn parse_gib(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(g) if g.is_finite() && g >= 0.0 && g < 1e6 => Ok(g),
+        Ok(g) if (0.0..1e6).contains(&g) => Ok(g),
         Ok(_) => Err(format!("{s}: expected GiB from 0 (no cache) up")),
         Err(e) => Err(format!("{s}: {e}")),
     }
