@@ -5,30 +5,43 @@ mod common;
 
 use common::{BUNDLED_SAMPLE_MEAN_MM, hourhand, scratch, stderr, stdout};
 
-#[test]
-fn the_bundled_weights_on_the_bundled_sample_give_the_stated_error() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let sample = format!("{root}/assets/sample");
-    let weights = format!("{root}/assets/hourhand-synth.safetensors");
-    let preds = scratch("bundled", "preds").join("sample.txt");
+/// The bundled sample's folder.
+fn sample() -> String {
+    format!("{}/assets/sample", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `hourhand infer` on the bundled sample with `options` (CPU backend), then the mean error
+/// (mm) `hourhand eval` gives its predictions; `name` names the scratch file.
+fn mean_error(name: &str, options: &[&str]) -> f64 {
+    let sample = sample();
+    let preds = scratch("bundled", name).join("preds.txt");
     let preds = preds.to_str().unwrap();
-    let o = hourhand(&[
+    let mut args = vec![
         "infer",
         &sample,
-        "--weights",
-        &weights,
         "--out",
         preds,
         "--backend",
         "cpu",
         "--quiet",
         "--force",
-    ]);
+    ];
+    args.extend(options);
+    let o = hourhand(&args);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = hourhand(&["eval", "--gt", &sample, "--pred", preds, "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let mean = json[0]["mean"].as_f64().unwrap();
+    json[0]["mean"].as_f64().unwrap()
+}
+
+#[test]
+fn the_bundled_weights_on_the_bundled_sample_give_the_stated_error() {
+    let weights = format!(
+        "{}/assets/hourhand-synth.safetensors",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mean = mean_error("preds", &["--weights", &weights]);
     assert!(
         (mean - BUNDLED_SAMPLE_MEAN_MM).abs() < 0.01,
         "README says {BUNDLED_SAMPLE_MEAN_MM:.2} mm on the bundled sample; measured {mean}"
@@ -40,35 +53,8 @@ fn the_bundled_weights_on_the_bundled_sample_give_the_stated_error() {
 /// against 25.8 with the model bundled when refining was added.
 #[test]
 fn refining_detected_centres_lowers_the_error_on_the_bundled_sample() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let sample = format!("{root}/assets/sample");
-    let dir = scratch("bundled", "refine");
-    let mean = |refine: Option<&str>| {
-        let preds = dir.join(format!("refine-{}.txt", refine.unwrap_or("default")));
-        let preds = preds.to_str().unwrap();
-        let mut args = vec![
-            "infer",
-            &sample,
-            "--center",
-            "detect",
-            "--out",
-            preds,
-            "--backend",
-            "cpu",
-            "--quiet",
-            "--force",
-        ];
-        if let Some(n) = refine {
-            args.extend(["--refine", n]);
-        }
-        let o = hourhand(&args);
-        assert!(o.status.success(), "{}", stderr(&o));
-        let o = hourhand(&["eval", "--gt", &sample, "--pred", preds, "--json"]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-        json[0]["mean"].as_f64().unwrap()
-    };
-    let (detected, refined) = (mean(Some("0")), mean(None));
+    let detected = mean_error("detected", &["--center", "detect", "--refine", "0"]);
+    let refined = mean_error("refined", &["--center", "detect"]);
     assert!(
         refined < detected - 1.5,
         "refined {refined} mm vs detected {detected} mm"
