@@ -154,6 +154,66 @@ fn a_run_over_every_frame_gives_the_figure_eval_gives() {
     );
 }
 
+/// On a frame without annotation the viewer detects the hand and refines the centre as
+/// `--refine` says, and shows exactly the joints `infer --center detect --refine N` writes.
+#[test]
+fn the_viewer_refines_a_detected_centre_as_infer_does() {
+    let dir = std::env::temp_dir().join(format!("hourhand-viewer-refine-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let frame = "depth_1_0000004.png";
+    std::fs::copy(asset("assets/sample").join(frame), dir.join(frame)).unwrap();
+    let mut shown = Vec::new();
+    for refine in [0, 2] {
+        let harness = harness::viewer(ViewOptions {
+            source: Some(dir.clone()),
+            engine: Some(EngineChoice::Cpu),
+            refine,
+            ..ViewOptions::default()
+        });
+        let xyz = harness.state().current_estimate().unwrap().xyz;
+        let out = dir.join(format!("refine{refine}.txt"));
+        let out_xyz = dir.join(format!("refine{refine}-xyz.txt"));
+        let o = common::hourhand(&[
+            "infer",
+            dir.to_str().unwrap(),
+            "--center",
+            "detect",
+            "--refine",
+            &refine.to_string(),
+            "--backend",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+            "--out-xyz",
+            out_xyz.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        let written: Vec<f32> = std::fs::read_to_string(&out_xyz)
+            .unwrap()
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(written.len(), 108);
+        for (j, p) in xyz.iter().enumerate() {
+            let q = glam::Vec3::from_slice(&written[3 * j..3 * j + 3]);
+            assert!(
+                (*p - q).length() < 0.01,
+                "refine {refine}, joint {j}: {p} vs {q}"
+            );
+        }
+        shown.push(xyz);
+    }
+    // Refining moved the crop, and with it the joints.
+    let moved = shown[0]
+        .iter()
+        .zip(&shown[1])
+        .map(|(a, b)| (*a - *b).length())
+        .fold(0.0, f32::max);
+    assert!(moved > 1.0, "{moved} mm");
+}
+
 #[test]
 fn a_typed_path_opens_like_a_dropped_one() {
     use egui_kittest::kittest::Queryable;

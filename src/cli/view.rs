@@ -51,6 +51,11 @@ pub struct ViewArgs {
     /// Start paused (the viewer plays the sequence when it opens).
     #[arg(long)]
     paused: bool,
+    /// Network passes after the first that re-centre a detected crop on the palm the previous
+    /// pass predicted, as `infer --refine` (cameras and unannotated frames are always
+    /// detected). Each pass costs one more network run a frame; 0 for the fastest live view.
+    #[arg(long, default_value_t = hourhand::estimator::REFINE_PASSES, value_name = "N")]
+    refine: usize,
     /// Render the window once the frame and its prediction are shown, write it to this PNG and
     /// exit (under Xvfb where there is no screen).
     #[arg(long, value_name = "PNG")]
@@ -128,6 +133,7 @@ pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
         autoplay: !args.paused && (screenshot.is_none() || is_live),
         live_frames: args.live_frames,
         all_frames: args.all_frames,
+        refine: args.refine,
         show_timings: true,
         remember: screenshot.is_none() && args.benchmark.is_none(),
         benchmark: args

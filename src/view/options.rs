@@ -29,6 +29,9 @@ pub struct ViewOptions {
     pub autoplay: bool,
     /// Run the network over every frame from the start (a screenshot then waits for it).
     pub all_frames: bool,
+    /// Network passes after the first that re-centre a detected crop on the predicted palm
+    /// ([`crate::estimator::Estimator::estimate_refined`]).
+    pub refine: usize,
     /// Show measured times (off for pixel-exact snapshots, whose times would differ per run).
     pub show_timings: bool,
     /// Live mode with a screenshot: follow the camera for this many frames first.
@@ -53,6 +56,7 @@ impl Default for ViewOptions {
             start_frame: 0,
             autoplay: false,
             all_frames: false,
+            refine: crate::estimator::REFINE_PASSES,
             show_timings: true,
             live_frames: 0,
             screenshot: None,

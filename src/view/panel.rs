@@ -153,14 +153,21 @@ impl ViewerApp {
             .on_hover_text(
                 "The crop as the network received it, normalized, with the skeletons on it",
             );
-        const DETECTED: &str = "The closest object's centre, then re-centred twice on the palm the network predicts (as `hourhand infer --center detect` does): three network runs a frame";
+        let detected = match self.options.refine {
+            0 => "The closest object's centre (`hourhand view --refine N` re-centres it on the palm the network predicts)".to_string(),
+            n => format!(
+                "The closest object's centre, then re-centred {n} time{} on the palm the network predicts (as `hourhand infer --center detect` does): {} network runs a frame",
+                if n == 1 { "" } else { "s" },
+                n + 1
+            ),
+        };
         if annotated {
             let before = show.detect;
             ui.checkbox(
                 &mut show.detect,
                 "Crop on the detected hand (else the annotated palm)",
             )
-            .on_hover_text(DETECTED);
+            .on_hover_text(detected);
             if show.detect != before {
                 self.forget_predictions();
             }
@@ -169,7 +176,7 @@ impl ViewerApp {
                 false,
                 egui::Checkbox::new(&mut true, "Crop on the detected hand (no annotation here)"),
             )
-            .on_disabled_hover_text(DETECTED);
+            .on_disabled_hover_text(detected);
         }
     }
 

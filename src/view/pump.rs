@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::estimator::{Centers, Estimate, REFINE_PASSES};
+use crate::estimator::{Centers, Estimate};
 
 use super::app::{EngineState, Prediction, ViewerApp};
 use super::inference::{Job, JobFrame, Reply};
@@ -12,10 +12,10 @@ use super::scores::FrameScore;
 impl ViewerApp {
     /// Where crops are centred, and how many passes refine the centre: the annotated palm (the
     /// paper's protocol) unless detection is asked for or `annotated` is false; a detected
-    /// centre is refined as `hourhand infer` refines it.
+    /// centre is refined by `--refine` passes, as `hourhand infer` refines it.
     fn centers(&self, annotated: bool) -> (Centers, usize) {
         if self.settings.show.detect || !annotated {
-            (Centers::Detect(Default::default()), REFINE_PASSES)
+            (Centers::Detect(Default::default()), self.options.refine)
         } else {
             (Centers::GroundTruth, 0)
         }

@@ -15,12 +15,15 @@ pub fn asset(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-/// The viewer on the bundled sample as `options` says (paused, without measured times, which
-/// differ from run to run, and without the user's remembered settings), once the first
-/// prediction is on screen.
+/// The viewer on the bundled sample (or `options.source`) as `options` says (paused, without
+/// measured times, which differ from run to run, and without the user's remembered settings),
+/// once the first prediction is on screen.
 pub fn viewer(options: ViewOptions) -> Harness<'static, ViewerApp> {
     let options = ViewOptions {
-        source: Some(asset("assets/sample")),
+        source: options
+            .source
+            .clone()
+            .or_else(|| Some(asset("assets/sample"))),
         autoplay: false,
         show_timings: false,
         remember: false,
