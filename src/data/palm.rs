@@ -145,6 +145,18 @@ mod tests {
         // Joints outside PALM_JOINTS (fingertips, PALM_3 itself) do not count.
         joints[0] += Vec3::splat(500.0);
         joints[PRIOR_JOINT] += Vec3::splat(500.0);
-        assert!((palm_centre(&joints) - base - Vec3::new(3.0, 0.0, -4.0)).length() < 1e-3);
+        let shifted = base + Vec3::new(3.0, 0.0, -4.0);
+        assert!((palm_centre(&joints) - shifted).length() < 1e-3);
+        // One palm joint 10 mm off moves the centre by its weight's share of that.
+        for (k, &j) in PALM_JOINTS.iter().enumerate() {
+            let mut one = joints;
+            one[j].x += 10.0;
+            let moved = palm_centre(&one) - shifted;
+            let expect = 10.0 * palm_centre_weights()[k] as f32;
+            assert!(
+                (moved.x - expect).abs() < 1e-3 && moved.x < 2.0,
+                "{j}: {moved}"
+            );
+        }
     }
 }
