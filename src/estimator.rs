@@ -65,9 +65,9 @@ impl EstimateError {
 
 /// Network passes after the first that re-centre a detected crop on the palm the previous pass
 /// predicted ([`Estimator::estimate_refined`]). On 300 synthetic frames (seed 7) with the
-/// bundled model, the mean error with detected centres went from 26.4 mm to 24.1 after one
-/// pass, 23.6 after two and 23.4 after three (21.1 on the annotated centres); on the bundled
-/// sample from 25.8 to 23.2 after two. Each pass costs one more network run.
+/// bundled model, the mean error with detected centres went from 21.4 mm to 18.7 after one
+/// pass, 18.2 after two and 18.0 after three (17.0 on the annotated centres); on the bundled
+/// sample from 20.9 to 17.9 after two. Each pass costs one more network run.
 pub const REFINE_PASSES: usize = 2;
 
 /// Where the crop of each frame is centred.

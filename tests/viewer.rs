@@ -61,11 +61,11 @@ fn the_3d_view_orbits_when_dragged() {
 
 #[test]
 fn a_second_method_gets_its_own_colour_and_legend() {
-    let results = vec![asset("assets/sample-results/mse-10-epochs.txt")];
+    let results = vec![asset("assets/sample-results/mse-start.txt")];
     let mut harness = viewer(7, results);
     // The side panel lists it by its file name, with a toggle.
     assert!(
-        harness.query_all_by_label("mse-10-epochs").next().is_some(),
+        harness.query_all_by_label("mse-start").next().is_some(),
         "the method's toggle is in the side panel"
     );
     harness.snapshot("viewer_second_method");
