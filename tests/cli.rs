@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 mod common;
 
-use common::{hourhand, stderr, stdout};
+use common::{hourhand, read_numbers, stderr, stdout};
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch("cli", name)
@@ -316,14 +316,6 @@ fn unknown_adapter_lists_what_exists() {
         err.contains("no-such-gpu-anywhere") && err.contains("available adapters"),
         "{err}"
     );
-}
-
-fn read_numbers(path: &std::path::Path) -> Vec<Vec<f64>> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| l.split_whitespace().map(|v| v.parse().unwrap()).collect())
-        .collect()
 }
 
 #[test]

@@ -158,9 +158,7 @@ fn a_run_over_every_frame_gives_the_figure_eval_gives() {
 /// `--refine` says, and shows exactly the joints `infer --center detect --refine N` writes.
 #[test]
 fn the_viewer_refines_a_detected_centre_as_infer_does() {
-    let dir = std::env::temp_dir().join(format!("hourhand-viewer-refine-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("viewer", "refine");
     let frame = "depth_1_0000004.png";
     std::fs::copy(asset("assets/sample").join(frame), dir.join(frame)).unwrap();
     let mut shown = Vec::new();
@@ -190,14 +188,10 @@ fn the_viewer_refines_a_detected_centre_as_infer_does() {
             "--quiet",
         ]);
         assert!(o.status.success(), "{}", common::stderr(&o));
-        let written: Vec<f32> = std::fs::read_to_string(&out_xyz)
-            .unwrap()
-            .split_whitespace()
-            .map(|v| v.parse().unwrap())
-            .collect();
-        assert_eq!(written.len(), 108);
+        let written = common::read_numbers(&out_xyz);
+        assert_eq!((written.len(), written[0].len()), (1, 108));
         for (j, p) in xyz.iter().enumerate() {
-            let q = glam::Vec3::from_slice(&written[3 * j..3 * j + 3]);
+            let q = glam::DVec3::from_slice(&written[0][3 * j..3 * j + 3]).as_vec3();
             assert!(
                 (*p - q).length() < 0.01,
                 "refine {refine}, joint {j}: {p} vs {q}"

@@ -20,7 +20,7 @@
 
 use std::sync::OnceLock;
 
-use glam::{DMat4, DVec3, DVec4, Mat3, Vec3};
+use glam::{DMat4, DVec3, DVec4, Vec3};
 
 use super::joints::{Joints, PRIOR_JOINT};
 use super::synth::skeleton::{HandPlacement, pose_hand};
@@ -34,12 +34,7 @@ pub const PALM_JOINTS: [usize; 10] = [5, 11, 17, 23, 29, 30, 31, 33, 34, 35];
 pub fn palm_centre_weights() -> &'static [f64; PALM_JOINTS.len()] {
     static WEIGHTS: OnceLock<[f64; PALM_JOINTS.len()]> = OnceLock::new();
     WEIGHTS.get_or_init(|| {
-        let at = HandPlacement {
-            rotation: Mat3::IDENTITY,
-            origin: Vec3::ZERO,
-            wrist_flex: 0.0,
-            wrist_dev: 0.0,
-        };
+        let at = HandPlacement::facing_camera(Vec3::ZERO);
         let hand = pose_hand(&HandShape::mean(), &HandPose::rest(), &at);
         affine_weights(&hand.joints)
     })
@@ -69,6 +64,7 @@ pub fn palm_centre(joints: &Joints) -> Vec3 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use glam::Mat3;
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
@@ -84,12 +80,7 @@ mod tests {
     /// A rotated, scaled and moved mean hand: exact, whatever the placement.
     #[test]
     fn follows_rotation_translation_and_scale() {
-        let at = HandPlacement {
-            rotation: Mat3::IDENTITY,
-            origin: Vec3::ZERO,
-            wrist_flex: 0.0,
-            wrist_dev: 0.0,
-        };
+        let at = HandPlacement::facing_camera(Vec3::ZERO);
         let rest = pose_hand(&HandShape::mean(), &HandPose::rest(), &at).joints;
         let r = Mat3::from_euler(glam::EulerRot::XYZ, 0.7, -1.9, 2.4);
         let moved = rest.map(|p| r * p * 1.08 + Vec3::new(-120.0, 35.0, 640.0));

@@ -89,6 +89,15 @@ pub fn scratch(prefix: &str, name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// A results file's numbers, a row per line (`infer --out` / `--out-xyz`).
+pub fn read_numbers(path: &std::path::Path) -> Vec<Vec<f64>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| l.split_whitespace().map(|v| v.parse().unwrap()).collect())
+        .collect()
+}
+
 /// Runs the `hourhand` binary built for the tests.
 pub fn hourhand(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_hourhand"))

@@ -188,6 +188,17 @@ pub struct HandPlacement {
 }
 
 impl HandPlacement {
+    /// The hand frame in camera axes at `origin`, wrist straight: with NYU's axes a right hand
+    /// showing its palm to the camera, fingers up.
+    pub fn facing_camera(origin: Vec3) -> HandPlacement {
+        HandPlacement {
+            rotation: Mat3::IDENTITY,
+            origin,
+            wrist_flex: 0.0,
+            wrist_dev: 0.0,
+        }
+    }
+
     /// Rotation of the forearm frame into camera axes.
     pub fn forearm_rotation(&self) -> Mat3 {
         self.rotation * wrist_rotation(self.wrist_flex, self.wrist_dev).transpose()
@@ -366,12 +377,7 @@ mod tests {
     #[test]
     fn rest_pose_is_a_right_hand_palm_to_camera() {
         let shape = HandShape::mean();
-        let at = HandPlacement {
-            rotation: Mat3::IDENTITY,
-            origin: Vec3::new(0.0, 0.0, 800.0),
-            wrist_flex: 0.0,
-            wrist_dev: 0.0,
-        };
+        let at = HandPlacement::facing_camera(Vec3::new(0.0, 0.0, 800.0));
         let h = pose_hand(&shape, &HandPose::rest(), &at);
         let j = &h.joints;
         // Thumb tip on the image's right of the little fingertip; fingers up.
@@ -390,12 +396,7 @@ mod tests {
     #[test]
     fn the_mean_hand_is_as_broad_as_an_adult_hand() {
         let shape = HandShape::mean();
-        let at = HandPlacement {
-            rotation: Mat3::IDENTITY,
-            origin: Vec3::ZERO,
-            wrist_flex: 0.0,
-            wrist_dev: 0.0,
-        };
+        let at = HandPlacement::facing_camera(Vec3::ZERO);
         let h = pose_hand(&shape, &HandPose::rest(), &at);
         let knuckle_ball = |mcp: Vec3| {
             h.hand.iter().find_map(|p| match *p {
