@@ -30,7 +30,7 @@
 //! (`tests/cpu_fast.rs`), and every schedule gives the same bits.
 
 mod arena;
-mod conv;
+pub(crate) mod conv;
 mod job;
 mod linear;
 mod maps;

@@ -14,6 +14,7 @@ use std::time::Instant;
 use super::{Grads, Tape};
 use crate::cpu::batch_norm;
 use crate::cpu::conv2d::{self, ConvGradsMut};
+use crate::cpu::fast::conv::sample;
 use crate::cpu::{concat, dropout, elementwise, linear, max_pool, patch, relu, upsample};
 use crate::net::training::Dropout;
 use crate::net::{Op, Params, Program};
@@ -241,6 +242,20 @@ fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Rol
     let x = &values[input];
     let in_shape = program.shape(input);
     match op {
+        Op::Conv2d(c) if sample::runs(c.kernel, c.stride, c.pad) => {
+            let packed =
+                sample::pack_forward(param(params, &c.name, "weight"), c.cout, c.cin, c.kernel);
+            sample::forward(
+                &packed,
+                (c.kernel, c.pad),
+                Some(param(params, &c.name, "bias")),
+                c.relu,
+                x,
+                batch,
+                (in_shape, out_shape),
+                &mut y,
+            )
+        }
         Op::Conv2d(c) => conv2d::conv2d_into(
             x,
             batch,
@@ -392,7 +407,11 @@ impl GradBuffers {
                 let (dw_name, mut dw) = self.param_buffer(format!("{}.weight", c.name), w.len());
                 let (db_name, mut db) = self.param_buffer(format!("{}.bias", c.name), c.cout);
                 let mut parts = std::mem::take(&mut self.parts);
+                // The input gradient on the register-blocked kernel where it runs; the weight
+                // gradient always on the reference's GEMMs.
+                let fast = sample::runs(c.kernel, c.stride, c.pad);
                 let mut run = |dx: Option<&mut [f32]>| {
+                    let (fast_dx, dx) = if fast { (dx, None) } else { (None, dx) };
                     let grads = ConvGradsMut {
                         dx,
                         dw: &mut dw,
@@ -401,6 +420,11 @@ impl GradBuffers {
                     conv2d::conv2d_backward_into(
                         x, &dy, batch, in_shape, out_shape, c, w, grads, &mut parts,
                     );
+                    if let Some(dx) = fast_dx {
+                        let packed = sample::pack_input_grad(w, c.cout, c.cin, c.kernel);
+                        let geometry = (in_shape, out_shape);
+                        sample::input_grad(&packed, (c.kernel, c.pad), &dy, batch, geometry, dx);
+                    }
                 };
                 if needs_dx {
                     self.deliver(program, input, in_len, |dx| run(Some(dx)));

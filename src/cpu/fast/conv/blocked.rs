@@ -59,6 +59,16 @@ impl Packed {
             taps,
         }
     }
+
+    /// Input channels.
+    pub fn cin(&self) -> usize {
+        self.cin
+    }
+
+    /// Output channels.
+    pub fn cout(&self) -> usize {
+        self.cout
+    }
 }
 
 /// What is done to a block's sums on their way out: `relu?(sum + bias[o] + add[o][j])`.

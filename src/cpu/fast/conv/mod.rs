@@ -18,9 +18,13 @@
 //! per-tap GEMM.
 //!
 //! Bias, the fused sum and ReLU are applied to the tile while it is still in cache.
+//!
+//! [`sample`] puts training's stride-1 k×k convolutions (a batch laid out sample by sample) on
+//! the same blocked kernel: the forward pass and the input gradient.
 
 pub mod blocked;
 mod direct;
+pub mod sample;
 mod shifted;
 mod unfolded;
 
