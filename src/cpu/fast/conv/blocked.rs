@@ -149,69 +149,92 @@ mod avx512 {
     ) {
         let block_len = p.taps * p.cin * MR;
         for ob in (o0..o0 + m).step_by(MR) {
-            let rows = MR.min(o0 + m - ob);
             let w = &p.w[ob / MR * block_len..][..block_len];
+            let rows = (ob, ob - o0, MR.min(o0 + m - ob));
             for j in (0..width).step_by(NR) {
                 let cols = NR.min(width - j);
-                let masks: [__mmask16; NV] = std::array::from_fn(|v| mask(cols, v));
-                let mut acc = [[_mm512_setzero_ps(); NV]; MR];
-                let mut wp = w.as_ptr();
-                for &off in offsets {
-                    // Pointers move with `wrapping_add`: a masked-off vector's address, or the
-                    // one past the last channel, may lie outside `x`; only lanes that the mask
-                    // keeps are read, and those the caller promises are inside.
-                    let mut xp = x.wrapping_add(off + j);
-                    for _ in 0..p.cin {
-                        // SAFETY: see above.
-                        let xv: [__m512; NV] = std::array::from_fn(|v| unsafe {
-                            _mm512_maskz_loadu_ps(masks[v], xp.wrapping_add(16 * v))
-                        });
-                        for (r, acc) in acc.iter_mut().enumerate() {
-                            // SAFETY: inside this block's packed weights.
-                            let wr = _mm512_set1_ps(unsafe { *wp.add(r) });
-                            for v in 0..NV {
-                                acc[v] = _mm512_fmadd_ps(wr, xv[v], acc[v]);
-                            }
-                        }
-                        // SAFETY: at most one past the end of the block's weights.
-                        wp = unsafe { wp.add(MR) };
-                        xp = xp.wrapping_add(x_rs);
+                // A narrow block (the last of a row, or a small plane) takes only the column
+                // vectors it needs: masked-off vectors would still cost their FMAs.
+                // SAFETY: the caller's promise, for this block's rows and columns.
+                unsafe {
+                    match cols.div_ceil(16) {
+                        1 => block::<1>(p, w, rows, (x, x_rs, offsets), (j, cols), dst, dst_rs, e),
+                        2 => block::<2>(p, w, rows, (x, x_rs, offsets), (j, cols), dst, dst_rs, e),
+                        _ => block::<NV>(p, w, rows, (x, x_rs, offsets), (j, cols), dst, dst_rs, e),
                     }
                 }
-                // Out of the registers in one go: an epilogue indexing `acc` by a run-time row
-                // count made the compiler keep it in memory, with a store after every FMA.
-                let mut sums = [0.0f32; MR * NR];
-                for (r, acc) in acc.iter().enumerate() {
-                    for (v, acc) in acc.iter().enumerate() {
-                        // SAFETY: in bounds of `sums`.
-                        unsafe { _mm512_storeu_ps(sums.as_mut_ptr().add(r * NR + 16 * v), *acc) };
+            }
+        }
+    }
+
+    /// One register block: `rows` output channels from channel `ob` (row `row0` of `dst` on),
+    /// from the block's packed weights `w`, over columns `j..j + cols` (`cols ≤ 16·V`).
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn block<const V: usize>(
+        p: &Packed,
+        w: &[f32],
+        (ob, row0, rows): (usize, usize, usize),
+        (x, x_rs, offsets): (*const f32, usize, &[usize]),
+        (j, cols): (usize, usize),
+        dst: *mut f32,
+        dst_rs: usize,
+        e: Epilogue,
+    ) {
+        let masks: [__mmask16; V] = std::array::from_fn(|v| mask(cols, v));
+        let mut acc = [[_mm512_setzero_ps(); V]; MR];
+        let mut wp = w.as_ptr();
+        for &off in offsets {
+            // Pointers move with `wrapping_add`: a masked-off vector's address, or the one past
+            // the last channel, may lie outside `x`; only lanes that the mask keeps are read,
+            // and those the caller promises are inside.
+            let mut xp = x.wrapping_add(off + j);
+            for _ in 0..p.cin {
+                // SAFETY: see above.
+                let xv: [__m512; V] = std::array::from_fn(|v| unsafe {
+                    _mm512_maskz_loadu_ps(masks[v], xp.wrapping_add(16 * v))
+                });
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    // SAFETY: inside this block's packed weights.
+                    let wr = _mm512_set1_ps(unsafe { *wp.add(r) });
+                    for v in 0..V {
+                        acc[v] = _mm512_fmadd_ps(wr, xv[v], acc[v]);
                     }
                 }
-                for r in 0..rows {
-                    let row = ob - o0 + r;
-                    let bias = _mm512_set1_ps(e.bias.map_or(0.0, |b| b[ob + r]));
-                    for (v, &mask) in masks.iter().enumerate() {
-                        let at = row * dst_rs + j + 16 * v;
-                        // SAFETY: in bounds of `sums`.
-                        let sum = unsafe { _mm512_loadu_ps(sums.as_ptr().add(r * NR + 16 * v)) };
-                        let mut s = _mm512_add_ps(sum, bias);
-                        if let Some((add, add_rs)) = e.add {
-                            // SAFETY: the caller's promise on `add` for the lanes kept.
-                            let a = unsafe {
-                                _mm512_maskz_loadu_ps(
-                                    mask,
-                                    add.wrapping_add(row * add_rs + j + 16 * v),
-                                )
-                            };
-                            s = _mm512_add_ps(s, a);
-                        }
-                        if e.relu {
-                            s = _mm512_max_ps(s, _mm512_setzero_ps());
-                        }
-                        // SAFETY: the caller's promise on `dst` for the lanes kept.
-                        unsafe { _mm512_mask_storeu_ps(dst.wrapping_add(at), mask, s) };
-                    }
+                // SAFETY: at most one past the end of the block's weights.
+                wp = unsafe { wp.add(MR) };
+                xp = xp.wrapping_add(x_rs);
+            }
+        }
+        // Out of the registers in one go: an epilogue indexing `acc` by a run-time row count
+        // made the compiler keep it in memory, with a store after every FMA.
+        let mut sums = [0.0f32; MR * NR];
+        for (r, acc) in acc.iter().enumerate() {
+            for (v, acc) in acc.iter().enumerate() {
+                // SAFETY: in bounds of `sums`.
+                unsafe { _mm512_storeu_ps(sums.as_mut_ptr().add(r * NR + 16 * v), *acc) };
+            }
+        }
+        for r in 0..rows {
+            let row = row0 + r;
+            let bias = _mm512_set1_ps(e.bias.map_or(0.0, |b| b[ob + r]));
+            for (v, &mask) in masks.iter().enumerate() {
+                let at = row * dst_rs + j + 16 * v;
+                // SAFETY: in bounds of `sums`.
+                let sum = unsafe { _mm512_loadu_ps(sums.as_ptr().add(r * NR + 16 * v)) };
+                let mut s = _mm512_add_ps(sum, bias);
+                if let Some((add, add_rs)) = e.add {
+                    // SAFETY: the caller's promise on `add` for the lanes kept.
+                    let a = unsafe {
+                        _mm512_maskz_loadu_ps(mask, add.wrapping_add(row * add_rs + j + 16 * v))
+                    };
+                    s = _mm512_add_ps(s, a);
                 }
+                if e.relu {
+                    s = _mm512_max_ps(s, _mm512_setzero_ps());
+                }
+                // SAFETY: the caller's promise on `dst` for the lanes kept.
+                unsafe { _mm512_mask_storeu_ps(dst.wrapping_add(at), mask, s) };
             }
         }
     }
@@ -222,8 +245,8 @@ mod tests {
     use super::*;
 
     /// The kernel against a plain triple loop on sizes that are not multiples of the block:
-    /// channels past a register block, columns past a vector and a block, taps at odd offsets,
-    /// every epilogue.
+    /// channels past a register block, columns past a vector and a block (so blocks of one, two
+    /// and three column vectors), taps at odd offsets, every epilogue.
     #[test]
     fn matches_a_plain_loop_on_odd_sizes() {
         if !available() {
