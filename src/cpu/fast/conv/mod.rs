@@ -117,3 +117,17 @@ fn row_blocks(cout: usize, tiles: usize, threads: usize, granule: usize) -> (usi
     let rows = cout.div_ceil(blocks).next_multiple_of(granule);
     (cout.div_ceil(rows), rows)
 }
+
+/// `cout × cin × k × k` weights reordered `k·k × cout × cin`: one `cout × cin` matrix per tap.
+pub fn tap_major(w: &[f32], cout: usize, cin: usize, k: usize) -> Vec<f32> {
+    let taps = k * k;
+    let mut out = vec![0.0; w.len()];
+    for o in 0..cout {
+        for i in 0..cin {
+            for t in 0..taps {
+                out[(t * cout + o) * cin + i] = w[(o * cin + i) * taps + t];
+            }
+        }
+    }
+    out
+}

@@ -16,6 +16,7 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 
 use super::blocked::{self, Epilogue, NR, Packed};
+use super::tap_major;
 use crate::net::Shape;
 
 /// Padded-grid positions per tile: a multiple of the register block's columns, small enough
@@ -39,17 +40,7 @@ pub fn runs(kernel: usize, stride: usize, pad: usize) -> bool {
 
 /// Weights `cout × cin × k × k` (PyTorch's layout) packed for [`forward`].
 pub fn pack_forward(w: &[f32], cout: usize, cin: usize, k: usize) -> Packed {
-    let taps = k * k;
-    assert_eq!(w.len(), cout * cin * taps);
-    let mut tap_major = vec![0.0; w.len()];
-    for o in 0..cout {
-        for c in 0..cin {
-            for t in 0..taps {
-                tap_major[(t * cout + o) * cin + c] = w[(o * cin + c) * taps + t];
-            }
-        }
-    }
-    Packed::new(&tap_major, taps, cout, cin)
+    Packed::new(&tap_major(w, cout, cin, k), k * k, cout, cin)
 }
 
 /// Weights `cout × cin × k × k` packed for [`input_grad`]: the convolution from `cout` channels

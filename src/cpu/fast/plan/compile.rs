@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use super::steps::{ConvMethod, ConvStep, ConvWeights, LinearStep, Step};
 use super::{Layout, Plan, Slot};
-use crate::cpu::fast::conv::ConvKernel;
 use crate::cpu::fast::conv::blocked::Packed;
+use crate::cpu::fast::conv::{ConvKernel, tap_major};
 use crate::net::program::Conv2d;
 use crate::net::{Op, Params, Program, Shape};
 
@@ -377,18 +377,4 @@ impl Compiler<'_> {
             }
         }
     }
-}
-
-/// `cout × cin × k × k` weights reordered `k·k × cout × cin`: one `cout × cin` matrix per tap.
-fn tap_major(w: &[f32], cout: usize, cin: usize, k: usize) -> Vec<f32> {
-    let taps = k * k;
-    let mut out = vec![0.0; w.len()];
-    for o in 0..cout {
-        for i in 0..cin {
-            for t in 0..taps {
-                out[(t * cout + o) * cin + i] = w[(o * cin + i) * taps + t];
-            }
-        }
-    }
-    out
 }
