@@ -8,7 +8,7 @@
 //! every tap in registers over the zero-padded sample read in place, as the inference path does.
 //! The weight gradient (a GEMM whose inner dimension is the pixels) stays on the `gemm` crate.
 //!
-//! Each sample runs on one thread: a padded copy of it (for `k > 1`), then the kernel over
+//! Each sample runs on one thread: a zero-padded copy of it, then the kernel over
 //! tiles of padded-grid positions into a scratch tile, whose valid positions are copied out.
 
 use std::cell::RefCell;
@@ -33,7 +33,7 @@ thread_local! {
 /// Whether [`forward`] and [`input_grad`] run here, on this CPU, for this geometry: stride 1
 /// and a kernel wider than 1. A 1×1 convolution reads its input in place as the `gemm` crate's
 /// GEMM already, which was faster here (at batch 32, 128×128 network, per layer: the blocked
-/// kernel took 1.05–1.5× the time on the 1×1 layers, 0.67–0.9× on the 3×3 ones).
+/// kernel took 1.0–1.5× the time on the 1×1 layers, 0.67–0.94× on the 3×3 ones).
 pub fn runs(kernel: usize, stride: usize, pad: usize) -> bool {
     blocked::available() && kernel > 1 && stride == 1 && pad < kernel
 }
@@ -48,15 +48,15 @@ pub fn pack_forward(w: &[f32], cout: usize, cin: usize, k: usize) -> Packed {
 pub fn pack_input_grad(w: &[f32], cout: usize, cin: usize, k: usize) -> Packed {
     let taps = k * k;
     assert_eq!(w.len(), cout * cin * taps);
-    let mut tap_major = vec![0.0; w.len()];
+    let mut flipped = vec![0.0; w.len()];
     for o in 0..cout {
         for c in 0..cin {
             for t in 0..taps {
-                tap_major[((taps - 1 - t) * cin + c) * cout + o] = w[(o * cin + c) * taps + t];
+                flipped[((taps - 1 - t) * cin + c) * cout + o] = w[(o * cin + c) * taps + t];
             }
         }
     }
-    Packed::new(&tap_major, taps, cin, cout)
+    Packed::new(&flipped, taps, cin, cout)
 }
 
 /// `y = relu?(conv(x) + bias)` for a batch: kernel `k`, stride 1, zero padding `pad`; `x` is
