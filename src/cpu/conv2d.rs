@@ -160,47 +160,33 @@ pub fn conv2d_backward_into(
     let taps = c.cin * k * k;
     let pixels = output.h * output.w;
     let pointwise = is_pointwise(c);
-    let (wlen, part) = (c.cout * taps, c.cout * taps + c.cout);
-    let groups = rayon::current_num_threads().clamp(1, batch.max(1));
-    let per_group = batch.div_ceil(groups);
-    parts.resize(groups * part, 0.0);
-    parts
-        .par_chunks_mut(part)
-        .enumerate()
-        .for_each(|(g, sums)| {
-            sums.fill(0.0);
-            let (dw, db) = sums.split_at_mut(wlen);
-            for n in g * per_group..((g + 1) * per_group).min(batch) {
-                let xn = &x[n * input.len()..(n + 1) * input.len()];
-                let dyn_ = &dy[n * output.len()..(n + 1) * output.len()];
-                for_each_tile(xn, input, output, c, |at, width, cols, stride| {
-                    // SAFETY: dy's tile is cout × width (row stride pixels), colsᵀ is read from
-                    // the taps × width tile with swapped strides, dw is cout × taps; all in
-                    // bounds.
-                    unsafe {
-                        sgemm(
-                            (c.cout, width, taps),
-                            1.0,
-                            dyn_.as_ptr().add(at),
-                            (pixels as isize, 1),
-                            cols.as_ptr(),
-                            (1, stride as isize),
-                            1.0,
-                            dw.as_mut_ptr(),
-                            (taps as isize, 1),
-                            Threads::One,
-                        );
-                    }
-                });
-                for (o, plane) in dyn_.chunks(pixels).enumerate() {
-                    db[o] += plane.iter().sum::<f32>();
+    sum_over_sample_groups(batch, grads.dw, grads.db, parts, |samples, dw, db| {
+        for n in samples {
+            let xn = &x[n * input.len()..(n + 1) * input.len()];
+            let dyn_ = &dy[n * output.len()..(n + 1) * output.len()];
+            for_each_tile(xn, input, output, c, |at, width, cols, stride| {
+                // SAFETY: dy's tile is cout × width (row stride pixels), colsᵀ is read from
+                // the taps × width tile with swapped strides, dw is cout × taps; all in
+                // bounds.
+                unsafe {
+                    sgemm(
+                        (c.cout, width, taps),
+                        1.0,
+                        dyn_.as_ptr().add(at),
+                        (pixels as isize, 1),
+                        cols.as_ptr(),
+                        (1, stride as isize),
+                        1.0,
+                        dw.as_mut_ptr(),
+                        (taps as isize, 1),
+                        Threads::One,
+                    );
                 }
+            });
+            for (o, plane) in dyn_.chunks(pixels).enumerate() {
+                db[o] += plane.iter().sum::<f32>();
             }
-        });
-    let parts = &parts[..groups * part];
-    let dwdb = grads.dw.par_iter_mut().chain(grads.db.par_iter_mut());
-    dwdb.enumerate().for_each(|(i, d)| {
-        *d = parts.chunks(part).map(|p| p[i]).sum();
+        }
     });
     let Some(dx) = grads.dx else {
         return;
@@ -254,6 +240,36 @@ pub fn conv2d_backward_into(
                 }
             });
         });
+}
+
+/// Sums a weight and bias gradient over a batch deterministically: the samples are split into
+/// one contiguous group per thread, `f(samples, dw, db)` adds each group's gradients into its
+/// own zeroed part of `parts` (resized here), and the parts are then added in group order into
+/// `dw` and `db` (every element written), so the result does not depend on scheduling.
+pub fn sum_over_sample_groups(
+    batch: usize,
+    dw: &mut [f32],
+    db: &mut [f32],
+    parts: &mut Vec<f32>,
+    f: impl Fn(std::ops::Range<usize>, &mut [f32], &mut [f32]) + Sync,
+) {
+    let (wlen, part) = (dw.len(), dw.len() + db.len());
+    let groups = rayon::current_num_threads().clamp(1, batch.max(1));
+    let per_group = batch.div_ceil(groups);
+    parts.resize(groups * part, 0.0);
+    parts
+        .par_chunks_mut(part)
+        .enumerate()
+        .for_each(|(g, sums)| {
+            sums.fill(0.0);
+            let (dw, db) = sums.split_at_mut(wlen);
+            f(g * per_group..((g + 1) * per_group).min(batch), dw, db);
+        });
+    let parts = &parts[..groups * part];
+    let dwdb = dw.par_iter_mut().chain(db.par_iter_mut());
+    dwdb.enumerate().for_each(|(i, d)| {
+        *d = parts.chunks(part).map(|p| p[i]).sum();
+    });
 }
 
 /// Calls `f(at, width, cols, stride)` for each tile of output rows of one sample `xn`: the

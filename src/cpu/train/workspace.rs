@@ -15,6 +15,7 @@ use super::{Grads, Tape};
 use crate::cpu::batch_norm;
 use crate::cpu::conv2d::{self, ConvGradsMut};
 use crate::cpu::fast::conv::sample;
+use crate::cpu::fast::conv::weight_grad::{self, weight_grad};
 use crate::cpu::{concat, dropout, elementwise, linear, max_pool, patch, relu, upsample};
 use crate::net::training::Dropout;
 use crate::net::{Op, Params, Program};
@@ -407,23 +408,27 @@ impl GradBuffers {
                 let (dw_name, mut dw) = self.param_buffer(format!("{}.weight", c.name), w.len());
                 let (db_name, mut db) = self.param_buffer(format!("{}.bias", c.name), c.cout);
                 let mut parts = std::mem::take(&mut self.parts);
-                // The input gradient on the register-blocked kernel where it runs; the weight
-                // gradient always on the reference's GEMMs.
-                let fast = sample::runs(c.kernel, c.stride, c.pad);
+                // On the register-blocked kernels where they run, else the reference's GEMMs.
+                let fast = weight_grad::runs(c.kernel, c.stride, c.pad);
                 let mut run = |dx: Option<&mut [f32]>| {
-                    let (fast_dx, dx) = if fast { (dx, None) } else { (None, dx) };
-                    let grads = ConvGradsMut {
-                        dx,
-                        dw: &mut dw,
-                        db: &mut db,
-                    };
-                    conv2d::conv2d_backward_into(
-                        x, &dy, batch, in_shape, out_shape, c, w, grads, &mut parts,
+                    if !fast {
+                        let grads = ConvGradsMut {
+                            dx,
+                            dw: &mut dw,
+                            db: &mut db,
+                        };
+                        conv2d::conv2d_backward_into(
+                            x, &dy, batch, in_shape, out_shape, c, w, grads, &mut parts,
+                        );
+                        return;
+                    }
+                    let (geometry, kernel) = ((in_shape, out_shape), (c.kernel, c.pad));
+                    weight_grad(
+                        kernel, x, &dy, batch, geometry, &mut dw, &mut db, &mut parts,
                     );
-                    if let Some(dx) = fast_dx {
+                    if let Some(dx) = dx {
                         let packed = sample::pack_input_grad(w, c.cout, c.cin, c.kernel);
-                        let geometry = (in_shape, out_shape);
-                        sample::input_grad(&packed, (c.kernel, c.pad), &dy, batch, geometry, dx);
+                        sample::input_grad(&packed, kernel, &dy, batch, geometry, dx);
                     }
                 };
                 if needs_dx {

@@ -20,13 +20,15 @@
 //! Bias, the fused sum and ReLU are applied to the tile while it is still in cache.
 //!
 //! [`sample`] puts training's stride-1 k×k convolutions (a batch laid out sample by sample) on
-//! the same blocked kernel: the forward pass and the input gradient.
+//! the same blocked kernel: the forward pass and the input gradient; [`weight_grad`] their
+//! weight gradient, on a register-blocked kernel of its own.
 
 pub mod blocked;
 mod direct;
 pub mod sample;
 mod shifted;
 mod unfolded;
+pub mod weight_grad;
 
 use std::cell::RefCell;
 
@@ -130,4 +132,36 @@ pub fn tap_major(w: &[f32], cout: usize, cin: usize, k: usize) -> Vec<f32> {
         }
     }
     out
+}
+
+/// What the tests of training's convolutions share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::net::program::Conv2d;
+
+    /// `n` values in `[-0.5, 0.5)` from a linear congruential generator.
+    pub fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
+    /// A stride-1 convolution from `x` to `y`.
+    pub fn stride1(cin: usize, cout: usize, kernel: usize, pad: usize, relu: bool) -> Conv2d {
+        Conv2d {
+            name: "c".into(),
+            input: "x".into(),
+            output: "y".into(),
+            cin,
+            cout,
+            kernel,
+            stride: 1,
+            pad,
+            relu,
+        }
+    }
 }

@@ -189,17 +189,7 @@ fn sample(
 mod tests {
     use super::*;
     use crate::cpu::conv2d::{conv2d_backward, conv2d_naive};
-    use crate::net::program::Conv2d;
-
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-            })
-            .collect()
-    }
+    use crate::cpu::fast::conv::testing::{stride1, values};
 
     /// Forward and input gradient against the definition and the reference backward, on sizes
     /// that are not multiples of the register block or the tile: a 1-channel stem, odd channel
@@ -221,17 +211,7 @@ mod tests {
             let batch = 3;
             let input = Shape::new(cin, h, w);
             let output = Shape::new(cout, h + 2 * pad + 1 - k, w + 2 * pad + 1 - k);
-            let conv = Conv2d {
-                name: "c".into(),
-                input: "x".into(),
-                output: "y".into(),
-                cin,
-                cout,
-                kernel: k,
-                stride: 1,
-                pad,
-                relu,
-            };
+            let conv = stride1(cin, cout, k, pad, relu);
             let x = values(batch * input.len(), 3);
             let wt = values(cout * cin * k * k, 5);
             let b = values(cout, 7);
