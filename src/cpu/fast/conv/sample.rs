@@ -6,7 +6,8 @@
 //! Why: training ran these as im2col + one `gemm` GEMM per sample and tile, and the input
 //! gradient as a GEMM into unfolded columns scattered back (col2im); the blocked kernel sums
 //! every tap in registers over the zero-padded sample read in place, as the inference path does.
-//! The weight gradient (a GEMM whose inner dimension is the pixels) stays on the `gemm` crate.
+//! The weight gradient, whose sum runs over the pixels, has a kernel of its own
+//! ([`super::weight_grad`]).
 //!
 //! Each sample runs on one thread: a zero-padded copy of it, then the kernel over
 //! tiles of padded-grid positions into a scratch tile, whose valid positions are copied out.
