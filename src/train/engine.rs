@@ -58,8 +58,14 @@ impl CpuEngine {
 
 impl Engine for CpuEngine {
     fn describe(&self) -> String {
+        // The 3×3 convolutions take the register-blocked kernels where all of theirs run.
+        let kernels = if crate::cpu::fast::conv::weight_grad::runs(3, 1, 1) {
+            "3×3 convolutions on AVX-512 register blocks, the rest im2col + SGEMM"
+        } else {
+            "im2col + SGEMM"
+        };
         format!(
-            "CPU backend ({} threads, im2col + SGEMM, buffers kept between steps)",
+            "CPU backend ({} threads, {kernels}, buffers kept between steps)",
             rayon::current_num_threads()
         )
     }
