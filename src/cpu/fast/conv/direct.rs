@@ -39,7 +39,7 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
     };
     // Offset of each tap from the top-left input pixel, within one channel and sample (the
     // blocked kernel's form: channels are rows of `x` apart).
-    let tap_offsets: Vec<usize> = (0..k * k).map(|t| t / k * wp + t % k).collect();
+    let tap_offsets = super::tap_offsets(k, wp);
     let mut rows = vec![0.0f32; 2 * BLOCK * to.w];
     let mut column = vec![0.0f32; to.w];
     for item in part.items(blocks * batch, work) {

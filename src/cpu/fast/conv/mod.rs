@@ -120,6 +120,25 @@ fn row_blocks(cout: usize, tiles: usize, threads: usize, granule: usize) -> (usi
     (cout.div_ceil(rows), rows)
 }
 
+/// The offset of each tap of a `k × k` kernel from the window's top-left position, on a plane
+/// whose rows are `row` values apart: what the blocked kernel adds to a position to read a tap.
+pub fn tap_offsets(k: usize, row: usize) -> Vec<usize> {
+    (0..k * k).map(|t| t / k * row + t % k).collect()
+}
+
+/// Copies the `C × H × W` sample `x` into `dst` zero-padded by `pad` on every side, channel
+/// `c` starting at `c · channel` (`channel` ≥ the padded plane): only the image is written, so
+/// `dst` must be zero where the padding lies.
+pub fn pad_sample(x: &[f32], (h, w): (usize, usize), pad: usize, channel: usize, dst: &mut [f32]) {
+    let wp = w + 2 * pad;
+    for (c, src) in x.chunks_exact(h * w).enumerate() {
+        for (r, row) in src.chunks_exact(w).enumerate() {
+            let at = c * channel + (r + pad) * wp + pad;
+            dst[at..at + w].copy_from_slice(row);
+        }
+    }
+}
+
 /// `cout × cin × k × k` weights reordered `k·k × cout × cin`: one `cout × cin` matrix per tap.
 pub fn tap_major(w: &[f32], cout: usize, cin: usize, k: usize) -> Vec<f32> {
     let taps = k * k;

@@ -17,7 +17,7 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 
 use super::blocked::{self, Epilogue, NR, Packed};
-use super::tap_major;
+use super::{pad_sample, tap_major, tap_offsets};
 use crate::net::Shape;
 
 /// Padded-grid positions per tile: a multiple of the register block's columns, small enough
@@ -137,16 +137,11 @@ fn sample(
     // Output (oy, ox) reads padded position oy·wp + ox + offset(tap); the last output's last
     // tap is the padded plane's last position.
     let span = (output.h - 1) * wp + output.w;
-    let offsets: Vec<usize> = (0..k * k).map(|t| t / k * wp + t % k).collect();
+    let offsets = tap_offsets(k, wp);
     PADDED.with_borrow_mut(|padded| {
         padded.clear();
         padded.resize(cin * plane, 0.0);
-        for (c, src) in x.chunks_exact(input.h * input.w).enumerate() {
-            for (r, row) in src.chunks_exact(input.w).enumerate() {
-                let at = c * plane + (r + pad) * wp + pad;
-                padded[at..at + input.w].copy_from_slice(row);
-            }
-        }
+        pad_sample(x, (input.h, input.w), pad, plane, padded);
         OUT.with_borrow_mut(|out| {
             out.resize(cout * TILE, 0.0);
             for q0 in (0..span).step_by(TILE) {

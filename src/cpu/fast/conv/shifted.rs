@@ -3,7 +3,7 @@
 //! CPU has AVX-512, else one `gemm` crate GEMM per tap.
 
 use super::blocked::{self, Epilogue, MR, NR};
-use super::{SCRATCH, row_blocks, tiling};
+use super::{SCRATCH, row_blocks, tap_offsets, tiling};
 use crate::cpu::fast::plan::{ConvStep, ConvWeights};
 use crate::cpu::fast::team::{Out, Part};
 use crate::cpu::sgemm::{Threads, sgemm};
@@ -33,7 +33,7 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
     let (tile, tiles) = tiling(span, threads, align);
     let (blocks, rows) = row_blocks(cout, tiles, threads, granule);
     // Offset of each tap from the position it contributes to, less `first`.
-    let offsets: Vec<usize> = (0..k * k).map(|tap| tap / k * wp + tap % k).collect();
+    let offsets = tap_offsets(k, wp);
 
     for item in part.items(tiles * blocks, work) {
         let (t, r) = (item / blocks, item % blocks);

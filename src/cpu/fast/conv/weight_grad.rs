@@ -14,6 +14,7 @@
 
 use std::cell::RefCell;
 
+use super::{pad_sample, tap_offsets};
 use crate::cpu::conv2d::sum_over_sample_groups;
 use crate::net::Shape;
 
@@ -95,7 +96,7 @@ fn group(
     let x_sample = cin * channel;
     let dy_sample = cout * len;
     let per_chunk = (CHUNK_BYTES / (4 * (x_sample + dy_sample))).max(1);
-    let offsets: Vec<usize> = (0..taps).map(|t| t / k * wp + t % k).collect();
+    let offsets = tap_offsets(k, wp);
     let pairs = cin * taps;
     XP.with_borrow_mut(|xp| {
         DYP.with_borrow_mut(|dyp| {
@@ -108,12 +109,8 @@ fn group(
                 dyp.resize(n * dy_sample, 0.0);
                 for s in 0..n {
                     let xn = &x[(first + s) * input.len()..][..input.len()];
-                    for (c, src) in xn.chunks_exact(input.h * input.w).enumerate() {
-                        for (r, row) in src.chunks_exact(input.w).enumerate() {
-                            let at = s * x_sample + c * channel + (r + pad) * wp + pad;
-                            xp[at..at + input.w].copy_from_slice(row);
-                        }
-                    }
+                    let dst = &mut xp[s * x_sample..][..x_sample];
+                    pad_sample(xn, (input.h, input.w), pad, channel, dst);
                     let dyn_ = &dy[(first + s) * output.len()..][..output.len()];
                     for (o, src) in dyn_.chunks_exact(output.h * output.w).enumerate() {
                         db[o] += src.iter().sum::<f32>();
