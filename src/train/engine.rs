@@ -59,10 +59,13 @@ impl CpuEngine {
 impl Engine for CpuEngine {
     fn describe(&self) -> String {
         // The 3×3 convolutions take the register-blocked kernels where all of theirs run.
-        let kernels = if crate::cpu::fast::conv::weight_grad::runs(3, 1, 1) {
-            "3×3 convolutions on AVX-512 register blocks, the rest im2col + SGEMM"
-        } else {
-            "im2col + SGEMM"
+        use crate::cpu::fast::conv::weight_grad;
+        let kernels = match weight_grad::best().filter(|_| weight_grad::runs(3, 1, 1)) {
+            Some(isa) => format!(
+                "3×3 convolutions on {} register blocks, the rest im2col + SGEMM",
+                isa.name()
+            ),
+            None => "im2col + SGEMM".to_string(),
         };
         format!(
             "CPU backend ({} threads, {kernels}, buffers kept between steps)",

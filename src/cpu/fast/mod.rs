@@ -13,7 +13,8 @@
 //!   their input in place, stride-1 k×k ones read a zero-padded copy shifted by each tap, strided
 //!   ones unfold a tile at a time, and the 1-channel stem is a direct kernel. Where the CPU has
 //!   AVX-512 the 1×1, shifted and direct convolutions run on a register-blocked kernel over
-//!   weights packed at load ([`ConvKernel::Blocked`]); everything else, and those too on other
+//!   weights packed at load ([`ConvKernel::Blocked`]; its AVX2 form was slower than the GEMMs
+//!   and runs training's 3×3 convolutions only); everything else, and those too on other
 //!   CPUs, on the `gemm` crate (runtime-dispatched AVX-512, AVX2+FMA, NEON and portable
 //!   kernels) or, for the stem, a portable loop.
 //! - **Fusion** ([`plan`]): batch norm is already folded by lowering; bias, ReLU, a sum the

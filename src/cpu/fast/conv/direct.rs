@@ -4,8 +4,8 @@
 //! shifted rows of the zero-padded input, each times one weight; two rows at a time when a 2×2
 //! max pooling is fused, so only the pooled row is ever written.
 //!
-//! Where the CPU has AVX-512 the rows are computed by the register-blocked kernel
-//! ([`blocked`](super::blocked): 8 channels × 48 pixels in registers over every tap, the taps
+//! Where the plan picks [`ConvKernel::Blocked`](super::ConvKernel::Blocked) the rows are computed by the register-blocked kernel
+//! ([`blocked`](super::blocked): with AVX-512, 8 channels × 48 pixels in registers over every tap, the taps
 //! being offsets into the padded input); elsewhere by a portable loop.
 
 use super::blocked::{self, Epilogue};

@@ -15,12 +15,13 @@
 //!
 //! Where the CPU has AVX-512, pointwise, shifted and direct convolutions run on [`blocked`]
 //! instead ([`ConvKernel::Blocked`]): all taps of a register block summed in registers, no
-//! per-tap GEMM.
+//! per-tap GEMM. The kernel's AVX2 form runs them too (the tests check it), but slower than the
+//! GEMMs, so [`ConvKernel::best`] leaves it out.
 //!
 //! Bias, the fused sum and ReLU are applied to the tile while it is still in cache.
 //!
 //! [`sample`] puts training's stride-1 k×k convolutions (a batch laid out sample by sample) on
-//! the same blocked kernel: the forward pass and the input gradient; [`weight_grad`] their
+//! the same blocked kernel, AVX-512 or AVX2: the forward pass and the input gradient; [`weight_grad`] their
 //! weight gradient, on a register-blocked kernel of its own.
 
 pub mod blocked;
@@ -38,7 +39,7 @@ use super::team::{Out, Part};
 /// Which kernel runs the pointwise, shifted and direct convolutions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConvKernel {
-    /// The register-blocked AVX-512 kernel over packed weights (`conv::blocked`).
+    /// The register-blocked kernel over packed weights (`conv::blocked`), AVX-512 or AVX2.
     Blocked,
     /// GEMMs from the `gemm` crate (AVX2+FMA, NEON, portable, and AVX-512), and the direct
     /// convolution's portable loop.
@@ -46,9 +47,13 @@ pub enum ConvKernel {
 }
 
 impl ConvKernel {
-    /// The fastest this CPU runs.
+    /// The fastest this CPU runs: the blocked kernel where it has AVX-512; on AVX2 alone the
+    /// `gemm` crate's path, which ran the whole network 1.2–1.6× faster than the blocked
+    /// kernel's AVX2 form (2 cores of an AMD EPYC Zen 3, 2026-12-02: 199 against 171 FPS at
+    /// batch 1, 233 against 194 at batch 32; a block of 4 × 16 has too little reuse to keep
+    /// the 3×3 convolutions' operands in L1, and 4 × 24 needs a 17th register).
     pub fn best() -> Self {
-        if blocked::available() {
+        if blocked::Isa::best() == Some(blocked::Isa::Avx512) {
             Self::Blocked
         } else {
             Self::Gemm
@@ -57,9 +62,10 @@ impl ConvKernel {
 
     /// Its name in `bench` rows.
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Blocked => "avx512-blocked",
-            Self::Gemm => "gemm",
+        match (self, blocked::Isa::best()) {
+            (Self::Gemm, _) => "gemm",
+            (Self::Blocked, Some(blocked::Isa::Avx2)) => "avx2-blocked",
+            (Self::Blocked, _) => "avx512-blocked",
         }
     }
 

@@ -1,5 +1,5 @@
 //! Stride-1 convolutions of a batch laid out sample by sample (`N × C × H × W`, as the training
-//! workspace keeps it) on the register-blocked kernel: the forward pass, and the gradient with
+//! workspace keeps it) on the register-blocked kernel (AVX-512 or AVX2): the forward pass, and the gradient with
 //! respect to the input, which for stride 1 is itself a stride-1 convolution of the output's
 //! gradient (weights transposed and flipped, padding `k − 1 − pad`).
 //!
@@ -76,7 +76,10 @@ pub fn forward(
     (input, output): (Shape, Shape),
     y: &mut [f32],
 ) {
-    assert!(runs(k, 1, pad), "the blocked kernel needs AVX-512");
+    assert!(
+        runs(k, 1, pad),
+        "the blocked kernel needs AVX2+FMA or AVX-512"
+    );
     assert_eq!(output.h, input.h + 2 * pad + 1 - k);
     assert_eq!(output.w, input.w + 2 * pad + 1 - k);
     assert_eq!((packed.cin(), packed.cout()), (input.c, output.c));
@@ -194,7 +197,7 @@ mod tests {
     #[test]
     fn matches_the_reference_on_odd_sizes() {
         if !blocked::available() {
-            eprintln!("no AVX-512 here: the kernel is not used on this CPU");
+            eprintln!("no AVX2 or AVX-512 here: the kernel is not used on this CPU");
             return;
         }
         for (cin, cout, h, w, k, pad, relu) in [

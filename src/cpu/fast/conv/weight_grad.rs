@@ -1,27 +1,45 @@
 //! The weight and bias gradients of a stride-1 k×k convolution over a batch laid out sample by
-//! sample (as the training workspace keeps it), on an AVX-512 register-blocked kernel: the
-//! companion of [`super::sample`]'s forward pass and input gradient.
+//! sample (as the training workspace keeps it), on a register-blocked kernel (AVX-512, or
+//! AVX2+FMA): the companion of [`super::sample`]'s forward pass and input gradient.
 //!
 //! `∂L/∂w[o][c][t] = Σₙ Σ_q dy[n][o][q] · x[n][c][q + offset(t)]` over the zero-padded grid: `dy`
 //! is laid on the padded grid's rows (zero in the columns past the output's width), `x` is the
 //! zero-padded input, and tap `t` is `x` read shifted by its offset. Each register block holds
-//! [`ROWS`] output channels × [`PAIRS`] (input channel, tap) pairs as 16-lane partial sums over
-//! the positions, summed across a chunk of samples before they are reduced, so small planes
-//! (16 positions) cost no more reductions than large ones.
+//! a few output channels × a few (input channel, tap) pairs as vector partial sums over the
+//! positions, summed across a chunk of samples before they are reduced, so small planes
+//! (16 positions) cost no more reductions than large ones: 4 × 6 sums of 16 lanes with
+//! AVX-512, 3 × 3 of 8 lanes with AVX2 (9 sums, 3 gradient and 3 input vectors: 15 of the 16
+//! registers, and the 8 independent sums two 4-cycle FMA pipes need to stay busy).
 //!
 //! Why: the reference unfolds every sample (im2col) and multiplies it with the `gemm` crate,
 //! one GEMM per sample and tile; nothing is unfolded here.
 
 use std::cell::RefCell;
 
+use super::blocked::Isa;
 use super::{pad_sample, tap_offsets};
 use crate::cpu::conv2d::sum_over_sample_groups;
 use crate::net::Shape;
 
-/// Output channels of a register block.
-pub const ROWS: usize = 4;
-/// (Input channel, tap) pairs of a register block.
-pub const PAIRS: usize = 6;
+/// The instruction sets this CPU runs the kernel on, widest first (the tests run each): those
+/// of [`Isa::runnable`], AVX-512 only with VL too, which lets the compiler give the
+/// block all 32 vector registers (with AVX512F alone it kept part of the 24 sums in memory;
+/// every AVX-512 CPU but Xeon Phi has VL).
+pub fn runnable() -> Vec<Isa> {
+    #[cfg(target_arch = "x86_64")]
+    let vl = std::arch::is_x86_feature_detected!("avx512vl");
+    #[cfg(not(target_arch = "x86_64"))]
+    let vl = false;
+    let mut isas = Isa::runnable();
+    isas.retain(|&isa| isa != Isa::Avx512 || vl);
+    isas
+}
+
+/// The widest of [`runnable`], if any.
+pub fn best() -> Option<Isa> {
+    runnable().first().copied()
+}
+
 /// What a chunk of samples may take (padded inputs and gradients together): about L2.
 const CHUNK_BYTES: usize = 768 * 1024;
 
@@ -33,14 +51,9 @@ thread_local! {
 }
 
 /// Whether [`weight_grad`] runs here, on this CPU, for this geometry: where
-/// [`super::sample::runs`], and the CPU has AVX512VL too, which lets the compiler give the
-/// block all 32 vector registers (with AVX512F alone it kept part of the 24 sums in memory).
+/// [`super::sample::runs`] and the CPU has one of [`runnable`].
 pub fn runs(kernel: usize, stride: usize, pad: usize) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    let vl = std::arch::is_x86_feature_detected!("avx512vl");
-    #[cfg(not(target_arch = "x86_64"))]
-    let vl = false;
-    vl && super::sample::runs(kernel, stride, pad)
+    best().is_some() && super::sample::runs(kernel, stride, pad)
 }
 
 /// `dw` (`cout × cin × k × k`, PyTorch's layout) and `db` (`cout`) of a stride-1 convolution
@@ -61,7 +74,34 @@ pub fn weight_grad(
     db: &mut [f32],
     parts: &mut Vec<f32>,
 ) {
-    assert!(runs(k, 1, pad), "the kernel needs AVX-512 (F and VL)");
+    assert!(
+        runs(k, 1, pad),
+        "the kernel needs AVX2+FMA or AVX-512 (F and VL)"
+    );
+    let isa = best().expect("checked by runs");
+    weight_grad_on(isa, (k, pad), x, dy, batch, (input, output), dw, db, parts);
+}
+
+/// [`weight_grad`] on the instruction set `isa`.
+///
+/// # Panics
+/// As [`weight_grad`], and if `isa` is not one of [`runnable`].
+#[allow(clippy::too_many_arguments)] // as weight_grad
+pub fn weight_grad_on(
+    isa: Isa,
+    (k, pad): (usize, usize),
+    x: &[f32],
+    dy: &[f32],
+    batch: usize,
+    (input, output): (Shape, Shape),
+    dw: &mut [f32],
+    db: &mut [f32],
+    parts: &mut Vec<f32>,
+) {
+    assert!(
+        runnable().contains(&isa),
+        "{isa:?} does not run on this CPU"
+    );
     assert_eq!(output.h, input.h + 2 * pad + 1 - k);
     assert_eq!(output.w, input.w + 2 * pad + 1 - k);
     let (cin, cout, taps) = (input.c, output.c, k * k);
@@ -69,12 +109,34 @@ pub fn weight_grad(
     assert_eq!(dy.len(), batch * output.len());
     assert_eq!((dw.len(), db.len()), (cout * cin * taps, cout));
     sum_over_sample_groups(batch, dw, db, parts, |samples, dw, db| {
-        group((k, pad), x, dy, samples, (input, output), dw, db);
+        let geometry = (input, output);
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => group((k, pad), x, dy, samples, geometry, dw, db, avx512::block),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => group((k, pad), x, dy, samples, geometry, dw, db, avx2::block),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => unreachable!("no instruction set of the kernel runs off x86-64"),
+        }
     });
 }
 
-/// One thread's samples, in chunks that fit [`CHUNK_BYTES`], added into `dw` and `db`.
-fn group(
+/// A register block over `samples` samples: `Σ_s Σ_q dy[s][row_i + q] · x[s][col_j + q]` for
+/// `q < len` (a multiple of 16), with sample strides `dy_stride` and `x_stride`.
+///
+/// # Safety
+/// Its instruction set must be available, and every element read must be inside the buffers.
+type Block<const ROWS: usize, const PAIRS: usize> = unsafe fn(
+    (*const f32, usize, [usize; ROWS]),
+    (*const f32, usize, [usize; PAIRS]),
+    usize,
+    usize,
+) -> [[f32; PAIRS]; ROWS];
+
+/// One thread's samples, in chunks that fit [`CHUNK_BYTES`], added into `dw` and `db`, in
+/// blocks of `ROWS` output channels × `PAIRS` (input channel, tap) pairs.
+#[allow(clippy::too_many_arguments)] // as weight_grad, and the block
+fn group<const ROWS: usize, const PAIRS: usize>(
     (k, pad): (usize, usize),
     x: &[f32],
     dy: &[f32],
@@ -82,6 +144,7 @@ fn group(
     (input, output): (Shape, Shape),
     dw: &mut [f32],
     db: &mut [f32],
+    block: Block<ROWS, PAIRS>,
 ) {
     let (cin, cout, taps) = (input.c, output.c, k * k);
     let (hp, wp) = (input.h + 2 * pad, input.w + 2 * pad);
@@ -122,7 +185,7 @@ fn group(
                 }
                 for ob in (0..cout).step_by(ROWS) {
                     // Rows past `cout` (and pairs past the last) repeat the last one and are
-                    // dropped: the network's widths are multiples of the block.
+                    // dropped: at most one block per layer is partly wasted.
                     let rows: [usize; ROWS] = std::array::from_fn(|i| (ob + i).min(cout - 1) * len);
                     for p0 in (0..pairs).step_by(PAIRS) {
                         let cols: [usize; PAIRS] = std::array::from_fn(|j| {
@@ -155,55 +218,100 @@ fn group(
     });
 }
 
-/// One register block over `samples` samples: `Σ_s Σ_q dy[s][row_i + q] · x[s][col_j + q]` for
-/// `q < len` (a multiple of 16), with sample strides `dy_stride` and `x_stride`.
-///
-/// # Safety
-/// AVX-512F and VL must be available, and every element read must be inside the buffers.
+/// The blocks on AVX-512: 4 output channels × 6 pairs of 16 lanes.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl")]
-unsafe fn block(
-    (dy, dy_stride, rows): (*const f32, usize, [usize; ROWS]),
-    (x, x_stride, cols): (*const f32, usize, [usize; PAIRS]),
-    samples: usize,
-    len: usize,
-) -> [[f32; PAIRS]; ROWS] {
+mod avx512 {
     use std::arch::x86_64::*;
-    let mut acc = [[_mm512_setzero_ps(); PAIRS]; ROWS];
-    for s in 0..samples {
-        let (dy, x) = (dy.wrapping_add(s * dy_stride), x.wrapping_add(s * x_stride));
-        for q in (0..len).step_by(16) {
-            // SAFETY: the caller's promise.
-            let d: [__m512; ROWS] =
-                std::array::from_fn(|i| unsafe { _mm512_loadu_ps(dy.add(rows[i] + q)) });
-            for j in 0..PAIRS {
+
+    const ROWS: usize = 4;
+    const PAIRS: usize = 6;
+
+    /// A [`super::Block`].
+    ///
+    /// # Safety
+    /// AVX-512F and VL must be available, and every element read must be inside the buffers.
+    #[target_feature(enable = "avx512f,avx512vl")]
+    pub unsafe fn block(
+        (dy, dy_stride, rows): (*const f32, usize, [usize; ROWS]),
+        (x, x_stride, cols): (*const f32, usize, [usize; PAIRS]),
+        samples: usize,
+        len: usize,
+    ) -> [[f32; PAIRS]; ROWS] {
+        let mut acc = [[_mm512_setzero_ps(); PAIRS]; ROWS];
+        for s in 0..samples {
+            let (dy, x) = (dy.wrapping_add(s * dy_stride), x.wrapping_add(s * x_stride));
+            for q in (0..len).step_by(16) {
                 // SAFETY: the caller's promise.
-                let xv = unsafe { _mm512_loadu_ps(x.add(cols[j] + q)) };
-                for i in 0..ROWS {
-                    acc[i][j] = _mm512_fmadd_ps(d[i], xv, acc[i][j]);
+                let d: [__m512; ROWS] =
+                    std::array::from_fn(|i| unsafe { _mm512_loadu_ps(dy.add(rows[i] + q)) });
+                for j in 0..PAIRS {
+                    // SAFETY: the caller's promise.
+                    let xv = unsafe { _mm512_loadu_ps(x.add(cols[j] + q)) };
+                    for i in 0..ROWS {
+                        acc[i][j] = _mm512_fmadd_ps(d[i], xv, acc[i][j]);
+                    }
                 }
             }
         }
-    }
-    // Reduced in plain loops: a closure borrowing `acc` made the compiler keep it in memory,
-    // with a store after every FMA.
-    let mut sums = [[0.0; PAIRS]; ROWS];
-    for i in 0..ROWS {
-        for j in 0..PAIRS {
-            sums[i][j] = _mm512_reduce_add_ps(acc[i][j]);
+        // Reduced in plain loops: a closure borrowing `acc` made the compiler keep it in
+        // memory, with a store after every FMA.
+        let mut sums = [[0.0; PAIRS]; ROWS];
+        for i in 0..ROWS {
+            for j in 0..PAIRS {
+                sums[i][j] = _mm512_reduce_add_ps(acc[i][j]);
+            }
         }
+        sums
     }
-    sums
 }
 
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn block(
-    _: (*const f32, usize, [usize; ROWS]),
-    _: (*const f32, usize, [usize; PAIRS]),
-    _: usize,
-    _: usize,
-) -> [[f32; PAIRS]; ROWS] {
-    unreachable!("the AVX-512 kernel called on a CPU without it")
+/// The blocks on AVX2+FMA: 3 output channels × 3 pairs of 8 lanes.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    const ROWS: usize = 3;
+    const PAIRS: usize = 3;
+
+    /// A [`super::Block`].
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available, and every element read must be inside the buffers.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn block(
+        (dy, dy_stride, rows): (*const f32, usize, [usize; ROWS]),
+        (x, x_stride, cols): (*const f32, usize, [usize; PAIRS]),
+        samples: usize,
+        len: usize,
+    ) -> [[f32; PAIRS]; ROWS] {
+        let mut acc = [[_mm256_setzero_ps(); PAIRS]; ROWS];
+        for s in 0..samples {
+            let (dy, x) = (dy.wrapping_add(s * dy_stride), x.wrapping_add(s * x_stride));
+            for q in (0..len).step_by(8) {
+                // SAFETY: the caller's promise.
+                let d: [__m256; ROWS] =
+                    std::array::from_fn(|i| unsafe { _mm256_loadu_ps(dy.add(rows[i] + q)) });
+                // SAFETY: the caller's promise.
+                let xv: [__m256; PAIRS] =
+                    std::array::from_fn(|j| unsafe { _mm256_loadu_ps(x.add(cols[j] + q)) });
+                for i in 0..ROWS {
+                    for j in 0..PAIRS {
+                        acc[i][j] = _mm256_fmadd_ps(d[i], xv[j], acc[i][j]);
+                    }
+                }
+            }
+        }
+        let mut sums = [[0.0; PAIRS]; ROWS];
+        for i in 0..ROWS {
+            for j in 0..PAIRS {
+                let v = acc[i][j];
+                let half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+                let pair = _mm_add_ps(half, _mm_movehl_ps(half, half));
+                sums[i][j] = _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps(pair, pair, 1)));
+            }
+        }
+        sums
+    }
 }
 
 #[cfg(test)]
@@ -219,9 +327,15 @@ mod tests {
     #[test]
     fn matches_the_reference_on_odd_sizes() {
         if !runs(3, 1, 1) {
-            eprintln!("no AVX-512 (F and VL) here: the kernel is not used on this CPU");
+            eprintln!("no AVX2 or AVX-512 here: the kernel is not used on this CPU");
             return;
         }
+        for isa in runnable() {
+            matches_the_reference_on(isa);
+        }
+    }
+
+    fn matches_the_reference_on(isa: Isa) {
         for (cin, cout, h, w, k, pad, batch) in [
             (1, 9, 23, 29, 3, 1, 3),
             (5, 13, 7, 11, 3, 1, 5),
@@ -240,7 +354,8 @@ mod tests {
             let mut dw = vec![f32::NAN; wt.len()];
             let mut db = vec![f32::NAN; cout];
             let geometry = (input, output);
-            weight_grad(
+            weight_grad_on(
+                isa,
                 (k, pad),
                 &x,
                 &dy,
@@ -255,7 +370,7 @@ mod tests {
                     let tolerance = 1e-4 * (1.0 + e.abs());
                     assert!(
                         (g - e).abs() < tolerance,
-                        "{conv:?} {what}[{i}]: {g} != {e}"
+                        "{isa:?} {conv:?} {what}[{i}]: {g} != {e}"
                     );
                 }
             }

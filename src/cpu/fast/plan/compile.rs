@@ -25,7 +25,7 @@ const DIRECT_MAX_TAPS: usize = 27;
 pub fn compile(program: &Program, params: &Params, kernel: ConvKernel) -> Plan {
     assert!(
         ConvKernel::runnable().contains(&kernel),
-        "the register-blocked kernel needs AVX-512"
+        "the register-blocked kernel needs AVX2+FMA or AVX-512"
     );
     let mut c = Compiler {
         program,
