@@ -243,7 +243,7 @@ fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Rol
     let x = &values[input];
     let in_shape = program.shape(input);
     match op {
-        Op::Conv2d(c) if sample::runs(c.kernel, c.stride, c.pad) => {
+        Op::Conv2d(c) if sample::preferred(c.kernel, c.stride, c.pad, in_shape) => {
             let packed =
                 sample::pack_forward(param(params, &c.name, "weight"), c.cout, c.cin, c.kernel);
             sample::forward(
@@ -409,7 +409,7 @@ impl GradBuffers {
                 let (db_name, mut db) = self.param_buffer(format!("{}.bias", c.name), c.cout);
                 let mut parts = std::mem::take(&mut self.parts);
                 // On the register-blocked kernels where they run, else the reference's GEMMs.
-                let fast = weight_grad::runs(c.kernel, c.stride, c.pad);
+                let fast = weight_grad::preferred(c.kernel, c.stride, c.pad, out_shape);
                 let mut run = |dx: Option<&mut [f32]>| {
                     if !fast {
                         let grads = ConvGradsMut {

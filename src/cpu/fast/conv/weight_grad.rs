@@ -56,6 +56,20 @@ pub fn runs(kernel: usize, stride: usize, pad: usize) -> bool {
     best().is_some() && super::sample::runs(kernel, stride, pad)
 }
 
+/// Output positions below which the AVX2 forms of this kernel and of
+/// [`super::sample::input_grad`] are left to the reference's GEMMs: on 4×4 and 2×2 planes they
+/// took 1.15–1.25× as long, on 8×8 0.96×, on 16×16 and 32×32 0.72–0.84× (64×64 network at
+/// batch 32, 2 cores of a Zen 3).
+const AVX2_MIN_PLANE: usize = 64;
+
+/// Whether training takes [`weight_grad`] and [`super::sample::input_grad`] for this
+/// convolution's backward pass: where they [`runs`], and on AVX2 only from [`AVX2_MIN_PLANE`]
+/// output positions (AVX-512 takes every geometry they run).
+pub fn preferred(kernel: usize, stride: usize, pad: usize, output: Shape) -> bool {
+    runs(kernel, stride, pad)
+        && (best() == Some(Isa::Avx512) || output.h * output.w >= AVX2_MIN_PLANE)
+}
+
 /// `dw` (`cout × cin × k × k`, PyTorch's layout) and `db` (`cout`) of a stride-1 convolution
 /// with padding `pad`, summed over the batch: `x` is `batch × input`, `dy` `batch × output`.
 /// Every element of `dw` and `db` is written; `parts` is scratch, as for
