@@ -15,7 +15,7 @@ use crate::net::{Op, Params, Program, Shape};
 const SHIFTED_MIN_CHANNELS: usize = 8;
 
 /// Input taps (`cin·k·k`) up to which [`ConvMethod::Direct`] beats a GEMM.
-const DIRECT_MAX_TAPS: usize = 27;
+pub(crate) const DIRECT_MAX_TAPS: usize = 27;
 
 /// Compiles an inference-form program (see [`crate::net::lower()`]); `params` must hold every
 /// parameter it names.
