@@ -3,7 +3,7 @@
 //! plan picks it ([`ConvKernel::Blocked`](super::ConvKernel::Blocked)), else one `gemm` crate GEMM per tap.
 
 use super::blocked::{self, Epilogue, MR, NR};
-use super::{SCRATCH, row_blocks, tap_offsets, tiling};
+use super::{MAX_TILE, SCRATCH, row_blocks, tap_offsets, tiling};
 use crate::cpu::fast::plan::{ConvStep, ConvWeights};
 use crate::cpu::fast::team::{Out, Part};
 use crate::cpu::sgemm::{Threads, sgemm};
@@ -30,7 +30,7 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
     } else {
         (16, 1)
     };
-    let (tile, tiles) = tiling(span, threads, align);
+    let (tile, tiles) = tiling(span, threads, align, MAX_TILE);
     let (blocks, rows) = row_blocks(cout, tiles, threads, granule);
     // Offset of each tap from the position it contributes to, less `first`.
     let offsets = tap_offsets(k, wp);

@@ -4,7 +4,7 @@
 //! tile of whole row pairs that is pooled on its way out.
 
 use super::blocked::{self, Epilogue, MR, Packed};
-use super::{SCRATCH, row_blocks, tiling};
+use super::{MAX_TILE, POINTWISE_GEMM_MAX_TILE, SCRATCH, row_blocks, tiling};
 use crate::cpu::fast::plan::{ConvMethod, ConvStep};
 use crate::cpu::fast::team::{Out, Part};
 use crate::cpu::sgemm::{Threads, sgemm};
@@ -21,7 +21,13 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
     let threads = part.sharers(work);
     // A fused pooling needs whole row pairs in a tile (a pair never spans two samples).
     let align = if step.pool { 2 * to.w } else { 16 };
-    let (tile, tiles) = tiling(n, threads, align);
+    let gemm_pointwise = step.method == ConvMethod::Pointwise && step.weights.packed().is_none();
+    let max_tile = if gemm_pointwise {
+        POINTWISE_GEMM_MAX_TILE
+    } else {
+        MAX_TILE
+    };
+    let (tile, tiles) = tiling(n, threads, align, max_tile);
     let pooled = |o: usize, j0: usize, width: usize, tile_rows: &[f32]| {
         // SAFETY: the pooled image of this item's block is this item's alone.
         let dst = unsafe { y.slice(o * n / 4 + j0 / 4..o * n / 4 + (j0 + width) / 4) };
