@@ -48,10 +48,11 @@ pub enum ConvKernel {
 
 impl ConvKernel {
     /// The fastest this CPU runs: the blocked kernel where it has AVX-512; on AVX2 alone the
-    /// `gemm` crate's path, which ran the whole network 1.2–1.6× faster than the blocked
+    /// `gemm` crate's path, which ran the whole network 1.16–1.20× as fast as the blocked
     /// kernel's AVX2 form (2 cores of an AMD EPYC Zen 3, 2026-12-02: 199 against 171 FPS at
-    /// batch 1, 233 against 194 at batch 32; a block of 4 × 16 has too little reuse to keep
-    /// the 3×3 convolutions' operands in L1, and 4 × 24 needs a 17th register).
+    /// batch 1, 233 against 194 at batch 32). Its 3×3 convolutions ran at half the crate's
+    /// GFLOP/s: a block of 4 × 16 reuses each loaded input and weight only 2–4 times, and the
+    /// wider 4 × 24 takes all 16 registers, which made the compiler spill.
     pub fn best() -> Self {
         if blocked::Isa::best() == Some(blocked::Isa::Avx512) {
             Self::Blocked
