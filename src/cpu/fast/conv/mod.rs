@@ -21,8 +21,8 @@
 //! Bias, the fused sum and ReLU are applied to the tile while it is still in cache.
 //!
 //! [`sample`] puts training's stride-1 k×k convolutions (a batch laid out sample by sample) on
-//! the same blocked kernel, AVX-512 or AVX2: the forward pass and the input gradient; [`weight_grad`] their
-//! weight gradient, on a register-blocked kernel of its own.
+//! the same blocked kernel, AVX-512 or AVX2: the forward pass and the input gradient;
+//! [`weight_grad`] their weight gradient, on a register-blocked kernel of its own.
 
 pub mod blocked;
 mod direct;

@@ -1,7 +1,7 @@
 //! Stride-1 convolutions of a batch laid out sample by sample (`N × C × H × W`, as the training
-//! workspace keeps it) on the register-blocked kernel (AVX-512 or AVX2): the forward pass, and the gradient with
-//! respect to the input, which for stride 1 is itself a stride-1 convolution of the output's
-//! gradient (weights transposed and flipped, padding `k − 1 − pad`).
+//! workspace keeps it) on the register-blocked kernel (AVX-512 or AVX2): the forward pass, and
+//! the gradient with respect to the input, which for stride 1 is itself a stride-1 convolution
+//! of the output's gradient (weights transposed and flipped, padding `k − 1 − pad`).
 //!
 //! Why: training ran these as im2col + one `gemm` GEMM per sample and tile, and the input
 //! gradient as a GEMM into unfolded columns scattered back (col2im); the blocked kernel sums
@@ -41,7 +41,7 @@ pub fn runs(kernel: usize, stride: usize, pad: usize) -> bool {
 
 /// Input channels below which the AVX2 form is left to im2col + GEMM: on the 1-channel stem it
 /// took 1.4× as long (2.54 against 1.78 ms, 64×64 network at batch 32, 2 cores of a Zen 3),
-/// while on 32 to 128 channels it took 0.75–0.85× as long.
+/// while on 32 to 128 channels it took 0.75–0.86× as long (about even on 4×4 planes).
 const AVX2_MIN_CHANNELS: usize = 8;
 
 /// Whether training takes [`forward`] for this convolution: where it [`runs`], and on AVX2

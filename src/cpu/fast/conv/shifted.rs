@@ -1,6 +1,7 @@
 //! [`ConvMethod::Shifted`](crate::cpu::fast::plan::ConvMethod::Shifted): the zero-padded input
 //! read shifted by each tap's offset, all taps summed by the register-blocked kernel where the
-//! plan picks it ([`ConvKernel::Blocked`](super::ConvKernel::Blocked)), else one `gemm` crate GEMM per tap.
+//! plan picks it ([`ConvKernel::Blocked`](super::ConvKernel::Blocked)), else one `gemm` crate
+//! GEMM per tap.
 
 use super::blocked::{self, Epilogue, MR, NR};
 use super::{MAX_TILE, SCRATCH, row_blocks, tap_offsets, tiling};
