@@ -11,7 +11,6 @@
 //! stem 1.5–1.6× as fast as the portable loop on a Zen 3), else by the portable loop.
 
 use super::blocked::{self, Epilogue};
-use crate::cpu::fast::plan::DIRECT_MAX_TAPS;
 use crate::cpu::fast::plan::{ConvStep, ConvWeights};
 use crate::cpu::fast::team::{Out, Part};
 
@@ -172,10 +171,11 @@ unsafe fn rows_of_avx2(
 ) {
     use std::arch::x86_64::*;
     let (m, taps) = (bias.len(), offs.len());
-    assert!(m <= BLOCK && taps <= DIRECT_MAX_TAPS && weights.len() == m * taps);
+    const MAX_TAPS: usize = super::DIRECT_MAX_TAPS;
+    assert!(m <= BLOCK && taps <= MAX_TAPS && weights.len() == m * taps);
     let w = rows.len() / m;
     // Tap-major, zero past `m`, so every block computes all BLOCK channels.
-    let mut wt = [0.0f32; BLOCK * DIRECT_MAX_TAPS];
+    let mut wt = [0.0f32; BLOCK * MAX_TAPS];
     for o in 0..m {
         for t in 0..taps {
             wt[t * BLOCK + o] = weights[o * taps + t];

@@ -80,6 +80,10 @@ impl ConvKernel {
     }
 }
 
+/// Input taps (`cin·k·k`) up to which [`ConvMethod::Direct`] beats a GEMM: what the plan picks
+/// it for, and so the bound of the direct kernel's weights.
+pub const DIRECT_MAX_TAPS: usize = 27;
+
 /// Widest tile, in output columns: `576 × 256` f32 of im2col is 590 KB, and wider tiles fell off
 /// the GEMM's fast regime on this machine's shapes (the crate blocks for the L3 it detects).
 const MAX_TILE: usize = 256;

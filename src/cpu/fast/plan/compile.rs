@@ -6,16 +6,13 @@ use std::collections::HashMap;
 use super::steps::{ConvMethod, ConvStep, ConvWeights, LinearStep, Step};
 use super::{Layout, Plan, Slot};
 use crate::cpu::fast::conv::blocked::Packed;
-use crate::cpu::fast::conv::{ConvKernel, tap_major};
+use crate::cpu::fast::conv::{ConvKernel, DIRECT_MAX_TAPS, tap_major};
 use crate::net::program::Conv2d;
 use crate::net::{Op, Params, Program, Shape};
 
 /// Input channels from which [`ConvMethod::Shifted`] beats im2col (below, each tap's GEMM is
 /// too thin).
 const SHIFTED_MIN_CHANNELS: usize = 8;
-
-/// Input taps (`cin·k·k`) up to which [`ConvMethod::Direct`] beats a GEMM.
-pub(crate) const DIRECT_MAX_TAPS: usize = 27;
 
 /// Compiles an inference-form program (see [`crate::net::lower()`]); `params` must hold every
 /// parameter it names.

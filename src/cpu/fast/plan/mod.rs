@@ -9,7 +9,6 @@ mod steps;
 use super::conv::ConvKernel;
 use crate::net::Shape;
 
-pub(crate) use compile::DIRECT_MAX_TAPS;
 pub use compile::compile;
 pub use steps::{ConvMethod, ConvStep, ConvWeights, LinearStep, Step};
 
