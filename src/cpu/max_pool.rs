@@ -111,10 +111,130 @@ pub fn max_pool_backward_into(
     });
 }
 
-/// Backward of max pooling on one plane (`dst` all written), `window` = (kernel, stride);
-/// overlapping windows add up. (A branch-free 2×2 path like the forward's was measured no
-/// faster: this pass is bound by memory.)
+/// Backward of max pooling on one plane (`dst` all written), `window` = (kernel, stride): the
+/// 2×2 stride-2 window the network uses in one branch-free pass that writes each window's four
+/// gradients at once, any other window by [`max_pool_backward_plane_any`]. Both send a window's
+/// gradient to its first maximum (row-major), so they give the same bits.
 fn max_pool_backward_plane(
+    src: &[f32],
+    g: &[f32],
+    dst: &mut [f32],
+    from: Shape,
+    to: Shape,
+    window: (usize, usize),
+) {
+    if window != (2, 2) {
+        return max_pool_backward_plane_any(src, g, dst, from, to, window);
+    }
+    // Rows and columns past the last window (odd sizes) get no gradient.
+    dst[2 * to.h * from.w..].fill(0.0);
+    for oy in 0..to.h {
+        let (top, bottom) = dst[2 * oy * from.w..][..2 * from.w].split_at_mut(from.w);
+        top[2 * to.w..].fill(0.0);
+        bottom[2 * to.w..].fill(0.0);
+        let rows = (
+            &src[2 * oy * from.w..][..2 * to.w],
+            &src[(2 * oy + 1) * from.w..][..2 * to.w],
+        );
+        let (d0, d1) = (&mut top[..2 * to.w], &mut bottom[..2 * to.w]);
+        let gs = &g[oy * to.w..][..to.w];
+        #[cfg(target_arch = "x86_64")]
+        let done = if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is present.
+            unsafe { avx2::row(rows, gs, (&mut *d0, &mut *d1)) }
+        } else {
+            0
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let done = 0;
+        for ox in done..to.w {
+            let (a0, a1) = (rows.0[2 * ox], rows.0[2 * ox + 1]);
+            let (b0, b1) = (rows.1[2 * ox], rows.1[2 * ox + 1]);
+            let m = a0.max(a1).max(b0).max(b1);
+            let gv = gs[ox];
+            // The first of the four (row-major) equal to the maximum takes the gradient.
+            let (e0, e1, e2) = (a0 == m, a1 == m, b0 == m);
+            d0[2 * ox] = if e0 { gv } else { 0.0 };
+            d0[2 * ox + 1] = if !e0 && e1 { gv } else { 0.0 };
+            d1[2 * ox] = if !e0 && !e1 && e2 { gv } else { 0.0 };
+            d1[2 * ox + 1] = if !e0 && !e1 && !e2 { gv } else { 0.0 };
+        }
+    }
+}
+
+/// The 2×2 backward's row on AVX2: eight windows a step, the selections as masks, so ties
+/// (ReLU zeros) cost no mispredicted branches.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// Windows `0..8·⌊n/8⌋` of a row pair (`rows`: the two input rows, `2n` values each; `g`:
+    /// the `n` output gradients; `dst`: the two gradient rows, `2n` each); returns how many
+    /// windows it did.
+    ///
+    /// # Safety
+    /// AVX2 must be present.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn row(rows: (&[f32], &[f32]), g: &[f32], dst: (&mut [f32], &mut [f32])) -> usize {
+        let n = g.len() / 8 * 8;
+        assert!(rows.0.len() >= 2 * n && rows.1.len() >= 2 * n);
+        assert!(dst.0.len() >= 2 * n && dst.1.len() >= 2 * n);
+        let (r0, r1) = (rows.0.as_ptr(), rows.1.as_ptr());
+        let (d0, d1) = (dst.0.as_mut_ptr(), dst.1.as_mut_ptr());
+        for ox in (0..n).step_by(8) {
+            // SAFETY: 2·ox + 16 ≤ 2n values of every row, ox + 8 ≤ n of g (asserted above).
+            unsafe {
+                let (a0, a1) = split(r0.add(2 * ox));
+                let (b0, b1) = split(r1.add(2 * ox));
+                let m = _mm256_max_ps(_mm256_max_ps(a0, a1), _mm256_max_ps(b0, b1));
+                let e0 = _mm256_cmp_ps::<_CMP_EQ_OQ>(a0, m);
+                let e1 = _mm256_cmp_ps::<_CMP_EQ_OQ>(a1, m);
+                let e2 = _mm256_cmp_ps::<_CMP_EQ_OQ>(b0, m);
+                let gv = _mm256_loadu_ps(g.as_ptr().add(ox));
+                let taken01 = _mm256_or_ps(e0, e1);
+                let taken012 = _mm256_or_ps(taken01, e2);
+                let t0 = _mm256_and_ps(e0, gv);
+                let t1 = _mm256_andnot_ps(e0, _mm256_and_ps(e1, gv));
+                let u0 = _mm256_andnot_ps(taken01, _mm256_and_ps(e2, gv));
+                let u1 = _mm256_andnot_ps(taken012, gv);
+                join(t0, t1, d0.add(2 * ox));
+                join(u0, u1, d1.add(2 * ox));
+            }
+        }
+        n
+    }
+
+    /// The 16 values at `p` as their even and odd elements, each in order.
+    #[inline(always)]
+    unsafe fn split(p: *const f32) -> (__m256, __m256) {
+        // SAFETY: the caller's 16 values.
+        unsafe {
+            let (lo, hi) = (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
+            // Within 128-bit lanes: [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6]; then lanes reordered.
+            let even = _mm256_shuffle_ps::<0b10_00_10_00>(lo, hi);
+            let odd = _mm256_shuffle_ps::<0b11_01_11_01>(lo, hi);
+            let order = |v: __m256| {
+                _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)))
+            };
+            (order(even), order(odd))
+        }
+    }
+
+    /// Writes `even` and `odd` interleaved (`even₀ odd₀ even₁ odd₁ …`) as 16 values at `p`.
+    #[inline(always)]
+    unsafe fn join(even: __m256, odd: __m256, p: *mut f32) {
+        // SAFETY: the caller's 16 values.
+        unsafe {
+            let (lo, hi) = (_mm256_unpacklo_ps(even, odd), _mm256_unpackhi_ps(even, odd));
+            _mm256_storeu_ps(p, _mm256_permute2f128_ps::<0x20>(lo, hi));
+            _mm256_storeu_ps(p.add(8), _mm256_permute2f128_ps::<0x31>(lo, hi));
+        }
+    }
+}
+
+/// [`max_pool_backward_plane`] for any window (overlapping windows add up): the plain loop,
+/// and the reference of the 2×2 path.
+fn max_pool_backward_plane_any(
     src: &[f32],
     g: &[f32],
     dst: &mut [f32],
@@ -125,7 +245,7 @@ fn max_pool_backward_plane(
     dst.fill(0.0);
     for oy in 0..to.h {
         for ox in 0..to.w {
-            let mut best = (f32::NEG_INFINITY, 0);
+            let mut best = (f32::NEG_INFINITY, (oy * stride) * from.w + ox * stride);
             for ky in 0..kernel {
                 for kx in 0..kernel {
                     let at = (oy * stride + ky) * from.w + ox * stride + kx;
@@ -170,6 +290,50 @@ mod tests {
             max_pool_plane_any(&x, &mut plain, from, to, (2, 2));
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&fast), bits(&plain), "{h}×{w}");
+        }
+    }
+
+    /// The 2×2 backward path against the plain loop, bit for bit, on odd sizes (a last row and
+    /// column in no window, which must get zeros), on values with many ties (ReLU outputs:
+    /// zeros, where the first of the window's maxima takes the gradient), and over stale values
+    /// in the output.
+    #[test]
+    fn the_two_by_two_backward_path_matches_the_plain_loop() {
+        for (h, w) in [
+            (2, 2),
+            (7, 9),
+            (6, 5),
+            (5, 34),
+            (1, 3),
+            (3, 1),
+            (4, 18),
+            (9, 67),
+        ] {
+            let from = Shape { c: 1, h, w };
+            let to = Shape {
+                c: 1,
+                h: h / 2,
+                w: w / 2,
+            };
+            let mut state = 777u32 ^ (h * 100 + w) as u32;
+            let mut next = || {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                state >> 8
+            };
+            let x: Vec<f32> = (0..h * w)
+                .map(|_| ((next() % 5) as f32 - 2.0).max(0.0))
+                .collect();
+            let g: Vec<f32> = (0..to.h * to.w)
+                .map(|_| next() as f32 / 1e6 - 4.0)
+                .collect();
+            let (mut fast, mut plain) = (vec![9.0; h * w], vec![7.0; h * w]);
+            max_pool_backward_plane(&x, &g, &mut fast, from, to, (2, 2));
+            max_pool_backward_plane_any(&x, &g, &mut plain, from, to, (2, 2));
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&plain), "{h}×{w}");
+            // Each window's gradient lands once, on one of its maxima.
+            let total: f32 = fast.iter().sum();
+            assert!((total - g.iter().sum::<f32>()).abs() < 1e-3, "{h}×{w}");
         }
     }
 }
