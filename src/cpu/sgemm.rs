@@ -5,7 +5,7 @@
 //! 47 GFLOP/s for a 1024×1024 layer at batch 32 on one core). One shape it handles badly, a
 //! narrow product over a right-hand side whose rows lie a multiple of 4 KB apart (the 64×64
 //! planes of the first residual block), is given a copy of that side in tiles instead
-//! ([`aliases`]).
+//! (`aliases`).
 
 /// How the product is spread over threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
