@@ -45,7 +45,7 @@ pub(crate) fn max_pool_plane(
     to: Shape,
     window: (usize, usize),
 ) {
-    if window != (2, 2) {
+    if window != (2, 2) || to.w == 0 {
         return max_pool_plane_any(src, dst, from, to, window);
     }
     for (oy, out) in dst.chunks_exact_mut(to.w).enumerate().take(to.h) {
@@ -263,75 +263,69 @@ fn max_pool_backward_plane_any(
 mod tests {
     use super::*;
 
-    /// The 2×2 path against the plain loop, bit for bit, on odd sizes (a last row and column in
-    /// no window) and on values with many ties (ReLU outputs: zeros).
+    /// Odd sizes (a last row and column in no window) and rows of several 8-window steps.
+    const SIZES: [(usize, usize); 8] = [
+        (2, 2),
+        (7, 9),
+        (6, 5),
+        (5, 34),
+        (1, 3),
+        (3, 1),
+        (4, 18),
+        (9, 67),
+    ];
+
+    /// A plane of `h × w` ReLU outputs (a few levels, half of them zeros, so windows often tie)
+    /// pooled 2×2, and `next` for more values.
+    fn plane(h: usize, w: usize, seed: u32) -> (Shape, Shape, Vec<f32>, impl FnMut() -> u32) {
+        let mut state = seed ^ (h * 100 + w) as u32;
+        let mut next = move || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            state >> 8
+        };
+        let x = (0..h * w)
+            .map(|_| ((next() % 7) as f32 - 3.0).max(0.0))
+            .collect();
+        let to = Shape {
+            c: 1,
+            h: h / 2,
+            w: w / 2,
+        };
+        (Shape { c: 1, h, w }, to, x, next)
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|f| f.to_bits()).collect()
+    }
+
+    /// The 2×2 path against the plain loop, bit for bit, over stale values in the outputs
+    /// (every element must be written).
     #[test]
     fn the_two_by_two_pooling_path_matches_the_plain_loop() {
-        for (h, w) in [(2, 2), (7, 9), (6, 5), (5, 34), (1, 3)] {
-            let from = Shape { c: 1, h, w };
-            let to = Shape {
-                c: 1,
-                h: h / 2,
-                w: w / 2,
-            };
-            let mut state = 12345u32 ^ (h * 100 + w) as u32;
-            let mut next = || {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                state >> 8
-            };
-            // Several levels, half of them clamped to zero as after a ReLU.
-            let x: Vec<f32> = (0..h * w)
-                .map(|_| (next() % 7) as f32 - 3.0)
-                .map(|v: f32| v.max(0.0))
-                .collect();
-            // Stale values in the outputs: every element must be written.
+        for (h, w) in SIZES {
+            let (from, to, x, _) = plane(h, w, 12345);
             let (mut fast, mut plain) = (vec![9.0; to.h * to.w], vec![7.0; to.h * to.w]);
             max_pool_plane(&x, &mut fast, from, to, (2, 2));
             max_pool_plane_any(&x, &mut plain, from, to, (2, 2));
-            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&fast), bits(&plain), "{h}×{w}");
         }
     }
 
-    /// The 2×2 backward path against the plain loop, bit for bit, on odd sizes (a last row and
-    /// column in no window, which must get zeros), on values with many ties (ReLU outputs:
-    /// zeros, where the first of the window's maxima takes the gradient), and over stale values
-    /// in the output.
+    /// The 2×2 backward path against the plain loop, bit for bit, over stale values in the
+    /// output: the first of a window's maxima takes its gradient, and the rows and columns in
+    /// no window get zeros.
     #[test]
     fn the_two_by_two_backward_path_matches_the_plain_loop() {
-        for (h, w) in [
-            (2, 2),
-            (7, 9),
-            (6, 5),
-            (5, 34),
-            (1, 3),
-            (3, 1),
-            (4, 18),
-            (9, 67),
-        ] {
-            let from = Shape { c: 1, h, w };
-            let to = Shape {
-                c: 1,
-                h: h / 2,
-                w: w / 2,
-            };
-            let mut state = 777u32 ^ (h * 100 + w) as u32;
-            let mut next = || {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                state >> 8
-            };
-            let x: Vec<f32> = (0..h * w)
-                .map(|_| ((next() % 5) as f32 - 2.0).max(0.0))
-                .collect();
+        for (h, w) in SIZES {
+            let (from, to, x, mut next) = plane(h, w, 777);
             let g: Vec<f32> = (0..to.h * to.w)
                 .map(|_| next() as f32 / 1e6 - 4.0)
                 .collect();
             let (mut fast, mut plain) = (vec![9.0; h * w], vec![7.0; h * w]);
             max_pool_backward_plane(&x, &g, &mut fast, from, to, (2, 2));
             max_pool_backward_plane_any(&x, &g, &mut plain, from, to, (2, 2));
-            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&fast), bits(&plain), "{h}×{w}");
-            // Each window's gradient lands once, on one of its maxima.
+            // Each window's gradient lands once.
             let total: f32 = fast.iter().sum();
             assert!((total - g.iter().sum::<f32>()).abs() < 1e-3, "{h}×{w}");
         }
