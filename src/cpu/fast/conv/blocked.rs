@@ -96,10 +96,10 @@ pub enum Isa {
 
 impl Isa {
     /// All of them, widest first.
-    const ALL: [Self; 2] = [Self::Avx512, Self::Avx2];
+    pub const ALL: [Self; 2] = [Self::Avx512, Self::Avx2];
 
     /// Whether this CPU runs it.
-    fn runs_here(self) -> bool {
+    pub fn runs_here(self) -> bool {
         #[cfg(target_arch = "x86_64")]
         {
             match self {
@@ -122,6 +122,7 @@ impl Isa {
     }
 
     /// Every one this CPU runs, widest first (the tests run each).
+    #[cfg(test)]
     pub fn runnable() -> Vec<Self> {
         Self::ALL
             .into_iter()
@@ -185,7 +186,7 @@ pub unsafe fn conv(
 /// [`conv`] on the instruction set `isa`.
 ///
 /// # Safety
-/// As [`conv`], and `isa` must be one of [`Isa::runnable`].
+/// As [`conv`], and this CPU must run `isa` ([`Isa::runs_here`]).
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn conv_on(
     isa: Isa,

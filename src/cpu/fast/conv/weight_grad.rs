@@ -22,22 +22,27 @@ use crate::cpu::conv2d::sum_over_sample_groups;
 use crate::net::Shape;
 
 /// The instruction sets this CPU runs the kernel on, widest first (the tests run each): those
-/// of [`Isa::runnable`], AVX-512 only with VL too, which lets the compiler give the
+/// it runs ([`Isa::runs_here`]), AVX-512 only with VL too, which lets the compiler give the
 /// block all 32 vector registers (with AVX512F alone it kept part of the 24 sums in memory;
 /// every AVX-512 CPU but Xeon Phi has VL).
+#[cfg(test)]
 pub fn runnable() -> Vec<Isa> {
+    Isa::ALL.into_iter().filter(|&isa| runs_on(isa)).collect()
+}
+
+/// The widest instruction set this CPU runs the kernel on, if any (no allocation: every
+/// convolution's backward asks).
+pub fn best() -> Option<Isa> {
+    Isa::ALL.into_iter().find(|&isa| runs_on(isa))
+}
+
+/// Whether this CPU runs the kernel's `isa` form.
+fn runs_on(isa: Isa) -> bool {
     #[cfg(target_arch = "x86_64")]
     let vl = std::arch::is_x86_feature_detected!("avx512vl");
     #[cfg(not(target_arch = "x86_64"))]
     let vl = false;
-    let mut isas = Isa::runnable();
-    isas.retain(|&isa| isa != Isa::Avx512 || vl);
-    isas
-}
-
-/// The widest of [`runnable`], if any.
-pub fn best() -> Option<Isa> {
-    runnable().first().copied()
+    isa.runs_here() && (isa != Isa::Avx512 || vl)
 }
 
 /// What a chunk of samples may take (padded inputs and gradients together): about L2.
@@ -112,10 +117,7 @@ pub fn weight_grad_on(
     db: &mut [f32],
     parts: &mut Vec<f32>,
 ) {
-    assert!(
-        runnable().contains(&isa),
-        "{isa:?} does not run on this CPU"
-    );
+    assert!(runs_on(isa), "{isa:?} does not run on this CPU");
     assert_eq!(output.h, input.h + 2 * pad + 1 - k);
     assert_eq!(output.w, input.w + 2 * pad + 1 - k);
     let (cin, cout, taps) = (input.c, output.c, k * k);
