@@ -56,7 +56,7 @@ thread_local! {
 }
 
 /// Whether [`weight_grad`] runs here, on this CPU, for this geometry: where
-/// [`super::sample::runs`] and the CPU has one of [`runnable`].
+/// [`super::sample::runs`] and the CPU has one of its forms ([`best`]).
 pub fn runs(kernel: usize, stride: usize, pad: usize) -> bool {
     best().is_some() && super::sample::runs(kernel, stride, pad)
 }
@@ -104,7 +104,7 @@ pub fn weight_grad(
 /// [`weight_grad`] on the instruction set `isa`.
 ///
 /// # Panics
-/// As [`weight_grad`], and if `isa` is not one of [`runnable`].
+/// As [`weight_grad`], and if this CPU does not run `isa`.
 #[allow(clippy::too_many_arguments)] // as weight_grad
 pub fn weight_grad_on(
     isa: Isa,
