@@ -5,6 +5,7 @@ mod cli;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    restore_sigpipe();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = cli::Cli::parse();
     match cli::run(args) {
@@ -28,4 +29,14 @@ fn describe(e: &anyhow::Error) -> String {
         }
     }
     message
+}
+
+/// Lets a closed pipe end the program quietly, as it does `cat`: Rust ignores SIGPIPE, so
+/// `hourhand eval … | head` panicked at the first line `head` no longer read.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: resets one signal to its default disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

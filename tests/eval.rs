@@ -279,3 +279,29 @@ fn eval_errors_name_the_files() {
     assert!(!stderr(&o).contains("panicked"));
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+/// A closed pipe ends `eval` quietly, as it ends `cat` (`hourhand eval … | head -1`): killed by
+/// SIGPIPE, no panic and no backtrace on the terminal.
+#[test]
+fn a_closed_pipe_ends_eval_quietly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (gt, pred) = (
+        root.join("assets/sample"),
+        root.join("assets/sample-results/mse-start.txt"),
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hourhand"))
+        .args(["eval", "--gt", s(&gt), "--pred", s(&pred), "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("it ends");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(o.status.signal(), Some(13), "{:?}: {err}", o.status);
+    }
+}
