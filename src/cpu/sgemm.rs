@@ -114,35 +114,36 @@ unsafe fn sgemm_copying_b(
     (c, rsc, csc): (*mut f32, isize, isize),
     threads: Threads,
 ) {
-    B_TILE.with_borrow_mut(|tile| {
-        let ld = TILE + TILE_PAD;
-        tile.resize(k * ld, 0.0);
-        for j0 in (0..n).step_by(TILE) {
-            let width = TILE.min(n - j0);
-            for (r, row) in tile.chunks_exact_mut(ld).enumerate() {
-                // SAFETY: row r of B holds columns j0..j0 + width (the caller's promise).
-                let src = unsafe {
-                    std::slice::from_raw_parts(b.offset(r as isize * rsb).add(j0), width)
-                };
-                row[..width].copy_from_slice(src);
-            }
-            // SAFETY: the tile is k × width with row stride ld; C's columns j0.. are in bounds.
-            unsafe {
-                sgemm_direct(
-                    (m, k, width),
-                    alpha,
-                    a,
-                    (rsa, csa),
-                    tile.as_ptr(),
-                    (ld as isize, 1),
-                    beta,
-                    c.offset(j0 as isize * csc),
-                    (rsc, csc),
-                    threads,
-                )
-            }
+    // Taken out of the thread-local rather than borrowed: with `Threads::Pool` this thread may
+    // run another job's product while it waits, which then finds an empty buffer of its own.
+    let mut tile = B_TILE.with_borrow_mut(std::mem::take);
+    let ld = TILE + TILE_PAD;
+    tile.resize(k * ld, 0.0);
+    for j0 in (0..n).step_by(TILE) {
+        let width = TILE.min(n - j0);
+        for (r, row) in tile.chunks_exact_mut(ld).enumerate() {
+            // SAFETY: row r of B holds columns j0..j0 + width (the caller's promise).
+            let src =
+                unsafe { std::slice::from_raw_parts(b.offset(r as isize * rsb).add(j0), width) };
+            row[..width].copy_from_slice(src);
         }
-    })
+        // SAFETY: the tile is k × width with row stride ld; C's columns j0.. are in bounds.
+        unsafe {
+            sgemm_direct(
+                (m, k, width),
+                alpha,
+                a,
+                (rsa, csa),
+                tile.as_ptr(),
+                (ld as isize, 1),
+                beta,
+                c.offset(j0 as isize * csc),
+                (rsc, csc),
+                threads,
+            )
+        }
+    }
+    B_TILE.with_borrow_mut(|t| *t = tile);
 }
 
 /// [`sgemm`] on the `gemm` crate as it is.
