@@ -340,19 +340,25 @@ fn an_oni_recording_plays_through_openni2_into_record_and_view() {
         .unwrap();
     ok(&output, "hourhand record --camera openni2:FILE.oni");
     let stderr = String::from_utf8_lossy(&output.stderr);
+    // The file driver replays in real time and `record` keeps the newest frame, as from a live
+    // camera: on a loaded machine a frame can pass unread, so the recording holds the written
+    // frames in order, possibly with gaps, and says how many.
+    let source = hourhand::data::open(&out, &Default::default()).unwrap();
+    let n = source.len();
     assert!(
-        stderr.contains("recorded 4 frames") && stderr.contains("the recording ended"),
+        (1..=4).contains(&n)
+            && stderr.contains(&format!("recorded {n} frames"))
+            && stderr.contains("the recording ended"),
         "{stderr}"
     );
-    let source = hourhand::data::open(&out, &Default::default()).unwrap();
-    assert_eq!(source.len(), 4);
     // The camera's intrinsics come back from the field of view written.
     let k = source.intrinsics();
     assert!(
         (k.fx - kinect::INTRINSICS.fx).abs() < 1e-3 && (k.cx - 320.0).abs() < 1e-9,
         "{k:?}"
     );
-    for (i, mm) in written.iter().enumerate() {
+    let mut next = 0;
+    for i in 0..n {
         let got: Vec<u16> = source
             .load(i)
             .unwrap()
@@ -361,7 +367,11 @@ fn an_oni_recording_plays_through_openni2_into_record_and_view() {
             .iter()
             .map(|&v| v as u16)
             .collect();
-        assert_eq!(&got, mm, "frame {i}");
+        let at = written[next..]
+            .iter()
+            .position(|mm| *mm == got)
+            .unwrap_or_else(|| panic!("recorded frame {i} is no written frame after {next}"));
+        next += at + 1;
     }
     // Other commands point to the viewer and to record.
     let e = hourhand::data::open(&oni, &Default::default())
