@@ -126,6 +126,8 @@ fn max_pool_backward_plane(
     if window != (2, 2) {
         return max_pool_backward_plane_any(src, g, dst, from, to, window);
     }
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::is_x86_feature_detected!("avx2");
     // Rows and columns past the last window (odd sizes) get no gradient.
     dst[2 * to.h * from.w..].fill(0.0);
     for oy in 0..to.h {
@@ -139,7 +141,7 @@ fn max_pool_backward_plane(
         let (d0, d1) = (&mut top[..2 * to.w], &mut bottom[..2 * to.w]);
         let gs = &g[oy * to.w..][..to.w];
         #[cfg(target_arch = "x86_64")]
-        let done = if std::is_x86_feature_detected!("avx2") {
+        let done = if avx2 {
             // SAFETY: AVX2 is present.
             unsafe { avx2::row(rows, gs, (&mut *d0, &mut *d1)) }
         } else {

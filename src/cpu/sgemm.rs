@@ -49,120 +49,6 @@ pub unsafe fn sgemm(
             )
         };
     }
-    // SAFETY: the caller's promise.
-    unsafe {
-        sgemm_direct(
-            (m, k, n),
-            alpha,
-            a,
-            (rsa, csa),
-            b,
-            (rsb, csb),
-            beta,
-            c,
-            (rsc, csc),
-            threads,
-        )
-    }
-}
-
-/// Columns of `B` per copied tile in [`sgemm_copying_b`], and the padding of the copy's rows.
-const TILE: usize = 512;
-const TILE_PAD: usize = 16;
-
-thread_local! {
-    /// [`sgemm_copying_b`]'s copy of a tile of `B`.
-    static B_TILE: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Whether `B`'s rows alias in cache on the `gemm` crate's path: row-major with a row stride of
-/// a multiple of 4 KB (a 64×64 or 128×128 plane: every row of a column falls in the same few
-/// cache sets), and a narrow `C` (at most 32 rows). There the crate ran at about half its speed
-/// (31–54 against 80 GFLOP/s for a 32×64 by 64×4096 product with a row stride of 4,000, one
-/// core of a Zen 3); on a copy of `B` in tiles of [`TILE`] columns with padded rows, 61–70.
-/// Measured on AVX2 only: left to the crate where AVX-512 is present.
-fn aliases((m, k, n): (usize, usize, usize), (rsb, csb): (isize, isize)) -> bool {
-    let stride = rsb.unsigned_abs();
-    csb == 1
-        && m <= 32
-        && k >= 16
-        && n >= TILE
-        && stride >= 1024
-        && stride.is_multiple_of(1024)
-        && !avx512()
-}
-
-/// Whether this CPU has AVX-512 F (the `gemm` crate's widest kernels).
-fn avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::is_x86_feature_detected!("avx512f");
-    #[cfg(not(target_arch = "x86_64"))]
-    false
-}
-
-/// [`sgemm`] with `B` (row-major, row stride `rsb`) copied [`TILE`] columns at a time into rows
-/// of `TILE + TILE_PAD` values, each tile's product computed from the copy.
-///
-/// # Safety
-/// As [`sgemm`].
-unsafe fn sgemm_copying_b(
-    (m, k, n): (usize, usize, usize),
-    alpha: f32,
-    (a, rsa, csa): (*const f32, isize, isize),
-    (b, rsb): (*const f32, isize),
-    beta: f32,
-    (c, rsc, csc): (*mut f32, isize, isize),
-    threads: Threads,
-) {
-    // Taken out of the thread-local rather than borrowed: with `Threads::Pool` this thread may
-    // run another job's product while it waits, which then finds an empty buffer of its own.
-    let mut tile = B_TILE.with_borrow_mut(std::mem::take);
-    let ld = TILE + TILE_PAD;
-    tile.resize(k * ld, 0.0);
-    for j0 in (0..n).step_by(TILE) {
-        let width = TILE.min(n - j0);
-        for (r, row) in tile.chunks_exact_mut(ld).enumerate() {
-            // SAFETY: row r of B holds columns j0..j0 + width (the caller's promise).
-            let src =
-                unsafe { std::slice::from_raw_parts(b.offset(r as isize * rsb).add(j0), width) };
-            row[..width].copy_from_slice(src);
-        }
-        // SAFETY: the tile is k × width with row stride ld; C's columns j0.. are in bounds.
-        unsafe {
-            sgemm_direct(
-                (m, k, width),
-                alpha,
-                a,
-                (rsa, csa),
-                tile.as_ptr(),
-                (ld as isize, 1),
-                beta,
-                c.offset(j0 as isize * csc),
-                (rsc, csc),
-                threads,
-            )
-        }
-    }
-    B_TILE.with_borrow_mut(|t| *t = tile);
-}
-
-/// [`sgemm`] on the `gemm` crate as it is.
-///
-/// # Safety
-/// As [`sgemm`].
-#[allow(clippy::too_many_arguments)] // three strided matrices and two scalars
-unsafe fn sgemm_direct(
-    (m, k, n): (usize, usize, usize),
-    alpha: f32,
-    a: *const f32,
-    (rsa, csa): (isize, isize),
-    b: *const f32,
-    (rsb, csb): (isize, isize),
-    beta: f32,
-    c: *mut f32,
-    (rsc, csc): (isize, isize),
-    threads: Threads,
-) {
     let parallelism = match threads {
         Threads::One => gemm::Parallelism::None,
         Threads::Pool => gemm::Parallelism::Rayon(0),
@@ -267,4 +153,85 @@ mod tests {
         assert!(!aliases((32, 64, 4096), (4000, 1)));
         assert!(!aliases((32, 64, 4096), (1, 4096)));
     }
+}
+
+/// Columns of `B` per copied tile in [`sgemm_copying_b`], and the padding of the copy's rows.
+const TILE: usize = 512;
+const TILE_PAD: usize = 16;
+
+thread_local! {
+    /// [`sgemm_copying_b`]'s copy of a tile of `B`.
+    static B_TILE: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whether `B`'s rows alias in cache on the `gemm` crate's path: row-major with a row stride of
+/// a multiple of 4 KB (a 64×64 or 128×128 plane: every row of a column falls in the same few
+/// cache sets), and a narrow `C` (at most 32 rows). There the crate ran at about half its speed
+/// (31–54 against 80 GFLOP/s for a 32×64 by 64×4096 product with a row stride of 4,000, one
+/// core of a Zen 3); on a copy of `B` in tiles of [`TILE`] columns with padded rows, 61–70.
+/// Measured on AVX2 only: left to the crate where AVX-512 is present.
+fn aliases((m, k, n): (usize, usize, usize), (rsb, csb): (isize, isize)) -> bool {
+    let stride = rsb.unsigned_abs();
+    csb == 1
+        && m <= 32
+        && k >= 16
+        && n >= TILE
+        && stride >= 1024
+        && stride.is_multiple_of(1024)
+        && !avx512()
+}
+
+/// Whether this CPU has AVX-512 F (the `gemm` crate's widest kernels).
+fn avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// [`sgemm`] with `B` (row-major, row stride `rsb`) copied [`TILE`] columns at a time into rows
+/// of `TILE + TILE_PAD` values, each tile's product computed from the copy.
+///
+/// # Safety
+/// As [`sgemm`].
+unsafe fn sgemm_copying_b(
+    (m, k, n): (usize, usize, usize),
+    alpha: f32,
+    (a, rsa, csa): (*const f32, isize, isize),
+    (b, rsb): (*const f32, isize),
+    beta: f32,
+    (c, rsc, csc): (*mut f32, isize, isize),
+    threads: Threads,
+) {
+    // Taken out of the thread-local rather than borrowed: with `Threads::Pool` this thread may
+    // run another job's product while it waits, which then finds an empty buffer of its own.
+    let mut tile = B_TILE.with_borrow_mut(std::mem::take);
+    let ld = TILE + TILE_PAD;
+    tile.resize(k * ld, 0.0);
+    for j0 in (0..n).step_by(TILE) {
+        let width = TILE.min(n - j0);
+        for (r, row) in tile.chunks_exact_mut(ld).enumerate() {
+            // SAFETY: row r of B holds columns j0..j0 + width (the caller's promise).
+            let src =
+                unsafe { std::slice::from_raw_parts(b.offset(r as isize * rsb).add(j0), width) };
+            row[..width].copy_from_slice(src);
+        }
+        // SAFETY: the tile is k × width with row stride ld; C's columns j0.. are in bounds. Its
+        // padded rows do not alias, so this does not copy again.
+        unsafe {
+            sgemm(
+                (m, k, width),
+                alpha,
+                a,
+                (rsa, csa),
+                tile.as_ptr(),
+                (ld as isize, 1),
+                beta,
+                c.offset(j0 as isize * csc),
+                (rsc, csc),
+                threads,
+            )
+        }
+    }
+    B_TILE.with_borrow_mut(|t| *t = tile);
 }
