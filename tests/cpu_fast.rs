@@ -8,7 +8,7 @@ mod common;
 use common::{max_abs_diff, random_params, rng, uniform};
 use hourhand::cpu::CpuNet;
 use hourhand::cpu::fast::plan::{ConvMethod, Step};
-use hourhand::cpu::fast::{ConvKernel, FastNet, Schedule};
+use hourhand::cpu::fast::{ConvKernel, FastNet, Schedule, linear};
 use hourhand::net::program::{Affine, Conv2d, Linear};
 use hourhand::net::{NetConfig, Network, Op, Program, Shape, Weights};
 
@@ -201,6 +201,45 @@ fn every_kernel_matches_the_reference_on_odd_shapes_and_every_schedule() {
     let reference = CpuNet::new(program.clone(), params.clone());
     for kernel in ConvKernel::runnable() {
         every_kernel_with(&program, &params, &reference, kernel);
+    }
+}
+
+/// Weights that f16 holds exactly (as the bundled ones) put the fully connected layers on the
+/// f16 GEMV up to its batch, where the CPU has one; past it, and elsewhere, on the f32 GEMM.
+#[test]
+fn fully_connected_layers_read_f16_weights_where_exact() {
+    let program = every_kernel();
+    let mut params = random_params(&program, &mut rng(12));
+    for t in params.values_mut() {
+        t.data
+            .iter_mut()
+            .for_each(|v| *v = half::f16::from_f32(*v).to_f32());
+    }
+    let reference = CpuNet::new(program.clone(), params.clone());
+    let mut fast = FastNet::new(program.clone(), &params);
+    let linears: Vec<_> = fast
+        .plan()
+        .steps
+        .iter()
+        .filter_map(|(_, s)| match s {
+            Step::Linear(l) => Some(l.weight_f16.is_some()),
+            _ => None,
+        })
+        .collect();
+    assert!(linears.len() >= 2);
+    assert!(linears.iter().all(|&f16| f16 == linear::half::available()));
+    for batch in [1, linear::half::MAX_BATCH, linear::half::MAX_BATCH + 1] {
+        let x = uniform(&mut rng(30 + batch as u64), batch * 3 * 10 * 20, -1.0, 1.0);
+        let want = reference.forward(&[&x], batch).unwrap();
+        every_schedule(&mut fast, &x, batch, &want);
+    }
+    // Weights f16 does not hold stay f32 only.
+    let params = random_params(&program, &mut rng(11));
+    let fast = FastNet::new(program, &params);
+    for (_, step) in &fast.plan().steps {
+        if let Step::Linear(l) = step {
+            assert!(l.weight_f16.is_none());
+        }
     }
 }
 

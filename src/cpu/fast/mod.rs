@@ -33,7 +33,7 @@
 mod arena;
 pub(crate) mod conv;
 mod job;
-mod linear;
+pub mod linear;
 mod maps;
 pub mod peak;
 pub mod plan;

@@ -7,6 +7,7 @@ use super::steps::{ConvMethod, ConvStep, ConvWeights, LinearStep, Step};
 use super::{Layout, Plan, Slot};
 use crate::cpu::fast::conv::blocked::Packed;
 use crate::cpu::fast::conv::{ConvKernel, DIRECT_MAX_TAPS, tap_major};
+use crate::cpu::fast::linear;
 use crate::net::program::Conv2d;
 use crate::net::{Op, Params, Program, Shape};
 
@@ -199,13 +200,15 @@ impl Compiler<'_> {
             Op::Linear(l) => {
                 let input = self.read(&l.input, Layout::Nchw);
                 let output = self.define(&l.output, shape, Layout::Nchw);
+                let weight = self.param(format!("{}.weight", l.name));
                 let step = LinearStep {
                     input,
                     output,
                     inputs: l.inputs,
                     outputs: l.outputs,
                     relu: l.relu,
-                    weight: self.param(format!("{}.weight", l.name)),
+                    weight_f16: linear::half::exact(&weight),
+                    weight,
                     bias: self.param(format!("{}.bias", l.name)),
                 };
                 self.push(&l.name, Step::Linear(step));

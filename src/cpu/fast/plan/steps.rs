@@ -114,6 +114,11 @@ pub struct LinearStep {
     pub relu: bool,
     /// `outputs × inputs`, row-major (PyTorch's layout).
     pub weight: Vec<f32>,
+    /// The same as f16, where that is exact and this CPU converts f16 in hardware: read instead
+    /// on a few samples, where the layer waits on memory (see [`linear::half`]).
+    ///
+    /// [`linear::half`]: crate::cpu::fast::linear::half
+    pub weight_f16: Option<Vec<::half::f16>>,
     /// `outputs`.
     pub bias: Vec<f32>,
 }

@@ -1,6 +1,9 @@
 //! Fully connected layers over a batch in the `Nchw` layout: `Yᵀ = W · Xᵀ` as GEMMs over blocks
 //! of output features, one block a thread. At batch 1 this is a matrix-vector product bound by
-//! reading the weights, so the blocks split the weights between cores.
+//! reading the weights, so the blocks split the weights between cores, and weights that f16
+//! holds exactly are read as f16 on up to [`half::MAX_BATCH`] samples ([`half`]).
+
+pub mod half;
 
 use super::plan::LinearStep;
 use super::team::{Out, Part};
@@ -17,6 +20,27 @@ pub fn linear(step: &LinearStep, batch: usize, x: &[f32], y: Out, part: Part) {
         return;
     }
     let (o0, m) = (rows.start, rows.len());
+    if let Some(w) = step
+        .weight_f16
+        .as_deref()
+        .filter(|_| batch <= half::MAX_BATCH)
+    {
+        let bias = &step.bias;
+        half::gemv(
+            w,
+            bias,
+            (fin, fout),
+            x,
+            batch,
+            rows,
+            step.relu,
+            |s, o, v| {
+                // SAFETY: row o of sample s is this thread's (its rows of every sample).
+                unsafe { y.slice(s * fout + o..s * fout + o + 1)[0] = v }
+            },
+        );
+        return;
+    }
     for n in 0..batch {
         // SAFETY: this thread's rows of every sample; the other threads have other rows.
         let dst = unsafe { y.slice(n * fout + o0..n * fout + o0 + m) };
