@@ -253,7 +253,11 @@ fn every_kernel_with(
     // Packed weights where, and only where, the blocked kernel runs.
     for (_, step) in &fast.plan().steps {
         if let Step::Conv(c) = step {
-            let blocked = kernel == ConvKernel::Blocked && c.method != ConvMethod::Im2col;
+            let blocked = match kernel {
+                ConvKernel::Blocked => c.method != ConvMethod::Im2col,
+                ConvKernel::ShiftedBlocked => c.method == ConvMethod::Shifted,
+                ConvKernel::Gemm => false,
+            };
             assert_eq!(
                 c.weights.packed().is_some(),
                 blocked,

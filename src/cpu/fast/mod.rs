@@ -13,10 +13,10 @@
 //!   their input in place, stride-1 k×k ones read a zero-padded copy shifted by each tap, strided
 //!   ones unfold a tile at a time, and the 1-channel stem is a direct kernel. Where the CPU has
 //!   AVX-512 the 1×1, shifted and direct convolutions run on a register-blocked kernel over
-//!   weights packed at load ([`ConvKernel::Blocked`]; its AVX2 form was slower than the GEMMs
-//!   and runs training's 3×3 convolutions only); everything else, and those too on other
-//!   CPUs, on the `gemm` crate (runtime-dispatched AVX-512, AVX2+FMA, NEON and portable
-//!   kernels) or, for the stem, a portable loop.
+//!   weights packed at load ([`ConvKernel::Blocked`]); with AVX2 alone the shifted ones do
+//!   ([`ConvKernel::ShiftedBlocked`]); everything else, and those too on other CPUs, on the
+//!   `gemm` crate (runtime-dispatched AVX-512, AVX2+FMA, NEON and portable kernels) or, for
+//!   the stem, an AVX2 row kernel or a portable loop.
 //! - **Fusion** ([`plan`]): batch norm is already folded by lowering; bias, ReLU, a sum the
 //!   convolution feeds and a 2×2 pooling after it are applied to each tile while it is in cache;
 //!   an upsampling is fused into the sum that reads it.

@@ -13,12 +13,13 @@
 //! whole network 1.07× at batch 1 and 1.01× at batch 32, the stem 1.4–1.7×; the 3×3 and 1×1
 //! convolutions themselves reach about 75% of a core's FMA peak, as the crate nearly did.
 //!
-//! The kernel has an AVX2+FMA form too ([`Isa`]), with blocks of 4 × 16 in 8 of the 16
-//! registers. Training's 3×3 convolutions run on it ([`super::sample`]: the forward pass at
-//! about 80% of a Zen 3 core's FMA peak); inference keeps the `gemm` crate's path there, which
-//! was faster (see [`super::ConvKernel::best`]). Without either (`available` false: NEON,
-//! portable) the `gemm` crate's kernels and a portable loop for the stem run everything; the
-//! tests run every form this CPU has.
+//! The kernel has an AVX2+FMA form too ([`Isa`], the `avx2` module): blocks of 6 × 16 in 12 of
+//! the 16 registers, which runs inference's shifted convolutions on CPUs without AVX-512 (see
+//! [`super::ConvKernel::best`]), and of 4 × 16, half of a packed block of 8, which runs
+//! training's 3×3 convolutions ([`super::sample`]: the forward pass at about 80% of a Zen 3
+//! core's FMA peak). Without either (`available` false: NEON, portable) the `gemm` crate's
+//! kernels and a portable loop for the stem run everything; the tests run every form this CPU
+//! has.
 //!
 //! [`ConvMethod::Pointwise`]: crate::cpu::fast::plan::ConvMethod::Pointwise
 //! [`ConvMethod::Shifted`]: crate::cpu::fast::plan::ConvMethod::Shifted
@@ -31,26 +32,47 @@ const NV: usize = 3;
 /// Columns of a register block.
 pub const NR: usize = 16 * NV;
 
-/// Weights packed for the kernel: for each block of [`MR`] output channels, for each tap, for
-/// each input channel, the block's `MR` weights (zero past `cout`), so the kernel reads them in
-/// order.
+/// Output channels of the AVX2 kernel's wide block (see the `avx2` module): what
+/// [`Packed::for_isa`] packs for on a CPU whose best is [`Isa::Avx2`].
+pub const AVX2_ROWS: usize = 6;
+
+/// Weights packed for the kernel: for each block of `rows` output channels, for each tap, for
+/// each input channel, the block's `rows` weights (zero past `cout`), so the kernel reads them
+/// in order.
+///
+/// Blocks of [`MR`] suit the AVX-512 kernel and the AVX2 one in halves of 4 channels;
+/// blocks of [`AVX2_ROWS`] the AVX2 kernel's wide form.
 #[derive(Debug, Clone)]
 pub struct Packed {
     w: Vec<f32>,
     cout: usize,
     cin: usize,
     taps: usize,
+    rows: usize,
 }
 
 impl Packed {
-    /// Packs tap-major weights, `w[(tap·cout + o)·cin + c]`.
+    /// Packs tap-major weights, `w[(tap·cout + o)·cin + c]`, in blocks of [`MR`] channels.
     pub fn new(w: &[f32], taps: usize, cout: usize, cin: usize) -> Self {
+        Self::with_rows(w, taps, cout, cin, MR)
+    }
+
+    /// Packs for the widest block `isa` has: [`MR`] channels on AVX-512, [`AVX2_ROWS`] on AVX2.
+    pub fn for_isa(isa: Isa, w: &[f32], taps: usize, cout: usize, cin: usize) -> Self {
+        let rows = match isa {
+            Isa::Avx512 => MR,
+            Isa::Avx2 => AVX2_ROWS,
+        };
+        Self::with_rows(w, taps, cout, cin, rows)
+    }
+
+    fn with_rows(w: &[f32], taps: usize, cout: usize, cin: usize, rows: usize) -> Self {
         assert_eq!(w.len(), taps * cout * cin);
-        let mut packed = vec![0.0; cout.div_ceil(MR) * taps * cin * MR];
+        let mut packed = vec![0.0; cout.div_ceil(rows) * taps * cin * rows];
         for t in 0..taps {
             for o in 0..cout {
                 for c in 0..cin {
-                    packed[((o / MR * taps + t) * cin + c) * MR + o % MR] =
+                    packed[((o / rows * taps + t) * cin + c) * rows + o % rows] =
                         w[(t * cout + o) * cin + c];
                 }
             }
@@ -60,7 +82,13 @@ impl Packed {
             cout,
             cin,
             taps,
+            rows,
         }
+    }
+
+    /// Output channels of a packed block: a call's first channel must be a multiple of it.
+    pub fn rows(&self) -> usize {
+        self.rows
     }
 
     /// Input channels.
@@ -144,7 +172,7 @@ pub fn available() -> bool {
     Isa::best().is_some()
 }
 
-/// Output channels `o0..o0 + m` (`o0` a multiple of [`MR`]) over `width` columns:
+/// Output channels `o0..o0 + m` (`o0` a multiple of [`Packed::rows`]) over `width` columns:
 /// `dst[o − o0][j] = epilogue(Σ_tap Σ_c w(tap, o, c) · x[c·x_rs + offsets[tap] + j])`, `dst`
 /// with row stride `dst_rs`, `add` indexed like `dst` from channel `o0`.
 ///
@@ -200,7 +228,12 @@ pub unsafe fn conv_on(
     dst_rs: usize,
     epilogue: Epilogue,
 ) {
-    assert!(o0.is_multiple_of(MR) && o0 + m <= p.cout && offsets.len() == p.taps);
+    assert!(o0.is_multiple_of(p.rows) && o0 + m <= p.cout && offsets.len() == p.taps);
+    assert!(
+        p.rows == MR || (isa == Isa::Avx2 && p.rows == AVX2_ROWS),
+        "weights packed in blocks of {} channels for the {isa:?} kernel",
+        p.rows
+    );
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the caller's promise.
     unsafe {
@@ -330,19 +363,27 @@ mod avx512 {
     }
 }
 
-/// The kernel on AVX2 and FMA (16 vector registers of 8 lanes): blocks of half of [`MR`]
-/// output channels × two column vectors, 8 sums in registers, for the CPUs without AVX-512
-/// (every AMD CPU before Zen 4, most desktop and laptop Intel ones). Three column vectors (12
-/// sums, 3 loaded inputs and a broadcast weight: all 16 registers) made the compiler move sums
-/// through the stack on every step, and ran the network 0.74× as fast as two.
+/// The kernel on AVX2 and FMA (16 vector registers of 8 lanes), for the CPUs without AVX-512
+/// (every AMD CPU before Zen 4, most desktop and laptop Intel ones), in two forms by the
+/// weights' packing:
+///
+/// - blocks of [`AVX2_ROWS`] = 6 output channels × two column vectors: 12 sums, two loaded
+///   inputs and a broadcast weight, 15 of the 16 registers (the classic AVX2 GEMM block). FMAs
+///   take 4 cycles on two pipes, so 8 sums in flight are just enough and 12 leave room. Against
+///   the `gemm` crate's per-tap GEMMs it ran every shifted 3×3 convolution of the network
+///   faster (2 cores of a Zen 3, batch 1: 2.42 → 2.16 ms in all; batch 32: 72.9 → 67.1 ms),
+///   where the 1×1 ones stay on the crate (their 32 to 128 products a sum are too few to
+///   amortise a block's way out);
+/// - half of a packed block of [`MR`]: 4 channels × two column vectors, 8 sums, which training's
+///   per-sample convolutions run on (the wide form was no faster there).
+///
+/// Three column vectors (12 sums, 3 loaded inputs and a broadcast weight: all 16 registers)
+/// made the compiler move sums through the stack on every step.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Epilogue, MR, Packed};
+    use super::{AVX2_ROWS, Epilogue, MR, Packed};
     use std::arch::x86_64::*;
 
-    /// Output channels of a block: half of a packed block of [`MR`], whose weights the block
-    /// reads with stride `MR`.
-    const ROWS: usize = MR / 2;
     /// Column vectors (of 8 lanes) of a block.
     const VECTORS: usize = 2;
     /// Columns of a block.
@@ -372,10 +413,35 @@ mod avx2 {
         dst_rs: usize,
         e: Epilogue,
     ) {
-        let block_len = p.taps * p.cin * MR;
+        // SAFETY: the caller's promise.
+        unsafe {
+            if p.rows == AVX2_ROWS {
+                blocks::<AVX2_ROWS>(p, (o0, m), x, x_rs, offsets, width, dst, dst_rs, e)
+            } else {
+                debug_assert_eq!(p.rows, MR);
+                blocks::<{ MR / 2 }>(p, (o0, m), x, x_rs, offsets, width, dst, dst_rs, e)
+            }
+        }
+    }
+
+    /// Every block of `ROWS` channels × [`COLS`] columns, a row of blocks at a time.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn blocks<const ROWS: usize>(
+        p: &Packed,
+        (o0, m): (usize, usize),
+        x: *const f32,
+        x_rs: usize,
+        offsets: &[usize],
+        width: usize,
+        dst: *mut f32,
+        dst_rs: usize,
+        e: Epilogue,
+    ) {
+        let block_len = p.taps * p.cin * p.rows;
         for ob in (o0..o0 + m).step_by(ROWS) {
             // Weights of rows `ob..ob + ROWS` inside their packed block.
-            let w = &p.w[ob / MR * block_len + ob % MR..];
+            let w = &p.w[ob / p.rows * block_len + ob % p.rows..];
             let rows = (ob, ob - o0, ROWS.min(o0 + m - ob));
             for j in (0..width).step_by(COLS) {
                 let cols = COLS.min(width - j);
@@ -384,22 +450,22 @@ mod avx2 {
                 // SAFETY: the caller's promise, for this block's rows and columns.
                 unsafe {
                     match (cols / 8, cols % 8) {
-                        (2, 0) => block::<2, 2>(p, w, rows, a, (j, cols), dst, dst_rs, e),
-                        (1, 0) => block::<1, 1>(p, w, rows, a, (j, cols), dst, dst_rs, e),
-                        (1, _) => block::<2, 1>(p, w, rows, a, (j, cols), dst, dst_rs, e),
-                        _ => block::<1, 0>(p, w, rows, a, (j, cols), dst, dst_rs, e),
+                        (2, 0) => block::<ROWS, 2, 2>(p, w, rows, a, (j, cols), dst, dst_rs, e),
+                        (1, 0) => block::<ROWS, 1, 1>(p, w, rows, a, (j, cols), dst, dst_rs, e),
+                        (1, _) => block::<ROWS, 2, 1>(p, w, rows, a, (j, cols), dst, dst_rs, e),
+                        _ => block::<ROWS, 1, 0>(p, w, rows, a, (j, cols), dst, dst_rs, e),
                     }
                 }
             }
         }
     }
 
-    /// One block: `rows` output channels from channel `ob` (row `row0` of `dst` on), from
-    /// weights `w` (the block's first row's, rows `MR` apart), over columns `j..j + cols`
-    /// (`cols ≤ 8·V`), of which the first `FULL` vectors are whole.
+    /// One block: `rows` (≤ `ROWS`) output channels from channel `ob` (row `row0` of `dst` on),
+    /// from weights `w` (the block's first row's, rows `p.rows` apart), over columns
+    /// `j..j + cols` (`cols ≤ 8·V`), of which the first `FULL` vectors are whole.
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn block<const V: usize, const FULL: usize>(
+    unsafe fn block<const ROWS: usize, const V: usize, const FULL: usize>(
         p: &Packed,
         w: &[f32],
         (ob, row0, rows): (usize, usize, usize),
@@ -433,7 +499,7 @@ mod avx2 {
                         acc[v] = _mm256_fmadd_ps(wr, xv[v], acc[v]);
                     }
                 }
-                wp = wp.wrapping_add(MR);
+                wp = wp.wrapping_add(p.rows);
                 xp = xp.wrapping_add(x_rs);
             }
         }
@@ -527,60 +593,65 @@ mod tests {
             let x: Vec<f32> = (0..cin * x_rs).map(|_| next()).collect();
             let bias: Vec<f32> = (0..cout).map(|_| next()).collect();
             let add: Vec<f32> = (0..cout * width).map(|_| next()).collect();
-            let packed = Packed::new(&w, taps, cout, cin);
-            for (relu, with_bias, with_add) in [(false, false, false), (true, true, true)] {
-                // Rows in two calls, the second starting at a register block.
-                let split = if cout > MR { MR } else { cout };
-                let mut got = vec![f32::NAN; cout * width];
-                for (o0, m) in [(0, split), (split, cout - split)] {
-                    if m == 0 {
-                        continue;
+            for packed in [
+                Packed::new(&w, taps, cout, cin),
+                Packed::for_isa(isa, &w, taps, cout, cin),
+            ] {
+                for (relu, with_bias, with_add) in [(false, false, false), (true, true, true)] {
+                    // Rows in two calls, the second starting at a register block.
+                    let rows = packed.rows();
+                    let split = if cout > rows { rows } else { cout };
+                    let mut got = vec![f32::NAN; cout * width];
+                    for (o0, m) in [(0, split), (split, cout - split)] {
+                        if m == 0 {
+                            continue;
+                        }
+                        let e = Epilogue {
+                            bias: with_bias.then_some(bias.as_slice()),
+                            add: with_add.then(|| (add[o0 * width..].as_ptr(), width)),
+                            relu,
+                        };
+                        // SAFETY: x covers cin rows of x_rs ≥ every offset + width; got and add
+                        // cover m rows of width from o0.
+                        unsafe {
+                            conv_on(
+                                isa,
+                                &packed,
+                                (o0, m),
+                                x.as_ptr(),
+                                x_rs,
+                                &offsets,
+                                width,
+                                got[o0 * width..].as_mut_ptr(),
+                                width,
+                                e,
+                            )
+                        };
                     }
-                    let e = Epilogue {
-                        bias: with_bias.then_some(bias.as_slice()),
-                        add: with_add.then(|| (add[o0 * width..].as_ptr(), width)),
-                        relu,
-                    };
-                    // SAFETY: x covers cin rows of x_rs ≥ every offset + width; got and add
-                    // cover m rows of width from o0.
-                    unsafe {
-                        conv_on(
-                            isa,
-                            &packed,
-                            (o0, m),
-                            x.as_ptr(),
-                            x_rs,
-                            &offsets,
-                            width,
-                            got[o0 * width..].as_mut_ptr(),
-                            width,
-                            e,
-                        )
-                    };
-                }
-                for o in 0..cout {
-                    for j in 0..width {
-                        let mut s = 0.0f64;
-                        for (t, off) in offsets.iter().enumerate() {
-                            for c in 0..cin {
-                                s += w[(t * cout + o) * cin + c] as f64
-                                    * x[c * x_rs + off + j] as f64;
+                    for o in 0..cout {
+                        for j in 0..width {
+                            let mut s = 0.0f64;
+                            for (t, off) in offsets.iter().enumerate() {
+                                for c in 0..cin {
+                                    s += w[(t * cout + o) * cin + c] as f64
+                                        * x[c * x_rs + off + j] as f64;
+                                }
                             }
+                            if with_bias {
+                                s += bias[o] as f64;
+                            }
+                            if with_add {
+                                s += add[o * width + j] as f64;
+                            }
+                            if relu {
+                                s = s.max(0.0);
+                            }
+                            let g = got[o * width + j];
+                            assert!(
+                                (g as f64 - s).abs() < 1e-5,
+                                "{isa:?}, blocks of {rows}: cout {cout} cin {cin} taps {taps} width {width}: [{o}][{j}] {g} != {s}"
+                            );
                         }
-                        if with_bias {
-                            s += bias[o] as f64;
-                        }
-                        if with_add {
-                            s += add[o * width + j] as f64;
-                        }
-                        if relu {
-                            s = s.max(0.0);
-                        }
-                        let g = got[o * width + j];
-                        assert!(
-                            (g as f64 - s).abs() < 1e-5,
-                            "{isa:?}: cout {cout} cin {cin} taps {taps} width {width}: [{o}][{j}] {g} != {s}"
-                        );
                     }
                 }
             }

@@ -15,8 +15,9 @@
 //!
 //! Where the CPU has AVX-512, pointwise, shifted and direct convolutions run on [`blocked`]
 //! instead ([`ConvKernel::Blocked`]): all taps of a register block summed in registers, no
-//! per-tap GEMM. The kernel's AVX2 form runs them too (the tests check it), but slower than the
-//! GEMMs, so [`ConvKernel::best`] leaves it out.
+//! per-tap GEMM. With AVX2 alone only the shifted ones do ([`ConvKernel::ShiftedBlocked`]), on
+//! the kernel's wide AVX2 block; the pointwise ones ran slower there than the GEMMs, and the
+//! direct stem has an AVX2 row kernel of its own. The tests run every kernel this CPU runs.
 //!
 //! Bias, the fused sum and ReLU are applied to the tile while it is still in cache.
 //!
@@ -41,23 +42,27 @@ use super::team::{Out, Part};
 pub enum ConvKernel {
     /// The register-blocked kernel over packed weights (`conv::blocked`), AVX-512 or AVX2.
     Blocked,
+    /// The register-blocked kernel for the shifted (stride-1 k×k) convolutions only, the rest
+    /// as [`Gemm`](Self::Gemm).
+    ShiftedBlocked,
     /// GEMMs from the `gemm` crate (AVX2+FMA, NEON, portable, and AVX-512), and the direct
-    /// convolution's portable loop.
+    /// convolution's row kernels.
     Gemm,
 }
 
 impl ConvKernel {
-    /// The fastest this CPU runs: the blocked kernel where it has AVX-512; on AVX2 alone the
-    /// `gemm` crate's path, which ran the whole network 1.16–1.20× as fast as the blocked
-    /// kernel's AVX2 form (2 cores of an AMD EPYC Zen 3, 2026-12-02: 199 against 171 FPS at
-    /// batch 1, 233 against 194 at batch 32). Its 3×3 convolutions ran at half the crate's
-    /// GFLOP/s: a block of 4 × 16 reuses each loaded input and weight only 2–4 times, and the
-    /// wider 4 × 24 takes all 16 registers, which made the compiler spill.
+    /// The fastest this CPU runs: the blocked kernel for everything where it has AVX-512; on
+    /// AVX2 alone for the shifted convolutions, with the `gemm` crate's path for the rest.
+    /// Measured on 2 cores of an AMD EPYC Zen 3 (2026-12-03, interleaved, medians): its wide
+    /// AVX2 block ran the shifted 3×3 convolutions 1.09–1.12× as fast as the crate (2.42 → 2.16
+    /// ms a frame at batch 1), while the 1×1 ones took 1.5–2× as long as on the crate (their
+    /// rows lie a power of two apart at batch 1, and 32 to 128 products a sum are few) and the
+    /// stem 1.2× as long as on its AVX2 row kernel. Elsewhere, the `gemm` crate's path.
     pub fn best() -> Self {
-        if blocked::Isa::best() == Some(blocked::Isa::Avx512) {
-            Self::Blocked
-        } else {
-            Self::Gemm
+        match blocked::Isa::best() {
+            Some(blocked::Isa::Avx512) => Self::Blocked,
+            Some(blocked::Isa::Avx2) => Self::ShiftedBlocked,
+            None => Self::Gemm,
         }
     }
 
@@ -65,8 +70,19 @@ impl ConvKernel {
     pub fn name(self) -> &'static str {
         match (self, blocked::Isa::best()) {
             (Self::Gemm, _) => "gemm",
+            (Self::ShiftedBlocked, Some(blocked::Isa::Avx2)) => "avx2-blocked-kxk+gemm",
+            (Self::ShiftedBlocked, _) => "avx512-blocked-kxk+gemm",
             (Self::Blocked, Some(blocked::Isa::Avx2)) => "avx2-blocked",
             (Self::Blocked, _) => "avx512-blocked",
+        }
+    }
+
+    /// Whether the plan packs weights of `method` for the blocked kernel.
+    pub fn packs(self, method: ConvMethod) -> bool {
+        match self {
+            Self::Blocked => method != ConvMethod::Im2col,
+            Self::ShiftedBlocked => method == ConvMethod::Shifted,
+            Self::Gemm => false,
         }
     }
 
@@ -74,7 +90,7 @@ impl ConvKernel {
     pub fn runnable() -> Vec<Self> {
         let mut kernels = vec![Self::Gemm];
         if blocked::available() {
-            kernels.push(Self::Blocked);
+            kernels.extend([Self::Blocked, Self::ShiftedBlocked]);
         }
         kernels
     }

@@ -1,9 +1,9 @@
 //! [`ConvMethod::Shifted`](crate::cpu::fast::plan::ConvMethod::Shifted): the zero-padded input
 //! read shifted by each tap's offset, all taps summed by the register-blocked kernel where the
-//! plan picks it ([`ConvKernel::Blocked`](super::ConvKernel::Blocked)), else one `gemm` crate
+//! plan packs for it ([`ConvKernel::packs`](super::ConvKernel::packs)), else one `gemm` crate
 //! GEMM per tap.
 
-use super::blocked::{self, Epilogue, MR, NR};
+use super::blocked::{self, Epilogue, NR};
 use super::{MAX_TILE, SCRATCH, row_blocks, tap_offsets, tiling};
 use crate::cpu::fast::plan::{ConvStep, ConvWeights};
 use crate::cpu::fast::team::{Out, Part};
@@ -26,10 +26,9 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
     let span = end - first;
     let work = 2 * cout * cin * k * k * span;
     let threads = part.sharers(work);
-    let (align, granule) = if step.weights.packed().is_some() {
-        (NR, MR)
-    } else {
-        (16, 1)
+    let (align, granule) = match step.weights.packed() {
+        Some(packed) => (NR, packed.rows()),
+        None => (16, 1),
     };
     let (tile, tiles) = tiling(span, threads, align, MAX_TILE);
     let (blocks, rows) = row_blocks(cout, tiles, threads, granule);

@@ -3,7 +3,7 @@
 //! into the output; or, for a pointwise convolution with a 2×2 pooling fused, into a per-thread
 //! tile of whole row pairs that is pooled on its way out.
 
-use super::blocked::{self, Epilogue, MR, Packed};
+use super::blocked::{self, Epilogue, Packed};
 use super::{MAX_TILE, POINTWISE_GEMM_MAX_TILE, SCRATCH, row_blocks, tiling};
 use crate::cpu::fast::plan::{ConvMethod, ConvStep};
 use crate::cpu::fast::team::{Out, Part};
@@ -46,11 +46,7 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
             }
         }
     };
-    let granule = if step.weights.packed().is_some() {
-        MR
-    } else {
-        1
-    };
+    let granule = step.weights.packed().map_or(1, Packed::rows);
     let (blocks, rows) = row_blocks(cout, tiles, threads, granule);
 
     for item in part.items(tiles * blocks, work) {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::steps::{ConvMethod, ConvStep, ConvWeights, LinearStep, Step};
 use super::{Layout, Plan, Slot};
-use crate::cpu::fast::conv::blocked::Packed;
+use crate::cpu::fast::conv::blocked::{Isa, Packed};
 use crate::cpu::fast::conv::{ConvKernel, DIRECT_MAX_TAPS, tap_major};
 use crate::cpu::fast::linear;
 use crate::net::program::Conv2d;
@@ -130,20 +130,21 @@ impl Compiler<'_> {
     }
 
     /// A convolution's weights in the form its kernel reads: packed for the register-blocked
-    /// kernel where the plan uses it (pointwise, shifted (already tap-major) and direct
-    /// (reordered) convolutions), else as they are.
+    /// kernel where the plan uses it ([`ConvKernel::packs`]: shifted convolutions (already
+    /// tap-major) for this CPU's widest block, pointwise ones likewise, direct ones (reordered)
+    /// in blocks of [`MR`](crate::cpu::fast::conv::blocked::MR), as their kernel walks them),
+    /// else as they are.
     fn weights(&self, method: ConvMethod, weight: Vec<f32>, conv: &Conv2d) -> ConvWeights {
         let (taps, cout, cin) = (conv.kernel * conv.kernel, conv.cout, conv.cin);
-        match (self.kernel, method) {
-            (ConvKernel::Gemm, _) | (_, ConvMethod::Im2col) => ConvWeights::Plain(weight),
-            (ConvKernel::Blocked, ConvMethod::Direct) => ConvWeights::Packed(Packed::new(
-                &tap_major(&weight, cout, cin, conv.kernel),
-                taps,
-                cout,
-                cin,
-            )),
-            (ConvKernel::Blocked, _) => ConvWeights::Packed(Packed::new(&weight, taps, cout, cin)),
+        if !self.kernel.packs(method) {
+            return ConvWeights::Plain(weight);
         }
+        if method == ConvMethod::Direct {
+            let weight = tap_major(&weight, cout, cin, conv.kernel);
+            return ConvWeights::Packed(Packed::new(&weight, taps, cout, cin));
+        }
+        let isa = Isa::best().expect("the blocked kernel is runnable here (checked by compile)");
+        ConvWeights::Packed(Packed::for_isa(isa, &weight, taps, cout, cin))
     }
 
     fn op(&mut self, op: &Op) {

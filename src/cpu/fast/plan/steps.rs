@@ -61,8 +61,7 @@ pub enum ConvWeights {
     /// `k·k × cout × cin` for [`ConvMethod::Shifted`].
     Plain(Vec<f32>),
     /// Packed for the register-blocked kernel, where the plan uses it
-    /// ([`ConvKernel::Blocked`](crate::cpu::fast::conv::ConvKernel::Blocked): pointwise,
-    /// shifted and direct convolutions).
+    /// ([`ConvKernel::packs`](crate::cpu::fast::conv::ConvKernel::packs)).
     Packed(Packed),
 }
 
