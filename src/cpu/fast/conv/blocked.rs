@@ -172,63 +172,46 @@ pub fn available() -> bool {
     Isa::best().is_some()
 }
 
-/// Output channels `o0..o0 + m` (`o0` a multiple of [`Packed::rows`]) over `width` columns:
-/// `dst[o − o0][j] = epilogue(Σ_tap Σ_c w(tap, o, c) · x[c·x_rs + offsets[tap] + j])`, `dst`
-/// with row stride `dst_rs`, `add` indexed like `dst` from channel `o0`.
+/// The tensors of a call: where the input's taps are read and the sums are written.
+#[derive(Debug, Clone, Copy)]
+pub struct Operands<'a> {
+    /// The input at the first column, input channels `x_rs` apart.
+    pub x: *const f32,
+    /// Distance between input channels.
+    pub x_rs: usize,
+    /// Each tap's offset from the column it contributes to (one entry per packed tap).
+    pub offsets: &'a [usize],
+    /// Columns.
+    pub width: usize,
+    /// The output at the first column of the call's first channel, channels `dst_rs` apart.
+    pub dst: *mut f32,
+    /// Distance between output channels.
+    pub dst_rs: usize,
+    /// What is done to the sums on their way out.
+    pub epilogue: Epilogue<'a>,
+}
+
+/// Output channels `o0..o0 + m` (`o0` a multiple of [`Packed::rows`]) over `o.width` columns:
+/// `dst[o − o0][j] = epilogue(Σ_tap Σ_c w(tap, o, c) · x[c·x_rs + offsets[tap] + j])`, rows of
+/// `dst` `o.dst_rs` apart, the epilogue's `add` indexed like `dst` from channel `o0`.
 ///
 /// On the widest instruction set this CPU has ([`Isa::best`]).
 ///
 /// # Safety
 /// [`available`] must be true; `x` must cover every `c·x_rs + offsets[tap] + j` read, `dst` and
 /// `add` their `m` rows of `width`, and `dst` must not overlap `x` or `add`.
-#[allow(clippy::too_many_arguments)] // an implicit GEMM: two strided matrices, taps, epilogue
-pub unsafe fn conv(
-    p: &Packed,
-    (o0, m): (usize, usize),
-    x: *const f32,
-    x_rs: usize,
-    offsets: &[usize],
-    width: usize,
-    dst: *mut f32,
-    dst_rs: usize,
-    epilogue: Epilogue,
-) {
+pub unsafe fn conv(p: &Packed, (o0, m): (usize, usize), o: Operands) {
     let isa = Isa::best().expect("the blocked kernel called on a CPU without AVX2 or AVX-512");
     // SAFETY: the caller's promise.
-    unsafe {
-        conv_on(
-            isa,
-            p,
-            (o0, m),
-            x,
-            x_rs,
-            offsets,
-            width,
-            dst,
-            dst_rs,
-            epilogue,
-        )
-    }
+    unsafe { conv_on(isa, p, (o0, m), o) }
 }
 
 /// [`conv`] on the instruction set `isa`.
 ///
 /// # Safety
 /// As [`conv`], and this CPU must run `isa` ([`Isa::runs_here`]).
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn conv_on(
-    isa: Isa,
-    p: &Packed,
-    (o0, m): (usize, usize),
-    x: *const f32,
-    x_rs: usize,
-    offsets: &[usize],
-    width: usize,
-    dst: *mut f32,
-    dst_rs: usize,
-    epilogue: Epilogue,
-) {
-    assert!(o0.is_multiple_of(p.rows) && o0 + m <= p.cout && offsets.len() == p.taps);
+pub unsafe fn conv_on(isa: Isa, p: &Packed, (o0, m): (usize, usize), o: Operands) {
+    assert!(o0.is_multiple_of(p.rows) && o0 + m <= p.cout && o.offsets.len() == p.taps);
     assert!(
         p.rows == MR || (isa == Isa::Avx2 && p.rows == AVX2_ROWS),
         "weights packed in blocks of {} channels for the {isa:?} kernel",
@@ -238,8 +221,8 @@ pub unsafe fn conv_on(
     // SAFETY: the caller's promise.
     unsafe {
         match isa {
-            Isa::Avx512 => avx512::conv(p, (o0, m), x, x_rs, offsets, width, dst, dst_rs, epilogue),
-            Isa::Avx2 => avx2::conv(p, (o0, m), x, x_rs, offsets, width, dst, dst_rs, epilogue),
+            Isa::Avx512 => avx512::conv(p, (o0, m), o),
+            Isa::Avx2 => avx2::conv(p, (o0, m), o),
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -248,7 +231,7 @@ pub unsafe fn conv_on(
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{Epilogue, MR, NR, NV, Packed};
+    use super::{MR, NR, NV, Operands, Packed};
     use std::arch::x86_64::*;
 
     /// Lanes of column vector `v` inside a block of `cols` columns.
@@ -258,32 +241,21 @@ mod avx512 {
     }
 
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn conv(
-        p: &Packed,
-        (o0, m): (usize, usize),
-        x: *const f32,
-        x_rs: usize,
-        offsets: &[usize],
-        width: usize,
-        dst: *mut f32,
-        dst_rs: usize,
-        e: Epilogue,
-    ) {
+    pub unsafe fn conv(p: &Packed, (o0, m): (usize, usize), o: Operands) {
         let block_len = p.taps * p.cin * MR;
         for ob in (o0..o0 + m).step_by(MR) {
             let w = &p.w[ob / MR * block_len..][..block_len];
             let rows = (ob, ob - o0, MR.min(o0 + m - ob));
-            for j in (0..width).step_by(NR) {
-                let cols = NR.min(width - j);
+            for j in (0..o.width).step_by(NR) {
+                let cols = NR.min(o.width - j);
                 // A narrow block (the last of a row, or a small plane) takes only the column
                 // vectors it needs: masked-off vectors would still cost their FMAs.
                 // SAFETY: the caller's promise, for this block's rows and columns.
                 unsafe {
                     match cols.div_ceil(16) {
-                        1 => block::<1>(p, w, rows, (x, x_rs, offsets), (j, cols), dst, dst_rs, e),
-                        2 => block::<2>(p, w, rows, (x, x_rs, offsets), (j, cols), dst, dst_rs, e),
-                        _ => block::<NV>(p, w, rows, (x, x_rs, offsets), (j, cols), dst, dst_rs, e),
+                        1 => block::<1>(p, w, rows, o, (j, cols)),
+                        2 => block::<2>(p, w, rows, o, (j, cols)),
+                        _ => block::<NV>(p, w, rows, o, (j, cols)),
                     }
                 }
             }
@@ -293,21 +265,18 @@ mod avx512 {
     /// One register block: `rows` output channels from channel `ob` (row `row0` of `dst` on),
     /// from the block's packed weights `w`, over columns `j..j + cols` (`cols ≤ 16·V`).
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
     unsafe fn block<const V: usize>(
         p: &Packed,
         w: &[f32],
         (ob, row0, rows): (usize, usize, usize),
-        (x, x_rs, offsets): (*const f32, usize, &[usize]),
+        o: Operands,
         (j, cols): (usize, usize),
-        dst: *mut f32,
-        dst_rs: usize,
-        e: Epilogue,
     ) {
+        let (x, x_rs, dst, dst_rs, e) = (o.x, o.x_rs, o.dst, o.dst_rs, o.epilogue);
         let masks: [__mmask16; V] = std::array::from_fn(|v| mask(cols, v));
         let mut acc = [[_mm512_setzero_ps(); V]; MR];
         let mut wp = w.as_ptr();
-        for &off in offsets {
+        for &off in o.offsets {
             // Pointers move with `wrapping_add`: a masked-off vector's address, or the one past
             // the last channel, may lie outside `x`; only lanes that the mask keeps are read,
             // and those the caller promises are inside.
@@ -381,7 +350,7 @@ mod avx512 {
 /// made the compiler move sums through the stack on every step.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{AVX2_ROWS, Epilogue, MR, Packed};
+    use super::{AVX2_ROWS, MR, Operands, Packed};
     use std::arch::x86_64::*;
 
     /// Column vectors (of 8 lanes) of a block.
@@ -401,59 +370,36 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn conv(
-        p: &Packed,
-        (o0, m): (usize, usize),
-        x: *const f32,
-        x_rs: usize,
-        offsets: &[usize],
-        width: usize,
-        dst: *mut f32,
-        dst_rs: usize,
-        e: Epilogue,
-    ) {
+    pub unsafe fn conv(p: &Packed, (o0, m): (usize, usize), o: Operands) {
         // SAFETY: the caller's promise.
         unsafe {
             if p.rows == AVX2_ROWS {
-                blocks::<AVX2_ROWS>(p, (o0, m), x, x_rs, offsets, width, dst, dst_rs, e)
+                blocks::<AVX2_ROWS>(p, (o0, m), o)
             } else {
                 debug_assert_eq!(p.rows, MR);
-                blocks::<{ MR / 2 }>(p, (o0, m), x, x_rs, offsets, width, dst, dst_rs, e)
+                blocks::<{ MR / 2 }>(p, (o0, m), o)
             }
         }
     }
 
     /// Every block of `ROWS` channels × [`COLS`] columns, a row of blocks at a time.
     #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn blocks<const ROWS: usize>(
-        p: &Packed,
-        (o0, m): (usize, usize),
-        x: *const f32,
-        x_rs: usize,
-        offsets: &[usize],
-        width: usize,
-        dst: *mut f32,
-        dst_rs: usize,
-        e: Epilogue,
-    ) {
+    unsafe fn blocks<const ROWS: usize>(p: &Packed, (o0, m): (usize, usize), o: Operands) {
         let block_len = p.taps * p.cin * p.rows;
         for ob in (o0..o0 + m).step_by(ROWS) {
             // Weights of rows `ob..ob + ROWS` inside their packed block.
             let w = &p.w[ob / p.rows * block_len + ob % p.rows..];
             let rows = (ob, ob - o0, ROWS.min(o0 + m - ob));
-            for j in (0..width).step_by(COLS) {
-                let cols = COLS.min(width - j);
-                let a = (x, x_rs, offsets);
+            for j in (0..o.width).step_by(COLS) {
+                let cols = COLS.min(o.width - j);
                 // Whole vectors load plainly; only a block's last, partial vector is masked.
                 // SAFETY: the caller's promise, for this block's rows and columns.
                 unsafe {
                     match (cols / 8, cols % 8) {
-                        (2, 0) => block::<ROWS, 2, 2>(p, w, rows, a, (j, cols), dst, dst_rs, e),
-                        (1, 0) => block::<ROWS, 1, 1>(p, w, rows, a, (j, cols), dst, dst_rs, e),
-                        (1, _) => block::<ROWS, 2, 1>(p, w, rows, a, (j, cols), dst, dst_rs, e),
-                        _ => block::<ROWS, 1, 0>(p, w, rows, a, (j, cols), dst, dst_rs, e),
+                        (2, 0) => block::<ROWS, 2, 2>(p, w, rows, o, (j, cols)),
+                        (1, 0) => block::<ROWS, 1, 1>(p, w, rows, o, (j, cols)),
+                        (1, _) => block::<ROWS, 2, 1>(p, w, rows, o, (j, cols)),
+                        _ => block::<ROWS, 1, 0>(p, w, rows, o, (j, cols)),
                     }
                 }
             }
@@ -464,21 +410,18 @@ mod avx2 {
     /// from weights `w` (the block's first row's, rows `p.rows` apart), over columns
     /// `j..j + cols` (`cols ≤ 8·V`), of which the first `FULL` vectors are whole.
     #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
     unsafe fn block<const ROWS: usize, const V: usize, const FULL: usize>(
         p: &Packed,
         w: &[f32],
         (ob, row0, rows): (usize, usize, usize),
-        (x, x_rs, offsets): (*const f32, usize, &[usize]),
+        o: Operands,
         (j, cols): (usize, usize),
-        dst: *mut f32,
-        dst_rs: usize,
-        e: Epilogue,
     ) {
+        let (x, x_rs, dst, dst_rs, e) = (o.x, o.x_rs, o.dst, o.dst_rs, o.epilogue);
         let last = mask(cols.saturating_sub(8 * FULL));
         let mut acc = [[_mm256_setzero_ps(); V]; ROWS];
         let mut wp = w.as_ptr();
-        for &off in offsets {
+        for &off in o.offsets {
             // Pointers move with `wrapping_add`, as in the AVX-512 kernel: only lanes inside
             // the block's columns are read, and those the caller promises are inside `x`.
             let mut xp = x.wrapping_add(off + j);
@@ -618,13 +561,15 @@ mod tests {
                                 isa,
                                 &packed,
                                 (o0, m),
-                                x.as_ptr(),
-                                x_rs,
-                                &offsets,
-                                width,
-                                got[o0 * width..].as_mut_ptr(),
-                                width,
-                                e,
+                                Operands {
+                                    x: x.as_ptr(),
+                                    x_rs,
+                                    offsets: &offsets,
+                                    width,
+                                    dst: got[o0 * width..].as_mut_ptr(),
+                                    dst_rs: width,
+                                    epilogue: e,
+                                },
                             )
                         };
                     }

@@ -10,7 +10,7 @@
 //! input); elsewhere by an AVX2+FMA loop of 8 channels × 8 pixels where the CPU has it (the
 //! stem 1.5–1.6× as fast as the portable loop on a Zen 3), else by the portable loop.
 
-use super::blocked::{self, Epilogue};
+use super::blocked::{self, Epilogue, Operands};
 use crate::cpu::fast::plan::{ConvStep, ConvWeights};
 use crate::cpu::fast::team::{Out, Part};
 
@@ -61,16 +61,18 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
                         blocked::conv(
                             packed,
                             (o0, m),
-                            x.as_ptr().add((b * hp + oy + r) * wp),
-                            batch * hp * wp,
-                            &tap_offsets,
-                            to.w,
-                            out.as_mut_ptr(),
-                            to.w,
-                            Epilogue {
-                                bias: Some(&step.bias),
-                                add: None,
-                                relu: false,
+                            Operands {
+                                x: x.as_ptr().add((b * hp + oy + r) * wp),
+                                x_rs: batch * hp * wp,
+                                offsets: &tap_offsets,
+                                width: to.w,
+                                dst: out.as_mut_ptr(),
+                                dst_rs: to.w,
+                                epilogue: Epilogue {
+                                    bias: Some(&step.bias),
+                                    add: None,
+                                    relu: false,
+                                },
                             },
                         )
                     },

@@ -16,7 +16,7 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use super::blocked::{self, Epilogue, NR, Packed};
+use super::blocked::{self, Epilogue, NR, Operands, Packed};
 use super::{pad_sample, tap_major, tap_offsets};
 use crate::net::Shape;
 
@@ -167,13 +167,15 @@ fn sample(
                     blocked::conv(
                         packed,
                         (0, cout),
-                        padded.as_ptr().add(q0),
-                        plane,
-                        &offsets,
-                        width,
-                        out.as_mut_ptr(),
-                        TILE,
-                        epilogue,
+                        Operands {
+                            x: padded.as_ptr().add(q0),
+                            x_rs: plane,
+                            offsets: &offsets,
+                            width,
+                            dst: out.as_mut_ptr(),
+                            dst_rs: TILE,
+                            epilogue,
+                        },
                     )
                 };
                 // The tile's valid positions (ox < output.w), one padded row at a time.

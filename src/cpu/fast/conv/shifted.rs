@@ -3,7 +3,7 @@
 //! plan packs for it ([`ConvKernel::packs`](super::ConvKernel::packs)), else one `gemm` crate
 //! GEMM per tap.
 
-use super::blocked::{self, Epilogue, NR};
+use super::blocked::{self, Epilogue, NR, Operands};
 use super::{MAX_TILE, SCRATCH, row_blocks, tap_offsets, tiling};
 use crate::cpu::fast::plan::{ConvStep, ConvWeights};
 use crate::cpu::fast::team::{Out, Part};
@@ -56,13 +56,15 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
                         blocked::conv(
                             packed,
                             (o0, m),
-                            x.as_ptr().add(q0 - first),
-                            np,
-                            &offsets,
-                            width,
-                            out.as_mut_ptr(),
-                            width,
-                            none,
+                            Operands {
+                                x: x.as_ptr().add(q0 - first),
+                                x_rs: np,
+                                offsets: &offsets,
+                                width,
+                                dst: out.as_mut_ptr(),
+                                dst_rs: width,
+                                epilogue: none,
+                            },
                         )
                     }
                 }

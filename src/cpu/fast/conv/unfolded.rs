@@ -3,7 +3,7 @@
 //! into the output; or, for a pointwise convolution with a 2×2 pooling fused, into a per-thread
 //! tile of whole row pairs that is pooled on its way out.
 
-use super::blocked::{self, Epilogue, Packed};
+use super::blocked::{self, Epilogue, Operands, Packed};
 use super::{MAX_TILE, POINTWISE_GEMM_MAX_TILE, SCRATCH, row_blocks, tiling};
 use crate::cpu::fast::plan::{ConvMethod, ConvStep};
 use crate::cpu::fast::team::{Out, Part};
@@ -182,13 +182,15 @@ fn pointwise_blocked(
             blocked::conv(
                 packed,
                 (o0, m),
-                x[j0..].as_ptr(),
-                n,
-                &[0],
-                width,
-                dst,
-                dst_rs,
-                epilogue,
+                Operands {
+                    x: x[j0..].as_ptr(),
+                    x_rs: n,
+                    offsets: &[0],
+                    width,
+                    dst,
+                    dst_rs,
+                    epilogue,
+                },
             )
         };
         if step.pool {
