@@ -49,8 +49,9 @@ fn the_bundled_weights_on_the_bundled_sample_give_the_stated_error() {
 }
 
 /// Crops on detected centres, re-centred by two more passes on the palm the network predicts
-/// (`infer`'s default with `--center detect`), against the detected centres alone: 17.9 mm
-/// against 20.9 with the bundled model of 2026-12-02 (23.2 against 25.8 with the one before).
+/// (`infer`'s default with `--center detect`), against the detected centres alone: 15.6 mm
+/// against 19.0 with the bundled model of 2026-12-03 (17.9 against 20.9 with the one of
+/// 2026-12-02).
 #[test]
 fn refining_detected_centres_lowers_the_error_on_the_bundled_sample() {
     let detected = mean_error("detected", &["--center", "detect", "--refine", "0"]);
