@@ -53,11 +53,12 @@ pub enum ConvKernel {
 impl ConvKernel {
     /// The fastest this CPU runs: the blocked kernel for everything where it has AVX-512; on
     /// AVX2 alone for the shifted convolutions, with the `gemm` crate's path for the rest.
-    /// Measured on 2 cores of an AMD EPYC Zen 3 (2026-12-03, interleaved, medians): its wide
-    /// AVX2 block ran the shifted 3×3 convolutions 1.09–1.12× as fast as the crate (2.42 → 2.16
-    /// ms a frame at batch 1), while the 1×1 ones took 1.5–2× as long as on the crate (their
-    /// rows lie a power of two apart at batch 1, and 32 to 128 products a sum are few) and the
-    /// stem 1.2× as long as on its AVX2 row kernel. Elsewhere, the `gemm` crate's path.
+    /// Measured on 2 cores of an AMD EPYC Zen 3 (2026-12-03, both kernels in one process,
+    /// interleaved, medians): its wide AVX2 block ran the shifted 3×3 convolutions 1.12× as
+    /// fast as the crate at batch 1 (2.42 → 2.16 ms a frame) and 1.09× at batch 32, each layer
+    /// 1.03–1.4×; the 1×1 ones took up to 1.5× as long as on the crate (their rows lie a power
+    /// of two apart, and 32 to 128 products a sum are few) and the stem 1.2× as long as on its
+    /// AVX2 row kernel. Elsewhere, the `gemm` crate's path.
     pub fn best() -> Self {
         match blocked::Isa::best() {
             Some(blocked::Isa::Avx512) => Self::Blocked,
