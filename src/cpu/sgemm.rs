@@ -79,82 +79,6 @@ pub unsafe fn sgemm(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The tiled copy of `B` against a plain triple loop, on odd sizes (a last tile of a few
-    /// columns), a row stride of 2,048, α and β not 1 and `C` with row stride wider than `n`.
-    #[test]
-    fn the_copying_path_matches_the_definition() {
-        let (m, k, n, rsb, rsc) = (7, 19, 2 * TILE + 37, 2048, 2 * TILE + 40);
-        let mut state = 5u32;
-        let mut next = || {
-            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
-        let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
-        let b: Vec<f32> = (0..k * rsb).map(|_| next()).collect();
-        let c0: Vec<f32> = (0..m * rsc).map(|_| next()).collect();
-        let (alpha, beta) = (0.75, 0.5);
-        for copying in [true, false] {
-            let mut c = c0.clone();
-            // A is read column-major (row stride 1), as the input gradient reads its weights.
-            // SAFETY: every matrix covers its strides.
-            unsafe {
-                let args = ((m, k, n), alpha, a.as_ptr(), (1, m as isize), b.as_ptr());
-                let (dims, alpha, a, sa, b) = args;
-                if copying {
-                    sgemm_copying_b(
-                        dims,
-                        alpha,
-                        (a, sa.0, sa.1),
-                        (b, rsb as isize),
-                        beta,
-                        (c.as_mut_ptr(), rsc as isize, 1),
-                        Threads::One,
-                    );
-                } else {
-                    sgemm(
-                        dims,
-                        alpha,
-                        a,
-                        sa,
-                        b,
-                        (rsb as isize, 1),
-                        beta,
-                        c.as_mut_ptr(),
-                        (rsc as isize, 1),
-                        Threads::Pool,
-                    );
-                }
-            }
-            for i in 0..m {
-                for j in 0..rsc {
-                    let want = if j < n {
-                        let dot: f64 = (0..k)
-                            .map(|p| a[p * m + i] as f64 * b[p * rsb + j] as f64)
-                            .sum();
-                        alpha as f64 * dot + beta as f64 * c0[i * rsc + j] as f64
-                    } else {
-                        c0[i * rsc + j] as f64
-                    };
-                    let got = c[i * rsc + j] as f64;
-                    assert!(
-                        (got - want).abs() < 1e-4,
-                        "{copying} ({i}, {j}): {got} vs {want}"
-                    );
-                }
-            }
-        }
-        // The dispatch takes the copy only where B's rows alias on AVX2 and C is narrow.
-        assert_eq!(aliases((32, 64, 4096), (4096, 1)), !avx512());
-        assert!(!aliases((64, 64, 4096), (4096, 1)));
-        assert!(!aliases((32, 64, 4096), (4000, 1)));
-        assert!(!aliases((32, 64, 4096), (1, 4096)));
-    }
-}
-
 /// Columns of `B` per copied tile in [`sgemm_copying_b`], and the padding of the copy's rows.
 const TILE: usize = 512;
 const TILE_PAD: usize = 16;
@@ -234,4 +158,80 @@ unsafe fn sgemm_copying_b(
         }
     }
     B_TILE.with_borrow_mut(|t| *t = tile);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tiled copy of `B` against a plain triple loop, on odd sizes (a last tile of a few
+    /// columns), a row stride of 2,048, α and β not 1 and `C` with row stride wider than `n`.
+    #[test]
+    fn the_copying_path_matches_the_definition() {
+        let (m, k, n, rsb, rsc) = (7, 19, 2 * TILE + 37, 2048, 2 * TILE + 40);
+        let mut state = 5u32;
+        let mut next = || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
+        let b: Vec<f32> = (0..k * rsb).map(|_| next()).collect();
+        let c0: Vec<f32> = (0..m * rsc).map(|_| next()).collect();
+        let (alpha, beta) = (0.75, 0.5);
+        for copying in [true, false] {
+            let mut c = c0.clone();
+            // A is read column-major (row stride 1), as the input gradient reads its weights.
+            // SAFETY: every matrix covers its strides.
+            unsafe {
+                let args = ((m, k, n), alpha, a.as_ptr(), (1, m as isize), b.as_ptr());
+                let (dims, alpha, a, sa, b) = args;
+                if copying {
+                    sgemm_copying_b(
+                        dims,
+                        alpha,
+                        (a, sa.0, sa.1),
+                        (b, rsb as isize),
+                        beta,
+                        (c.as_mut_ptr(), rsc as isize, 1),
+                        Threads::One,
+                    );
+                } else {
+                    sgemm(
+                        dims,
+                        alpha,
+                        a,
+                        sa,
+                        b,
+                        (rsb as isize, 1),
+                        beta,
+                        c.as_mut_ptr(),
+                        (rsc as isize, 1),
+                        Threads::Pool,
+                    );
+                }
+            }
+            for i in 0..m {
+                for j in 0..rsc {
+                    let want = if j < n {
+                        let dot: f64 = (0..k)
+                            .map(|p| a[p * m + i] as f64 * b[p * rsb + j] as f64)
+                            .sum();
+                        alpha as f64 * dot + beta as f64 * c0[i * rsc + j] as f64
+                    } else {
+                        c0[i * rsc + j] as f64
+                    };
+                    let got = c[i * rsc + j] as f64;
+                    assert!(
+                        (got - want).abs() < 1e-4,
+                        "{copying} ({i}, {j}): {got} vs {want}"
+                    );
+                }
+            }
+        }
+        // The dispatch takes the copy only where B's rows alias on AVX2 and C is narrow.
+        assert_eq!(aliases((32, 64, 4096), (4096, 1)), !avx512());
+        assert!(!aliases((64, 64, 4096), (4096, 1)));
+        assert!(!aliases((32, 64, 4096), (4000, 1)));
+        assert!(!aliases((32, 64, 4096), (1, 4096)));
+    }
 }
