@@ -96,21 +96,9 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
             });
             continue;
         }
-        for o in o0..o0 + m {
-            // SAFETY: items cover disjoint (rows, columns) blocks of `y`.
-            let row = unsafe { y.slice(o * n + j0..o * n + j0 + width) };
-            match acc {
-                Some(a) => {
-                    let b = step.bias[o];
-                    for (d, s) in row.iter_mut().zip(&a[o * n + j0..][..width]) {
-                        *d = s + b;
-                    }
-                }
-                None => row.fill(step.bias[o]),
-            }
-        }
         // SAFETY: lhs is rows o0..o0+m of the cout × taps weights, rhs is taps × width with
-        // the given row stride, dst is this item's m × width block of y (row stride n).
+        // the given row stride, dst is this item's m × width block of y (row stride n), which
+        // the GEMM overwrites (β = 0).
         let gemm = |rhs: *const f32, rhs_rs: usize| unsafe {
             sgemm(
                 (m, taps, width),
@@ -119,7 +107,7 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
                 (taps as isize, 1),
                 rhs,
                 (rhs_rs as isize, 1),
-                1.0,
+                0.0,
                 y.ptr().add(o0 * n + j0),
                 (n as isize, 1),
                 Threads::One,
@@ -134,11 +122,22 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
                 gemm(cols.as_ptr(), width);
             });
         }
-        if step.relu {
-            for o in o0..o0 + m {
-                // SAFETY: as above.
-                let row = unsafe { y.slice(o * n + j0..o * n + j0 + width) };
-                row.iter_mut().for_each(|v| *v = v.max(0.0));
+        // Bias, the fused sum and ReLU in one pass over the block while it is in cache: the
+        // crate has no epilogue, and filling the block with them before a β = 1 GEMM, then
+        // a ReLU pass after, went over it three times.
+        for o in o0..o0 + m {
+            // SAFETY: items cover disjoint (rows, columns) blocks of `y`.
+            let row = unsafe { y.slice(o * n + j0..o * n + j0 + width) };
+            let b = step.bias[o];
+            match (acc, step.relu) {
+                (Some(a), relu) => {
+                    for (d, s) in row.iter_mut().zip(&a[o * n + j0..][..width]) {
+                        let v = *d + b + s;
+                        *d = if relu { v.max(0.0) } else { v };
+                    }
+                }
+                (None, true) => row.iter_mut().for_each(|d| *d = (*d + b).max(0.0)),
+                (None, false) => row.iter_mut().for_each(|d| *d += b),
             }
         }
     }
