@@ -58,7 +58,8 @@ impl ConvKernel {
     /// fast as the crate at batch 1 (2.42 → 2.16 ms a frame) and 1.09× at batch 32, each layer
     /// 1.03–1.4×; the 1×1 ones took up to 1.5× as long as on the crate (their rows lie a power
     /// of two apart, and 32 to 128 products a sum are few) and the stem 1.2× as long as on its
-    /// AVX2 row kernel. Elsewhere, the `gemm` crate's path.
+    /// AVX2 row kernel (which has since become 2.1–2.5× as fast). Elsewhere, the `gemm` crate's
+    /// path.
     ///
     /// In builds without optimization of this crate (`cargo test`'s profile, which optimizes
     /// only the dependencies) the `gemm` crate's path on AVX2: there the wide block took 2.6×
