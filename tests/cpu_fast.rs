@@ -322,6 +322,48 @@ fn every_kernel_with(
     }
 }
 
+/// Shifted convolutions whose output rows are whole register blocks (48 columns: three AVX2
+/// blocks, one AVX-512 block) write them from the registers to the output: with ReLU, fused
+/// into a sum, 3×3 and 5×5, odd channel counts, beside one (no padding, 46 columns) that goes
+/// through a tile; every kernel, batch and schedule against the reference.
+#[test]
+fn shifted_rows_of_whole_blocks_match_the_reference() {
+    let ops = vec![
+        relu(conv("c1", "x", 9, 13, 3, 1, 1)),
+        conv("c2", "c1", 13, 9, 3, 1, 1),
+        conv("c3", "x", 9, 9, 1, 1, 0),
+        add("s1", "c2", "c3"),
+        relu(conv("c4", "s1", 9, 10, 5, 1, 2)),
+        conv("c5", "c4", 10, 9, 3, 1, 1),
+        add("s2", "s1", "c5"),
+        relu(conv("out", "s2", 9, 11, 3, 1, 0)),
+    ];
+    let program = Program::new(vec![("x".into(), Shape::new(9, 5, 48))], ops, "out").unwrap();
+    let params = random_params(&program, &mut rng(13));
+    let reference = CpuNet::new(program.clone(), params.clone());
+    for kernel in ConvKernel::runnable() {
+        let mut fast = FastNet::with_kernel(program.clone(), &params, kernel);
+        let shifted: Vec<(usize, bool)> = fast
+            .plan()
+            .steps
+            .iter()
+            .filter_map(|(_, s)| match s {
+                Step::Conv(c) if c.method == ConvMethod::Shifted => {
+                    Some((c.to.w, c.accumulate.is_some()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(shifted.len(), 5, "{kernel:?}: {shifted:?}");
+        assert!(shifted.contains(&(48, true)) && shifted.contains(&(46, false)));
+        for batch in [1, 2, 3] {
+            let x = uniform(&mut rng(40 + batch as u64), batch * 9 * 5 * 48, -1.0, 1.0);
+            let want = reference.forward(&[&x], batch).unwrap();
+            every_schedule(&mut fast, &x, batch, &want);
+        }
+    }
+}
+
 /// A network whose widths are odd or not multiples of 8 wherever the config allows, so the
 /// shifted convolutions see 9 and 11 input channels.
 fn odd_config() -> NetConfig {

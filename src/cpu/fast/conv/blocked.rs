@@ -32,6 +32,9 @@ const NV: usize = 3;
 /// Columns of a register block.
 pub const NR: usize = 16 * NV;
 
+/// Columns of the AVX2 kernel's blocks (two vectors of 8 lanes).
+pub const AVX2_COLS: usize = 16;
+
 /// Output channels of the AVX2 kernel's wide block (see the `avx2` module): what
 /// [`Packed::for_isa`] packs for on a CPU whose best is [`Isa::Avx2`].
 pub const AVX2_ROWS: usize = 6;
@@ -156,6 +159,14 @@ impl Isa {
             .into_iter()
             .filter(|isa| isa.runs_here())
             .collect()
+    }
+
+    /// Columns of its register block: a call whose width is a multiple of it runs whole blocks.
+    pub fn block_columns(self) -> usize {
+        match self {
+            Self::Avx512 => NR,
+            Self::Avx2 => AVX2_COLS,
+        }
     }
 
     /// Its name in `train`'s backend line.
@@ -350,13 +361,8 @@ mod avx512 {
 /// made the compiler move sums through the stack on every step.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{AVX2_ROWS, MR, Operands, Packed};
+    use super::{AVX2_COLS as COLS, AVX2_ROWS, MR, Operands, Packed};
     use std::arch::x86_64::*;
-
-    /// Column vectors (of 8 lanes) of a block.
-    const VECTORS: usize = 2;
-    /// Columns of a block.
-    const COLS: usize = 8 * VECTORS;
 
     /// The first `lanes` (≤ 8) lanes set, for masked loads.
     fn mask(lanes: usize) -> __m256i {
