@@ -329,11 +329,14 @@ fn every_kernel_with(
 #[test]
 fn shifted_rows_of_whole_blocks_match_the_reference() {
     let ops = vec![
-        relu(conv("c1", "x", 9, 13, 3, 1, 1)),
+        // A pointwise convolution that only a shifted one reads writes its padded input.
+        relu(conv("p1", "x", 9, 12, 1, 1, 0)),
+        relu(conv("c1", "p1", 12, 13, 3, 1, 1)),
         conv("c2", "c1", 13, 9, 3, 1, 1),
         conv("c3", "x", 9, 9, 1, 1, 0),
         add("s1", "c2", "c3"),
-        relu(conv("c4", "s1", 9, 10, 5, 1, 2)),
+        conv("p2", "s1", 9, 10, 1, 1, 0),
+        relu(conv("c4", "p2", 10, 10, 5, 1, 2)),
         conv("c5", "c4", 10, 9, 3, 1, 1),
         add("s2", "s1", "c5"),
         relu(conv("out", "s2", 9, 11, 3, 1, 0)),
@@ -356,6 +359,28 @@ fn shifted_rows_of_whole_blocks_match_the_reference() {
             .collect();
         assert_eq!(shifted.len(), 5, "{kernel:?}: {shifted:?}");
         assert!(shifted.contains(&(48, true)) && shifted.contains(&(46, false)));
+        // On the `gemm` crate's path both pointwise convolutions pad their output (pad 1 and
+        // 2); the shifted convolutions read by nothing but the next one keep their pad step.
+        let padded: Vec<usize> = fast
+            .plan()
+            .steps
+            .iter()
+            .filter_map(|(_, s)| match s {
+                Step::Conv(c) if c.pad_output > 0 => Some(c.pad_output),
+                _ => None,
+            })
+            .collect();
+        let pads = fast
+            .plan()
+            .steps
+            .iter()
+            .filter(|(_, s)| matches!(s, Step::Pad { .. }))
+            .count();
+        if kernel == ConvKernel::Blocked {
+            assert!(padded.is_empty(), "{padded:?}");
+        } else {
+            assert_eq!((padded.as_slice(), pads), (&[1, 2][..], 3), "{kernel:?}");
+        }
         for batch in [1, 2, 3] {
             let x = uniform(&mut rng(40 + batch as u64), batch * 9 * 5 * 48, -1.0, 1.0);
             let want = reference.forward(&[&x], batch).unwrap();

@@ -17,6 +17,14 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
     let cout = to.c;
     assert_eq!(x.len(), batch * step.from.len());
     assert!(!step.pool || step.method == ConvMethod::Pointwise);
+    assert!(
+        step.pad_output == 0
+            || (step.method == ConvMethod::Pointwise
+                && step.weights.packed().is_none()
+                && acc.is_none()
+                && !step.pool),
+        "a padded output is written by pointwise convolutions on the gemm crate alone"
+    );
     let work = 2 * cout * taps * n;
     let threads = part.sharers(work);
     // A fused pooling needs whole row pairs in a tile (a pair never spans two samples).
@@ -60,6 +68,29 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
             continue;
         }
         let weight = step.weights.plain();
+        if step.pad_output > 0 {
+            SCRATCH.with_borrow_mut(|out| {
+                out.resize(m * width, 0.0);
+                // SAFETY: lhs is rows o0..o0+m of the cout × cin weights, rhs the input's
+                // columns j0..j0+width (row stride n), dst the m × width scratch tile.
+                unsafe {
+                    sgemm(
+                        (m, taps, width),
+                        1.0,
+                        weight.as_ptr().add(o0 * taps),
+                        (taps as isize, 1),
+                        x[j0..].as_ptr(),
+                        (n as isize, 1),
+                        0.0,
+                        out.as_mut_ptr(),
+                        (width as isize, 1),
+                        Threads::One,
+                    )
+                };
+                padded_out(step, batch, (o0, j0, width), out, y);
+            });
+            continue;
+        }
         if step.pool {
             SCRATCH.with_borrow_mut(|out| {
                 out.resize(m * width, 0.0);
@@ -140,6 +171,62 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
                 (None, false) => row.iter_mut().for_each(|d| *d += b),
             }
         }
+    }
+}
+
+/// The tile `out` (channels `o0..` × output columns `j0..j0 + width` of `B × H × W`) out to
+/// `y`, which holds the output zero-padded by `step.pad_output` on every side, with bias and
+/// ReLU. The padding is written too, each cell by the item whose positions it borders (left and
+/// right of a row by the item with the row's first or last position, the rows above and below a
+/// plane by the one with its first or last), since the buffer held something else before.
+fn padded_out(
+    step: &ConvStep,
+    batch: usize,
+    (o0, j0, width): (usize, usize, usize),
+    out: &[f32],
+    y: Out,
+) {
+    let (to, pad) = (step.to, step.pad_output);
+    let (h, w) = (to.h, to.w);
+    let (hp, wp) = (h + 2 * pad, w + 2 * pad);
+    let m = out.len() / width;
+    let mut j = j0;
+    while j < j0 + width {
+        let (b, p) = (j / (h * w), j % (h * w));
+        let (oy, ox) = (p / w, p % w);
+        let run = (w - ox).min(j0 + width - j);
+        for (o, src) in (o0..o0 + m).zip(out.chunks_exact(width)) {
+            let plane = (o * batch + b) * hp * wp;
+            let row = plane + (oy + pad) * wp;
+            // SAFETY: the cells written here (this run of row oy, and the padding it borders)
+            // belong to this item's positions alone; see above.
+            let cell = |r: std::ops::Range<usize>| unsafe { y.slice(r) };
+            let bias = step.bias[o];
+            let src = &src[j - j0..][..run];
+            let dst = cell(row + pad + ox..row + pad + ox + run);
+            if step.relu {
+                for (d, s) in dst.iter_mut().zip(src) {
+                    *d = (s + bias).max(0.0);
+                }
+            } else {
+                for (d, s) in dst.iter_mut().zip(src) {
+                    *d = s + bias;
+                }
+            }
+            if ox == 0 {
+                cell(row..row + pad).fill(0.0);
+                if oy == 0 {
+                    cell(plane..plane + pad * wp).fill(0.0);
+                }
+            }
+            if ox + run == w {
+                cell(row + pad + w..row + wp).fill(0.0);
+                if oy == h - 1 {
+                    cell(plane + (pad + h) * wp..plane + hp * wp).fill(0.0);
+                }
+            }
+        }
+        j += run;
     }
 }
 

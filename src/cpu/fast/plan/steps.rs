@@ -10,7 +10,9 @@ pub enum ConvMethod {
     /// 1×1, stride 1, no padding: one GEMM over the input as it is.
     Pointwise,
     /// Stride 1 with enough input channels: one GEMM per tap over the zero-padded input
-    /// ([`Step::Pad`]), each reading it shifted by the tap's offset, so nothing is unfolded.
+    /// ([`Step::Pad`], or padded by the pointwise convolution that makes it:
+    /// [`ConvStep::pad_output`]), each reading it shifted by the tap's offset, so nothing is
+    /// unfolded.
     /// Weights are `k·k × cout × cin` (tap-major).
     Shifted,
     /// Anything else (strides, few channels): im2col of each tile, then one GEMM.
@@ -48,6 +50,10 @@ pub struct ConvStep {
     /// A 2×2, stride-2 max pooling fused after the ReLU ([`ConvMethod::Direct`] and
     /// [`ConvMethod::Pointwise`]): the output slot holds the pooled tensor.
     pub pool: bool,
+    /// Zero padding written around the output ([`ConvMethod::Pointwise`] on the `gemm` crate,
+    /// when a shifted convolution alone reads it): the output slot holds the padded tensor the
+    /// shifted one reads, so no [`Step::Pad`] copies it.
+    pub pad_output: usize,
     /// The weights, in the one form the step's kernel reads.
     pub weights: ConvWeights,
     /// `cout`.
@@ -88,12 +94,14 @@ impl ConvWeights {
 }
 
 impl ConvStep {
-    /// The shape of what the step writes (pooled when a pooling is fused).
+    /// The shape of what the step writes (pooled when a pooling is fused, padded when a
+    /// padding is).
     pub fn output_shape(&self) -> Shape {
+        let p = self.pad_output;
         if self.pool {
             Shape::new(self.to.c, self.to.h / 2, self.to.w / 2)
         } else {
-            self.to
+            Shape::new(self.to.c, self.to.h + 2 * p, self.to.w + 2 * p)
         }
     }
 }
@@ -258,6 +266,7 @@ impl Step {
             Step::Conv(c) => match (c.method, c.accumulate.is_some()) {
                 (ConvMethod::Pointwise, false) if c.pool => "conv1x1+pool",
                 (ConvMethod::Pointwise, true) if c.pool => "conv1x1+add+pool",
+                (ConvMethod::Pointwise, false) if c.pad_output > 0 => "conv1x1+pad",
                 (ConvMethod::Pointwise, false) => "conv1x1",
                 (ConvMethod::Pointwise, true) => "conv1x1+add",
                 (ConvMethod::Shifted, false) => "conv_shifted",
