@@ -68,25 +68,31 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
             continue;
         }
         let weight = step.weights.plain();
+        // A pointwise convolution's block into an m × width tile: `beta` 0 overwrites it, 1
+        // adds to what it holds.
+        let tile_gemm = |out: &mut [f32], beta: f32| {
+            assert_eq!(out.len(), m * width);
+            // SAFETY: lhs is rows o0..o0+m of the cout × cin weights, rhs the input's columns
+            // j0..j0+width (row stride n), dst the m × width tile.
+            unsafe {
+                sgemm(
+                    (m, taps, width),
+                    1.0,
+                    weight.as_ptr().add(o0 * taps),
+                    (taps as isize, 1),
+                    x[j0..].as_ptr(),
+                    (n as isize, 1),
+                    beta,
+                    out.as_mut_ptr(),
+                    (width as isize, 1),
+                    Threads::One,
+                )
+            }
+        };
         if step.pad_output > 0 {
             SCRATCH.with_borrow_mut(|out| {
                 out.resize(m * width, 0.0);
-                // SAFETY: lhs is rows o0..o0+m of the cout × cin weights, rhs the input's
-                // columns j0..j0+width (row stride n), dst the m × width scratch tile.
-                unsafe {
-                    sgemm(
-                        (m, taps, width),
-                        1.0,
-                        weight.as_ptr().add(o0 * taps),
-                        (taps as isize, 1),
-                        x[j0..].as_ptr(),
-                        (n as isize, 1),
-                        0.0,
-                        out.as_mut_ptr(),
-                        (width as isize, 1),
-                        Threads::One,
-                    )
-                };
+                tile_gemm(out, 0.0);
                 padded_out(step, batch, (o0, j0, width), out, y);
             });
             continue;
@@ -105,22 +111,7 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
                         None => row.fill(step.bias[o]),
                     }
                 }
-                // SAFETY: lhs is rows o0..o0+m of the cout × cin weights, rhs is the input's
-                // columns j0..j0+width (row stride n), dst is the m × width scratch tile.
-                unsafe {
-                    sgemm(
-                        (m, taps, width),
-                        1.0,
-                        weight.as_ptr().add(o0 * taps),
-                        (taps as isize, 1),
-                        x[j0..].as_ptr(),
-                        (n as isize, 1),
-                        1.0,
-                        out.as_mut_ptr(),
-                        (width as isize, 1),
-                        Threads::One,
-                    )
-                };
+                tile_gemm(out, 1.0);
                 for (o, row) in (o0..o0 + m).zip(out.chunks(width)) {
                     pooled(o, j0, width, row);
                 }
