@@ -55,8 +55,8 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
         {
             let taps = offs.len();
             let block = TapMajor::new(&step.bias[o0..o0 + m], &weight[o0 * taps..(o0 + m) * taps]);
+            let plane = o0 * batch + b;
             for oy in (0..to.h - to.h % 2).step_by(2) {
-                let plane = o0 * batch + b;
                 // SAFETY: AVX2 and FMA are present; the pooled row oy / 2 of planes
                 // (o0 + o, b), o < m, which lie `batch · out_plane` apart, belongs to this
                 // item alone and holds `out.w` = W / 2 values.

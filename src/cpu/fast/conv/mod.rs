@@ -148,6 +148,30 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
     }
 }
 
+/// One row of a tile out to the output: `dst = relu?(src + bias + add)`, the epilogue of the
+/// paths whose GEMMs (the `gemm` crate's) have none of their own.
+fn finish_row(dst: &mut [f32], src: &[f32], bias: f32, add: Option<&[f32]>, relu: bool) {
+    assert!(src.len() == dst.len() && add.is_none_or(|a| a.len() == dst.len()));
+    match (add, relu) {
+        (Some(add), relu) => {
+            for ((d, s), a) in dst.iter_mut().zip(src).zip(add) {
+                let v = s + bias + a;
+                *d = if relu { v.max(0.0) } else { v };
+            }
+        }
+        (None, true) => {
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = (s + bias).max(0.0);
+            }
+        }
+        (None, false) => {
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = s + bias;
+            }
+        }
+    }
+}
+
 /// Splits `cout` output channels into blocks when there are fewer tiles than threads: the number
 /// of blocks and the rows of each (a multiple of `granule`, the kernel's register block).
 fn row_blocks(cout: usize, tiles: usize, threads: usize, granule: usize) -> (usize, usize) {

@@ -5,7 +5,7 @@
 //! into the output; everything else goes through a tile of padded-grid positions.
 
 use super::blocked::{self, Epilogue, NR, Operands};
-use super::{MAX_TILE, SCRATCH, row_blocks, tap_offsets, tiling};
+use super::{MAX_TILE, SCRATCH, finish_row, row_blocks, tap_offsets, tiling};
 use crate::cpu::fast::plan::{ConvStep, ConvWeights};
 use crate::cpu::fast::team::{Out, Part};
 use crate::cpu::sgemm::{Threads, sgemm};
@@ -35,10 +35,11 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
     // layers took 0.80–0.92× the time, the network 0.95× at batch 1 and 0.96× at batch 32;
     // rows of 8 columns took 1.2× as long (6 sums a block instead of 12), so narrower rows,
     // and rows that are not whole blocks, go through a tile of padded-grid positions.
-    let in_place = step.weights.packed().is_some()
-        && blocked::Isa::best().is_some_and(|isa| to.w.is_multiple_of(isa.block_columns()));
+    let in_place = step.weights.packed().filter(|_| {
+        blocked::Isa::best().is_some_and(|isa| to.w.is_multiple_of(isa.block_columns()))
+    });
     let (align, granule) = match step.weights.packed() {
-        Some(packed) if in_place => (wp, packed.rows()),
+        Some(packed) if in_place.is_some() => (wp, packed.rows()),
         Some(packed) => (NR, packed.rows()),
         None => (16, 1),
     };
@@ -53,11 +54,7 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
         let width = tile.min(end - q0);
         let o0 = r * rows;
         let m = rows.min(cout - o0);
-        if in_place {
-            let packed = step
-                .weights
-                .packed()
-                .expect("in place only with packed weights");
+        if let Some(packed) = in_place {
             for_each_row(q0, width, (plane, wp, pad), to, |lo, hi, at| {
                 // SAFETY: the plan packs only where the kernel runs; every tap of positions
                 // lo..hi reads inside the padded batch (see `end`); output row segment `at`
@@ -142,22 +139,8 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
                     // SAFETY: each output position belongs to exactly one tile, and rows
                     // o0..o0+m to this item.
                     let dst = unsafe { y.slice(o * n + at..o * n + at + (hi - lo)) };
-                    let bias = step.bias[o];
-                    match acc {
-                        Some(a) => {
-                            let add = &a[o * n + at..][..hi - lo];
-                            for ((d, s), a) in dst.iter_mut().zip(src).zip(add) {
-                                let v = s + bias + a;
-                                *d = if step.relu { v.max(0.0) } else { v };
-                            }
-                        }
-                        None => {
-                            for (d, s) in dst.iter_mut().zip(src) {
-                                let v = s + bias;
-                                *d = if step.relu { v.max(0.0) } else { v };
-                            }
-                        }
-                    }
+                    let add = acc.map(|a| &a[o * n + at..][..hi - lo]);
+                    finish_row(dst, src, step.bias[o], add, step.relu);
                 }
             });
         });

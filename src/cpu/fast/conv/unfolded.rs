@@ -4,7 +4,7 @@
 //! tile of whole row pairs that is pooled on its way out.
 
 use super::blocked::{self, Epilogue, Operands, Packed};
-use super::{MAX_TILE, POINTWISE_GEMM_MAX_TILE, SCRATCH, row_blocks, tiling};
+use super::{MAX_TILE, POINTWISE_GEMM_MAX_TILE, SCRATCH, finish_row, row_blocks, tiling};
 use crate::cpu::fast::plan::{ConvMethod, ConvStep};
 use crate::cpu::fast::team::{Out, Part};
 use crate::cpu::sgemm::{Threads, sgemm};
@@ -192,18 +192,8 @@ fn padded_out(
             // SAFETY: the cells written here (this run of row oy, and the padding it borders)
             // belong to this item's positions alone; see above.
             let cell = |r: std::ops::Range<usize>| unsafe { y.slice(r) };
-            let bias = step.bias[o];
-            let src = &src[j - j0..][..run];
             let dst = cell(row + pad + ox..row + pad + ox + run);
-            if step.relu {
-                for (d, s) in dst.iter_mut().zip(src) {
-                    *d = (s + bias).max(0.0);
-                }
-            } else {
-                for (d, s) in dst.iter_mut().zip(src) {
-                    *d = s + bias;
-                }
-            }
+            finish_row(dst, &src[j - j0..][..run], step.bias[o], None, step.relu);
             if ox == 0 {
                 cell(row..row + pad).fill(0.0);
                 if oy == 0 {
