@@ -9,8 +9,10 @@
 //! The weight gradient, whose sum runs over the pixels, has a kernel of its own
 //! ([`super::weight_grad`]).
 //!
-//! Each sample runs on one thread: a zero-padded copy of it, then the kernel over
-//! tiles of padded-grid positions into a scratch tile, whose valid positions are copied out.
+//! Each sample runs on one thread: a zero-padded copy of it, then the kernel over its output
+//! rows straight into the output where they are whole register blocks (16 columns and their
+//! multiples on AVX2, 48 on AVX-512), else over tiles of padded-grid positions into a scratch
+//! tile whose valid positions are copied out.
 
 use std::cell::RefCell;
 
@@ -153,10 +155,41 @@ fn sample(
     // tap is the padded plane's last position.
     let span = (output.h - 1) * wp + output.w;
     let offsets = tap_offsets(k, wp);
+    // Output rows that are whole register blocks go from the registers straight to `y` with
+    // the epilogue, as inference's shifted convolutions do (`shifted.rs`): no tile to copy out,
+    // no sums for the padding columns. Both variants in one process, alternating (2 cores of a
+    // Zen 3, batch 32): the 32- and 16-column layers' forward took 0.85–0.90× the time, their
+    // backward (whose input gradient runs here) 0.93–0.95×, a step 0.96× (64×64 network) and
+    // 0.95× (128×128).
+    let in_place =
+        blocked::Isa::best().is_some_and(|isa| output.w.is_multiple_of(isa.block_columns()));
     PADDED.with_borrow_mut(|padded| {
         padded.clear();
         padded.resize(cin * plane, 0.0);
         pad_sample(x, (input.h, input.w), pad, plane, padded);
+        if in_place {
+            for oy in 0..output.h {
+                // SAFETY: every tap of output row oy (padded positions oy·wp onwards) reads
+                // inside the padded sample (see `span`); row oy of the `cout` channels lies
+                // inside `y`, channels output.h·output.w apart.
+                unsafe {
+                    blocked::conv(
+                        packed,
+                        (0, cout),
+                        Operands {
+                            x: padded.as_ptr().add(oy * wp),
+                            x_rs: plane,
+                            offsets: &offsets,
+                            width: output.w,
+                            dst: y.as_mut_ptr().add(oy * output.w),
+                            dst_rs: output.h * output.w,
+                            epilogue,
+                        },
+                    )
+                };
+            }
+            return;
+        }
         OUT.with_borrow_mut(|out| {
             out.resize(cout * TILE, 0.0);
             for q0 in (0..span).step_by(TILE) {
@@ -220,6 +253,12 @@ mod tests {
             (3, 17, 9, 6, 3, 0, false),
             (16, 8, 3, 2, 3, 1, false),
             (4, 6, 12, 13, 5, 2, false),
+            // Rows of whole register blocks (16 columns on AVX2, 48 on AVX-512), written in
+            // place: forward and input gradient, with ReLU and without, padding 1 and 2.
+            (5, 11, 3, 16, 3, 1, true),
+            (6, 9, 4, 32, 3, 1, false),
+            (3, 7, 2, 48, 3, 1, false),
+            (2, 5, 5, 48, 5, 2, true),
         ] {
             let batch = 3;
             let input = Shape::new(cin, h, w);
