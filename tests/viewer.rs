@@ -2,16 +2,32 @@
 //! compared with the snapshots in `tests/snapshots`: the 2D view with both skeletons, the 3D
 //! view after an orbit drag, and a second method's results loaded. Regenerate the snapshots
 //! after an intended change with `UPDATE_SNAPSHOTS=1 cargo test --test viewer`.
+//!
+//! A few pixels may differ ([`TOLERATED_PIXELS`]): the skeletons are drawn from the network's
+//! predictions, which differ in their last bits between a debug build (`cargo test`, whose CPU
+//! backend takes the `gemm` crate's path) and a release one (the register-blocked kernels), and
+//! with the model bundled on 2026-12-03 that moved one pixel of the 3D view. Anything a user
+//! would notice (a joint moved, a colour or a label changed) changes hundreds.
 
 use std::path::PathBuf;
 
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use egui_kittest::{Harness, SnapshotOptions};
 use hourhand::view::{ViewOptions, ViewerApp};
 
 #[path = "common/viewer.rs"]
 mod harness;
 use harness::{SIZE, asset};
+
+/// Pixels that may fail the comparison with a snapshot (see the module's docs): the one-pixel
+/// difference between builds failed 6 at no colour tolerance and 1 at the default.
+const TOLERATED_PIXELS: usize = 16;
+
+/// Compares the harness's rendering with snapshot `name`, allowing [`TOLERATED_PIXELS`].
+fn snapshot(harness: &mut Harness<'static, ViewerApp>, name: &str) {
+    let options = SnapshotOptions::new().failed_pixel_count_threshold(TOLERATED_PIXELS);
+    harness.snapshot_options(name, &options);
+}
 
 /// The viewer paused at `frame` with `results` loaded, settled for a snapshot.
 fn viewer(frame: usize, results: Vec<PathBuf>) -> Harness<'static, ViewerApp> {
@@ -32,7 +48,7 @@ fn viewer(frame: usize, results: Vec<PathBuf>) -> Harness<'static, ViewerApp> {
 #[test]
 fn the_2d_view_shows_both_skeletons() {
     let mut harness = viewer(7, Vec::new());
-    harness.snapshot("viewer_2d");
+    snapshot(&mut harness, "viewer_2d");
 }
 
 #[test]
@@ -56,7 +72,7 @@ fn the_3d_view_orbits_when_dragged() {
             < 1e-3,
         "orbiting keeps the distance to the target"
     );
-    harness.snapshot("viewer_3d_orbited");
+    snapshot(&mut harness, "viewer_3d_orbited");
 }
 
 #[test]
@@ -68,5 +84,5 @@ fn a_second_method_gets_its_own_colour_and_legend() {
         harness.query_all_by_label("mse-start").next().is_some(),
         "the method's toggle is in the side panel"
     );
-    harness.snapshot("viewer_second_method");
+    snapshot(&mut harness, "viewer_second_method");
 }
