@@ -25,7 +25,7 @@ const TOLERATED_PIXELS: usize = 16;
 
 /// Compares the harness's rendering with snapshot `name`, allowing [`TOLERATED_PIXELS`].
 fn snapshot(harness: &mut Harness<'static, ViewerApp>, name: &str) {
-    let options = SnapshotOptions::new().failed_pixel_count_threshold(TOLERATED_PIXELS);
+    let options = SnapshotOptions::new().max_failed_pixels(TOLERATED_PIXELS);
     harness.snapshot_options(name, &options);
 }
 
