@@ -183,6 +183,13 @@ pub fn available() -> bool {
     Isa::best().is_some()
 }
 
+/// Whether rows of `width` columns are whole register blocks of the widest kernel this CPU
+/// runs: the rows that inference's and training's stride-1 convolutions (`shifted.rs`,
+/// `sample.rs`) write from the registers straight into the output.
+pub fn whole_blocks(width: usize) -> bool {
+    Isa::best().is_some_and(|isa| width.is_multiple_of(isa.block_columns()))
+}
+
 /// The tensors of a call: where the input's taps are read and the sums are written.
 #[derive(Debug, Clone, Copy)]
 pub struct Operands<'a> {

@@ -165,8 +165,7 @@ fn sample(
     // Zen 3, batch 32): the 32- and 16-column layers' forward took 0.85–0.90× the time, their
     // backward (whose input gradient runs here) 0.93–0.95×, a step 0.96× (64×64 network) and
     // 0.95× (128×128).
-    let in_place =
-        blocked::Isa::best().is_some_and(|isa| output.w.is_multiple_of(isa.block_columns()));
+    let in_place = blocked::whole_blocks(output.w);
     PADDED.with_borrow_mut(|padded| {
         padded.clear();
         padded.resize(cin * plane, 0.0);

@@ -35,9 +35,10 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
     // layers took 0.80–0.92× the time, the network 0.95× at batch 1 and 0.96× at batch 32;
     // rows of 8 columns took 1.2× as long (6 sums a block instead of 12), so narrower rows,
     // and rows that are not whole blocks, go through a tile of padded-grid positions.
-    let in_place = step.weights.packed().filter(|_| {
-        blocked::Isa::best().is_some_and(|isa| to.w.is_multiple_of(isa.block_columns()))
-    });
+    let in_place = step
+        .weights
+        .packed()
+        .filter(|_| blocked::whole_blocks(to.w));
     let (align, granule) = match step.weights.packed() {
         Some(packed) if in_place.is_some() => (wp, packed.rows()),
         Some(packed) => (NR, packed.rows()),
