@@ -3,6 +3,7 @@
 
 use rayon::prelude::*;
 
+use crate::cpu::fast::team::Out;
 use crate::net::Shape;
 use crate::net::lower::BN_EPS;
 use crate::net::training::BN_MOMENTUM;
@@ -136,6 +137,13 @@ pub fn batch_norm_backward(
 /// batch norm was followed by a ReLU ([`batch_norm_train_into`] with `relu`) and `dy` is the
 /// gradient of the ReLU's output: the ReLU's backward is applied on the fly, where the
 /// recomputed batch-norm output is positive.
+///
+/// Each channel is one task: its sums over the batch's planes, then its `dx` from the same
+/// planes while they are still in cache (up to 32 planes of 32×32 of `x` and `dy` fit a core's
+/// L2). Two passes over memory instead of four took the backward 0.82× the time in training at
+/// batch 32 (64×64 network, 2 cores of a Zen 3, the two alternating in one process). The forward
+/// keeps its plane-order normalize pass: done per channel, while the statistics' planes were in
+/// cache, it took 1.26× the time, its output written as scattered planes instead of one stream.
 pub fn batch_norm_backward_into(
     x: &[f32],
     dy: &[f32],
@@ -145,8 +153,14 @@ pub fn batch_norm_backward_into(
     stats: &BatchStats,
     (dx, dgamma, dbeta): (&mut [f32], &mut [f32], &mut [f32]),
 ) {
+    assert!(
+        x.len() == dy.len() && x.len() == dx.len(),
+        "batch norm backward: input, gradient and output lengths differ"
+    );
     let plane = shape.h * shape.w;
     let m = (batch * plane) as f64;
+    let at = move |n: usize, c: usize| (n * shape.c + c) * plane;
+    let out = Out::new(dx);
     dgamma
         .par_iter_mut()
         .zip(dbeta.par_iter_mut())
@@ -155,37 +169,33 @@ pub fn batch_norm_backward_into(
             let mask = Mask::new(c, gamma, relu_beta, stats);
             let (mut dg, mut db) = (0.0f64, 0.0f64);
             for n in 0..batch {
-                let at = (n * shape.c + c) * plane;
-                let (sg, sd) = mask.sums(&x[at..][..plane], &dy[at..][..plane]);
+                let (sg, sd) = mask.sums(&x[at(n, c)..][..plane], &dy[at(n, c)..][..plane]);
                 dg += sg;
                 db += sd;
             }
             // Σ dy·x̂ = inv·Σ dy·(x − mean).
             *dg_out = (dg * mask.inv as f64) as f32;
             *db_out = db as f32;
+            // The channel's planes again while they are still in cache.
+            let k = gamma[c] * mask.inv;
+            let (mean_dy, mean_dyx) = ((*db_out as f64 / m) as f32, (*dg_out as f64 / m) as f32);
+            let (mean, inv) = (mask.mean, mask.inv);
+            for n in 0..batch {
+                let range = at(n, c)..at(n, c) + plane;
+                // SAFETY: channel c's planes are written by this task alone.
+                let dxp = unsafe { out.slice(range.clone()) };
+                let rows = dxp.iter_mut().zip(&x[range.clone()]).zip(&dy[range]);
+                if mask.relu {
+                    for ((o, &v), &g) in rows {
+                        *o = k * (mask.pass(v, g) - mean_dy - (v - mean) * inv * mean_dyx);
+                    }
+                } else {
+                    for ((o, &v), &g) in rows {
+                        *o = k * (g - mean_dy - (v - mean) * inv * mean_dyx);
+                    }
+                }
+            }
         });
-    let (dgamma, dbeta) = (&*dgamma, &*dbeta);
-    dx.par_chunks_mut(plane).enumerate().for_each(|(i, dxp)| {
-        let c = i % shape.c;
-        let mask = Mask::new(c, gamma, relu_beta, stats);
-        let k = gamma[c] * mask.inv;
-        let (mean_dy, mean_dyx) = ((dbeta[c] as f64 / m) as f32, (dgamma[c] as f64 / m) as f32);
-        let at = i * plane;
-        let (mean, inv) = (mask.mean, mask.inv);
-        let rows = dxp
-            .iter_mut()
-            .zip(&x[at..][..plane])
-            .zip(&dy[at..][..plane]);
-        if mask.relu {
-            for ((o, &v), &g) in rows {
-                *o = k * (mask.pass(v, g) - mean_dy - (v - mean) * inv * mean_dyx);
-            }
-        } else {
-            for ((o, &v), &g) in rows {
-                *o = k * (g - mean_dy - (v - mean) * inv * mean_dyx);
-            }
-        }
-    });
 }
 
 /// A channel's statistics in the backward, and where its fused ReLU (if any) let the gradient

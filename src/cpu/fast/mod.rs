@@ -37,7 +37,7 @@ pub mod linear;
 mod maps;
 pub mod peak;
 pub mod plan;
-mod team;
+pub(crate) mod team;
 
 use crate::net::{Network, Program};
 use crate::run::{InputError, check_inputs};
