@@ -3,6 +3,7 @@
 
 use rayon::prelude::*;
 
+use crate::cpu::Dx;
 use crate::cpu::fast::team::Out;
 use crate::net::Shape;
 use crate::net::lower::BN_EPS;
@@ -128,12 +129,13 @@ pub fn batch_norm_backward(
         shape,
         (gamma, None),
         stats,
-        (&mut dx, &mut dgamma, &mut dbeta),
+        (Dx::Write(&mut dx), &mut dgamma, &mut dbeta),
     );
     (dx, dgamma, dbeta)
 }
 
-/// [`batch_norm_backward`] into `(dx, dγ, dβ)`, every element written. With `Some(β)`, the
+/// [`batch_norm_backward`] into `(dx, dγ, dβ)`: `dx` written or added to ([`Dx`]), every
+/// element of `dγ` and `dβ` written. With `Some(β)`, the
 /// batch norm was followed by a ReLU ([`batch_norm_train_into`] with `relu`) and `dy` is the
 /// gradient of the ReLU's output: the ReLU's backward is applied on the fly, where the
 /// recomputed batch-norm output is positive.
@@ -151,8 +153,12 @@ pub fn batch_norm_backward_into(
     shape: Shape,
     (gamma, relu_beta): (&[f32], Option<&[f32]>),
     stats: &BatchStats,
-    (dx, dgamma, dbeta): (&mut [f32], &mut [f32], &mut [f32]),
+    (dx, dgamma, dbeta): (Dx<'_>, &mut [f32], &mut [f32]),
 ) {
+    let (dx, add) = match dx {
+        Dx::Write(dx) => (dx, false),
+        Dx::Add(dx) => (dx, true),
+    };
     assert!(
         x.len() == dy.len() && x.len() == dx.len(),
         "batch norm backward: input, gradient and output lengths differ"
@@ -185,14 +191,12 @@ pub fn batch_norm_backward_into(
                 // SAFETY: channel c's planes are written by this task alone.
                 let dxp = unsafe { out.slice(range.clone()) };
                 let rows = dxp.iter_mut().zip(&x[range.clone()]).zip(&dy[range]);
-                if mask.relu {
-                    for ((o, &v), &g) in rows {
-                        *o = k * (mask.pass(v, g) - mean_dy - (v - mean) * inv * mean_dyx);
-                    }
-                } else {
-                    for ((o, &v), &g) in rows {
-                        *o = k * (g - mean_dy - (v - mean) * inv * mean_dyx);
-                    }
+                let dx_of = |v: f32, g: f32| k * (g - mean_dy - (v - mean) * inv * mean_dyx);
+                match (mask.relu, add) {
+                    (true, false) => rows.for_each(|((o, &v), &g)| *o = dx_of(v, mask.pass(v, g))),
+                    (true, true) => rows.for_each(|((o, &v), &g)| *o += dx_of(v, mask.pass(v, g))),
+                    (false, false) => rows.for_each(|((o, &v), &g)| *o = dx_of(v, g)),
+                    (false, true) => rows.for_each(|((o, &v), &g)| *o += dx_of(v, g)),
                 }
             }
         });
@@ -333,7 +337,8 @@ mod tests {
     }
 
     /// The blocked, laned backward against the formula in plain f64, on planes that span
-    /// several blocks and end in a partial lane group, with and without the fused ReLU.
+    /// several blocks and end in a partial lane group, with and without the fused ReLU, `dx`
+    /// written (over NaNs, so an element left unwritten fails) and added to what it held.
     #[test]
     fn the_backward_matches_the_formula_in_f64() {
         let (batch, shape) = (3, Shape::new(2, 23, 47));
@@ -352,10 +357,21 @@ mod tests {
         let (_, stats) = batch_norm_train(&x, batch, shape, &gamma, &beta);
         let plane = shape.h * shape.w;
         let m = (batch * plane) as f64;
-        for relu in [false, true] {
-            let mut dx = vec![0.0; x.len()];
+        // What the input's gradient holds before, from its other readers (`Dx::Add`).
+        let before: Vec<f32> = (0..x.len()).map(|_| next() - 0.5).collect();
+        for (relu, add) in [(false, false), (true, false), (false, true), (true, true)] {
+            let mut dx = if add {
+                before.clone()
+            } else {
+                vec![f32::NAN; x.len()]
+            };
             let (mut dg, mut db) = (vec![0.0; 2], vec![0.0; 2]);
             let relu_beta = relu.then_some(beta.as_slice());
+            let into = if add {
+                Dx::Add(&mut dx)
+            } else {
+                Dx::Write(&mut dx)
+            };
             batch_norm_backward_into(
                 &x,
                 &dy,
@@ -363,7 +379,7 @@ mod tests {
                 shape,
                 (&gamma, relu_beta),
                 &stats,
-                (&mut dx, &mut dg, &mut db),
+                (into, &mut dg, &mut db),
             );
             for c in 0..2 {
                 let (mean, inv) = (stats.mean[c] as f64, stats.inv_std(c) as f64);
@@ -382,8 +398,12 @@ mod tests {
                 assert!((dg[c] as f64 - want_dg).abs() < 1e-3, "{relu} dγ {c}");
                 for i in index {
                     let xhat = (x[i] as f64 - mean) * inv;
-                    let want = gamma[c] as f64 * inv * (g(i) - want_db / m - xhat * want_dg / m);
-                    assert!((dx[i] as f64 - want).abs() < 1e-5, "{relu} dx[{i}]");
+                    let mut want =
+                        gamma[c] as f64 * inv * (g(i) - want_db / m - xhat * want_dg / m);
+                    if add {
+                        want += before[i] as f64;
+                    }
+                    assert!((dx[i] as f64 - want).abs() < 1e-5, "{relu} {add} dx[{i}]");
                 }
             }
         }

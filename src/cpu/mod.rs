@@ -21,6 +21,16 @@ pub mod upsample;
 /// enough to split a tensor across threads.
 pub(crate) const CHUNK: usize = 1 << 14;
 
+/// Where a backward puts its input's gradient.
+#[derive(Debug)]
+pub enum Dx<'a> {
+    /// Written, every element: the first part of the input's gradient this step.
+    Write(&'a mut [f32]),
+    /// Added to what the slice holds: the parts from the input's other readers, summed in
+    /// place instead of through a buffer of its own and a pass to add it.
+    Add(&'a mut [f32]),
+}
+
 use std::collections::HashMap;
 
 use crate::net::{Network, Op, Params, Program};

@@ -16,7 +16,7 @@ use crate::cpu::batch_norm;
 use crate::cpu::conv2d::{self, ConvGradsMut};
 use crate::cpu::fast::conv::sample;
 use crate::cpu::fast::conv::weight_grad::{self, weight_grad};
-use crate::cpu::{concat, dropout, elementwise, linear, max_pool, patch, relu, upsample};
+use crate::cpu::{Dx, concat, dropout, elementwise, linear, max_pool, patch, relu, upsample};
 use crate::net::training::Dropout;
 use crate::net::{Op, Params, Program};
 
@@ -356,6 +356,33 @@ impl GradBuffers {
         }
     }
 
+    /// [`deliver`](Self::deliver) for ops that can add their part of a gradient in place:
+    /// `write` gets [`Dx::Write`] with the tensor's buffer if this is the first part this step,
+    /// else [`Dx::Add`] with the buffer holding the parts so far (no spare buffer, no pass to
+    /// add it). The residual blocks' inputs take their second part this way (from the first
+    /// batch norm, or the sum's skip path); against the spare buffer, in one process at batch
+    /// 32, those ops took 0.76–0.90× the time and a step 0.963× (64×64) and 0.983× (128×128).
+    fn deliver_adding(
+        &mut self,
+        program: &Program,
+        tensor: &str,
+        len: usize,
+        write: impl FnOnce(Dx<'_>),
+    ) {
+        if program.is_input(tensor) {
+            return;
+        }
+        if self.written.insert(tensor.to_string()) {
+            let mut g = take(&mut self.tensors, tensor, len);
+            write(Dx::Write(&mut g));
+            self.tensors.insert(tensor.to_string(), g);
+        } else {
+            let g = self.tensors.get_mut(tensor).expect("written before");
+            assert_eq!(g.len(), len, "gradient of {tensor}: length");
+            write(Dx::Add(g));
+        }
+    }
+
     /// Gives `g` to `tensor` as (a part of) its gradient without copying when it is the first:
     /// `g` becomes the tensor's buffer and its old buffer is returned (the caller keeps it for
     /// the next step); otherwise `g` is added and returned.
@@ -466,7 +493,7 @@ impl GradBuffers {
                     self.param_buffer(format!("{}.weight", b.name), gamma.len());
                 let (db_name, mut db) = self.param_buffer(format!("{}.bias", b.name), gamma.len());
                 let stats = &tape.stats[&b.name];
-                self.deliver(program, input, in_len, |dx| {
+                self.deliver_adding(program, input, in_len, |dx| {
                     batch_norm::batch_norm_backward_into(
                         x,
                         &dy,
@@ -513,7 +540,10 @@ impl GradBuffers {
                 });
             }
             Op::Add { a, b, .. } => {
-                self.deliver(program, b, dy.len(), |d| d.copy_from_slice(&dy));
+                self.deliver_adding(program, b, dy.len(), |d| match d {
+                    Dx::Write(d) => d.copy_from_slice(&dy),
+                    Dx::Add(d) => elementwise::add_assign(d, &dy),
+                });
                 dy = self.deliver_owned(program, a, dy);
             }
             Op::Patch { y, x: x0, h, w, .. } => {
