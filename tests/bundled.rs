@@ -14,7 +14,8 @@ fn sample() -> String {
 /// (mm) `hourhand eval` gives its predictions; `name` names the scratch file.
 fn mean_error(name: &str, options: &[&str]) -> f64 {
     let sample = sample();
-    let preds = scratch("bundled", name).join("preds.txt");
+    let dir = scratch("bundled", name);
+    let preds = dir.join("preds.txt");
     let preds = preds.to_str().unwrap();
     let mut args = vec![
         "infer",

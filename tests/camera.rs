@@ -5,7 +5,9 @@
 //! These need Debian's `libfreenect0.5` (which holds fakenect); `bash .ci/test` installs it.
 //! They fail, saying so, where it is missing.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 use hourhand::camera::fakenect::{DumpWriter, FakenectDump};
@@ -33,11 +35,8 @@ fn fakenect_dir() -> &'static str {
         })
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hourhand-camera-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(name: &str) -> common::Scratch {
+    common::scratch("camera", name)
 }
 
 /// Synthetic hands through the Kinect sensor model, 640×480.
@@ -179,7 +178,6 @@ fn a_kinect_replayed_by_fakenect_records_value_by_value() {
         stderr.contains("not empty") && stderr.contains("--force"),
         "{stderr}"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -240,7 +238,6 @@ fn fakenect_problems_are_errors_not_exits() {
         "{e}"
     );
     assert!(out.join("depth_1_0000002.png").exists());
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -255,7 +252,6 @@ fn info_lists_the_replayed_kinect() {
         stdout.contains("freenect:0: Kinect v1 replayed by fakenect"),
         "{stdout}"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -304,7 +300,6 @@ fn the_viewer_plays_a_replayed_kinect_live() {
     };
     use hourhand::view::palette;
     assert!(count(palette::PRED_JOINT) >= 20 && count(palette::PRED_BONE) >= 20);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// An OpenNI2 recording of `frames` (whole millimetres) at 30 FPS with NYU's field of view.
@@ -408,5 +403,4 @@ fn an_oni_recording_plays_through_openni2_into_record_and_view() {
         .unwrap();
     ok(&output, "hourhand view FILE.oni --screenshot");
     assert!(shot.exists());
-    std::fs::remove_dir_all(&dir).ok();
 }

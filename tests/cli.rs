@@ -6,7 +6,7 @@ mod common;
 
 use common::{hourhand, read_numbers, stderr, stdout};
 
-fn scratch(name: &str) -> PathBuf {
+fn scratch(name: &str) -> common::Scratch {
     common::scratch("cli", name)
 }
 
@@ -432,7 +432,6 @@ fn synth_infer_eval_on_both_backends() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(json[0]["frames"], 6);
     assert!(json[0]["mean"].as_f64().unwrap() > 0.0);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -500,7 +499,6 @@ fn infer_errors_name_what_is_wrong() {
     );
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
     assert!(!out.exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Compiled kernels are kept between runs where the device has a pipeline cache (lavapipe

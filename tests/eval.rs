@@ -107,7 +107,7 @@ fn the_shared_results_files_give_the_published_figures() {
 
 use common::{hourhand, stderr};
 
-fn scratch(name: &str) -> PathBuf {
+fn scratch(name: &str) -> common::Scratch {
     common::scratch("eval", name)
 }
 
@@ -237,7 +237,6 @@ fn eval_table_and_plots_in_both_formats_never_overwriting() {
     );
     // The first series' blue (Tableau 10) is drawn.
     assert!(pixels.chunks(3).any(|p| p == [31, 119, 180]));
-    std::fs::remove_dir_all(&out).unwrap();
 }
 
 #[test]
@@ -277,7 +276,6 @@ fn eval_errors_name_the_files() {
         stderr(&o)
     );
     assert!(!stderr(&o).contains("panicked"));
-    std::fs::remove_dir_all(&out).unwrap();
 }
 
 /// A closed pipe ends `eval` quietly, as it ends `cat` (`hourhand eval … | head -1`): killed by

@@ -12,13 +12,11 @@ use hourhand::data::mat::{
 
 use common::nyu_file;
 
-/// A fresh path in a per-test temporary folder.
-fn temp(test: &str, file: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hourhand-mat-{}-{test}", std::process::id()));
-    // Leftovers from an earlier run of the same process id would only confuse the test.
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(file)
+/// A fresh path in a per-test scratch folder (removed when the folder is dropped).
+fn temp(test: &str, file: &str) -> (common::Scratch, PathBuf) {
+    let dir = common::scratch("mat", test);
+    let path = dir.join(file);
+    (dir, path)
 }
 
 fn numeric(class: NumericClass, dims: &[usize], f: impl Fn(usize) -> f64) -> MatArray {
@@ -165,7 +163,7 @@ fn round_trips_compressed_and_plain() {
     let sample = sample();
     let vars: Vec<(&str, &MatArray)> = sample.iter().map(|(n, a)| (*n, a)).collect();
     for compress in [true, false] {
-        let path = temp("round-trip", "sample.mat");
+        let (_dir, path) = temp("round-trip", "sample.mat");
         let options = WriteOptions {
             compress,
             overwrite: false,
@@ -217,7 +215,7 @@ fn same_input_same_bytes() {
 
 #[test]
 fn empty_and_foreign_files_are_not_mat_files() {
-    let path = temp("foreign", "x.mat");
+    let (_dir, path) = temp("foreign", "x.mat");
     let e = error_for(&[], &path);
     assert!(
         e.contains("expected a MAT 5 header") && e.contains("an empty file"),
@@ -366,7 +364,7 @@ fn unsupported_classes_fail_only_when_asked_for() {
         "{e}"
     );
     assert!(MatFile::from_bytes(&bytes, path).is_ok());
-    let on_disk = temp("struct", "s.mat");
+    let (_dir, on_disk) = temp("struct", "s.mat");
     std::fs::write(&on_disk, &bytes).unwrap();
     assert!(MatFile::read_only(&on_disk, &["names"]).is_ok());
     let e = MatFile::read_only(&on_disk, &["uvd"]).unwrap_err();
@@ -385,7 +383,7 @@ fn unsupported_classes_fail_only_when_asked_for() {
 #[test]
 fn existing_files_are_kept_unless_overwriting() {
     let sample = sample();
-    let path = temp("exists", "keep.mat");
+    let (_dir, path) = temp("exists", "keep.mat");
     std::fs::write(&path, b"precious").unwrap();
     let vars = [("uvd", &sample[0].1)];
     let e = mat::write(&path, "", &vars, WriteOptions::default()).unwrap_err();

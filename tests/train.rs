@@ -114,7 +114,8 @@ fn a_reused_workspace_steps_exactly_like_fresh_buffers() {
 
 #[test]
 fn cpu_steps_on_a_tiny_synthetic_set_lower_the_loss() {
-    let dir = synthetic(&scratch("train", "steps"), 8, 21);
+    let root = scratch("train", "steps");
+    let dir = synthetic(&root, 8, 21);
     let set = TrainSet::open(&dir, &OpenOptions::default()).unwrap();
     let config = tiny35();
     let size = config.input_size as usize;

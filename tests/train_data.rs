@@ -36,7 +36,8 @@ fn fill(
 
 #[test]
 fn synthetic_nyu_frames_come_back_as_their_plain_crops_cached_or_not() {
-    let dir = common::scratch("train", "synth").join("train");
+    let root = common::scratch("train", "synth");
+    let dir = root.join("train");
     write_synthetic_split(&dir, 5, 3, false).unwrap();
     let set = TrainSet::open(&dir, &OpenOptions::default()).unwrap();
     assert_eq!(set.len(), 3);
@@ -360,7 +361,8 @@ fn the_palm_must_be_in_front_of_the_camera() {
 /// training set over it gives the same samples, bit for bit, as one over the written folder.
 #[test]
 fn synthetic_hands_made_on_the_fly_train_as_their_written_folder_does() {
-    let dir = common::scratch("train", "synth-fly").join("train");
+    let root = common::scratch("train", "synth-fly");
+    let dir = root.join("train");
     write_synthetic_split(&dir, 6, 3, false).unwrap();
     let folder = TrainSet::open(&dir, &OpenOptions::default()).unwrap();
     let fly = TrainSet::open(Path::new("synth:6:3"), &OpenOptions::default()).unwrap();

@@ -22,12 +22,12 @@ fn viewer(engine: EngineChoice) -> Harness<'static, ViewerApp> {
     })
 }
 
-fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hourhand-viewer-input-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// A file holding `contents` in a scratch folder of its own (removed when that is dropped).
+fn temp_file(name: &str, contents: &[u8]) -> (common::Scratch, PathBuf) {
+    let dir = common::scratch("viewer-input", name);
     let path = dir.join(name);
     std::fs::write(&path, contents).unwrap();
-    path
+    (dir, path)
 }
 
 #[test]
@@ -39,13 +39,13 @@ fn bad_files_say_what_is_wrong_and_keep_what_was_open() {
     let notice = app.notices().last().cloned().unwrap_or_default();
     assert!(notice.contains("/no/such/sequence"), "{notice}");
 
-    let results = temp_file("broken.txt", b"1 2 3\n");
+    let (_results_dir, results) = temp_file("broken.txt", b"1 2 3\n");
     app.open_pick(Pick::Results(results.clone()));
     let notice = app.notices().last().cloned().unwrap_or_default();
     assert!(notice.contains("broken.txt"), "{notice}");
     assert!(notice.contains("line 1"), "names the line: {notice}");
 
-    let weights = temp_file("not-weights.safetensors", b"hello");
+    let (_weights_dir, weights) = temp_file("not-weights.safetensors", b"hello");
     app.open_pick(Pick::Weights(weights));
     let notice = app.notices().last().cloned().unwrap_or_default();
     assert!(notice.contains("not-weights.safetensors"), "{notice}");
@@ -113,7 +113,7 @@ fn without_a_display_it_points_to_xvfb_and_infer() {
 
 #[test]
 fn a_screenshot_never_replaces_a_file_without_force() {
-    let existing = temp_file("mine.png", b"my own picture");
+    let (_existing_dir, existing) = temp_file("mine.png", b"my own picture");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_hourhand"))
         .args(["view", "--screenshot"])
         .arg(&existing)
@@ -164,7 +164,7 @@ fn the_viewer_refines_a_detected_centre_as_infer_does() {
     let mut shown = Vec::new();
     for refine in [0, 2] {
         let harness = harness::viewer(ViewOptions {
-            source: Some(dir.clone()),
+            source: Some(dir.to_path_buf()),
             engine: Some(EngineChoice::Cpu),
             refine,
             ..ViewOptions::default()

@@ -4,7 +4,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::{max_abs_diff, rng, uniform};
 use hourhand::cpu::CpuNet;
@@ -13,11 +13,8 @@ use hourhand::net::{NetConfig, Network, Storage, Weights, WeightsError};
 use safetensors::tensor::{Dtype, TensorView};
 
 /// A fresh, empty folder for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hourhand-weights-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(name: &str) -> common::Scratch {
+    common::scratch("weights", name)
 }
 
 fn outputs(w: &Weights) -> Vec<f32> {

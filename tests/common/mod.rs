@@ -81,12 +81,52 @@ pub fn nyu_file(file: &str) -> std::path::PathBuf {
     path
 }
 
-/// A fresh, empty scratch folder for one test.
-pub fn scratch(prefix: &str, name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("hourhand-{prefix}-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh, empty scratch folder for one test (`hourhand-{prefix}-{name}-…` in the system's
+/// temporary folder), removed when the test ends, so test runs leave nothing behind; kept when
+/// the test fails, for a look at what it wrote. Derefs to its path.
+pub fn scratch(prefix: &str, name: &str) -> Scratch {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("hourhand-{prefix}-{name}-"))
+        .tempdir()
+        .expect("a scratch folder in the temporary folder");
+    Scratch(Some(dir))
+}
+
+/// A folder made by [`scratch`]: removed when dropped, unless dropped by a failing test.
+#[derive(Debug)]
+pub struct Scratch(Option<tempfile::TempDir>);
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        self.0.as_ref().expect("held until dropped").path()
+    }
+}
+
+impl AsRef<std::path::Path> for Scratch {
+    fn as_ref(&self) -> &std::path::Path {
+        self
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.as_os_str()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Some(dir) = self.0.take() {
+                eprintln!(
+                    "the failed test's scratch folder is kept: {}",
+                    dir.keep().display()
+                );
+            }
+        }
+    }
 }
 
 /// A results file's numbers, a row per line (`infer --out` / `--out-xyz`).
