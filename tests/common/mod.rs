@@ -118,13 +118,14 @@ impl AsRef<std::ffi::OsStr> for Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            if let Some(dir) = self.0.take() {
-                eprintln!(
-                    "the failed test's scratch folder is kept: {}",
-                    dir.keep().display()
-                );
-            }
+        if std::thread::panicking()
+            && let Some(dir) = self.0.take()
+        {
+            let kept = dir.keep();
+            eprintln!(
+                "the failed test's scratch folder is kept: {}",
+                kept.display()
+            );
         }
     }
 }
