@@ -21,6 +21,11 @@ pub mod upsample;
 /// enough to split a tensor across threads.
 pub(crate) const CHUNK: usize = 1 << 14;
 
+use std::collections::HashMap;
+
+use crate::net::{Network, Op, Params, Program};
+use crate::run::{InputError, check_inputs};
+
 /// Where a backward puts its input's gradient.
 #[derive(Debug)]
 pub enum Dx<'a> {
@@ -30,11 +35,6 @@ pub enum Dx<'a> {
     /// place instead of through a buffer of its own and a pass to add it.
     Add(&'a mut [f32]),
 }
-
-use std::collections::HashMap;
-
-use crate::net::{Network, Op, Params, Program};
-use crate::run::{InputError, check_inputs};
 
 /// A program with its parameters, executed on the CPU.
 #[derive(Debug, Clone)]
