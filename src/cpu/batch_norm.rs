@@ -135,18 +135,17 @@ pub fn batch_norm_backward(
 }
 
 /// [`batch_norm_backward`] into `(dx, dγ, dβ)`: `dx` written or added to ([`Dx`]), every
-/// element of `dγ` and `dβ` written. With `Some(β)`, the
-/// batch norm was followed by a ReLU ([`batch_norm_train_into`] with `relu`) and `dy` is the
-/// gradient of the ReLU's output: the ReLU's backward is applied on the fly, where the
-/// recomputed batch-norm output is positive.
+/// element of `dγ` and `dβ` written. With `Some(β)`, the batch norm was followed by a ReLU
+/// ([`batch_norm_train_into`] with `relu`) and `dy` is the gradient of the ReLU's output: the
+/// ReLU's backward is applied on the fly, where the recomputed batch-norm output is positive.
 ///
 /// Each channel is one task: its sums over the batch's planes, then its `dx` from the same
 /// planes while they are still in cache (up to 32 planes of 32×32 of `x` and `dy` fit a core's
 /// L2). Two passes over memory instead of four took the backward 0.82–0.97× the time in training
 /// at batch 32 (64×64 network, 2 cores of a Zen 3, the two alternating in one process; a step
-/// 0.965–0.977×). The forward
-/// keeps its plane-order normalize pass: done per channel, while the statistics' planes were in
-/// cache, it took 1.26× the time, its output written as scattered planes instead of one stream.
+/// 0.965–0.977×). The forward keeps its plane-order normalize pass: done per channel, while the
+/// statistics' planes were in cache, it took 1.26× the time, its output written as scattered
+/// planes instead of one stream.
 pub fn batch_norm_backward_into(
     x: &[f32],
     dy: &[f32],

@@ -341,19 +341,16 @@ impl GradBuffers {
         len: usize,
         write: impl FnOnce(&mut [f32]),
     ) {
-        if program.is_input(tensor) {
-            return;
-        }
-        if self.written.insert(tensor.to_string()) {
-            let mut g = take(&mut self.tensors, tensor, len);
-            write(&mut g);
-            self.tensors.insert(tensor.to_string(), g);
-        } else {
-            self.spare.resize(len, 0.0);
-            write(&mut self.spare);
-            let g = self.tensors.get_mut(tensor).expect("written above");
-            elementwise::add_assign(g, &self.spare);
-        }
+        let mut spare = std::mem::take(&mut self.spare);
+        self.deliver_adding(program, tensor, len, |g| match g {
+            Dx::Write(g) => write(g),
+            Dx::Add(g) => {
+                spare.resize(len, 0.0);
+                write(&mut spare);
+                elementwise::add_assign(g, &spare);
+            }
+        });
+        self.spare = spare;
     }
 
     /// [`deliver`](Self::deliver) for ops that can add their part of a gradient in place:
