@@ -3,6 +3,7 @@
 
 use std::process::Command;
 
+mod common;
 #[path = "common/spirv.rs"]
 mod spirv;
 
@@ -436,8 +437,7 @@ fn view_shaders_validate_and_translate_to_spirv() {
         spirv_val,
         "spirv-val not found: install Debian's `spirv-tools`"
     );
-    let tmp = std::env::temp_dir().join(format!("hourhand-view-spirv-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = common::scratch("spirv", "view");
     for (file, wgsl) in SHADERS {
         assert!(
             !wgsl.contains("import "),
@@ -467,5 +467,4 @@ fn view_shaders_validate_and_translate_to_spirv() {
         }
         spirv::assert_valid_spirv(&module, &info, file, &tmp, (1, 0));
     }
-    std::fs::remove_dir_all(&tmp).ok();
 }

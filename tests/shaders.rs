@@ -5,6 +5,7 @@
 
 use std::process::Command;
 
+mod common;
 #[path = "common/spirv.rs"]
 mod spirv;
 
@@ -120,8 +121,7 @@ fn shaders_translate_to_spirv_msl_and_hlsl() {
         spirv_val,
         "spirv-val not found: install Debian's `spirv-tools` (the README's test command, `bash .ci/test`, does it)"
     );
-    let tmp = std::env::temp_dir().join(format!("hourhand-spirv-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = common::scratch("spirv", "compute");
     for &kernel in Kernel::ALL {
         let src = kernel.source();
         let (module, info) = parse(kernel);
@@ -213,7 +213,6 @@ fn shaders_translate_to_spirv_msl_and_hlsl() {
             src.shader
         );
     }
-    std::fs::remove_dir_all(&tmp).ok();
 }
 
 #[test]

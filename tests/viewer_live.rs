@@ -2,6 +2,7 @@
 //! follows the newest frame, the network keeps up without blocking the UI, and the Record
 //! button's recording holds exactly the frames the camera sent.
 
+mod common;
 #[path = "common/viewer.rs"]
 #[allow(dead_code)]
 mod viewer;
@@ -103,8 +104,8 @@ fn live_mode_follows_the_camera_and_records_what_it_sent() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    let dir = std::env::temp_dir().join(format!("hourhand-live-record-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let scratch = common::scratch("live", "record");
+    let dir = scratch.join("recording");
     harness.state_mut().start_recording(&dir);
     assert!(
         harness.state().notices().is_empty(),
@@ -166,7 +167,6 @@ fn live_mode_follows_the_camera_and_records_what_it_sent() {
     harness.state_mut().start_recording(&dir);
     let notices = harness.state().notices().join("\n");
     assert!(notices.contains("not empty"), "{notices}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

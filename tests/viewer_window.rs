@@ -2,6 +2,8 @@
 //! write a PNG that shows the four skeleton colours (prediction: blue joints, green bones; ground
 //! truth: yellow joints, red bones) and a point cloud in the 3D view.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -32,8 +34,7 @@ fn the_window_shows_both_skeletons_and_the_point_cloud() {
         xvfb.is_ok(),
         "xvfb-run not found: install Debian's `xvfb` and `xauth` (the README's test command, `bash .ci/test`, does it)"
     );
-    let dir = std::env::temp_dir().join(format!("hourhand-window-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("window", "screenshot");
     let shot = dir.join("viewer.png");
     let output = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1600x1000x24"])
@@ -87,5 +88,4 @@ fn the_window_shows_both_skeletons_and_the_point_cloud() {
         cloud > 2000,
         "the 3D view shows only {cloud} point-cloud pixels"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
