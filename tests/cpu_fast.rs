@@ -243,6 +243,37 @@ fn fully_connected_layers_read_f16_weights_where_exact() {
     }
 }
 
+/// Fully connected layers whose rows would lie a multiple of 4 KB apart (1024 and 2048 inputs)
+/// keep their weights in padded rows; an odd number of outputs, at batch 1, a few samples and
+/// more than the f16 path takes, against the reference.
+#[test]
+fn fully_connected_layers_with_padded_rows_match_the_reference() {
+    let ops = vec![
+        relu(linear("l1", "x", 1024, 37)),
+        linear("out", "l1", 37, 2048),
+        linear("out2", "out", 2048, 5),
+    ];
+    let program = Program::new(vec![("x".into(), Shape::new(4, 16, 16))], ops, "out2").unwrap();
+    let params = random_params(&program, &mut rng(13));
+    let reference = CpuNet::new(program.clone(), params.clone());
+    let mut fast = FastNet::new(program, &params);
+    let strides: Vec<(usize, usize)> = fast
+        .plan()
+        .steps
+        .iter()
+        .filter_map(|(_, s)| match s {
+            Step::Linear(l) => Some((l.inputs, l.row_stride)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(strides, [(1024, 1040), (37, 37), (2048, 2064)]);
+    for batch in [1, 3, 32] {
+        let x = uniform(&mut rng(40 + batch as u64), batch * 1024, -1.0, 1.0);
+        let want = reference.forward(&[&x], batch).unwrap();
+        every_schedule(&mut fast, &x, batch, &want);
+    }
+}
+
 fn every_kernel_with(
     program: &Program,
     params: &hourhand::net::Params,

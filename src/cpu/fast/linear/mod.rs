@@ -53,8 +53,8 @@ pub fn linear(step: &LinearStep, batch: usize, x: &[f32], y: Out, part: Part) {
         sgemm(
             (m, fin, batch),
             1.0,
-            step.weight.as_ptr().add(o0 * fin),
-            (fin as isize, 1),
+            step.weight.as_ptr().add(o0 * step.row_stride),
+            (step.row_stride as isize, 1),
             x.as_ptr(),
             (1, fin as isize),
             1.0,

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::steps::{ConvMethod, ConvStep, ConvWeights, LinearStep, Step};
+use super::steps::{ConvMethod, ConvStep, ConvWeights, LinearStep, Step, padded_row_stride};
 use super::{Layout, Plan, Slot};
 use crate::cpu::fast::conv::blocked::{Isa, Packed};
 use crate::cpu::fast::conv::{ConvKernel, DIRECT_MAX_TAPS, tap_major};
@@ -222,6 +222,14 @@ impl Compiler<'_> {
                 let input = self.read(&l.input, Layout::Nchw);
                 let output = self.define(&l.output, shape, Layout::Nchw);
                 let weight = self.param(format!("{}.weight", l.name));
+                let row_stride = padded_row_stride(l.inputs);
+                let mut padded = vec![0.0; l.outputs * row_stride];
+                for (row, w) in padded
+                    .chunks_exact_mut(row_stride)
+                    .zip(weight.chunks(l.inputs))
+                {
+                    row[..l.inputs].copy_from_slice(w);
+                }
                 let step = LinearStep {
                     input,
                     output,
@@ -229,7 +237,8 @@ impl Compiler<'_> {
                     outputs: l.outputs,
                     relu: l.relu,
                     weight_f16: linear::half::exact(&weight),
-                    weight,
+                    weight: padded,
+                    row_stride,
                     bias: self.param(format!("{}.bias", l.name)),
                 };
                 self.push(&l.name, Step::Linear(step));

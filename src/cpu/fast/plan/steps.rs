@@ -119,8 +119,12 @@ pub struct LinearStep {
     pub outputs: usize,
     /// ReLU after bias.
     pub relu: bool,
-    /// `outputs × inputs`, row-major (PyTorch's layout).
+    /// `outputs × inputs`, row-major (PyTorch's layout), rows [`LinearStep::row_stride`] values
+    /// apart.
     pub weight: Vec<f32>,
+    /// The distance between rows of `weight`: `inputs`, or a little more where `inputs` values
+    /// are a multiple of 4 KB (see [`padded_row_stride`]).
+    pub row_stride: usize,
     /// The same as f16, where that is exact and this CPU converts f16 in hardware: read instead
     /// on a few samples, where the layer waits on memory (see [`linear::half`]).
     ///
@@ -287,5 +291,18 @@ impl Step {
             Step::Pad { .. } => "pad",
             Step::Relayout { .. } => "relayout",
         }
+    }
+}
+
+/// The row stride [`LinearStep::weight`] is stored with for `inputs` features: `inputs`, or 16
+/// more where rows `inputs` values apart would be a multiple of 4 KB apart. There the `gemm`
+/// crate reads a block of rows that all fall in the same few cache sets: a 1024 → 1024 layer
+/// at batch 32, a thread's 512 rows, took 1.82–1.96 ms against 0.54–0.63 with padded rows, and
+/// a 2048 → 256 one 0.89–0.94 against 0.26–0.28 (one core of an AMD EPYC Zen 4).
+pub fn padded_row_stride(inputs: usize) -> usize {
+    if inputs.is_multiple_of(1024) {
+        inputs + 16
+    } else {
+        inputs
     }
 }
