@@ -26,7 +26,7 @@ impl BatchStats {
 }
 
 /// `y = γ·(x − μ_B)/√(σ²_B + ε) + β` with the statistics of this batch, over `batch × H × W`
-/// values per channel (summed in f32 blocks of [`BLOCK`] values added in f64, so large batches
+/// values per channel (summed in f32 blocks of 512 values added in f64, so large batches
 /// lose nothing).
 pub fn batch_norm_train(
     x: &[f32],
@@ -95,7 +95,8 @@ fn normalize(v: f32, mean: f32, scale: f32, beta: f32) -> f32 {
 /// rather than in eight f64 lanes, the forward took 0.66–0.93× the time (batch 32, 32 to 128
 /// channels on 32×32 to 128×128 planes, 2 cores of an AMD EPYC Zen 4, the two alternating in one
 /// process; in a training step 1.21× and 1.29× as fast at 64×64 and 128×128). The backward
-/// through the same dispatch was 1.08–1.18× slower there, so it keeps the baseline's code.
+/// through the same dispatch (AVX-512 or AVX2) took 1.08–1.31× the time there, so it keeps the
+/// baseline's code.
 struct ChannelStats<'a, P> {
     x: &'a [f32],
     planes: P,

@@ -123,7 +123,7 @@ pub struct LinearStep {
     /// apart.
     pub weight: Vec<f32>,
     /// The distance between rows of `weight`: `inputs`, or a little more where `inputs` values
-    /// are a multiple of 4 KB (see [`padded_row_stride`]).
+    /// are a multiple of 4 KB (see `padded_row_stride` in this module).
     pub row_stride: usize,
     /// The same as f16, where that is exact and this CPU converts f16 in hardware: read instead
     /// on a few samples, where the layer waits on memory (see [`linear::half`]).
