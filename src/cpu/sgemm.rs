@@ -155,43 +155,37 @@ fn avx512() -> bool {
 unsafe fn sgemm_copying_b(
     (m, k, n): (usize, usize, usize),
     alpha: f32,
-    (a, rsa, csa): (*const f32, isize, isize),
+    a: (*const f32, isize, isize),
     (b, rsb): (*const f32, isize),
     beta: f32,
-    (c, rsc, csc): (*mut f32, isize, isize),
+    c: (*mut f32, isize, isize),
     threads: Threads,
 ) {
-    // Taken out of the thread-local rather than borrowed: with `Threads::Pool` this thread may
-    // run another job's product while it waits, which then finds an empty buffer of its own.
-    let mut tile = B_TILE.with_borrow_mut(std::mem::take);
     let ld = TILE + TILE_PAD;
-    tile.resize(k * ld, 0.0);
-    for j0 in (0..n).step_by(TILE) {
-        let width = TILE.min(n - j0);
-        for (r, row) in tile.chunks_exact_mut(ld).enumerate() {
-            // SAFETY: row r of B holds columns j0..j0 + width (the caller's promise).
-            let src =
-                unsafe { std::slice::from_raw_parts(b.offset(r as isize * rsb).add(j0), width) };
-            row[..width].copy_from_slice(src);
-        }
-        // SAFETY: the tile is k × width with row stride ld; C's columns j0.. are in bounds. Its
-        // padded rows do not alias, so this does not copy again.
-        unsafe {
-            sgemm(
-                (m, k, width),
-                alpha,
-                a,
-                (rsa, csa),
-                tile.as_ptr(),
-                (ld as isize, 1),
-                beta,
-                c.offset(j0 as isize * csc),
-                (rsc, csc),
-                threads,
-            )
-        }
+    let tiles = Tiles {
+        columns: TILE,
+        len: k * ld,
+        strides: (ld as isize, 1),
+    };
+    // SAFETY: the caller's promise; each tile is k rows of `width` values, ld apart.
+    unsafe {
+        sgemm_on_copies(
+            (m, k, n),
+            alpha,
+            a,
+            beta,
+            c,
+            threads,
+            tiles,
+            |j0, width, tile| {
+                for (r, row) in tile.chunks_exact_mut(ld).enumerate() {
+                    // SAFETY: row r of B holds columns j0..j0 + width (the caller's promise).
+                    let src = std::slice::from_raw_parts(b.offset(r as isize * rsb).add(j0), width);
+                    row[..width].copy_from_slice(src);
+                }
+            },
+        )
     }
-    B_TILE.with_borrow_mut(|t| *t = tile);
 }
 
 /// Most values of `B` copied at once by [`sgemm_copying_columns`] (1 MiB of f32).
@@ -205,14 +199,12 @@ const COLUMN_TILE_VALUES: usize = 256 * 1024;
 unsafe fn sgemm_copying_columns(
     (m, k, n): (usize, usize, usize),
     alpha: f32,
-    (a, rsa, csa): (*const f32, isize, isize),
+    a: (*const f32, isize, isize),
     (b, csb): (*const f32, isize),
     beta: f32,
-    (c, rsc, csc): (*mut f32, isize, isize),
+    c: (*mut f32, isize, isize),
     threads: Threads,
 ) {
-    // Taken out of the thread-local, as in `sgemm_copying_b`.
-    let mut tile = B_TILE.with_borrow_mut(std::mem::take);
     // Padded so the copy's columns do not alias (else this would copy again).
     let ld = if (k + TILE_PAD).is_multiple_of(1024) {
         k + 2 * TILE_PAD
@@ -220,16 +212,67 @@ unsafe fn sgemm_copying_columns(
         k + TILE_PAD
     };
     let columns = (COLUMN_TILE_VALUES / ld).clamp(1, n);
-    tile.resize(columns * ld, 0.0);
-    for j0 in (0..n).step_by(columns) {
-        let width = columns.min(n - j0);
-        for (j, column) in tile.chunks_exact_mut(ld).take(width).enumerate() {
-            // SAFETY: column j0 + j of B holds k values from its start (the caller's promise).
-            let src = unsafe { std::slice::from_raw_parts(b.offset((j0 + j) as isize * csb), k) };
-            column[..k].copy_from_slice(src);
-        }
-        // SAFETY: the tile is k × width, column-major with column stride ld; C's columns j0..
-        // are in bounds. Its padded columns do not alias, so this does not copy again.
+    let tiles = Tiles {
+        columns,
+        len: columns * ld,
+        strides: (1, ld as isize),
+    };
+    // SAFETY: the caller's promise; each tile is `width` columns of k values, ld apart.
+    unsafe {
+        sgemm_on_copies(
+            (m, k, n),
+            alpha,
+            a,
+            beta,
+            c,
+            threads,
+            tiles,
+            |j0, width, tile| {
+                for (j, column) in tile.chunks_exact_mut(ld).take(width).enumerate() {
+                    // SAFETY: column j0 + j of B holds k values from its start (the caller's
+                    // promise).
+                    let src = std::slice::from_raw_parts(b.offset((j0 + j) as isize * csb), k);
+                    column[..k].copy_from_slice(src);
+                }
+            },
+        )
+    }
+}
+
+/// How [`sgemm_on_copies`] tiles `B`: columns per tile, values of the copy, and the copy's
+/// (row, column) strides.
+struct Tiles {
+    columns: usize,
+    len: usize,
+    strides: (isize, isize),
+}
+
+/// [`sgemm`] a tile of `B`'s columns at a time, each tile first copied by `copy(j0, width,
+/// tile)` (columns `j0..j0 + width`) into a buffer laid out as `tiles` says: what
+/// [`sgemm_copying_b`] and [`sgemm_copying_columns`] share.
+///
+/// # Safety
+/// As [`sgemm`]; `copy` must fill the tile from `B`'s columns within bounds, and the copy's
+/// strides must not alias again (or this recurses).
+#[allow(clippy::too_many_arguments)] // sgemm's operands, the tiling and the copy
+unsafe fn sgemm_on_copies(
+    (m, k, n): (usize, usize, usize),
+    alpha: f32,
+    (a, rsa, csa): (*const f32, isize, isize),
+    beta: f32,
+    (c, rsc, csc): (*mut f32, isize, isize),
+    threads: Threads,
+    tiles: Tiles,
+    copy: impl Fn(usize, usize, &mut [f32]),
+) {
+    // Taken out of the thread-local rather than borrowed: with `Threads::Pool` this thread may
+    // run another job's product while it waits, which then finds an empty buffer of its own.
+    let mut tile = B_TILE.with_borrow_mut(std::mem::take);
+    tile.resize(tiles.len, 0.0);
+    for j0 in (0..n).step_by(tiles.columns) {
+        let width = tiles.columns.min(n - j0);
+        copy(j0, width, &mut tile);
+        // SAFETY: the tile is k × width with the strides given; C's columns j0.. are in bounds.
         unsafe {
             sgemm(
                 (m, k, width),
@@ -237,7 +280,7 @@ unsafe fn sgemm_copying_columns(
                 a,
                 (rsa, csa),
                 tile.as_ptr(),
-                (1, ld as isize),
+                tiles.strides,
                 beta,
                 c.offset(j0 as isize * csc),
                 (rsc, csc),
@@ -252,19 +295,54 @@ unsafe fn sgemm_copying_columns(
 mod tests {
     use super::*;
 
+    /// A value in [−0.5, 0.5) from a linear congruential generator.
+    fn next(state: &mut u32) -> f32 {
+        *state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (*state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+    }
+
+    /// `c` against `α·A·B + β·c0` computed in f64 by a triple loop, over the `rows × cols`
+    /// elements `C`'s strides cover: those outside `m × n` must be untouched.
+    #[allow(clippy::too_many_arguments)] // the product's operands and the two results
+    fn check(
+        (m, k, n): (usize, usize, usize),
+        (alpha, beta): (f32, f32),
+        (a, rsa, csa): (&[f32], usize, usize),
+        (b, rsb, csb): (&[f32], usize, usize),
+        (c0, c, rsc, csc): (&[f32], &[f32], usize, usize),
+        (rows, cols): (usize, usize),
+        tolerance: f64,
+        what: &str,
+    ) {
+        for i in 0..rows {
+            for j in 0..cols {
+                let at = i * rsc + j * csc;
+                let want = if i < m && j < n {
+                    let dot: f64 = (0..k)
+                        .map(|p| a[i * rsa + p * csa] as f64 * b[p * rsb + j * csb] as f64)
+                        .sum();
+                    alpha as f64 * dot + beta as f64 * c0[at] as f64
+                } else {
+                    c0[at] as f64
+                };
+                let got = c[at] as f64;
+                assert!(
+                    (got - want).abs() < tolerance,
+                    "{what} ({i}, {j}): {got} vs {want}"
+                );
+            }
+        }
+    }
+
     /// The tiled copy of `B` against a plain triple loop, on odd sizes (a last tile of a few
     /// columns), a row stride of 2,048, α and β not 1 and `C` with row stride wider than `n`.
     #[test]
     fn the_copying_path_matches_the_definition() {
         let (m, k, n, rsb, rsc) = (7, 19, 2 * TILE + 37, 2048, 2 * TILE + 40);
         let mut state = 5u32;
-        let mut next = || {
-            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
-        let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
-        let b: Vec<f32> = (0..k * rsb).map(|_| next()).collect();
-        let c0: Vec<f32> = (0..m * rsc).map(|_| next()).collect();
+        let a: Vec<f32> = (0..m * k).map(|_| next(&mut state)).collect();
+        let b: Vec<f32> = (0..k * rsb).map(|_| next(&mut state)).collect();
+        let c0: Vec<f32> = (0..m * rsc).map(|_| next(&mut state)).collect();
         let (alpha, beta) = (0.75, 0.5);
         for copying in [true, false] {
             let mut c = c0.clone();
@@ -298,23 +376,16 @@ mod tests {
                     );
                 }
             }
-            for i in 0..m {
-                for j in 0..rsc {
-                    let want = if j < n {
-                        let dot: f64 = (0..k)
-                            .map(|p| a[p * m + i] as f64 * b[p * rsb + j] as f64)
-                            .sum();
-                        alpha as f64 * dot + beta as f64 * c0[i * rsc + j] as f64
-                    } else {
-                        c0[i * rsc + j] as f64
-                    };
-                    let got = c[i * rsc + j] as f64;
-                    assert!(
-                        (got - want).abs() < 1e-4,
-                        "{copying} ({i}, {j}): {got} vs {want}"
-                    );
-                }
-            }
+            check(
+                (m, k, n),
+                (alpha, beta),
+                (&a, 1, m),
+                (&b, rsb, 1),
+                (&c0, &c, rsc, 1),
+                (m, rsc),
+                1e-4,
+                &format!("copying {copying}"),
+            );
         }
         // The dispatch takes the copy only where B's rows alias on AVX2 and C is narrow.
         assert_eq!(aliases((32, 64, 4096), (4096, 1)), !avx512());
@@ -331,13 +402,9 @@ mod tests {
         let (m, k, n, csb, csc) = (7, 1008, 300, 2048, 9);
         assert!(n > COLUMN_TILE_VALUES / (k + 2 * TILE_PAD));
         let mut state = 7u32;
-        let mut next = || {
-            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
-        let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
-        let b: Vec<f32> = (0..n * csb).map(|_| next()).collect();
-        let c0: Vec<f32> = (0..n * csc).map(|_| next()).collect();
+        let a: Vec<f32> = (0..m * k).map(|_| next(&mut state)).collect();
+        let b: Vec<f32> = (0..n * csb).map(|_| next(&mut state)).collect();
+        let c0: Vec<f32> = (0..n * csc).map(|_| next(&mut state)).collect();
         let (alpha, beta) = (0.75, 0.5);
         for copying in [true, false] {
             let mut c = c0.clone();
@@ -372,23 +439,16 @@ mod tests {
                     );
                 }
             }
-            for j in 0..n {
-                for i in 0..csc {
-                    let want = if i < m {
-                        let dot: f64 = (0..k)
-                            .map(|p| a[i * k + p] as f64 * b[j * csb + p] as f64)
-                            .sum();
-                        alpha as f64 * dot + beta as f64 * c0[j * csc + i] as f64
-                    } else {
-                        c0[j * csc + i] as f64
-                    };
-                    let got = c[j * csc + i] as f64;
-                    assert!(
-                        (got - want).abs() < 1e-3,
-                        "{copying} ({i}, {j}): {got} vs {want}"
-                    );
-                }
-            }
+            check(
+                (m, k, n),
+                (alpha, beta),
+                (&a, k, 1),
+                (&b, 1, csb),
+                (&c0, &c, 1, csc),
+                (csc, n),
+                1e-3,
+                &format!("copying {copying}"),
+            );
         }
         // The dispatch takes the copy only where B's columns alias, on AVX-512.
         assert_eq!(columns_alias((32, 4096, 64), (1, 4096)), avx512());
