@@ -52,11 +52,12 @@ pub fn batch_norm_train_into(
     y: &mut [f32],
 ) -> BatchStats {
     let plane = shape.h * shape.w;
+    let arch = pulp::Arch::new();
     let (mean, var): (Vec<f32>, Vec<f32>) = (0..shape.c)
         .into_par_iter()
         .map(|c| {
             let planes = (0..batch).map(|n| (n * shape.c + c) * plane);
-            pulp::Arch::new().dispatch(ChannelStats { x, planes, plane })
+            arch.dispatch(ChannelStats { x, planes, plane })
         })
         .unzip();
     let stats = BatchStats { mean, var };
@@ -66,7 +67,7 @@ pub fn batch_norm_train_into(
         .for_each(|(i, (y, x))| {
             let c = i % shape.c;
             let (scale, mean, beta) = (gamma[c] * stats.inv_std(c), stats.mean[c], beta[c]);
-            pulp::Arch::new().dispatch(NormalizePlane {
+            arch.dispatch(NormalizePlane {
                 x,
                 y,
                 mean,
@@ -109,10 +110,10 @@ impl<P: Iterator<Item = usize> + Clone> pulp::WithSimd for ChannelStats<'_, P> {
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _: S) -> (f32, f32) {
         let ChannelStats { x, planes, plane } = self;
-        let (mut sum, mut count) = (0.0f64, 0.0f64);
+        let count = (planes.clone().count() * plane) as f64;
+        let mut sum = 0.0f64;
         for at in planes.clone() {
             sum += sum_f64(&x[at..][..plane]);
-            count += plane as f64;
         }
         let mean = (sum / count) as f32;
         // Deviations from the f32 mean; the square of their sum corrects for the mean's
@@ -391,6 +392,12 @@ pub fn update_running(
 mod tests {
     use super::*;
 
+    /// A value in [0, 1) from a linear congruential generator.
+    fn unit(state: &mut u32) -> f32 {
+        *state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (*state >> 8) as f32 / (1u32 << 24) as f32
+    }
+
     /// The batch statistics against two passes in f64 over every value, on planes of odd sizes
     /// and values far from zero with a small spread (where `Σv² − (Σv)²/n` would cancel).
     #[test]
@@ -401,8 +408,7 @@ mod tests {
         // the variance unless the deviations' sum corrects it, and one about zero.
         let x: Vec<f32> = (0..batch * shape.len())
             .map(|i| {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                let u = (state >> 8) as f32 / (1u32 << 24) as f32;
+                let u = unit(&mut state);
                 match i / (shape.h * shape.w) % 3 {
                     0 => 1000.0 + 0.01 * u,
                     1 => u - 0.5,
@@ -438,10 +444,7 @@ mod tests {
         let (batch, shape) = (3, Shape::new(3, 7, 37));
         let mut state = 5u32;
         let x: Vec<f32> = (0..batch * shape.len())
-            .map(|_| {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (state >> 8) as f32 / (1u32 << 24) as f32 * 4.0 - 1.0
-            })
+            .map(|_| unit(&mut state) * 4.0 - 1.0)
             .collect();
         let (gamma, beta) = ([0.5, -1.5, 2.0], [0.25, 0.0, -0.5]);
         let plane = shape.h * shape.w;
@@ -469,10 +472,7 @@ mod tests {
     fn the_backward_matches_the_formula_in_f64() {
         let (batch, shape) = (3, Shape::new(2, 23, 47));
         let mut state = 7u32;
-        let mut next = || {
-            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (state >> 8) as f32 / (1u32 << 24) as f32
-        };
+        let mut next = || unit(&mut state);
         let x: Vec<f32> = (0..batch * shape.len())
             .map(|_| next() * 4.0 - 1.0)
             .collect();
