@@ -1,0 +1,249 @@
+//! The training-mode forward: the batch's statistics per channel, then the normalized (and
+//! optionally rectified) output.
+
+use rayon::prelude::*;
+
+use super::{BLOCK, BatchStats, normalize};
+use crate::net::Shape;
+
+/// `y = γ·(x − μ_B)/√(σ²_B + ε) + β` with the statistics of this batch, over `batch × H × W`
+/// values per channel (summed in f32 blocks of 512 values added in f64, so large batches
+/// lose nothing).
+pub fn batch_norm_train(
+    x: &[f32],
+    batch: usize,
+    shape: Shape,
+    gamma: &[f32],
+    beta: &[f32],
+) -> (Vec<f32>, BatchStats) {
+    let mut y = vec![0.0f32; x.len()];
+    let stats = batch_norm_train_into(x, batch, shape, (gamma, beta), false, &mut y);
+    (y, stats)
+}
+
+/// [`batch_norm_train`] into `y` (every element written), followed by a ReLU when `relu`
+/// (one pass instead of two, and the batch norm's own output never stored); returns the batch
+/// statistics.
+pub fn batch_norm_train_into(
+    x: &[f32],
+    batch: usize,
+    shape: Shape,
+    (gamma, beta): (&[f32], &[f32]),
+    relu: bool,
+    y: &mut [f32],
+) -> BatchStats {
+    let plane = shape.h * shape.w;
+    let arch = pulp::Arch::new();
+    let (mean, var): (Vec<f32>, Vec<f32>) = (0..shape.c)
+        .into_par_iter()
+        .map(|c| {
+            let planes = (0..batch).map(|n| (n * shape.c + c) * plane);
+            arch.dispatch(ChannelStats { x, planes, plane })
+        })
+        .unzip();
+    let stats = BatchStats { mean, var };
+    y.par_chunks_mut(plane)
+        .zip(x.par_chunks(plane))
+        .enumerate()
+        .for_each(|(i, (y, x))| {
+            let c = i % shape.c;
+            let (scale, mean, beta) = (gamma[c] * stats.inv_std(c), stats.mean[c], beta[c]);
+            arch.dispatch(NormalizePlane {
+                x,
+                y,
+                mean,
+                scale,
+                beta,
+                relu,
+            })
+        });
+    stats
+}
+
+/// One channel's batch mean and biased variance, from its planes (`planes`: where each starts
+/// in `x`): a pass for the mean, a pass for the deviations from it.
+///
+/// This and [`NormalizePlane`] run through `pulp`'s dispatch, which compiles their loops for
+/// the widest vectors the CPU has (AVX-512, AVX2 + FMA or the baseline): the crate is built for
+/// x86-64's SSE2 baseline, where these loops ran at four lanes at best. Summing in f32 blocks
+/// rather than in eight f64 lanes, the forward took 0.66–0.93× the time (batch 32, 32 to 128
+/// channels on 32×32 to 128×128 planes, 2 cores of an AMD EPYC Zen 4, the two alternating in one
+/// process; in a training step 1.21× and 1.29× as fast at 64×64 and 128×128).
+struct ChannelStats<'a, P> {
+    x: &'a [f32],
+    planes: P,
+    plane: usize,
+}
+
+impl<P: Iterator<Item = usize> + Clone> pulp::WithSimd for ChannelStats<'_, P> {
+    type Output = (f32, f32);
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> (f32, f32) {
+        let ChannelStats { x, planes, plane } = self;
+        let count = (planes.clone().count() * plane) as f64;
+        let mut sum = 0.0f64;
+        for at in planes.clone() {
+            sum += sum_f64(&x[at..][..plane]);
+        }
+        let mean = (sum / count) as f32;
+        // Deviations from the f32 mean; the square of their sum corrects for the mean's
+        // rounding (the corrected two-pass formula).
+        let (mut d, mut sq) = (0.0f64, 0.0f64);
+        for at in planes {
+            let (pd, psq) = deviations(&x[at..][..plane], mean);
+            d += pd;
+            sq += psq;
+        }
+        (mean, ((sq - d * d / count) / count) as f32)
+    }
+}
+
+/// One plane of the forward's output: [`normalize`], then the ReLU if fused.
+struct NormalizePlane<'a> {
+    x: &'a [f32],
+    y: &'a mut [f32],
+    mean: f32,
+    scale: f32,
+    beta: f32,
+    relu: bool,
+}
+
+impl pulp::WithSimd for NormalizePlane<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let NormalizePlane {
+            x,
+            y,
+            mean,
+            scale,
+            beta,
+            relu,
+        } = self;
+        for (o, v) in y.iter_mut().zip(x) {
+            let v = normalize(*v, mean, scale, beta);
+            *o = if relu { v.max(0.0) } else { v };
+        }
+    }
+}
+
+/// `Σ v` over a plane: sixteen f32 lanes over blocks of [`BLOCK`] values, the blocks added in
+/// f64, as the backward's sums.
+#[inline(always)]
+fn sum_f64(p: &[f32]) -> f64 {
+    let mut total = 0.0f64;
+    for block in p.chunks(BLOCK) {
+        let mut acc = [0.0f32; 16];
+        let chunks = block.chunks_exact(16);
+        let tail = chunks.remainder();
+        for c in chunks {
+            for (a, v) in acc.iter_mut().zip(c) {
+                *a += v;
+            }
+        }
+        acc[0] += tail.iter().sum::<f32>();
+        total += acc.iter().sum::<f32>() as f64;
+    }
+    total
+}
+
+/// `(Σ (v − mean), Σ (v − mean)²)` over a plane, in blocks like [`sum_f64`].
+#[inline(always)]
+fn deviations(p: &[f32], mean: f32) -> (f64, f64) {
+    let (mut d, mut sq) = (0.0f64, 0.0f64);
+    for block in p.chunks(BLOCK) {
+        let (mut ad, mut asq) = ([0.0f32; 16], [0.0f32; 16]);
+        let chunks = block.chunks_exact(16);
+        let tail = chunks.remainder();
+        for c in chunks {
+            for ((d, sq), &v) in ad.iter_mut().zip(&mut asq).zip(c) {
+                let v = v - mean;
+                *d += v;
+                *sq += v * v;
+            }
+        }
+        for &v in tail {
+            ad[0] += v - mean;
+            asq[0] += (v - mean) * (v - mean);
+        }
+        d += ad.iter().sum::<f32>() as f64;
+        sq += asq.iter().sum::<f32>() as f64;
+    }
+    (d, sq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::unit;
+    use super::*;
+    use crate::net::lower::BN_EPS;
+
+    /// The batch statistics against two passes in f64 over every value, on planes of odd sizes
+    /// and values far from zero with a small spread (where `Σv² − (Σv)²/n` would cancel).
+    #[test]
+    fn the_batch_statistics_match_two_passes_in_f64() {
+        let (batch, shape) = (3, Shape::new(3, 19, 61));
+        let mut state = 11u32;
+        // Channels far from zero against their spread, where the f32 mean's rounding shows in
+        // the variance unless the deviations' sum corrects it, and one about zero.
+        let x: Vec<f32> = (0..batch * shape.len())
+            .map(|i| {
+                let u = unit(&mut state);
+                match i / (shape.h * shape.w) % 3 {
+                    0 => 1000.0 + 0.01 * u,
+                    1 => u - 0.5,
+                    _ => 4096.0 + 0.004 * u,
+                }
+            })
+            .collect();
+        let (_, stats) = batch_norm_train(&x, batch, shape, &[1.0; 3], &[0.0; 3]);
+        let plane = shape.h * shape.w;
+        for c in 0..3 {
+            let values: Vec<f64> = (0..batch)
+                .flat_map(|n| &x[(n * shape.c + c) * plane..][..plane])
+                .map(|&v| v as f64)
+                .collect();
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
+            assert!(
+                (stats.mean[c] as f64 - mean).abs() <= 1e-6 * mean.abs().max(1.0),
+                "mean {c}"
+            );
+            assert!(
+                (stats.var[c] as f64 - var).abs() <= 1e-5 * var,
+                "var {c}: {} vs {var}",
+                stats.var[c]
+            );
+        }
+    }
+
+    /// The forward's output against the formula in f64, with and without the fused ReLU,
+    /// written over NaNs (an element left unwritten fails), on planes of odd sizes.
+    #[test]
+    fn the_output_matches_the_formula_in_f64() {
+        let (batch, shape) = (3, Shape::new(3, 7, 37));
+        let mut state = 5u32;
+        let x: Vec<f32> = (0..batch * shape.len())
+            .map(|_| unit(&mut state) * 4.0 - 1.0)
+            .collect();
+        let (gamma, beta) = ([0.5, -1.5, 2.0], [0.25, 0.0, -0.5]);
+        let plane = shape.h * shape.w;
+        for relu in [false, true] {
+            let mut y = vec![f32::NAN; x.len()];
+            let stats = batch_norm_train_into(&x, batch, shape, (&gamma, &beta), relu, &mut y);
+            for (i, (&v, &got)) in x.iter().zip(&y).enumerate() {
+                let c = i / plane % shape.c;
+                let (mean, var) = (stats.mean[c] as f64, stats.var[c] as f64);
+                let want = (v as f64 - mean) / (var + BN_EPS as f64).sqrt() * gamma[c] as f64
+                    + beta[c] as f64;
+                let want = if relu { want.max(0.0) } else { want };
+                assert!(
+                    (got as f64 - want).abs() < 1e-5,
+                    "{relu} {i}: {got} vs {want}"
+                );
+            }
+        }
+    }
+}

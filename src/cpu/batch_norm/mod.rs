@@ -1,0 +1,69 @@
+//! Batch norm in training mode: normalization by the batch's own statistics, its backward, and
+//! the running averages inference uses later.
+//!
+//! The forward and the backward each take a channel at a time through the batch's planes for
+//! its sums, compiled through `pulp`'s dispatch for the widest vectors the CPU has: the crate
+//! is built for x86-64's SSE2 baseline, where their loops ran at four lanes at best.
+
+mod backward;
+mod forward;
+
+pub use backward::{batch_norm_backward, batch_norm_backward_into};
+pub use forward::{batch_norm_train, batch_norm_train_into};
+
+use crate::net::lower::BN_EPS;
+use crate::net::training::BN_MOMENTUM;
+
+/// What the backward pass needs from a training-mode forward, per channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchStats {
+    /// Batch mean.
+    pub mean: Vec<f32>,
+    /// Biased batch variance (what normalizes).
+    pub var: Vec<f32>,
+}
+
+impl BatchStats {
+    /// `1/√(σ² + ε)` of channel `c`.
+    pub fn inv_std(&self, c: usize) -> f32 {
+        1.0 / (self.var[c] + BN_EPS).sqrt()
+    }
+}
+
+/// Values summed in f32 lanes before the lanes are added to the f64 totals: short enough that
+/// f32 loses nothing that matters, long enough that the f64 adds are rare.
+const BLOCK: usize = 512;
+
+/// A batch norm's output `(v − mean)·scale + β`, `scale = γ/σ`: the forward's expression, which
+/// the backward of a fused ReLU repeats on vectors, operation for operation (a subtraction, a
+/// product, a sum, never fused), to find where the ReLU passed: the two agree bit for bit.
+#[inline(always)]
+fn normalize(v: f32, mean: f32, scale: f32, beta: f32) -> f32 {
+    (v - mean) * scale + beta
+}
+
+/// Moves the running averages towards this batch's statistics; the variance is the unbiased
+/// estimate (`M/(M − 1)`), as PyTorch stores it.
+pub fn update_running(
+    stats: &BatchStats,
+    count: usize,
+    running_mean: &mut [f32],
+    running_var: &mut [f32],
+) {
+    let unbias = if count > 1 {
+        count as f32 / (count - 1) as f32
+    } else {
+        1.0
+    };
+    for c in 0..stats.mean.len() {
+        running_mean[c] = (1.0 - BN_MOMENTUM) * running_mean[c] + BN_MOMENTUM * stats.mean[c];
+        running_var[c] = (1.0 - BN_MOMENTUM) * running_var[c] + BN_MOMENTUM * stats.var[c] * unbias;
+    }
+}
+
+/// A value in [0, 1) from a linear congruential generator, for the tests' inputs.
+#[cfg(test)]
+fn unit(state: &mut u32) -> f32 {
+    *state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+    (*state >> 8) as f32 / (1u32 << 24) as f32
+}
