@@ -54,6 +54,31 @@ pub fn batch_norm_backward_into(
     stats: &BatchStats,
     (dx, dgamma, dbeta): (Dx<'_>, &mut [f32], &mut [f32]),
 ) {
+    let grads = (dx, dgamma, dbeta);
+    backward_on(
+        pulp::Arch::new(),
+        x,
+        dy,
+        batch,
+        shape,
+        (gamma, relu_beta),
+        stats,
+        grads,
+    );
+}
+
+/// [`batch_norm_backward_into`] on `arch`'s instruction set (the tests run each).
+#[allow(clippy::too_many_arguments)] // as batch_norm_backward_into, and the instruction set
+fn backward_on(
+    arch: pulp::Arch,
+    x: &[f32],
+    dy: &[f32],
+    batch: usize,
+    shape: Shape,
+    (gamma, relu_beta): (&[f32], Option<&[f32]>),
+    stats: &BatchStats,
+    (dx, dgamma, dbeta): (Dx<'_>, &mut [f32], &mut [f32]),
+) {
     let (dx, add) = match dx {
         Dx::Write(dx) => (dx, false),
         Dx::Add(dx) => (dx, true),
@@ -65,7 +90,6 @@ pub fn batch_norm_backward_into(
     let plane = shape.h * shape.w;
     let at = move |n: usize, c: usize| (n * shape.c + c) * plane;
     let out = Out::new(dx);
-    let arch = pulp::Arch::new();
     dgamma
         .par_iter_mut()
         .zip(dbeta.par_iter_mut())
@@ -308,10 +332,11 @@ impl Mask {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{batch_norm_train, unit};
+    use super::super::{arches, batch_norm_train, unit};
     use super::*;
 
-    /// The blocked, laned backward against the formula in plain f64, on planes that span
+    /// The blocked, laned backward on each instruction set against the formula in plain f64,
+    /// on planes that span
     /// several blocks and end in a partial lane group, with and without the fused ReLU, `dx`
     /// written (over NaNs, so an element left unwritten fails) and added to what it held.
     #[test]
@@ -331,7 +356,8 @@ mod tests {
         let m = (batch * plane) as f64;
         // What the input's gradient holds before, from its other readers (`Dx::Add`).
         let before: Vec<f32> = (0..x.len()).map(|_| next() - 0.5).collect();
-        for (relu, add) in [(false, false), (true, false), (false, true), (true, true)] {
+        let modes = [(false, false), (true, false), (false, true), (true, true)];
+        for (arch, (relu, add)) in arches().into_iter().flat_map(|a| modes.map(|m| (a, m))) {
             let mut dx = if add {
                 before.clone()
             } else {
@@ -344,14 +370,16 @@ mod tests {
             } else {
                 Dx::Write(&mut dx)
             };
-            batch_norm_backward_into(
+            let grads = (into, &mut dg[..], &mut db[..]);
+            backward_on(
+                arch,
                 &x,
                 &dy,
                 batch,
                 shape,
                 (&gamma, relu_beta),
                 &stats,
-                (into, &mut dg, &mut db),
+                grads,
             );
             for c in 0..2 {
                 let (mean, inv) = (stats.mean[c] as f64, stats.inv_std(c) as f64);
@@ -366,8 +394,14 @@ mod tests {
                     .clone()
                     .map(|i| g(i) * (x[i] as f64 - mean) * inv)
                     .sum();
-                assert!((db[c] as f64 - want_db).abs() < 1e-3, "{relu} dβ {c}");
-                assert!((dg[c] as f64 - want_dg).abs() < 1e-3, "{relu} dγ {c}");
+                assert!(
+                    (db[c] as f64 - want_db).abs() < 1e-3,
+                    "{arch:?} {relu} dβ {c}"
+                );
+                assert!(
+                    (dg[c] as f64 - want_dg).abs() < 1e-3,
+                    "{arch:?} {relu} dγ {c}"
+                );
                 for i in index {
                     let xhat = (x[i] as f64 - mean) * inv;
                     let mut want =
@@ -375,7 +409,10 @@ mod tests {
                     if add {
                         want += before[i] as f64;
                     }
-                    assert!((dx[i] as f64 - want).abs() < 1e-5, "{relu} {add} dx[{i}]");
+                    assert!(
+                        (dx[i] as f64 - want).abs() < 1e-5,
+                        "{arch:?} {relu} {add} dx[{i}]"
+                    );
                 }
             }
         }

@@ -32,8 +32,20 @@ pub fn batch_norm_train_into(
     relu: bool,
     y: &mut [f32],
 ) -> BatchStats {
+    train_on(pulp::Arch::new(), x, batch, shape, (gamma, beta), relu, y)
+}
+
+/// [`batch_norm_train_into`] on `arch`'s instruction set (the tests run each).
+fn train_on(
+    arch: pulp::Arch,
+    x: &[f32],
+    batch: usize,
+    shape: Shape,
+    (gamma, beta): (&[f32], &[f32]),
+    relu: bool,
+    y: &mut [f32],
+) -> BatchStats {
     let plane = shape.h * shape.w;
-    let arch = pulp::Arch::new();
     let (mean, var): (Vec<f32>, Vec<f32>) = (0..shape.c)
         .into_par_iter()
         .map(|c| {
@@ -197,11 +209,12 @@ fn deviation_lanes<S: pulp::Simd>(s: S, p: &[f32], mean: f32) -> (f64, f64) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::unit;
+    use super::super::{arches, unit};
     use super::*;
     use crate::net::lower::BN_EPS;
 
-    /// The batch statistics against two passes in f64 over every value, on planes of odd sizes
+    /// The batch statistics on each instruction set against two passes in f64 over every value,
+    /// on planes of odd sizes
     /// (their last block an odd number of vectors and a partial one, on AVX-512 and AVX2)
     /// and values far from zero with a small spread (where `Σv² − (Σv)²/n` would cancel).
     #[test]
@@ -220,9 +233,21 @@ mod tests {
                 }
             })
             .collect();
-        let (_, stats) = batch_norm_train(&x, batch, shape, &[1.0; 3], &[0.0; 3]);
         let plane = shape.h * shape.w;
-        for c in 0..3 {
+        for (arch, c) in arches()
+            .into_iter()
+            .flat_map(|a| (0..3).map(move |c| (a, c)))
+        {
+            let mut y = vec![0.0; x.len()];
+            let stats = train_on(
+                arch,
+                &x,
+                batch,
+                shape,
+                (&[1.0; 3], &[0.0; 3]),
+                false,
+                &mut y,
+            );
             let values: Vec<f64> = (0..batch)
                 .flat_map(|n| &x[(n * shape.c + c) * plane..][..plane])
                 .map(|&v| v as f64)
@@ -231,17 +256,18 @@ mod tests {
             let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
             assert!(
                 (stats.mean[c] as f64 - mean).abs() <= 1e-6 * mean.abs().max(1.0),
-                "mean {c}"
+                "{arch:?}: mean {c}"
             );
             assert!(
                 (stats.var[c] as f64 - var).abs() <= 1e-5 * var,
-                "var {c}: {} vs {var}",
+                "{arch:?}: var {c}: {} vs {var}",
                 stats.var[c]
             );
         }
     }
 
-    /// The forward's output against the formula in f64, with and without the fused ReLU,
+    /// The forward's output on each instruction set against the formula in f64, with and
+    /// without the fused ReLU,
     /// written over NaNs (an element left unwritten fails), on planes of odd sizes.
     #[test]
     fn the_output_matches_the_formula_in_f64() {
@@ -252,9 +278,9 @@ mod tests {
             .collect();
         let (gamma, beta) = ([0.5, -1.5, 2.0], [0.25, 0.0, -0.5]);
         let plane = shape.h * shape.w;
-        for relu in [false, true] {
+        for (arch, relu) in arches().into_iter().flat_map(|a| [(a, false), (a, true)]) {
             let mut y = vec![f32::NAN; x.len()];
-            let stats = batch_norm_train_into(&x, batch, shape, (&gamma, &beta), relu, &mut y);
+            let stats = train_on(arch, &x, batch, shape, (&gamma, &beta), relu, &mut y);
             for (i, (&v, &got)) in x.iter().zip(&y).enumerate() {
                 let c = i / plane % shape.c;
                 let (mean, var) = (stats.mean[c] as f64, stats.var[c] as f64);
@@ -263,7 +289,7 @@ mod tests {
                 let want = if relu { want.max(0.0) } else { want };
                 assert!(
                     (got as f64 - want).abs() < 1e-5,
-                    "{relu} {i}: {got} vs {want}"
+                    "{arch:?} {relu} {i}: {got} vs {want}"
                 );
             }
         }
