@@ -35,8 +35,9 @@ pub fn batch_norm_backward(
 
 /// [`batch_norm_backward`] into `(dx, dγ, dβ)`: `dx` written or added to ([`Dx`]), every
 /// element of `dγ` and `dβ` written. With `Some(β)`, the batch norm was followed by a ReLU
-/// ([`batch_norm_train_into`](super::batch_norm_train_into) with `relu`) and `dy` is the gradient of the ReLU's output: the
-/// ReLU's backward is applied on the fly, where the recomputed batch-norm output is positive.
+/// ([`batch_norm_train_into`](super::batch_norm_train_into) with `relu`) and `dy` is the
+/// gradient of the ReLU's output: the ReLU's backward is applied on the fly, where the
+/// recomputed batch-norm output is positive.
 ///
 /// Each channel is one task: its sums over the batch's planes, then its `dx` from the same
 /// planes while they are still in cache (up to 32 planes of 32×32 of `x` and `dy` fit a core's
@@ -216,9 +217,9 @@ impl<S: pulp::Simd> Lanes<S> {
         }
     }
 
-    /// The gradient `g` where the fused ReLU passed `v`'s output (recomputed as [`normalize`](super::normalize)
-    /// does: a subtraction, a product, a sum, never fused, so it matches the forward bit for
-    /// bit), else 0; `g` itself without a ReLU.
+    /// The gradient `g` where the fused ReLU passed `v`'s output (recomputed as
+    /// [`normalize`](super::normalize) does: a subtraction, a product, a sum, never fused, so it
+    /// matches the forward bit for bit), else 0; `g` itself without a ReLU.
     #[inline(always)]
     fn pass<const RELU: bool>(&self, v: S::f32s, g: S::f32s) -> S::f32s {
         if !RELU {
