@@ -466,11 +466,7 @@ mod tests {
 
     #[test]
     fn im2col_gemm_matches_the_definition() {
-        let mut seed = 7u32;
-        let mut rnd = move || {
-            seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
-            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
+        let mut rnd = crate::cpu::testing::centred(7);
         for (cin, cout, h, w, k, stride, pad, relu) in [
             (3, 5, 7, 9, 3, 1, 1, true),
             (2, 3, 6, 5, 1, 1, 0, false),

@@ -182,6 +182,7 @@ fn backward_in_parts(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::testing::values;
 
     fn layer(inputs: usize, outputs: usize, relu: bool) -> Linear {
         Linear {
@@ -192,17 +193,6 @@ mod tests {
             outputs,
             relu,
         }
-    }
-
-    /// `n` values in [-1, 1) from a linear congruential generator.
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed;
-        (0..n)
-            .map(|_| {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0
-            })
-            .collect()
     }
 
     fn close(got: f32, want: f64, what: &str) {

@@ -14,6 +14,8 @@ pub mod max_pool;
 pub mod patch;
 pub mod relu;
 pub mod sgemm;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod train;
 pub mod upsample;
 

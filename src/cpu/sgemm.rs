@@ -294,12 +294,7 @@ unsafe fn sgemm_on_copies(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A value in [−0.5, 0.5) from a linear congruential generator.
-    fn next(state: &mut u32) -> f32 {
-        *state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        (*state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-    }
+    use crate::cpu::testing::centred;
 
     /// `c` against `α·A·B + β·c0` computed in f64 by a triple loop, over the `rows × cols`
     /// elements `C`'s strides cover: those outside `m × n` must be untouched.
@@ -339,10 +334,10 @@ mod tests {
     #[test]
     fn the_copying_path_matches_the_definition() {
         let (m, k, n, rsb, rsc) = (7, 19, 2 * TILE + 37, 2048, 2 * TILE + 40);
-        let mut state = 5u32;
-        let a: Vec<f32> = (0..m * k).map(|_| next(&mut state)).collect();
-        let b: Vec<f32> = (0..k * rsb).map(|_| next(&mut state)).collect();
-        let c0: Vec<f32> = (0..m * rsc).map(|_| next(&mut state)).collect();
+        let mut next = centred(5);
+        let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
+        let b: Vec<f32> = (0..k * rsb).map(|_| next()).collect();
+        let c0: Vec<f32> = (0..m * rsc).map(|_| next()).collect();
         let (alpha, beta) = (0.75, 0.5);
         for copying in [true, false] {
             let mut c = c0.clone();
@@ -401,10 +396,10 @@ mod tests {
     fn the_column_copying_path_matches_the_definition() {
         let (m, k, n, csb, csc) = (7, 1008, 300, 2048, 9);
         assert!(n > COLUMN_TILE_VALUES / (k + 2 * TILE_PAD));
-        let mut state = 7u32;
-        let a: Vec<f32> = (0..m * k).map(|_| next(&mut state)).collect();
-        let b: Vec<f32> = (0..n * csb).map(|_| next(&mut state)).collect();
-        let c0: Vec<f32> = (0..n * csc).map(|_| next(&mut state)).collect();
+        let mut next = centred(7);
+        let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
+        let b: Vec<f32> = (0..n * csb).map(|_| next()).collect();
+        let c0: Vec<f32> = (0..n * csc).map(|_| next()).collect();
         let (alpha, beta) = (0.75, 0.5);
         for copying in [true, false] {
             let mut c = c0.clone();

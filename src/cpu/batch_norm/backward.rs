@@ -333,8 +333,9 @@ impl Mask {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{arches, batch_norm_train, unit};
+    use super::super::{arches, batch_norm_train};
     use super::*;
+    use crate::cpu::testing::unit;
 
     /// The blocked, laned backward on each instruction set against the formula in plain f64,
     /// on planes that span

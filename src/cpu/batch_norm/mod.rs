@@ -75,10 +75,3 @@ fn arches() -> Vec<pulp::Arch> {
     #[cfg(not(target_arch = "x86_64"))]
     vec![pulp::Arch::new()]
 }
-
-/// A value in [0, 1) from a linear congruential generator, for the tests' inputs.
-#[cfg(test)]
-fn unit(state: &mut u32) -> f32 {
-    *state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-    (*state >> 8) as f32 / (1u32 << 24) as f32
-}

@@ -527,11 +527,7 @@ mod tests {
     }
 
     fn matches_a_plain_loop_on(isa: Isa) {
-        let mut seed = 7u32;
-        let mut next = move || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
+        let mut next = crate::cpu::testing::centred(7);
         for (cout, cin, offsets, width) in [
             (1, 1, vec![0], 1),
             (8, 3, vec![0], 48),

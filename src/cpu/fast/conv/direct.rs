@@ -394,11 +394,7 @@ mod tests {
     /// a multiple of it; fewer channels than a block; 1, 9 and 27 taps at scattered offsets.
     #[test]
     fn rows_match_a_plain_loop_on_odd_sizes() {
-        let mut seed = 5u32;
-        let mut next = move || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
+        let mut next = crate::cpu::testing::centred(5);
         for (m, taps, w, row) in [
             (1, 1, 1, 0),
             (8, 9, 128, 3),
@@ -442,11 +438,7 @@ mod tests {
         if !avx2() {
             return;
         }
-        let mut seed = 11u32;
-        let mut next = move || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
+        let mut next = crate::cpu::testing::centred(11);
         for (m, taps, w, relu) in [
             (1, 1, 2, false),
             (8, 9, 16, true),

@@ -220,18 +220,8 @@ pub fn tap_major(w: &[f32], cout: usize, cin: usize, k: usize) -> Vec<f32> {
 /// What the tests of training's convolutions share.
 #[cfg(test)]
 pub(crate) mod testing {
+    pub use crate::cpu::testing::values;
     use crate::net::program::Conv2d;
-
-    /// `n` values in `[-0.5, 0.5)` from a linear congruential generator.
-    pub fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-            })
-            .collect()
-    }
 
     /// A stride-1 convolution from `x` to `y`.
     pub fn stride1(cin: usize, cout: usize, kernel: usize, pad: usize, relu: bool) -> Conv2d {

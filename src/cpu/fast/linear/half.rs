@@ -154,11 +154,7 @@ mod tests {
             eprintln!("no F16C here: the f16 GEMV is not used on this CPU");
             return;
         }
-        let mut seed = 11u32;
-        let mut next = move || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
+        let mut next = crate::cpu::testing::centred(11);
         for (inputs, outputs, rows) in [
             (1, 1, 0..1),
             (7, 3, 0..3),
