@@ -150,7 +150,6 @@ impl<P: Iterator<Item = usize> + Clone> pulp::WithSimd for ChannelBackward<'_, P
         } = self;
         let lanes = Lanes::new(simd, &mask);
         let (mut dg, mut db) = (0.0f64, 0.0f64);
-        let mut count = 0usize;
         for at in planes.clone() {
             let (x, dy) = (&x[at..][..plane], &dy[at..][..plane]);
             let (sg, sd) = if mask.relu {
@@ -160,11 +159,10 @@ impl<P: Iterator<Item = usize> + Clone> pulp::WithSimd for ChannelBackward<'_, P
             };
             dg += sg;
             db += sd;
-            count += plane;
         }
         // Σ dy·x̂ = inv·Σ dy·(x − mean).
         let (dgamma, dbeta) = ((dg * mask.inv as f64) as f32, db as f32);
-        let m = count as f64;
+        let m = (planes.clone().count() * plane) as f64;
         let k = gamma * mask.inv;
         let (mean_dy, mean_dyx) = ((dbeta as f64 / m) as f32, (dgamma as f64 / m) as f32);
         let terms = DxTerms {
