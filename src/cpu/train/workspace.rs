@@ -14,8 +14,8 @@ use std::time::Instant;
 use super::{Grads, Tape};
 use crate::cpu::batch_norm;
 use crate::cpu::conv2d::{self, ConvGradsMut};
-use crate::cpu::fast::conv::sample;
 use crate::cpu::fast::conv::weight_grad::{self, weight_grad};
+use crate::cpu::fast::conv::{batched, sample};
 use crate::cpu::{Dx, concat, dropout, elementwise, linear, max_pool, patch, relu, upsample};
 use crate::net::training::Dropout;
 use crate::net::{Op, Params, Program};
@@ -243,6 +243,16 @@ fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Rol
     let x = &values[input];
     let in_shape = program.shape(input);
     match op {
+        Op::Conv2d(c) if batched::preferred_forward(c, out_shape) => batched::forward(
+            x,
+            batch,
+            in_shape,
+            out_shape,
+            c,
+            param(params, &c.name, "weight"),
+            param(params, &c.name, "bias"),
+            &mut y,
+        ),
         Op::Conv2d(c) if sample::preferred(c.kernel, c.stride, c.pad, in_shape) => {
             let packed =
                 sample::pack_forward(param(params, &c.name, "weight"), c.cout, c.cin, c.kernel);
@@ -432,9 +442,22 @@ impl GradBuffers {
                 let (dw_name, mut dw) = self.param_buffer(format!("{}.weight", c.name), w.len());
                 let (db_name, mut db) = self.param_buffer(format!("{}.bias", c.name), c.cout);
                 let mut parts = std::mem::take(&mut self.parts);
-                // On the register-blocked kernels where they run, else the reference's GEMMs.
+                // On the smallest planes as GEMMs over the whole batch; else on the
+                // register-blocked kernels where they run, else the reference's GEMMs.
                 let fast = weight_grad::preferred(c.kernel, c.stride, c.pad, out_shape);
+                let small = batched::preferred_backward(c, out_shape);
                 let mut run = |dx: Option<&mut [f32]>| {
+                    if small {
+                        let grads = ConvGradsMut {
+                            dx,
+                            dw: &mut dw,
+                            db: &mut db,
+                        };
+                        batched::backward(
+                            x, &dy, batch, in_shape, out_shape, c, w, grads, &mut parts,
+                        );
+                        return;
+                    }
                     if !fast {
                         let grads = ConvGradsMut {
                             dx,
