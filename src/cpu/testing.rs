@@ -19,3 +19,17 @@ pub fn values(n: usize, seed: u32) -> Vec<f32> {
     let mut next = centred(seed);
     (0..n).map(|_| next()).collect()
 }
+
+/// Every instruction set of `pulp`'s dispatch this CPU runs, so the tests check each form of
+/// the loops and not only the one this machine would pick.
+pub fn arches() -> Vec<pulp::Arch> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut arches = vec![pulp::Arch::Scalar];
+        arches.extend(pulp::x86::V3::try_new().map(pulp::Arch::V3));
+        arches.extend(pulp::x86::V4::try_new().map(pulp::Arch::V4));
+        arches
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    vec![pulp::Arch::new()]
+}

@@ -331,9 +331,9 @@ impl Mask {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{arches, batch_norm_train};
+    use super::super::batch_norm_train;
     use super::*;
-    use crate::cpu::testing::unit;
+    use crate::cpu::testing::{arches, unit};
 
     /// The blocked, laned backward on each instruction set against the formula in plain f64,
     /// on planes that span

@@ -209,9 +209,8 @@ fn deviation_lanes<S: pulp::Simd>(s: S, p: &[f32], mean: f32) -> (f64, f64) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::arches;
     use super::*;
-    use crate::cpu::testing::unit;
+    use crate::cpu::testing::{arches, unit};
     use crate::net::lower::BN_EPS;
 
     /// The batch statistics on each instruction set against two passes in f64 over every value,

@@ -60,18 +60,3 @@ pub fn update_running(
         running_var[c] = (1.0 - BN_MOMENTUM) * running_var[c] + BN_MOMENTUM * stats.var[c] * unbias;
     }
 }
-
-/// Every instruction set of `pulp`'s dispatch this CPU runs, so the tests check each form of
-/// the loops and not only the one this machine would pick.
-#[cfg(test)]
-fn arches() -> Vec<pulp::Arch> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let mut arches = vec![pulp::Arch::Scalar];
-        arches.extend(pulp::x86::V3::try_new().map(pulp::Arch::V3));
-        arches.extend(pulp::x86::V4::try_new().map(pulp::Arch::V4));
-        arches
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    vec![pulp::Arch::new()]
-}

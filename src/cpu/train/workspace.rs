@@ -15,7 +15,7 @@ use super::{Grads, Tape};
 use crate::cpu::batch_norm;
 use crate::cpu::conv2d::{self, ConvGradsMut};
 use crate::cpu::fast::conv::weight_grad::{self, weight_grad};
-use crate::cpu::fast::conv::{batched, sample};
+use crate::cpu::fast::conv::{batched, sample, stem_grad};
 use crate::cpu::{Dx, concat, dropout, elementwise, linear, max_pool, patch, relu, upsample};
 use crate::net::training::Dropout;
 use crate::net::{Op, Params, Program};
@@ -442,11 +442,26 @@ impl GradBuffers {
                 let (dw_name, mut dw) = self.param_buffer(format!("{}.weight", c.name), w.len());
                 let (db_name, mut db) = self.param_buffer(format!("{}.bias", c.name), c.cout);
                 let mut parts = std::mem::take(&mut self.parts);
-                // On the smallest planes as GEMMs over the whole batch; else on the
-                // register-blocked kernels where they run, else the reference's GEMMs.
+                // The stem's weight gradient (one input channel, no dx) read in place; the
+                // smallest planes as GEMMs over the whole batch; else on the register-blocked
+                // kernels where they run, else the reference's GEMMs.
                 let fast = weight_grad::preferred(c.kernel, c.stride, c.pad, out_shape);
                 let small = batched::preferred_backward(c, out_shape);
                 let mut run = |dx: Option<&mut [f32]>| {
+                    if dx.is_none() && stem_grad::runs(c.cin, c.kernel, c.stride, c.pad) {
+                        let geometry = (in_shape, out_shape);
+                        stem_grad::weight_grad(
+                            (c.kernel, c.pad),
+                            x,
+                            &dy,
+                            batch,
+                            geometry,
+                            &mut dw,
+                            &mut db,
+                            &mut parts,
+                        );
+                        return;
+                    }
                     if small {
                         let grads = ConvGradsMut {
                             dx,

@@ -31,6 +31,7 @@ pub mod blocked;
 mod direct;
 pub mod sample;
 mod shifted;
+pub mod stem_grad;
 mod unfolded;
 pub mod weight_grad;
 
