@@ -18,18 +18,6 @@ pub enum Threads {
     Pool,
 }
 
-/// Calls `f` on `parts` contiguous blocks that cover `0..n` (fewer when `n` is smaller), in
-/// parallel: the split by hand that runs one single-threaded GEMM per thread on its own block
-/// of a product, where the crate's own threading did badly on this project's shapes (see
-/// `cpu::linear`).
-pub fn in_blocks(n: usize, parts: usize, f: impl Fn(std::ops::Range<usize>) + Sync) {
-    use rayon::prelude::*;
-    let per = n.div_ceil(parts.max(1)).max(1);
-    (0..n.div_ceil(per))
-        .into_par_iter()
-        .for_each(|i| f(i * per..((i + 1) * per).min(n)));
-}
-
 /// `C (m×n) = alpha · A (m×k) · B (k×n) + beta · C`; each matrix given by its pointer, row
 /// stride and column stride in elements (`beta == 0` ignores what `C` held).
 ///
