@@ -254,8 +254,7 @@ pub fn sum_over_sample_groups(
     f: impl Fn(std::ops::Range<usize>, &mut [f32], &mut [f32]) + Sync,
 ) {
     let (wlen, part) = (dw.len(), dw.len() + db.len());
-    let groups = rayon::current_num_threads().clamp(1, batch.max(1));
-    let per_group = batch.div_ceil(groups);
+    let (groups, per_group) = sample_groups(batch);
     parts.resize(groups * part, 0.0);
     parts
         .par_chunks_mut(part)
@@ -270,6 +269,14 @@ pub fn sum_over_sample_groups(
     dwdb.enumerate().for_each(|(i, d)| {
         *d = parts.chunks(part).map(|p| p[i]).sum();
     });
+}
+
+/// How [`sum_over_sample_groups`] splits a batch: one contiguous group of samples per thread
+/// (fewer for a small batch), `(groups, samples per group)`; the last groups may be short or
+/// empty.
+pub fn sample_groups(batch: usize) -> (usize, usize) {
+    let groups = rayon::current_num_threads().clamp(1, batch.max(1));
+    (groups, batch.div_ceil(groups))
 }
 
 /// Calls `f(at, width, cols, stride)` for each tile of output rows of one sample `xn`: the

@@ -476,26 +476,19 @@ impl GradBuffers {
                         );
                         return;
                     }
-                    if small {
+                    if small || !fast {
+                        // The two take the same arguments.
+                        let backward = if small {
+                            batched::backward
+                        } else {
+                            conv2d::conv2d_backward_into
+                        };
                         let grads = ConvGradsMut {
                             dx,
                             dw: &mut dw,
                             db: &mut db,
                         };
-                        batched::backward(
-                            x, &dy, batch, in_shape, out_shape, c, w, grads, &mut parts,
-                        );
-                        return;
-                    }
-                    if !fast {
-                        let grads = ConvGradsMut {
-                            dx,
-                            dw: &mut dw,
-                            db: &mut db,
-                        };
-                        conv2d::conv2d_backward_into(
-                            x, &dy, batch, in_shape, out_shape, c, w, grads, &mut parts,
-                        );
+                        backward(x, &dy, batch, in_shape, out_shape, c, w, grads, &mut parts);
                         return;
                     }
                     let (geometry, kernel) = ((in_shape, out_shape), (c.kernel, c.pad));

@@ -21,7 +21,7 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use crate::cpu::conv2d::{ConvGradsMut, sum_over_sample_groups};
+use crate::cpu::conv2d::{ConvGradsMut, sample_groups, sum_over_sample_groups};
 use crate::cpu::fast::team::Out;
 use crate::cpu::sgemm::{Threads, sgemm};
 use crate::net::Shape;
@@ -156,12 +156,6 @@ fn fold(d_cols: &[f32], g: Geometry, table: &[u32], dx: &mut [f32]) {
     }
 }
 
-/// Samples per group: the batch split into one contiguous group per thread, as
-/// [`sum_over_sample_groups`] splits it.
-fn per_group(batch: usize) -> usize {
-    batch.div_ceil(rayon::current_num_threads().clamp(1, batch.max(1)))
-}
-
 /// `y = relu?(conv(x, w) + b)` for a batch laid out sample by sample (`x` is `batch × input`,
 /// `y` `batch × output`, every element written); `w` is `cout × cin × k × k`. Each thread
 /// takes one group of samples: unfolds them, one GEMM, and writes their outputs.
@@ -184,7 +178,7 @@ pub fn forward(
         return;
     }
     let table = sources((input, output), c);
-    let per = per_group(batch);
+    let (_, per) = sample_groups(batch);
     y.par_chunks_mut(per * output.len())
         .zip(x.par_chunks(per * input.len()))
         .for_each(|(y, x)| {
@@ -325,21 +319,7 @@ pub fn backward(
 mod tests {
     use super::*;
     use crate::cpu::conv2d::{conv2d_backward, conv2d_naive};
-    use crate::cpu::testing::values;
-
-    fn conv(cin: usize, cout: usize, kernel: usize, stride: usize, pad: usize) -> Conv2d {
-        Conv2d {
-            name: "c".into(),
-            input: "x".into(),
-            output: "y".into(),
-            cin,
-            cout,
-            kernel,
-            stride,
-            pad,
-            relu: false,
-        }
-    }
+    use crate::cpu::fast::conv::testing::{strided, values};
 
     /// Forward (with and without ReLU) against the definition, and backward against the
     /// reference (im2col + a GEMM per sample), on odd channel counts and plane sizes, 1×1, 3×3
@@ -366,7 +346,7 @@ mod tests {
             (2, 6, 4, 3, 5, 1, 2),
             (7, 4, 5, 4, 3, 1, 0),
         ] {
-            let mut c = conv(cin, cout, kernel, stride, pad);
+            let mut c = strided(cin, cout, kernel, stride, pad);
             let input = Shape::new(cin, h, w);
             let output = Shape::new(
                 cout,

@@ -229,15 +229,23 @@ pub(crate) mod testing {
     /// A stride-1 convolution from `x` to `y`.
     pub fn stride1(cin: usize, cout: usize, kernel: usize, pad: usize, relu: bool) -> Conv2d {
         Conv2d {
+            relu,
+            ..strided(cin, cout, kernel, 1, pad)
+        }
+    }
+
+    /// A convolution from `x` to `y` with stride `stride`, without a fused ReLU.
+    pub fn strided(cin: usize, cout: usize, kernel: usize, stride: usize, pad: usize) -> Conv2d {
+        Conv2d {
             name: "c".into(),
             input: "x".into(),
             output: "y".into(),
             cin,
             cout,
             kernel,
-            stride: 1,
+            stride,
             pad,
-            relu,
+            relu: false,
         }
     }
 }

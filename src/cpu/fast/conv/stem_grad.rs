@@ -10,6 +10,7 @@
 
 use std::cell::RefCell;
 
+use super::pad_sample;
 use crate::cpu::conv2d::sum_over_sample_groups;
 use crate::net::Shape;
 
@@ -122,11 +123,10 @@ impl pulp::WithSimd for Sample<'_> {
         } = self;
         let width = input.w + 2 * pad;
         let lanes = size_of::<S::f32s>() / size_of::<f32>();
+        let plane = (input.h + 2 * pad) * width;
         padded.clear();
-        padded.resize((input.h + 2 * pad) * width + lanes, 0.0);
-        for (row, src) in x.chunks(input.w).enumerate() {
-            padded[(row + pad) * width + pad..][..input.w].copy_from_slice(src);
-        }
+        padded.resize(plane + lanes, 0.0);
+        pad_sample(x, (input.h, input.w), pad, plane, padded);
         let rows = Rows {
             simd,
             padded,
@@ -225,8 +225,8 @@ impl<S: pulp::Simd> Rows<'_, S> {
 mod tests {
     use super::*;
     use crate::cpu::conv2d::conv2d_backward;
+    use crate::cpu::fast::conv::testing::stride1;
     use crate::cpu::testing::{arches, values};
-    use crate::net::program::Conv2d;
 
     /// Against the reference backward (im2col + GEMMs) on planes narrower and wider than a
     /// vector and not multiples of one, odd channel counts (a last block of one channel),
@@ -244,17 +244,7 @@ mod tests {
         ] {
             let input = Shape::new(1, h, w);
             let output = Shape::new(cout, h + 2 * pad + 1 - kernel, w + 2 * pad + 1 - kernel);
-            let conv = Conv2d {
-                name: "c".into(),
-                input: "x".into(),
-                output: "y".into(),
-                cin: 1,
-                cout,
-                kernel,
-                stride: 1,
-                pad,
-                relu: false,
-            };
+            let conv = stride1(1, cout, kernel, pad, false);
             let batch = 3;
             let x = values(batch * input.len(), 3);
             let wt = values(cout * kernel * kernel, 5);
