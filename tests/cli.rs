@@ -23,6 +23,8 @@ fn info_lists_adapters_the_choice_and_the_network() {
         "GFLOP per frame",
         // lavapipe is a CPU device: the register blocks, and what later variants would use.
         "kernels: register-blocked",
+        // ... and a software renderer, so the network runs on the CPU backend.
+        "infer and train: on the CPU backend",
         "adapter features: shader-f16",
     ] {
         assert!(out.contains(needle), "{needle:?} not in:\n{out}");
@@ -383,22 +385,27 @@ fn synth_infer_eval_on_both_backends() {
         "detect",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("refined by 2 more network passes"),
-        "{}",
-        stderr(&o)
-    );
+    // No backend named and only lavapipe here (a software renderer): the CPU backend, and why.
+    for needle in [
+        "refined by 2 more network passes",
+        "backend: CPU",
+        "is a software renderer",
+    ] {
+        assert!(stderr(&o).contains(needle), "{needle:?}: {}", stderr(&o));
+    }
     let o = hourhand(&[
         "infer",
         d,
+        "--backend",
+        "vulkan",
         "--out",
         gpu.to_str().unwrap(),
         "--out-xyz",
         gpu_xyz.to_str().unwrap(),
-        "--quiet",
         "--force",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("backend: llvmpipe"), "{}", stderr(&o));
     // Six lines of 14 × u v d; all 36 joints in the xyz file; the GPU agrees with the CPU (in
     // mm: untrained weights put joints anywhere, where pixels magnify tiny differences).
     let (a, b) = (read_numbers(&xyz), read_numbers(&gpu_xyz));

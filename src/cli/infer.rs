@@ -76,11 +76,14 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
             hourhand::bundled::BUNDLED_WEIGHTS_NAME.to_string(),
         ),
     };
-    let mut estimator = super::estimator(&weights, &args.device)?;
+    let (mut estimator, placed) = super::estimator(&weights, &args.device)?;
     if !args.quiet {
         eprintln!("source:  {}", source.describe());
         eprintln!("weights: {weights_from}");
         eprintln!("backend: {}", estimator.describe());
+        if let Some(why) = &placed {
+            eprintln!("         because {why}");
+        }
         match refine {
             0 => eprintln!("centres: {}", centers.describe()),
             n => eprintln!(

@@ -62,7 +62,8 @@ enum Command {
 /// `--backend` and `--adapter`, on every command that computes.
 #[derive(Debug, Clone, Args)]
 pub struct DeviceArgs {
-    /// Compute backend; default: the best adapter on any backend.
+    /// Compute backend; default: the best GPU adapter on any backend, or the CPU backend where
+    /// that adapter is a software renderer (lavapipe, llvmpipe, WARP) or there is none.
     #[arg(long, env = "WGPU_BACKEND", value_enum)]
     pub backend: Option<Backend>,
     /// Use the first adapter whose name contains this (case-insensitive).
@@ -89,6 +90,54 @@ impl DeviceArgs {
         GpuContext::new(&self.request())
             .context("no GPU device (use --backend cpu for the CPU backend)")
     }
+
+    /// Where the network runs: as asked; with nothing asked (no `--backend`, `--adapter` or
+    /// their environment variables), on the best GPU, unless that is a software renderer
+    /// (lavapipe, llvmpipe, WARP: the CPU backend runs and trains the network several times
+    /// faster on the same cores) or there is none. The viewer chooses the same way
+    /// (`view::app::choose_engine`).
+    pub fn place(&self) -> Placement {
+        if self.is_cpu() {
+            return Placement::Cpu { why: None };
+        }
+        let named = self.backend.is_some() || self.adapter.is_some();
+        match GpuContext::new(&self.request()) {
+            Ok(ctx) if !named && ctx.info.device_type == wgpu::DeviceType::Cpu => Placement::Cpu {
+                why: Some(software_note(&ctx.info)),
+            },
+            Ok(ctx) => Placement::Gpu(ctx),
+            Err(e) if !named => Placement::Cpu {
+                why: Some(format!("no GPU: {e}")),
+            },
+            Err(e) => Placement::Failed(
+                anyhow::Error::new(e)
+                    .context("no GPU device (use --backend cpu for the CPU backend)"),
+            ),
+        }
+    }
+}
+
+/// Why the network runs on the CPU backend beside a software renderer.
+pub fn software_note(info: &wgpu::AdapterInfo) -> String {
+    let short = info.name.split(" (").next().unwrap_or(&info.name);
+    format!(
+        "the best GPU adapter, {short}, is a software renderer: the CPU backend runs and trains \
+         the network several times faster on the same cores (name the adapter with --backend or \
+         --adapter to use it anyway)"
+    )
+}
+
+/// Where [`DeviceArgs::place`] put the network.
+pub enum Placement {
+    /// On the CPU backend; when it was not asked for, why.
+    Cpu {
+        /// Why the CPU backend, when the user did not ask for it.
+        why: Option<String>,
+    },
+    /// On this GPU.
+    Gpu(GpuContext),
+    /// The GPU asked for could not be had.
+    Failed(anyhow::Error),
 }
 
 /// `--weights`, on every command that runs the network.
@@ -134,23 +183,35 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// The network of `weights` on the backend `device` asks for, ready for frames.
-pub fn estimator(weights: &Weights, device: &DeviceArgs) -> anyhow::Result<Estimator> {
+/// The network of `weights` where `device` places it, ready for frames; when it was placed on
+/// the CPU without being asked, also why.
+pub fn estimator(
+    weights: &Weights,
+    device: &DeviceArgs,
+) -> anyhow::Result<(Estimator, Option<String>)> {
     let network = Network::from_weights(weights);
-    let engine = if device.is_cpu() {
-        Engine::Cpu(Box::new(FastNet::from_network(&network)))
-    } else {
-        Engine::Gpu(Box::new(GpuNet::from_network(device.gpu()?, &network)?))
+    let (engine, why) = match device.place() {
+        Placement::Cpu { why } => (Engine::Cpu(Box::new(FastNet::from_network(&network))), why),
+        Placement::Gpu(ctx) => (
+            Engine::Gpu(Box::new(GpuNet::from_network(ctx, &network)?)),
+            None,
+        ),
+        Placement::Failed(e) => return Err(e),
     };
-    Ok(Estimator::new(engine)?)
+    Ok((Estimator::new(engine)?, why))
 }
 
-/// The GPU training engine for `weights` at `batch`.
-pub fn gpu_engine(
+/// The training engine for `weights` at `batch` where `device` places it; when it was placed
+/// on the CPU without being asked, also why.
+pub fn train_engine(
     device: &DeviceArgs,
     weights: &Weights,
     batch: usize,
-) -> anyhow::Result<Box<dyn hourhand::train::engine::Engine>> {
-    let engine = hourhand::train::engine::GpuEngine::new(device.gpu()?, weights, batch)?;
-    Ok(Box::new(engine))
+) -> anyhow::Result<(Box<dyn hourhand::train::engine::Engine>, Option<String>)> {
+    use hourhand::train::engine::{CpuEngine, GpuEngine};
+    Ok(match device.place() {
+        Placement::Cpu { why } => (Box::new(CpuEngine::new(weights)), why),
+        Placement::Gpu(ctx) => (Box::new(GpuEngine::new(ctx, weights, batch)?), None),
+        Placement::Failed(e) => return Err(e),
+    })
 }

@@ -10,7 +10,6 @@ use hourhand::data::open::OpenOptions;
 use hourhand::net::{NetConfig, Weights};
 use hourhand::train::checkpoint::{RunFiles, RunState, load_checkpoint};
 use hourhand::train::dataset::TrainSet;
-use hourhand::train::engine::{CpuEngine, Engine};
 use hourhand::train::log::EpochRecord;
 use hourhand::train::loss::Loss;
 use hourhand::train::options::{Phase, TrainOptions};
@@ -227,11 +226,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         Some(path) => Some(Arc::new(TrainSet::open(path, &OpenOptions::default())?)),
         None => None,
     };
-    let mut engine: Box<dyn Engine> = if args.device.is_cpu() {
-        Box::new(CpuEngine::new(&weights))
-    } else {
-        super::gpu_engine(&args.device, &weights, opts.batch)?
-    };
+    let (mut engine, placed) = super::train_engine(&args.device, &weights, opts.batch)?;
     if let Some(m) = &moments {
         engine.set_moments(m)?;
     } else {
@@ -257,6 +252,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             eprintln!("val:     {}", v.describe());
         }
         eprintln!("backend: {}", engine.describe());
+        if let Some(why) = &placed {
+            eprintln!("         because {why}");
+        }
         let schedule: Vec<String> = opts
             .phases
             .iter()
