@@ -96,23 +96,26 @@ impl DeviceArgs {
     /// (lavapipe, llvmpipe, WARP: the CPU backend runs and trains the network several times
     /// faster on the same cores) or there is none. The viewer chooses the same way
     /// (`view::app::choose_engine`).
-    pub fn place(&self) -> Placement {
+    pub fn place(&self) -> anyhow::Result<Placement> {
         if self.is_cpu() {
-            return Placement::Cpu { why: None };
+            return Ok(Placement::Cpu { why: None });
         }
         let named = self.backend.is_some() || self.adapter.is_some();
         match GpuContext::new(&self.request()) {
-            Ok(ctx) if !named && ctx.info.device_type == wgpu::DeviceType::Cpu => Placement::Cpu {
-                why: Some(software_note(&ctx.info)),
-            },
-            Ok(ctx) => Placement::Gpu(ctx),
-            Err(e) if !named => Placement::Cpu {
-                why: Some(format!("no GPU: {e}")),
-            },
-            Err(e) => Placement::Failed(
-                anyhow::Error::new(e)
-                    .context("no GPU device (use --backend cpu for the CPU backend)"),
-            ),
+            Ok(ctx) if !named && ctx.info.device_type == wgpu::DeviceType::Cpu => {
+                Ok(Placement::Cpu {
+                    why: Some(software_note(&ctx.info)),
+                })
+            }
+            Ok(ctx) => Ok(Placement::Gpu(Box::new(ctx))),
+            Err(hourhand::gpu::ContextError::NoAdapter { .. }) if !named => Ok(Placement::Cpu {
+                why: Some("wgpu found no GPU adapter".into()),
+            }),
+            Err(e) if !named => Ok(Placement::Cpu {
+                why: Some(format!("the GPU could not be used: {e}")),
+            }),
+            Err(e) => Err(anyhow::Error::new(e)
+                .context("no GPU device (use --backend cpu for the CPU backend)")),
         }
     }
 }
@@ -135,9 +138,7 @@ pub enum Placement {
         why: Option<String>,
     },
     /// On this GPU.
-    Gpu(GpuContext),
-    /// The GPU asked for could not be had.
-    Failed(anyhow::Error),
+    Gpu(Box<GpuContext>),
 }
 
 /// `--weights`, on every command that runs the network.
@@ -190,13 +191,12 @@ pub fn estimator(
     device: &DeviceArgs,
 ) -> anyhow::Result<(Estimator, Option<String>)> {
     let network = Network::from_weights(weights);
-    let (engine, why) = match device.place() {
+    let (engine, why) = match device.place()? {
         Placement::Cpu { why } => (Engine::Cpu(Box::new(FastNet::from_network(&network))), why),
         Placement::Gpu(ctx) => (
-            Engine::Gpu(Box::new(GpuNet::from_network(ctx, &network)?)),
+            Engine::Gpu(Box::new(GpuNet::from_network(*ctx, &network)?)),
             None,
         ),
-        Placement::Failed(e) => return Err(e),
     };
     Ok((Estimator::new(engine)?, why))
 }
@@ -209,9 +209,8 @@ pub fn train_engine(
     batch: usize,
 ) -> anyhow::Result<(Box<dyn hourhand::train::engine::Engine>, Option<String>)> {
     use hourhand::train::engine::{CpuEngine, GpuEngine};
-    Ok(match device.place() {
+    Ok(match device.place()? {
         Placement::Cpu { why } => (Box::new(CpuEngine::new(weights)), why),
-        Placement::Gpu(ctx) => (Box::new(GpuEngine::new(ctx, weights, batch)?), None),
-        Placement::Failed(e) => return Err(e),
+        Placement::Gpu(ctx) => (Box::new(GpuEngine::new(*ctx, weights, batch)?), None),
     })
 }
