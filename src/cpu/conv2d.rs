@@ -184,7 +184,7 @@ pub fn conv2d_backward_into(
                 }
             });
             for (o, plane) in dyn_.chunks(pixels).enumerate() {
-                db[o] += plane.iter().sum::<f32>();
+                db[o] += crate::cpu::elementwise::sum(plane);
             }
         }
     });

@@ -192,7 +192,7 @@ fn group<const ROWS: usize, const PAIRS: usize>(
                     pad_sample(xn, (input.h, input.w), pad, channel, dst);
                     let dyn_ = &dy[(first + s) * output.len()..][..output.len()];
                     for (o, src) in dyn_.chunks_exact(output.h * output.w).enumerate() {
-                        db[o] += src.iter().sum::<f32>();
+                        db[o] += crate::cpu::elementwise::sum(src);
                         for (r, row) in src.chunks_exact(output.w).enumerate() {
                             let at = s * dy_sample + o * len + r * wp;
                             dyp[at..at + output.w].copy_from_slice(row);
