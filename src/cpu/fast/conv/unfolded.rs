@@ -19,11 +19,8 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
     assert!(!step.pool || step.method == ConvMethod::Pointwise);
     assert!(
         step.pad_output == 0
-            || (step.method == ConvMethod::Pointwise
-                && step.weights.packed().is_none()
-                && acc.is_none()
-                && !step.pool),
-        "a padded output is written by pointwise convolutions on the gemm crate alone"
+            || (step.method == ConvMethod::Pointwise && acc.is_none() && !step.pool),
+        "a padded output is written by pointwise convolutions alone, without a sum or pooling"
     );
     let work = 2 * cout * taps * n;
     let threads = part.sharers(work);
@@ -93,7 +90,7 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
             SCRATCH.with_borrow_mut(|out| {
                 out.resize(m * width, 0.0);
                 tile_gemm(out, 0.0);
-                padded_out(step, batch, (o0, j0, width), out, y);
+                padded_out(step, batch, (o0, j0, width), out, y, true);
             });
             continue;
         }
@@ -167,7 +164,7 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
 
 /// The tile `out` (channels `o0..` × output columns `j0..j0 + width` of `B × H × W`) out to
 /// `y`, which holds the output zero-padded by `step.pad_output` on every side, with bias and
-/// ReLU. The padding is written too, each cell by the item whose positions it borders (left and
+/// ReLU if `finish` (else as it is: the blocked kernel applied them). The padding is written too, each cell by the item whose positions it borders (left and
 /// right of a row by the item with the row's first or last position, the rows above and below a
 /// plane by the one with its first or last), since the buffer held something else before.
 fn padded_out(
@@ -176,6 +173,7 @@ fn padded_out(
     (o0, j0, width): (usize, usize, usize),
     out: &[f32],
     y: Out,
+    finish: bool,
 ) {
     let (to, pad) = (step.to, step.pad_output);
     let (h, w) = (to.h, to.w);
@@ -193,7 +191,12 @@ fn padded_out(
             // belong to this item's positions alone; see above.
             let cell = |r: std::ops::Range<usize>| unsafe { y.slice(r) };
             let dst = cell(row + pad + ox..row + pad + ox + run);
-            finish_row(dst, &src[j - j0..][..run], step.bias[o], None, step.relu);
+            let src = &src[j - j0..][..run];
+            if finish {
+                finish_row(dst, src, step.bias[o], None, step.relu);
+            } else {
+                dst.copy_from_slice(src);
+            }
             if ox == 0 {
                 cell(row..row + pad).fill(0.0);
                 if oy == 0 {
@@ -227,14 +230,17 @@ fn pointwise_blocked(
     y: Out,
     pooled: PoolWriter,
 ) {
+    let batch = n / (step.to.h * step.to.w);
     let epilogue = Epilogue {
         bias: Some(&step.bias),
         add: acc.map(|a| (a[o0 * n + j0..].as_ptr(), n)),
         // A fused pooling takes its ReLU after the maximum.
         relu: step.relu && !step.pool,
     };
+    // A pooled or padded output is written from a scratch tile.
+    let tiled = step.pool || step.pad_output > 0;
     SCRATCH.with_borrow_mut(|out| {
-        let (dst, dst_rs) = if step.pool {
+        let (dst, dst_rs) = if tiled {
             out.resize(m * width, 0.0);
             (out.as_mut_ptr(), width)
         } else {
@@ -264,6 +270,8 @@ fn pointwise_blocked(
             for (o, row) in (o0..o0 + m).zip(out.chunks(width)) {
                 pooled(o, j0, width, row);
             }
+        } else if step.pad_output > 0 {
+            padded_out(step, batch, (o0, j0, width), out, y, false);
         }
     });
 }

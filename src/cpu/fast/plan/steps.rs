@@ -50,8 +50,8 @@ pub struct ConvStep {
     /// A 2×2, stride-2 max pooling fused after the ReLU ([`ConvMethod::Direct`] and
     /// [`ConvMethod::Pointwise`]): the output slot holds the pooled tensor.
     pub pool: bool,
-    /// Zero padding written around the output ([`ConvMethod::Pointwise`] on the `gemm` crate,
-    /// when a shifted convolution alone reads it): the output slot holds the padded tensor the
+    /// Zero padding written around the output ([`ConvMethod::Pointwise`] without a fused sum
+    /// or pooling, when a shifted convolution alone reads it): the output slot holds the padded tensor the
     /// shifted one reads, so no [`Step::Pad`] copies it.
     pub pad_output: usize,
     /// The weights, in the one form the step's kernel reads.
