@@ -78,6 +78,9 @@ pub fn cpu_step(
     )
 }
 
+/// Parameters a task of the Adam update takes.
+const ADAM_TASK: usize = 1 << 14;
+
 /// [`cpu_step`] with the buffers of `workspace`, which a training loop keeps from step to step.
 #[allow(clippy::too_many_arguments)] // cpu_step's arguments and the workspace
 pub fn cpu_step_in(
@@ -113,9 +116,22 @@ pub fn cpu_step_in(
             (g, step, p, m, v)
         })
         .collect();
-    // Parameters are independent: update them in parallel (the FC weights alone are millions).
-    updates.par_iter_mut().for_each(|(g, step, p, m, v)| {
-        adam_update(&mut p.1.data, g, &mut m.1.data, &mut v.1.data, step);
+    // Every parameter is independent: the update in tasks of equal size across the tensors
+    // (by tensor, one thread took the largest fully connected layer, nearly half of the 64×64
+    // network's parameters, alone). With the update compiled for the widest vectors, 2.3–2.5
+    // against 2.7–3.2 ms a step at 64×64 (memory-bound: 28 bytes a parameter).
+    let mut tasks = Vec::new();
+    for (g, step, p, m, v) in &mut updates {
+        let chunks =
+            p.1.data
+                .chunks_mut(ADAM_TASK)
+                .zip(g.chunks(ADAM_TASK))
+                .zip(m.1.data.chunks_mut(ADAM_TASK))
+                .zip(v.1.data.chunks_mut(ADAM_TASK));
+        tasks.extend(chunks.map(|(((p, g), m), v)| (p, g, m, v, *step)));
+    }
+    tasks.into_par_iter().for_each(|(p, g, m, v, step)| {
+        adam_update(p, g, m, v, &step);
     });
     for (_, _, p, m, v) in updates {
         params.insert(p.0, p.1);
