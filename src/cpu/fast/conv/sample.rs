@@ -10,9 +10,9 @@
 //! ([`super::weight_grad`]).
 //!
 //! Each sample runs on one thread: a zero-padded copy of it, then the kernel over its output
-//! rows straight into the output where they are whole register blocks (16 columns and their
-//! multiples on AVX2, 48 on AVX-512), else over tiles of padded-grid positions into a scratch
-//! tile whose valid positions are copied out.
+//! rows straight into the output where [`blocked::rows_in_place`] says so (whole register blocks
+//! of 16 columns on AVX2, whole vectors of 16 on AVX-512), else over tiles of padded-grid
+//! positions into a scratch tile whose valid positions are copied out.
 
 use std::cell::RefCell;
 
@@ -159,13 +159,13 @@ fn sample(
     // tap is the padded plane's last position.
     let span = (output.h - 1) * wp + output.w;
     let offsets = tap_offsets(k, wp);
-    // Output rows that are whole register blocks go from the registers straight to `y` with
+    // Output rows of whole blocks (`rows_in_place`) go from the registers straight to `y` with
     // the epilogue, as inference's shifted convolutions do (`shifted.rs`): no tile to copy out,
     // no sums for the padding columns. Both variants in one process, alternating (2 cores of a
     // Zen 3, batch 32): the 32- and 16-column layers' forward took 0.85–0.90× the time, their
     // backward (whose input gradient runs here) 0.93–0.95×, a step 0.96× (64×64 network) and
     // 0.95× (128×128).
-    let in_place = blocked::whole_blocks(output.w);
+    let in_place = blocked::rows_in_place(output.w);
     PADDED.with_borrow_mut(|padded| {
         padded.clear();
         padded.resize(cin * plane, 0.0);
@@ -256,8 +256,8 @@ mod tests {
             (3, 17, 9, 6, 3, 0, false),
             (16, 8, 3, 2, 3, 1, false),
             (4, 6, 12, 13, 5, 2, false),
-            // Rows of whole register blocks (16 columns on AVX2, 48 on AVX-512), written in
-            // place: forward and input gradient, with ReLU and without, padding 1 and 2.
+            // Rows written in place (16 columns and their multiples on AVX2 and AVX-512):
+            // forward and input gradient, with ReLU and without, padding 1 and 2.
             (5, 11, 3, 16, 3, 1, true),
             (6, 9, 4, 32, 3, 1, false),
             (3, 7, 2, 48, 3, 1, false),

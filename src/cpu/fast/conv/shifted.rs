@@ -1,8 +1,9 @@
 //! [`ConvMethod::Shifted`](crate::cpu::fast::plan::ConvMethod::Shifted): the zero-padded input
 //! read shifted by each tap's offset, all taps summed by the register-blocked kernel where the
 //! plan packs for it ([`ConvKernel::packs`](super::ConvKernel::packs)), else one `gemm` crate
-//! GEMM per tap. The blocked kernel writes output rows that are whole register blocks straight
-//! into the output; everything else goes through a tile of padded-grid positions.
+//! GEMM per tap. The blocked kernel writes output rows straight into the output where
+//! [`blocked::rows_in_place`] says so; everything else goes through a tile of padded-grid
+//! positions.
 
 use super::blocked::{self, Epilogue, NR, Operands};
 use super::{MAX_TILE, SCRATCH, finish_row, row_blocks, tap_offsets, tiling};
@@ -29,16 +30,17 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
     let span = end - first;
     let work = 2 * cout * cin * k * k * span;
     let threads = part.sharers(work);
-    // Output rows that are whole register blocks go from the registers straight to `y` with
+    // Output rows of whole blocks (`rows_in_place`) go from the registers straight to `y` with
     // the epilogue, tiles being whole padded rows: no tile to copy out, no sums for the padding
     // columns. On 2 cores of a Zen 3 (in one process, interleaved) the 64-, 32- and 16-column
     // layers took 0.80–0.92× the time, the network 0.95× at batch 1 and 0.96× at batch 32;
     // rows of 8 columns took 1.2× as long (6 sums a block instead of 12), so narrower rows,
-    // and rows that are not whole blocks, go through a tile of padded-grid positions.
+    // and rows that are not whole blocks, go through a tile of padded-grid positions. With
+    // AVX-512, rows of whole vectors count as whole blocks (see `rows_in_place`).
     let in_place = step
         .weights
         .packed()
-        .filter(|_| blocked::whole_blocks(to.w));
+        .filter(|_| blocked::rows_in_place(to.w));
     let (align, granule) = match step.weights.packed() {
         Some(packed) if in_place.is_some() => (wp, packed.rows()),
         Some(packed) => (NR, packed.rows()),
