@@ -295,8 +295,9 @@ fn network_backward_matches_finite_differences() {
 }
 
 /// The training workspace runs each batch norm that only feeds a ReLU as one fused pass,
-/// forward and backward (the ReLU's backward recomputed from the batch norm's input); the plain
-/// backward, op by op from a full tape, is what the finite differences above check. The two
+/// forward and backward (the ReLU's backward recomputed from the batch norm's input), and with
+/// the 2×2 pooling that alone reads that ReLU (the stem's and the head's) as one op; the plain forward and
+/// backward, op by op with a full tape, is what the finite differences above check. The two
 /// must give the same gradients bit for bit, over several steps of one workspace.
 #[test]
 fn fused_batch_norm_relu_backward_equals_the_plain_one() {
@@ -318,10 +319,10 @@ fn fused_batch_norm_relu_backward_equals_the_plain_one() {
         };
         workspace.forward(&program, &params, &input, batch, dropout);
         let fused = workspace.backward(&program, &params, &r).clone();
-        // The plain backward (a ReLU's from its output) runs on the same tape.
-        let mut plain = train::Workspace::new();
-        plain.set_tape(&program, workspace.tape().clone());
-        let want = plain.backward(&program, &params, &r);
+        // The plain forward and backward (a ReLU's from its output, a pooling's from its
+        // input).
+        let tape = train::forward(&program, &params, &input, batch, dropout);
+        let want = &train::backward(&program, &params, &tape, &r);
         assert_eq!(fused.len(), want.len());
         for (name, g) in want {
             assert_eq!(&fused[name], g, "step {step}: gradient of {name}");
@@ -330,5 +331,13 @@ fn fused_batch_norm_relu_backward_equals_the_plain_one() {
             matches!(op, hourhand::net::Op::BatchNorm(b) if !workspace.tape().values.contains_key(&b.output))
         });
         assert!(skipped.count() > 5, "the pairs are fused");
+        let pooled = program.ops.iter().filter(|op| {
+            matches!(op, hourhand::net::Op::MaxPool { input, .. } if !workspace.tape().values.contains_key(input))
+        });
+        assert_eq!(
+            pooled.count(),
+            2,
+            "the stem's and the head's poolings are fused"
+        );
     }
 }

@@ -115,7 +115,7 @@ pub fn max_pool_backward_into(
 /// 2×2 stride-2 window the network uses in one branch-free pass that writes each window's four
 /// gradients at once, any other window by [`max_pool_backward_plane_any`]. Both send a window's
 /// gradient to its first maximum (row-major), so they give the same bits.
-fn max_pool_backward_plane(
+pub(crate) fn max_pool_backward_plane(
     src: &[f32],
     g: &[f32],
     dst: &mut [f32],

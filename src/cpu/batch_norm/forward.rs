@@ -46,14 +46,7 @@ fn train_on(
     y: &mut [f32],
 ) -> BatchStats {
     let plane = shape.h * shape.w;
-    let (mean, var): (Vec<f32>, Vec<f32>) = (0..shape.c)
-        .into_par_iter()
-        .map(|c| {
-            let planes = (0..batch).map(|n| (n * shape.c + c) * plane);
-            arch.dispatch(ChannelStats { x, planes, plane })
-        })
-        .unzip();
-    let stats = BatchStats { mean, var };
+    let stats = batch_stats(arch, x, batch, shape);
     // Each channel's `(mean, scale, β)` once, and the planes in tasks of at least
     // `NORMALIZE_TASK` values: on the hourglass's 2×2 planes a task and a dispatch per plane
     // cost more than the plane. With the statistics' small planes several to a sum
@@ -77,6 +70,19 @@ fn train_on(
             })
         });
     stats
+}
+
+/// The batch's mean and biased variance of every channel, channels in parallel.
+pub(super) fn batch_stats(arch: pulp::Arch, x: &[f32], batch: usize, shape: Shape) -> BatchStats {
+    let plane = shape.h * shape.w;
+    let (mean, var): (Vec<f32>, Vec<f32>) = (0..shape.c)
+        .into_par_iter()
+        .map(|c| {
+            let planes = (0..batch).map(|n| (n * shape.c + c) * plane);
+            arch.dispatch(ChannelStats { x, planes, plane })
+        })
+        .unzip();
+    BatchStats { mean, var }
 }
 
 /// The fewest values one task of the forward's normalize pass takes (whole planes).

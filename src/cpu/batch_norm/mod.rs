@@ -1,5 +1,6 @@
 //! Batch norm in training mode: normalization by the batch's own statistics, its backward, and
-//! the running averages inference uses later.
+//! the running averages inference uses later; and the three of a batch norm, its ReLU and a
+//! 2×2 max pooling as one op (`pooled`).
 //!
 //! The forward and the backward each take a channel at a time through the batch's planes for
 //! its sums, compiled through `pulp`'s dispatch for the widest vectors the CPU has: the crate
@@ -7,9 +8,11 @@
 
 mod backward;
 mod forward;
+mod pooled;
 
 pub use backward::{batch_norm_backward, batch_norm_backward_into};
 pub use forward::{batch_norm_train, batch_norm_train_into};
+pub use pooled::{batch_norm_relu_pool_backward_into, batch_norm_relu_pool_into, pooled_shape};
 
 use crate::net::lower::BN_EPS;
 use crate::net::training::BN_MOMENTUM;

@@ -31,8 +31,8 @@ pub type Grads = HashMap<String, Vec<f32>>;
 
 /// Runs `program` (training form) on a batch in training mode: batch norm normalizes by the
 /// batch's statistics and dropout is applied. Running statistics are not touched (see
-/// [`update_running_stats`]). A training loop keeps a [`Workspace`] instead, which reuses
-/// every buffer from step to step.
+/// [`update_running_stats`]). The tape holds every op's output. A training loop keeps a
+/// [`Workspace`] instead, which reuses every buffer from step to step and fuses ops.
 pub fn forward(
     program: &Program,
     params: &Params,
@@ -40,7 +40,7 @@ pub fn forward(
     batch: usize,
     dropout: Dropout,
 ) -> Tape {
-    let mut workspace = Workspace::new();
+    let mut workspace = Workspace::unfused();
     workspace.forward(program, params, input, batch, dropout);
     workspace.into_tape()
 }

@@ -25,6 +25,8 @@ use crate::net::{Op, Params, Program};
 pub struct Workspace {
     /// What each op of the program last run does here (see [`Role`]).
     roles: Vec<Role>,
+    /// Every op run as the reference runs it, every tensor kept on the tape ([`Self::unfused`]).
+    unfused: bool,
     tape: Tape,
     grads: GradBuffers,
     /// Per-op times of the last step, when profiling.
@@ -39,8 +41,24 @@ enum Role {
     /// A batch norm whose output feeds only the ReLU at this op index: both are computed as
     /// one pass, forward and backward, and the batch norm's output is never stored.
     BatchNormRelu(usize),
-    /// The ReLU of a [`Role::BatchNormRelu`]: nothing left to do.
+    /// A batch norm whose output feeds only a ReLU, whose output feeds only the 2×2, stride-2
+    /// max pooling at this op index: the three are one op (`batch_norm::pooled`), its forward
+    /// run here, writing the pooling's output; neither the batch norm's output nor the ReLU's
+    /// is stored.
+    BatchNormReluPool(usize),
+    /// The pooling of a [`Role::BatchNormReluPool`] at this op index: nothing to do forward;
+    /// its backward is the three ops'.
+    PooledBatchNorm(usize),
+    /// The ReLU of a [`Role::BatchNormRelu`] or a [`Role::BatchNormReluPool`]: nothing left to
+    /// do.
     Fused,
+}
+
+impl Role {
+    /// Whether the forward runs nothing for this op (an earlier op computed its output).
+    fn forward_done(self) -> bool {
+        matches!(self, Role::Fused | Role::PooledBatchNorm(_))
+    }
 }
 
 /// The [`Role`] of every op of `program`.
@@ -60,6 +78,21 @@ fn roles(program: &Program) -> Vec<Role> {
         {
             roles[i] = Role::BatchNormRelu(j);
             roles[j] = Role::Fused;
+            let relu_output = program.ops[j].output();
+            if let (false, Some(&[k])) = (
+                relu_output == program.output,
+                readers.get(relu_output).map(Vec::as_slice),
+            ) && matches!(
+                program.ops[k],
+                Op::MaxPool {
+                    kernel: 2,
+                    stride: 2,
+                    ..
+                }
+            ) {
+                roles[i] = Role::BatchNormReluPool(k);
+                roles[k] = Role::PooledBatchNorm(i);
+            }
         }
     }
     roles
@@ -108,6 +141,16 @@ impl Workspace {
         Self::default()
     }
 
+    /// A workspace that runs every op as the reference does and keeps every tensor on the
+    /// tape: what [`super::forward`] makes, so that [`super::backward`] (and anything else that
+    /// reads a tape) finds every op's output there.
+    pub fn unfused() -> Self {
+        Self {
+            unfused: true,
+            ..Self::default()
+        }
+    }
+
     /// Records the time of every op from now on (see [`times`](Self::times)), or stops.
     pub fn set_profiling(&mut self, on: bool) {
         self.times = on.then(Vec::new);
@@ -141,6 +184,7 @@ impl Workspace {
                 op: op.name().to_string(),
                 kind: match role {
                     Role::BatchNormRelu(_) => "batch_norm+relu",
+                    Role::BatchNormReluPool(_) | Role::PooledBatchNorm(_) => "batch_norm+relu+pool",
                     _ => op.kind(),
                 },
                 backward,
@@ -162,7 +206,11 @@ impl Workspace {
         if let Some(times) = &mut self.times {
             times.clear();
         }
-        self.roles = roles(program);
+        self.roles = if self.unfused {
+            vec![Role::Plain; program.ops.len()]
+        } else {
+            roles(program)
+        };
         let tape = &mut self.tape;
         tape.batch = batch;
         tape.dropout = dropout;
@@ -175,7 +223,7 @@ impl Workspace {
         in_pool(|| {
             for (i, (op, &ordinal)) in program.ops.iter().zip(&ordinals).enumerate() {
                 let role = self.roles[i];
-                if role == Role::Fused {
+                if role.forward_done() {
                     continue;
                 }
                 let start = Instant::now();
@@ -245,9 +293,9 @@ fn take(values: &mut HashMap<String, Vec<f32>>, tensor: &str, len: usize) -> Vec
 fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Role), ordinal: u32) {
     let (op, role) = op;
     let batch = tape.batch;
-    // A fused batch norm writes its ReLU's output.
+    // A fused batch norm writes its ReLU's output, or its pooling's.
     let output = match role {
-        Role::BatchNormRelu(j) => program.ops[j].output(),
+        Role::BatchNormRelu(j) | Role::BatchNormReluPool(j) => program.ops[j].output(),
         _ => op.output(),
     };
     let out_shape = program.shape(output);
@@ -299,6 +347,19 @@ fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Rol
             param(params, &l.name, "bias"),
             &mut y,
         ),
+        Op::BatchNorm(b) if matches!(role, Role::BatchNormReluPool(_)) => {
+            let stats = batch_norm::batch_norm_relu_pool_into(
+                x,
+                batch,
+                in_shape,
+                (
+                    param(params, &b.name, "weight"),
+                    param(params, &b.name, "bias"),
+                ),
+                &mut y,
+            );
+            tape.stats.insert(b.name.clone(), stats);
+        }
         Op::BatchNorm(b) => {
             let stats = batch_norm::batch_norm_train_into(
                 x,
@@ -568,6 +629,34 @@ impl GradBuffers {
                         dx.copy_from_slice(&dy)
                     }
                 });
+            }
+            Op::MaxPool { .. } if let Role::PooledBatchNorm(i) = role => {
+                // The batch norm's and its ReLU's backward too, into the batch norm's input.
+                let Op::BatchNorm(b) = &program.ops[i] else {
+                    unreachable!("roles() pools batch norms only")
+                };
+                let shape = program.shape(&b.input);
+                let (gamma, beta) = (
+                    param(params, &b.name, "weight"),
+                    param(params, &b.name, "bias"),
+                );
+                let (dg_name, mut dg) =
+                    self.param_buffer(format!("{}.weight", b.name), gamma.len());
+                let (db_name, mut db) = self.param_buffer(format!("{}.bias", b.name), gamma.len());
+                let (x, stats) = (&tape.values[&b.input], &tape.stats[&b.name]);
+                self.deliver_adding(program, &b.input, batch * shape.len(), |dx| {
+                    batch_norm::batch_norm_relu_pool_backward_into(
+                        x,
+                        &dy,
+                        batch,
+                        shape,
+                        (gamma, beta),
+                        stats,
+                        (dx, &mut dg, &mut db),
+                    )
+                });
+                self.params.insert(dg_name, dg);
+                self.params.insert(db_name, db);
             }
             Op::MaxPool { kernel, stride, .. } => {
                 self.deliver(program, input, in_len, |dx| {
