@@ -52,6 +52,13 @@ enum Role {
     /// The ReLU of a [`Role::BatchNormRelu`] or a [`Role::BatchNormReluPool`]: nothing left to
     /// do.
     Fused,
+    /// A sum of two tensors that only it reads, each made by a convolution (a residual block's
+    /// two branches): its backward gives its gradient to the first and lets the second's
+    /// convolution read the same buffer, instead of copying it. A convolution's backward only
+    /// reads its output's gradient, so the buffer holds the sum's gradient until both ran.
+    /// Against the copy (both in one process, alternating, 2 cores of a Zen 4): a 64×64 step
+    /// 0.969× the time, 128×128 0.988×.
+    SharedSum,
 }
 
 impl Role {
@@ -70,7 +77,20 @@ fn roles(program: &Program) -> Vec<Role> {
         }
     }
     let mut roles = vec![Role::Plain; program.ops.len()];
+    let producers: HashMap<&str, &Op> = program.ops.iter().map(|op| (op.output(), op)).collect();
+    let conv_read_by = |t: &str, i: usize| {
+        matches!(producers.get(t), Some(Op::Conv2d(_)))
+            && readers.get(t).map(Vec::as_slice) == Some(&[i])
+            && t != program.output
+    };
     for (i, op) in program.ops.iter().enumerate() {
+        if let Op::Add { a, b, .. } = op
+            && a != b
+            && conv_read_by(a, i)
+            && conv_read_by(b, i)
+        {
+            roles[i] = Role::SharedSum;
+        }
         let Op::BatchNorm(b) = op else { continue };
         let is_output = b.output == program.output;
         if let (false, Some(&[j])) = (is_output, readers.get(b.output.as_str()).map(Vec::as_slice))
@@ -125,6 +145,8 @@ struct GradBuffers {
     unused: HashMap<String, Vec<f32>>,
     /// Per-thread partial sums of convolution weight gradients.
     parts: Vec<f32>,
+    /// Tensors whose gradient this step is the buffer of another ([`Role::SharedSum`]).
+    shared: HashMap<String, String>,
 }
 
 fn param<'a>(params: &'a Params, name: &str, suffix: &str) -> &'a [f32] {
@@ -412,6 +434,7 @@ impl GradBuffers {
     /// Starts a step: nothing written yet.
     fn begin(&mut self) {
         self.written.clear();
+        self.shared.clear();
         self.unused.extend(self.params.drain());
     }
 
@@ -501,7 +524,12 @@ impl GradBuffers {
         if !self.written.contains(op.output()) {
             return false;
         }
-        let mut dy = self.tensors.remove(op.output()).expect("written");
+        // The gradient's buffer: the output's own, or the one it shares ([`Role::SharedSum`]).
+        let holder = match self.shared.remove(op.output()) {
+            Some(other) => other,
+            None => op.output().to_string(),
+        };
+        let mut dy = self.tensors.remove(&holder).expect("written");
         let batch = tape.batch;
         let input = op.inputs()[0];
         // Every op's input is on the tape except a batch norm's output that feeds only a
@@ -670,6 +698,11 @@ impl GradBuffers {
                     upsample::upsample_backward_into(&dy, in_shape, *factor, dx)
                 });
             }
+            Op::Add { a, b, .. } if role == Role::SharedSum => {
+                self.written.insert(b.clone());
+                self.shared.insert(b.clone(), a.clone());
+                dy = self.deliver_owned(program, a, dy);
+            }
             Op::Add { a, b, .. } => {
                 self.deliver_adding(program, b, dy.len(), |d| match d {
                     Dx::Write(d) => d.copy_from_slice(&dy),
@@ -698,8 +731,9 @@ impl GradBuffers {
                 a.name
             ),
         }
-        // Keep the buffer for the next step; it holds no gradient of this one any more.
-        self.tensors.insert(op.output().to_string(), dy);
+        // Keep the buffer for the next step; it holds no gradient of this one any more (a
+        // shared one goes back to its holder, whose convolution may still read it).
+        self.tensors.insert(holder, dy);
         self.written.remove(op.output());
         true
     }
