@@ -533,7 +533,8 @@ impl GradBuffers {
         let batch = tape.batch;
         let input = op.inputs()[0];
         // Every op's input is on the tape except a batch norm's output that feeds only a
-        // ReLU, and a ReLU's backward does not read its input.
+        // ReLU (a ReLU's backward does not read its input) and a fused pooling's input (its
+        // backward reads the batch norm's).
         let x: &[f32] = tape.values.get(input).map_or(&[], Vec::as_slice);
         let in_shape = program.shape(input);
         let out_shape = program.shape(op.output());
