@@ -52,13 +52,19 @@ enum Role {
     /// The ReLU of a [`Role::BatchNormRelu`] or a [`Role::BatchNormReluPool`]: nothing left to
     /// do.
     Fused,
-    /// A sum of two tensors that only it reads, each made by a convolution (a residual block's
-    /// two branches): its backward gives its gradient to the first and lets the second's
-    /// convolution read the same buffer, instead of copying it. A convolution's backward only
-    /// reads its output's gradient, so the buffer holds the sum's gradient until both ran.
-    /// Against the copy (both in one process, alternating, 2 cores of a Zen 4): a 64×64 step
-    /// 0.969× the time, 128×128 0.988×.
-    SharedSum,
+    /// A sum of two tensors that only it reads (a residual block's two branches, an hourglass
+    /// level's two): its backward gives its gradient to one operand (the first if `owner_is_a`)
+    /// and lets the other's maker, a convolution or an upsampling, read the same buffer instead
+    /// of a copy. Their backward only reads its output's gradient, so the buffer holds the sum's
+    /// gradient until it ran, provided the owner's maker is such an op too or runs its backward
+    /// later (comes earlier in the program). Against the copy (both in one process, alternating,
+    /// 2 cores of a Zen 4), for the residual blocks' sums: a 64×64 step 0.969× the time,
+    /// 128×128 0.988×; with the hourglass levels' sums too (an upsampling shares), the sums'
+    /// backward 0.43–0.54 against 0.81–1.43 ms a 64×64 step.
+    SharedSum {
+        /// Whether the first operand takes the buffer and the second shares it.
+        owner_is_a: bool,
+    },
 }
 
 impl Role {
@@ -77,19 +83,33 @@ fn roles(program: &Program) -> Vec<Role> {
         }
     }
     let mut roles = vec![Role::Plain; program.ops.len()];
-    let producers: HashMap<&str, &Op> = program.ops.iter().map(|op| (op.output(), op)).collect();
-    let conv_read_by = |t: &str, i: usize| {
-        matches!(producers.get(t), Some(Op::Conv2d(_)))
-            && readers.get(t).map(Vec::as_slice) == Some(&[i])
-            && t != program.output
+    let producers: HashMap<&str, usize> = program
+        .ops
+        .iter()
+        .enumerate()
+        .map(|(k, op)| (op.output(), k))
+        .collect();
+    // Whether `t` is read by op `i` alone, and made by an op (its index).
+    let only_for = |t: &str, i: usize| {
+        producers
+            .get(t)
+            .copied()
+            .filter(|_| readers.get(t).map(Vec::as_slice) == Some(&[i]) && t != program.output)
     };
+    // Whether op `k`'s backward only reads its output's gradient, and keeps its buffer.
+    let reads_gradient = |k: usize| matches!(program.ops[k], Op::Conv2d(_) | Op::Upsample { .. });
     for (i, op) in program.ops.iter().enumerate() {
         if let Op::Add { a, b, .. } = op
             && a != b
-            && conv_read_by(a, i)
-            && conv_read_by(b, i)
+            && let (Some(ka), Some(kb)) = (only_for(a, i), only_for(b, i))
         {
-            roles[i] = Role::SharedSum;
+            // `s`'s maker reads the buffer that `o` owns.
+            let shares = |o: usize, s: usize| reads_gradient(s) && (reads_gradient(o) || o < s);
+            if shares(ka, kb) {
+                roles[i] = Role::SharedSum { owner_is_a: true };
+            } else if shares(kb, ka) {
+                roles[i] = Role::SharedSum { owner_is_a: false };
+            }
         }
         let Op::BatchNorm(b) = op else { continue };
         let is_output = b.output == program.output;
@@ -699,10 +719,11 @@ impl GradBuffers {
                     upsample::upsample_backward_into(&dy, in_shape, *factor, dx)
                 });
             }
-            Op::Add { a, b, .. } if role == Role::SharedSum => {
-                self.written.insert(b.clone());
-                self.shared.insert(b.clone(), a.clone());
-                dy = self.deliver_owned(program, a, dy);
+            Op::Add { a, b, .. } if let Role::SharedSum { owner_is_a } = role => {
+                let (owner, sharer) = if owner_is_a { (a, b) } else { (b, a) };
+                self.written.insert(sharer.clone());
+                self.shared.insert(sharer.clone(), owner.clone());
+                dy = self.deliver_owned(program, owner, dy);
             }
             Op::Add { a, b, .. } => {
                 self.deliver_adding(program, b, dy.len(), |d| match d {
