@@ -525,11 +525,27 @@ impl GradBuffers {
         }
     }
 
-    /// A parameter gradient buffer of `len` values, reused from an earlier step.
-    fn param_buffer(&mut self, name: String, len: usize) -> (String, Vec<f32>) {
-        let mut g = self.unused.remove(&name).unwrap_or_default();
-        g.resize(len, 0.0);
-        (name, g)
+    /// Runs `f` with gradient buffers for layer `layer`'s weight and bias (`w_len` and `b_len`
+    /// values, reused from an earlier step; `f` writes every element), then keeps them as this
+    /// step's gradients.
+    fn with_param_grads(
+        &mut self,
+        layer: &str,
+        (w_len, b_len): (usize, usize),
+        f: impl FnOnce(&mut Self, &mut [f32], &mut [f32]),
+    ) {
+        let mut buffer = |name: String, len: usize| {
+            let mut g = self.unused.remove(&name).unwrap_or_default();
+            g.resize(len, 0.0);
+            (name, g)
+        };
+        let ((w_name, mut dw), (b_name, mut db)) = (
+            buffer(format!("{layer}.weight"), w_len),
+            buffer(format!("{layer}.bias"), b_len),
+        );
+        f(self, &mut dw, &mut db);
+        self.params.insert(w_name, dw);
+        self.params.insert(b_name, db);
     }
 
     /// Backward of one op, if its output received a gradient; returns whether it ran.
@@ -563,76 +579,66 @@ impl GradBuffers {
         match op {
             Op::Conv2d(c) => {
                 let w = param(params, &c.name, "weight");
-                let (dw_name, mut dw) = self.param_buffer(format!("{}.weight", c.name), w.len());
-                let (db_name, mut db) = self.param_buffer(format!("{}.bias", c.name), c.cout);
-                let mut parts = std::mem::take(&mut self.parts);
-                // The stem's weight gradient (one input channel, no dx) read in place; the
-                // smallest planes as GEMMs over the whole batch; else on the register-blocked
-                // kernels where they run, else the reference's GEMMs.
-                let fast = weight_grad::preferred(c.kernel, c.stride, c.pad, out_shape);
-                let small = batched::preferred_backward(c, out_shape);
-                let mut run = |dx: Option<&mut [f32]>| {
-                    if dx.is_none() && stem_grad::runs(c.cin, c.kernel, c.stride, c.pad) {
-                        let geometry = (in_shape, out_shape);
-                        stem_grad::weight_grad(
-                            (c.kernel, c.pad),
-                            x,
-                            &dy,
-                            batch,
-                            geometry,
-                            &mut dw,
-                            &mut db,
-                            &mut parts,
-                        );
-                        return;
+                self.with_param_grads(&c.name, (w.len(), c.cout), |s, dw, db| {
+                    let mut parts = std::mem::take(&mut s.parts);
+                    // The stem's weight gradient (one input channel, no dx) read in place; the
+                    // smallest planes as GEMMs over the whole batch; else on the register-blocked
+                    // kernels where they run, else the reference's GEMMs.
+                    let fast = weight_grad::preferred(c.kernel, c.stride, c.pad, out_shape);
+                    let small = batched::preferred_backward(c, out_shape);
+                    let mut run = |dx: Option<&mut [f32]>| {
+                        if dx.is_none() && stem_grad::runs(c.cin, c.kernel, c.stride, c.pad) {
+                            let geometry = (in_shape, out_shape);
+                            stem_grad::weight_grad(
+                                (c.kernel, c.pad),
+                                x,
+                                &dy,
+                                batch,
+                                geometry,
+                                dw,
+                                db,
+                                &mut parts,
+                            );
+                            return;
+                        }
+                        if small || !fast {
+                            // The two take the same arguments.
+                            let backward = if small {
+                                batched::backward
+                            } else {
+                                conv2d::conv2d_backward_into
+                            };
+                            let grads = ConvGradsMut { dx, dw, db };
+                            backward(x, &dy, batch, in_shape, out_shape, c, w, grads, &mut parts);
+                            return;
+                        }
+                        let (geometry, kernel) = ((in_shape, out_shape), (c.kernel, c.pad));
+                        weight_grad(kernel, x, &dy, batch, geometry, dw, db, &mut parts);
+                        if let Some(dx) = dx {
+                            let packed = sample::pack_input_grad(w, c.cout, c.cin, c.kernel);
+                            sample::input_grad(&packed, kernel, &dy, batch, geometry, dx);
+                        }
+                    };
+                    if needs_dx {
+                        s.deliver(program, input, in_len, |dx| run(Some(dx)));
+                    } else {
+                        run(None);
                     }
-                    if small || !fast {
-                        // The two take the same arguments.
-                        let backward = if small {
-                            batched::backward
-                        } else {
-                            conv2d::conv2d_backward_into
-                        };
-                        let grads = ConvGradsMut {
-                            dx,
-                            dw: &mut dw,
-                            db: &mut db,
-                        };
-                        backward(x, &dy, batch, in_shape, out_shape, c, w, grads, &mut parts);
-                        return;
-                    }
-                    let (geometry, kernel) = ((in_shape, out_shape), (c.kernel, c.pad));
-                    weight_grad(
-                        kernel, x, &dy, batch, geometry, &mut dw, &mut db, &mut parts,
-                    );
-                    if let Some(dx) = dx {
-                        let packed = sample::pack_input_grad(w, c.cout, c.cin, c.kernel);
-                        sample::input_grad(&packed, kernel, &dy, batch, geometry, dx);
-                    }
-                };
-                if needs_dx {
-                    self.deliver(program, input, in_len, |dx| run(Some(dx)));
-                } else {
-                    run(None);
-                }
-                self.parts = parts;
-                self.params.insert(dw_name, dw);
-                self.params.insert(db_name, db);
+                    s.parts = parts;
+                });
             }
             Op::Linear(l) => {
                 let w = param(params, &l.name, "weight");
-                let (dw_name, mut dw) = self.param_buffer(format!("{}.weight", l.name), w.len());
-                let (db_name, mut db) = self.param_buffer(format!("{}.bias", l.name), l.outputs);
-                let mut run = |dx: Option<&mut [f32]>| {
-                    linear::linear_backward_into(x, &dy, batch, l, w, (dx, &mut dw, &mut db));
-                };
-                if needs_dx {
-                    self.deliver(program, input, in_len, |dx| run(Some(dx)));
-                } else {
-                    run(None);
-                }
-                self.params.insert(dw_name, dw);
-                self.params.insert(db_name, db);
+                self.with_param_grads(&l.name, (w.len(), l.outputs), |s, dw, db| {
+                    let mut run = |dx: Option<&mut [f32]>| {
+                        linear::linear_backward_into(x, &dy, batch, l, w, (dx, dw, db));
+                    };
+                    if needs_dx {
+                        s.deliver(program, input, in_len, |dx| run(Some(dx)));
+                    } else {
+                        run(None);
+                    }
+                });
             }
             Op::BatchNorm(b) => {
                 let gamma = param(params, &b.name, "weight");
@@ -641,23 +647,20 @@ impl GradBuffers {
                     Role::BatchNormRelu(_) => Some(param(params, &b.name, "bias")),
                     _ => None,
                 };
-                let (dg_name, mut dg) =
-                    self.param_buffer(format!("{}.weight", b.name), gamma.len());
-                let (db_name, mut db) = self.param_buffer(format!("{}.bias", b.name), gamma.len());
                 let stats = &tape.stats[&b.name];
-                self.deliver_adding(program, input, in_len, |dx| {
-                    batch_norm::batch_norm_backward_into(
-                        x,
-                        &dy,
-                        batch,
-                        in_shape,
-                        (gamma, relu_beta),
-                        stats,
-                        (dx, &mut dg, &mut db),
-                    )
+                self.with_param_grads(&b.name, (gamma.len(), gamma.len()), |s, dg, db| {
+                    s.deliver_adding(program, input, in_len, |dx| {
+                        batch_norm::batch_norm_backward_into(
+                            x,
+                            &dy,
+                            batch,
+                            in_shape,
+                            (gamma, relu_beta),
+                            stats,
+                            (dx, dg, db),
+                        )
+                    });
                 });
-                self.params.insert(dg_name, dg);
-                self.params.insert(db_name, db);
             }
             Op::Relu { .. } if role == Role::Fused => {
                 // The batch norm before applies this ReLU's backward: pass dy on as it is.
@@ -689,23 +692,20 @@ impl GradBuffers {
                     param(params, &b.name, "weight"),
                     param(params, &b.name, "bias"),
                 );
-                let (dg_name, mut dg) =
-                    self.param_buffer(format!("{}.weight", b.name), gamma.len());
-                let (db_name, mut db) = self.param_buffer(format!("{}.bias", b.name), gamma.len());
                 let (x, stats) = (&tape.values[&b.input], &tape.stats[&b.name]);
-                self.deliver_adding(program, &b.input, batch * shape.len(), |dx| {
-                    batch_norm::batch_norm_relu_pool_backward_into(
-                        x,
-                        &dy,
-                        batch,
-                        shape,
-                        (gamma, beta),
-                        stats,
-                        (dx, &mut dg, &mut db),
-                    )
+                self.with_param_grads(&b.name, (gamma.len(), gamma.len()), |s, dg, db| {
+                    s.deliver_adding(program, &b.input, batch * shape.len(), |dx| {
+                        batch_norm::batch_norm_relu_pool_backward_into(
+                            x,
+                            &dy,
+                            batch,
+                            shape,
+                            (gamma, beta),
+                            stats,
+                            (dx, dg, db),
+                        )
+                    });
                 });
-                self.params.insert(dg_name, dg);
-                self.params.insert(db_name, db);
             }
             Op::MaxPool { kernel, stride, .. } => {
                 self.deliver(program, input, in_len, |dx| {
