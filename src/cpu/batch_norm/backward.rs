@@ -78,35 +78,51 @@ fn backward_on(
     shape: Shape,
     (gamma, relu_beta): (&[f32], Option<&[f32]>),
     stats: &BatchStats,
+    grads: (Dx<'_>, &mut [f32], &mut [f32]),
+) {
+    assert!(
+        x.len() == dy.len(),
+        "batch norm backward: input and gradient lengths differ"
+    );
+    let plane = shape.h * shape.w;
+    let at = move |n: usize, c: usize| (n * shape.c + c) * plane;
+    by_channel(grads, x.len(), |c, out, add| {
+        arch.dispatch(ChannelBackward {
+            x,
+            dy,
+            out,
+            planes: (0..batch).map(|n| (at(n, c), at(n, c))),
+            plane,
+            gamma: gamma[c],
+            mask: Mask::new(c, gamma, relu_beta, stats),
+            add,
+        })
+    });
+}
+
+/// A batch norm's backward one task a channel (here and for the fused pooling's): `dx`, of
+/// `len` values, written or added to as [`Dx`] says, and every channel's `(dγ, dβ)` from
+/// `channel(c, dx, add)`, which writes that channel's planes of `dx` and no others.
+pub(super) fn by_channel(
     (dx, dgamma, dbeta): (Dx<'_>, &mut [f32], &mut [f32]),
+    len: usize,
+    channel: impl Fn(usize, Out<'_>, bool) -> (f32, f32) + Sync,
 ) {
     let (dx, add) = match dx {
         Dx::Write(dx) => (dx, false),
         Dx::Add(dx) => (dx, true),
     };
-    assert!(
-        x.len() == dy.len() && x.len() == dx.len(),
-        "batch norm backward: input, gradient and output lengths differ"
+    assert_eq!(
+        dx.len(),
+        len,
+        "batch norm backward: the input's gradient has the wrong length"
     );
-    let plane = shape.h * shape.w;
-    let at = move |n: usize, c: usize| (n * shape.c + c) * plane;
     let out = Out::new(dx);
     dgamma
         .par_iter_mut()
         .zip(dbeta.par_iter_mut())
         .enumerate()
-        .for_each(|(c, (dg_out, db_out))| {
-            (*dg_out, *db_out) = arch.dispatch(ChannelBackward {
-                x,
-                dy,
-                out,
-                planes: (0..batch).map(|n| (at(n, c), at(n, c))),
-                plane,
-                gamma: gamma[c],
-                mask: Mask::new(c, gamma, relu_beta, stats),
-                add,
-            });
-        });
+        .for_each(|(c, (dg_out, db_out))| (*dg_out, *db_out) = channel(c, out, add));
 }
 
 /// One channel's backward ([`batch_norm_backward_into`]): its sums over the batch's planes,

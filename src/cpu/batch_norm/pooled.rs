@@ -22,11 +22,10 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use super::backward::{ChannelBackward, Mask};
+use super::backward::{ChannelBackward, Mask, by_channel};
 use super::forward::batch_stats;
 use super::{BatchStats, normalize};
 use crate::cpu::Dx;
-use crate::cpu::fast::team::Out;
 use crate::cpu::max_pool::{max_pool_backward_plane, max_pool_plane};
 use crate::net::Shape;
 
@@ -91,48 +90,38 @@ pub fn batch_norm_relu_pool_backward_into(
     shape: Shape,
     (gamma, beta): (&[f32], &[f32]),
     stats: &BatchStats,
-    (dx, dgamma, dbeta): (Dx<'_>, &mut [f32], &mut [f32]),
+    grads: (Dx<'_>, &mut [f32], &mut [f32]),
 ) {
     let pooled = pooled_shape(shape);
     let (plane, out_plane) = (shape.h * shape.w, pooled.h * pooled.w);
-    let (dx, add) = match dx {
-        Dx::Write(dx) => (dx, false),
-        Dx::Add(dx) => (dx, true),
-    };
-    assert!(x.len() == batch * shape.len() && dx.len() == x.len());
+    assert_eq!(x.len(), batch * shape.len());
     assert_eq!(dy.len(), batch * pooled.len());
     assert!(gamma.len() == shape.c && beta.len() == shape.c);
     let arch = pulp::Arch::new();
     let at = move |n: usize, c: usize| (n * shape.c + c) * plane;
-    let out = Out::new(dx);
-    dgamma
-        .par_iter_mut()
-        .zip(dbeta.par_iter_mut())
-        .enumerate()
-        .for_each(|(c, (dg_out, db_out))| {
-            let mask = Mask::new(c, gamma, Some(beta), stats);
-            let terms = (stats.mean[c], gamma[c] * stats.inv_std(c), beta[c]);
-            ROUTED.with_borrow_mut(|routed| {
-                routed.resize(batch * plane, 0.0);
-                RECTIFIED.with_borrow_mut(|t| {
-                    for (n, dst) in routed.chunks_exact_mut(plane.max(1)).enumerate() {
-                        rectify(arch, &x[at(n, c)..][..plane], terms, t);
-                        let g = &dy[(n * shape.c + c) * out_plane..][..out_plane];
-                        max_pool_backward_plane(t, g, dst, shape, pooled, WINDOW);
-                    }
-                });
-                (*dg_out, *db_out) = arch.dispatch(ChannelBackward {
-                    x,
-                    dy: routed,
-                    out,
-                    planes: (0..batch).map(|n| (at(n, c), n * plane)),
-                    plane,
-                    gamma: gamma[c],
-                    mask,
-                    add,
-                });
+    by_channel(grads, x.len(), |c, out, add| {
+        let terms = (stats.mean[c], gamma[c] * stats.inv_std(c), beta[c]);
+        ROUTED.with_borrow_mut(|routed| {
+            routed.resize(batch * plane, 0.0);
+            RECTIFIED.with_borrow_mut(|t| {
+                for (n, dst) in routed.chunks_exact_mut(plane.max(1)).enumerate() {
+                    rectify(arch, &x[at(n, c)..][..plane], terms, t);
+                    let g = &dy[(n * shape.c + c) * out_plane..][..out_plane];
+                    max_pool_backward_plane(t, g, dst, shape, pooled, WINDOW);
+                }
             });
-        });
+            arch.dispatch(ChannelBackward {
+                x,
+                dy: routed,
+                out,
+                planes: (0..batch).map(|n| (at(n, c), n * plane)),
+                plane,
+                gamma: gamma[c],
+                mask: Mask::new(c, gamma, Some(beta), stats),
+                add,
+            })
+        })
+    });
 }
 
 /// `t = relu(normalize(x))` over a plane, as the batch norm's forward computes it.
