@@ -20,6 +20,8 @@ use crate::cpu::{Dx, concat, dropout, elementwise, linear, max_pool, patch, relu
 use crate::net::training::Dropout;
 use crate::net::{Op, Params, Program};
 
+use super::roles::{Role, roles};
+
 /// The buffers of training steps on the CPU; see the module docs.
 #[derive(Debug, Default)]
 pub struct Workspace {
@@ -31,111 +33,6 @@ pub struct Workspace {
     grads: GradBuffers,
     /// Per-op times of the last step, when profiling.
     times: Option<Vec<OpTime>>,
-}
-
-/// How the workspace runs an op of the program.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Role {
-    /// As the reference does.
-    Plain,
-    /// A batch norm whose output feeds only the ReLU at this op index: both are computed as
-    /// one pass, forward and backward, and the batch norm's output is never stored.
-    BatchNormRelu(usize),
-    /// A batch norm whose output feeds only a ReLU, whose output feeds only the 2×2, stride-2
-    /// max pooling at this op index: the three are one op (`batch_norm::pooled`), its forward
-    /// run here, writing the pooling's output; neither the batch norm's output nor the ReLU's
-    /// is stored.
-    BatchNormReluPool(usize),
-    /// The pooling of a [`Role::BatchNormReluPool`] at this op index: nothing to do forward;
-    /// its backward is the three ops'.
-    PooledBatchNorm(usize),
-    /// The ReLU of a [`Role::BatchNormRelu`] or a [`Role::BatchNormReluPool`]: nothing left to
-    /// do.
-    Fused,
-    /// A sum of two tensors that only it reads (a residual block's two branches, an hourglass
-    /// level's two): its backward gives its gradient to one operand (the first if `owner_is_a`)
-    /// and lets the other's maker, a convolution or an upsampling, read the same buffer instead
-    /// of a copy. Their backward only reads its output's gradient, so the buffer holds the sum's
-    /// gradient until it ran, provided the owner's maker is such an op too or runs its backward
-    /// later (comes earlier in the program). Against the copy (both in one process, alternating,
-    /// 2 cores of a Zen 4), for the residual blocks' sums: a 64×64 step 0.969× the time,
-    /// 128×128 0.988×; with the hourglass levels' sums too (an upsampling shares), the sums'
-    /// backward 0.43–0.54 against 0.81–1.43 ms a 64×64 step.
-    SharedSum {
-        /// Whether the first operand takes the buffer and the second shares it.
-        owner_is_a: bool,
-    },
-}
-
-impl Role {
-    /// Whether the forward runs nothing for this op (an earlier op computed its output).
-    fn forward_done(self) -> bool {
-        matches!(self, Role::Fused | Role::PooledBatchNorm(_))
-    }
-}
-
-/// The [`Role`] of every op of `program`.
-fn roles(program: &Program) -> Vec<Role> {
-    let mut readers: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, op) in program.ops.iter().enumerate() {
-        for t in op.inputs() {
-            readers.entry(t).or_default().push(i);
-        }
-    }
-    let mut roles = vec![Role::Plain; program.ops.len()];
-    let producers: HashMap<&str, usize> = program
-        .ops
-        .iter()
-        .enumerate()
-        .map(|(k, op)| (op.output(), k))
-        .collect();
-    // Whether `t` is read by op `i` alone, and made by an op (its index).
-    let only_for = |t: &str, i: usize| {
-        producers
-            .get(t)
-            .copied()
-            .filter(|_| readers.get(t).map(Vec::as_slice) == Some(&[i]) && t != program.output)
-    };
-    // Whether op `k`'s backward only reads its output's gradient, and keeps its buffer.
-    let reads_gradient = |k: usize| matches!(program.ops[k], Op::Conv2d(_) | Op::Upsample { .. });
-    for (i, op) in program.ops.iter().enumerate() {
-        if let Op::Add { a, b, .. } = op
-            && a != b
-            && let (Some(ka), Some(kb)) = (only_for(a, i), only_for(b, i))
-        {
-            // `s`'s maker reads the buffer that `o` owns.
-            let shares = |o: usize, s: usize| reads_gradient(s) && (reads_gradient(o) || o < s);
-            if shares(ka, kb) {
-                roles[i] = Role::SharedSum { owner_is_a: true };
-            } else if shares(kb, ka) {
-                roles[i] = Role::SharedSum { owner_is_a: false };
-            }
-        }
-        let Op::BatchNorm(b) = op else { continue };
-        let is_output = b.output == program.output;
-        if let (false, Some(&[j])) = (is_output, readers.get(b.output.as_str()).map(Vec::as_slice))
-            && matches!(program.ops[j], Op::Relu { .. })
-        {
-            roles[i] = Role::BatchNormRelu(j);
-            roles[j] = Role::Fused;
-            let relu_output = program.ops[j].output();
-            if let (false, Some(&[k])) = (
-                relu_output == program.output,
-                readers.get(relu_output).map(Vec::as_slice),
-            ) && matches!(
-                program.ops[k],
-                Op::MaxPool {
-                    kernel: 2,
-                    stride: 2,
-                    ..
-                }
-            ) {
-                roles[i] = Role::BatchNormReluPool(k);
-                roles[k] = Role::PooledBatchNorm(i);
-            }
-        }
-    }
-    roles
 }
 
 /// The time one op of a step took.
