@@ -51,7 +51,7 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
             Ok(ctx) => {
                 println!("picked: {}", ctx.summary());
                 println!("  because: {}", ctx.reason);
-                if let Ok(super::Placement::Cpu { why: Some(why) }) = args.device.place() {
+                if let Some(why) = args.device.software_fallback(&ctx.info) {
                     println!("  infer and train: on the CPU backend, because {why}");
                 }
                 let l = ctx.device.limits();

@@ -59,6 +59,9 @@ enum Command {
     View(view::ViewArgs),
 }
 
+/// What a command that was told to use a GPU says when there is none to be had.
+const NO_GPU: &str = "no GPU device (use --backend cpu for the CPU backend)";
+
 /// `--backend` and `--adapter`, on every command that computes.
 #[derive(Debug, Clone, Args)]
 pub struct DeviceArgs {
@@ -87,8 +90,26 @@ impl DeviceArgs {
 
     /// Creates the GPU context.
     pub fn gpu(&self) -> anyhow::Result<GpuContext> {
-        GpuContext::new(&self.request())
-            .context("no GPU device (use --backend cpu for the CPU backend)")
+        GpuContext::new(&self.request()).context(NO_GPU)
+    }
+
+    /// Whether a backend or an adapter was named (on the command line or in the environment).
+    fn named(&self) -> bool {
+        self.backend.is_some() || self.adapter.is_some()
+    }
+
+    /// Why the network runs on the CPU backend instead of `adapter`, when nothing was named and
+    /// it is a software renderer; `None` otherwise.
+    pub fn software_fallback(&self, adapter: &wgpu::AdapterInfo) -> Option<String> {
+        if self.named() || adapter.device_type != wgpu::DeviceType::Cpu {
+            return None;
+        }
+        let short = adapter.name.split(" (").next().unwrap_or(&adapter.name);
+        Some(format!(
+            "the best GPU adapter, {short}, is a software renderer: the CPU backend runs and \
+             trains the network several times faster on the same cores (name the adapter with \
+             --backend or --adapter to use it anyway)"
+        ))
     }
 
     /// Where the network runs: as asked; with nothing asked (no `--backend`, `--adapter` or
@@ -100,34 +121,21 @@ impl DeviceArgs {
         if self.is_cpu() {
             return Ok(Placement::Cpu { why: None });
         }
-        let named = self.backend.is_some() || self.adapter.is_some();
+        let named = self.named();
         match GpuContext::new(&self.request()) {
-            Ok(ctx) if !named && ctx.info.device_type == wgpu::DeviceType::Cpu => {
-                Ok(Placement::Cpu {
-                    why: Some(software_note(&ctx.info)),
-                })
-            }
-            Ok(ctx) => Ok(Placement::Gpu(Box::new(ctx))),
+            Ok(ctx) => Ok(match self.software_fallback(&ctx.info) {
+                Some(why) => Placement::Cpu { why: Some(why) },
+                None => Placement::Gpu(Box::new(ctx)),
+            }),
             Err(hourhand::gpu::ContextError::NoAdapter { .. }) if !named => Ok(Placement::Cpu {
                 why: Some("wgpu found no GPU adapter".into()),
             }),
             Err(e) if !named => Ok(Placement::Cpu {
                 why: Some(format!("the GPU could not be used: {e}")),
             }),
-            Err(e) => Err(anyhow::Error::new(e)
-                .context("no GPU device (use --backend cpu for the CPU backend)")),
+            Err(e) => Err(anyhow::Error::new(e).context(NO_GPU)),
         }
     }
-}
-
-/// Why the network runs on the CPU backend beside a software renderer.
-pub fn software_note(info: &wgpu::AdapterInfo) -> String {
-    let short = info.name.split(" (").next().unwrap_or(&info.name);
-    format!(
-        "the best GPU adapter, {short}, is a software renderer: the CPU backend runs and trains \
-         the network several times faster on the same cores (name the adapter with --backend or \
-         --adapter to use it anyway)"
-    )
 }
 
 /// Where [`DeviceArgs::place`] put the network.
