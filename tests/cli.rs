@@ -289,17 +289,21 @@ fn bench_train_times_steps_on_both_backends_and_every_cpu_op() {
         .collect();
     let program = hourhand::net::Program::lrhn(&hourhand::net::NetConfig::tiny()).unwrap();
     // Every op runs forward and backward, but the ReLUs fused into the batch norm before them,
-    // and the stem's and the head's batch norm, ReLU and pooling run as one op.
+    // the stem's and the head's batch norm, ReLU and pooling run as one op, and the sums'
+    // forward runs in their later operand's maker.
     let count = |kernel: &str| ops.iter().filter(|r| r["kernel"] == kernel).count();
     let (pairs, triples) = (
         count("batch_norm+relu") / 2,
         count("batch_norm+relu+pool") / 2,
     );
+    let sums = count("conv2d+add") + count("upsample+add");
     assert!(pairs > 0);
     assert_eq!(triples, 2);
+    let adds = program.ops.iter().filter(|op| op.kind() == "add").count();
+    assert_eq!(sums, adds, "every sum made by its maker");
     assert_eq!(
         ops.len(),
-        2 * (program.ops.len() - pairs - 2 * triples),
+        2 * (program.ops.len() - pairs - 2 * triples) - sums,
         "{} rows",
         ops.len()
     );

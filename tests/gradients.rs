@@ -339,5 +339,22 @@ fn fused_batch_norm_relu_backward_equals_the_plain_one() {
             2,
             "the stem's and the head's poolings are fused"
         );
+        // Every sum is written by its later operand's maker (a residual block's last 1×1
+        // convolution or its skip's, a level's upsampling), whose own output is never stored.
+        let values = &workspace.tape().values;
+        let sums = program
+            .ops
+            .iter()
+            .filter(|op| matches!(op, hourhand::net::Op::Add { .. }));
+        for op in sums {
+            let hourhand::net::Op::Add { a, b, output, .. } = op else {
+                unreachable!()
+            };
+            assert!(values.contains_key(output), "{output} is on the tape");
+            assert!(
+                values.contains_key(a) != values.contains_key(b),
+                "{output}: one operand made in the sum's pass"
+            );
+        }
     }
 }

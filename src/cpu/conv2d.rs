@@ -28,11 +28,13 @@ pub fn conv2d(
     b: &[f32],
 ) -> Vec<f32> {
     let mut y = vec![0.0f32; batch * output.len()];
-    conv2d_into(x, batch, input, output, c, w, b, &mut y);
+    conv2d_into(x, batch, input, output, c, w, b, None, &mut y);
     y
 }
 
-/// [`conv2d`] into `y` (`batch × output`, every element written).
+/// [`conv2d`] into `y` (`batch × output`, every element written), plus `sum` (`batch × output`)
+/// when given: a sum of this convolution's output and another tensor made in the same pass,
+/// each value `relu?(conv + b) + sum` as the two ops apart would round it.
 #[allow(clippy::too_many_arguments)] // the op's geometry, its tensors and the output
 pub fn conv2d_into(
     x: &[f32],
@@ -42,16 +44,19 @@ pub fn conv2d_into(
     c: &Conv2d,
     w: &[f32],
     b: &[f32],
+    sum: Option<&[f32]>,
     y: &mut [f32],
 ) {
     let k = c.kernel;
     let taps = c.cin * k * k;
     let pixels = output.h * output.w;
     assert_eq!(y.len(), batch * output.len());
+    assert!(sum.is_none_or(|s| s.len() == y.len()));
     y.par_chunks_mut(output.len())
         .enumerate()
         .for_each(|(n, yn)| {
             let xn = &x[n * input.len()..(n + 1) * input.len()];
+            let sum_n = sum.map(|s| &s[n * output.len()..][..output.len()]);
             for_each_tile(xn, input, output, c, |at, width, cols, stride| {
                 // SAFETY: W is cout × taps; cols is taps × width (row stride `stride`); the
                 // destination is the tile's columns of yn's cout rows; all in bounds.
@@ -71,11 +76,15 @@ pub fn conv2d_into(
                 }
             });
             for (o, plane) in yn.chunks_mut(pixels).enumerate() {
-                for v in plane {
+                for v in plane.iter_mut() {
                     *v += b[o];
                     if c.relu && *v < 0.0 {
                         *v = 0.0;
                     }
+                }
+                if let Some(s) = sum_n {
+                    let s = &s[o * pixels..][..pixels];
+                    plane.iter_mut().zip(s).for_each(|(v, s)| *v += s);
                 }
             }
         });
@@ -518,6 +527,12 @@ mod tests {
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0, f32::max);
             assert!(diff < 1e-5, "{cin}→{cout} {h}×{w} k{k}: max diff {diff}");
+            // A sum made in the same pass: bit for bit the output plus the other, every sample.
+            let other: Vec<f32> = (0..fast.len()).map(|_| rnd()).collect();
+            let mut summed = vec![f32::NAN; fast.len()];
+            conv2d_into(&x, 2, input, output, &c, &wt, &b, Some(&other), &mut summed);
+            let plain: Vec<f32> = fast.iter().zip(&other).map(|(f, o)| f + o).collect();
+            assert_eq!(summed, plain, "{cin}→{cout} {h}×{w} k{k} with a sum");
         }
     }
 }

@@ -26,25 +26,48 @@ pub(super) enum Role {
     /// The ReLU of a [`Role::BatchNormRelu`] or a [`Role::BatchNormReluPool`]: nothing left to
     /// do.
     Fused,
-    /// A sum of two tensors that only it reads (a residual block's two branches, an hourglass
-    /// level's two): its backward gives its gradient to one operand (the first if `owner_is_a`)
-    /// and lets the other's maker, a convolution or an upsampling, read the same buffer instead
-    /// of a copy. Their backward only reads its output's gradient, so the buffer holds the sum's
-    /// gradient until it ran, provided the owner's maker is such an op too or runs its backward
-    /// later (comes earlier in the program). Against the copy (both in one process, alternating,
-    /// 2 cores of a Zen 4), for the residual blocks' sums: a 64×64 step 0.969× the time,
-    /// 128×128 0.988×; with the hourglass levels' sums too (an upsampling shares), the sums'
-    /// backward 0.43–0.54 against 0.81–1.43 ms a 64×64 step.
-    SharedSum {
-        /// Whether the first operand takes the buffer and the second shares it.
-        owner_is_a: bool,
+    /// A sum of two tensors.
+    Sum {
+        /// The operand whose buffer takes the sum's gradient in its backward while the other's
+        /// maker, a convolution or an upsampling, reads the same buffer instead of a copy; `None`:
+        /// each operand gets its own copy. Only for a sum whose operands only it reads. Their
+        /// backward only reads its output's gradient, so the buffer holds the sum's gradient until
+        /// it ran, provided the owner's maker is such an op too or runs its backward later (comes
+        /// earlier in the program). Against the copy (both in one process, alternating, 2 cores of
+        /// a Zen 4), for the residual blocks' sums: a 64×64 step 0.969× the time, 128×128 0.988×;
+        /// with the hourglass levels' sums too (an upsampling shares), the sums' backward
+        /// 0.43–0.54 against 0.81–1.43 ms a 64×64 step.
+        owner: Option<Operand>,
+        /// Whether the later operand's maker wrote the sum ([`Role::SumMaker`]): nothing is left
+        /// to do forward.
+        made: bool,
     },
+    /// A 1×1 convolution or an upsampling whose output only the sum at this op index reads, and
+    /// the later of that sum's two operands' makers: it writes the sum, adding the other operand
+    /// to each value as it writes it (after its bias, so the sum is bit for bit the two ops'), and
+    /// its own output is never stored. Saves the sum's pass over three tensors: the sums, their
+    /// makers and the upsamplings forward 7.3–8.8 against 9.0–10.1 ms a 64×64 step (three
+    /// alternating `bench --train --per-layer` runs, 2 cores of a Zen 4; the faster upsampling
+    /// in both).
+    SumMaker(usize),
+}
+
+/// One of a sum's two operands.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Operand {
+    /// The first, `a`.
+    A,
+    /// The second, `b`.
+    B,
 }
 
 impl Role {
     /// Whether the forward runs nothing for this op (an earlier op computed its output).
     pub(super) fn forward_done(self) -> bool {
-        matches!(self, Role::Fused | Role::PooledBatchNorm(_))
+        matches!(
+            self,
+            Role::Fused | Role::PooledBatchNorm(_) | Role::Sum { made: true, .. }
+        )
     }
 }
 
@@ -75,15 +98,32 @@ pub(super) fn roles(program: &Program) -> Vec<Role> {
     for (i, op) in program.ops.iter().enumerate() {
         if let Op::Add { a, b, .. } = op
             && a != b
-            && let (Some(ka), Some(kb)) = (only_for(a, i), only_for(b, i))
         {
             // `s`'s maker reads the buffer that `o` owns.
             let shares = |o: usize, s: usize| reads_gradient(s) && (reads_gradient(o) || o < s);
-            if shares(ka, kb) {
-                roles[i] = Role::SharedSum { owner_is_a: true };
-            } else if shares(kb, ka) {
-                roles[i] = Role::SharedSum { owner_is_a: false };
+            let owner = match (only_for(a, i), only_for(b, i)) {
+                (Some(ka), Some(kb)) if shares(ka, kb) => Some(Operand::A),
+                (Some(ka), Some(kb)) if shares(kb, ka) => Some(Operand::B),
+                _ => None,
+            };
+            // The later maker (an operand may be the program's input: no maker), if it can
+            // add the other operand as it writes.
+            let later = producers.get(a.as_str()).max(producers.get(b.as_str()));
+            let maker = later
+                .copied()
+                .filter(|&k| only_for(program.ops[k].output(), i) == Some(k))
+                .filter(|&k| match &program.ops[k] {
+                    Op::Conv2d(c) => c.kernel == 1 && !c.relu,
+                    Op::Upsample { .. } => true,
+                    _ => false,
+                });
+            if let Some(k) = maker {
+                roles[k] = Role::SumMaker(i);
             }
+            roles[i] = Role::Sum {
+                owner,
+                made: maker.is_some(),
+            };
         }
         let Op::BatchNorm(b) = op else { continue };
         let is_output = b.output == program.output;

@@ -20,7 +20,7 @@ use crate::cpu::{Dx, concat, dropout, elementwise, linear, max_pool, patch, relu
 use crate::net::training::Dropout;
 use crate::net::{Op, Params, Program};
 
-use super::roles::{Role, roles};
+use super::roles::{Operand, Role, roles};
 
 /// The buffers of training steps on the CPU; see the module docs.
 #[derive(Debug, Default)]
@@ -62,7 +62,7 @@ struct GradBuffers {
     unused: HashMap<String, Vec<f32>>,
     /// Per-thread partial sums of convolution weight gradients.
     parts: Vec<f32>,
-    /// Tensors whose gradient this step is the buffer of another ([`Role::SharedSum`]).
+    /// Tensors whose gradient this step is the buffer of another ([`Role::Sum`]).
     shared: HashMap<String, String>,
 }
 
@@ -124,6 +124,10 @@ impl Workspace {
                 kind: match role {
                     Role::BatchNormRelu(_) => "batch_norm+relu",
                     Role::BatchNormReluPool(_) | Role::PooledBatchNorm(_) => "batch_norm+relu+pool",
+                    Role::SumMaker(_) if !backward => match op {
+                        Op::Upsample { .. } => "upsample+add",
+                        _ => "conv2d+add",
+                    },
                     _ => op.kind(),
                 },
                 backward,
@@ -232,9 +236,11 @@ fn take(values: &mut HashMap<String, Vec<f32>>, tensor: &str, len: usize) -> Vec
 fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Role), ordinal: u32) {
     let (op, role) = op;
     let batch = tape.batch;
-    // A fused batch norm writes its ReLU's output, or its pooling's.
+    // A fused batch norm writes its ReLU's output, or its pooling's; a sum's maker the sum.
     let output = match role {
-        Role::BatchNormRelu(j) | Role::BatchNormReluPool(j) => program.ops[j].output(),
+        Role::BatchNormRelu(j) | Role::BatchNormReluPool(j) | Role::SumMaker(j) => {
+            program.ops[j].output()
+        }
         _ => op.output(),
     };
     let out_shape = program.shape(output);
@@ -243,6 +249,14 @@ fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Rol
     let input = op.inputs()[0];
     let x = &values[input];
     let in_shape = program.shape(input);
+    // What a sum's maker adds: the sum's other operand.
+    let sum = match (role, &program.ops) {
+        (Role::SumMaker(j), ops) => match &ops[j] {
+            Op::Add { a, b, .. } => Some(values[if a == op.output() { b } else { a }].as_slice()),
+            other => unreachable!("a sum's maker points at {}", other.name()),
+        },
+        _ => None,
+    };
     match op {
         Op::Conv2d(c) if batched::preferred_forward(c, out_shape) => batched::forward(
             x,
@@ -252,9 +266,13 @@ fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Rol
             c,
             param(params, &c.name, "weight"),
             param(params, &c.name, "bias"),
+            sum,
             &mut y,
         ),
-        Op::Conv2d(c) if sample::preferred(c.kernel, c.stride, c.pad, in_shape) => {
+        // The blocked kernel adds no sum (no 1×1 convolution runs on it).
+        Op::Conv2d(c)
+            if sum.is_none() && sample::preferred(c.kernel, c.stride, c.pad, in_shape) =>
+        {
             let packed =
                 sample::pack_forward(param(params, &c.name, "weight"), c.cout, c.cin, c.kernel);
             sample::forward(
@@ -276,6 +294,7 @@ fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Rol
             c,
             param(params, &c.name, "weight"),
             param(params, &c.name, "bias"),
+            sum,
             &mut y,
         ),
         Op::Linear(l) => linear::linear_into(
@@ -331,7 +350,7 @@ fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Rol
         Op::MaxPool { kernel, stride, .. } => {
             max_pool::max_pool_into(x, in_shape, out_shape, *kernel, *stride, &mut y)
         }
-        Op::Upsample { factor, .. } => upsample::upsample_into(x, in_shape, *factor, &mut y),
+        Op::Upsample { factor, .. } => upsample::upsample_into(x, in_shape, *factor, sum, &mut y),
         Op::Add { b, .. } => elementwise::add_into(x, &values[b], &mut y),
         Op::Patch {
             y: y0, x: x0, h, w, ..
@@ -457,7 +476,7 @@ impl GradBuffers {
         if !self.written.contains(op.output()) {
             return false;
         }
-        // The gradient's buffer: the output's own, or the one it shares ([`Role::SharedSum`]).
+        // The gradient's buffer: the output's own, or the one it shares ([`Role::Sum`]).
         let holder = match self.shared.remove(op.output()) {
             Some(other) => other,
             None => op.output().to_string(),
@@ -616,8 +635,15 @@ impl GradBuffers {
                     upsample::upsample_backward_into(&dy, in_shape, *factor, dx)
                 });
             }
-            Op::Add { a, b, .. } if let Role::SharedSum { owner_is_a } = role => {
-                let (owner, sharer) = if owner_is_a { (a, b) } else { (b, a) };
+            Op::Add { a, b, .. }
+                if let Role::Sum {
+                    owner: Some(owner), ..
+                } = role =>
+            {
+                let (owner, sharer) = match owner {
+                    Operand::A => (a, b),
+                    Operand::B => (b, a),
+                };
                 self.written.insert(sharer.clone());
                 self.shared.insert(sharer.clone(), owner.clone());
                 dy = self.deliver_owned(program, owner, dy);

@@ -157,8 +157,9 @@ fn fold(d_cols: &[f32], g: Geometry, table: &[u32], dx: &mut [f32]) {
 }
 
 /// `y = relu?(conv(x, w) + b)` for a batch laid out sample by sample (`x` is `batch × input`,
-/// `y` `batch × output`, every element written); `w` is `cout × cin × k × k`. Each thread
-/// takes one group of samples: unfolds them, one GEMM, and writes their outputs.
+/// `y` `batch × output`, every element written); `w` is `cout × cin × k × k`. With `sum`
+/// (`batch × output`), `y = relu?(conv(x, w) + b) + sum`, rounded as the two ops apart. Each
+/// thread takes one group of samples: unfolds them, one GEMM, and writes their outputs.
 #[allow(clippy::too_many_arguments)] // the op's geometry, its tensors and the output
 pub fn forward(
     x: &[f32],
@@ -168,12 +169,14 @@ pub fn forward(
     c: &Conv2d,
     w: &[f32],
     b: &[f32],
+    sum: Option<&[f32]>,
     y: &mut [f32],
 ) {
     let g = Geometry::new(input, output, c);
     assert_eq!(x.len(), batch * input.len());
     assert_eq!(y.len(), batch * output.len());
     assert_eq!((w.len(), b.len()), (c.cout * g.k, c.cout));
+    assert!(sum.is_none_or(|s| s.len() == y.len()));
     if batch == 0 {
         return;
     }
@@ -181,7 +184,9 @@ pub fn forward(
     let (_, per) = sample_groups(batch);
     y.par_chunks_mut(per * output.len())
         .zip(x.par_chunks(per * input.len()))
-        .for_each(|(y, x)| {
+        .enumerate()
+        .for_each(|(group, (y, x))| {
+            let sum = sum.map(|s| &s[group * per * output.len()..][..y.len()]);
             COLS.with_borrow_mut(|cols| {
                 WIDE.with_borrow_mut(|product| {
                     let samples = x.len() / input.len();
@@ -210,6 +215,11 @@ pub fn forward(
                             for (v, s) in plane.iter_mut().zip(src) {
                                 let v1 = s + b[o];
                                 *v = if c.relu { v1.max(0.0) } else { v1 };
+                            }
+                            if let Some(sum) = sum {
+                                let at = n * output.len() + o * g.pixels;
+                                let sum = &sum[at..][..g.pixels];
+                                plane.iter_mut().zip(sum).for_each(|(v, s)| *v += s);
                             }
                         }
                     }
@@ -361,10 +371,17 @@ mod tests {
                     c.relu = relu;
                     let want = conv2d_naive(&x, batch, input, output, &c, &wt, &b);
                     let mut got = vec![f32::NAN; want.len()];
-                    forward(&x, batch, input, output, &c, &wt, &b, &mut got);
+                    forward(&x, batch, input, output, &c, &wt, &b, None, &mut got);
                     for (i, (g, e)) in got.iter().zip(&want).enumerate() {
                         assert!((g - e).abs() < 1e-5, "{c:?} forward [{i}]: {g} != {e}");
                     }
+                    // A sum made in the same pass: bit for bit the output plus the other.
+                    let other = values(want.len(), 13);
+                    let plain: Vec<f32> = got.iter().zip(&other).map(|(g, o)| g + o).collect();
+                    let mut summed = vec![f32::NAN; want.len()];
+                    let sum = Some(other.as_slice());
+                    forward(&x, batch, input, output, &c, &wt, &b, sum, &mut summed);
+                    assert_eq!(summed, plain, "{c:?} with a sum, batch {batch}");
                 }
                 c.relu = false;
                 let dy = values(batch * output.len(), 11);
