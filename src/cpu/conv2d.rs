@@ -535,4 +535,61 @@ mod tests {
             assert_eq!(summed, plain, "{cin}→{cout} {h}×{w} k{k} with a sum");
         }
     }
+
+    #[test]
+    fn pointwise_backward_matches_the_definition_on_any_thread_count() {
+        // Batch 5 over 1, 2 and 4 threads: groups of 5, 3 + 2, and 2 + 2 + 1 + an empty one.
+        let mut rnd = crate::cpu::testing::centred(11);
+        let (cin, cout, h, w, batch) = (3, 5, 3, 7, 5);
+        let (input, output) = (Shape::new(cin, h, w), Shape::new(cout, h, w));
+        let c = Conv2d {
+            name: "c".into(),
+            input: "x".into(),
+            output: "y".into(),
+            cin,
+            cout,
+            kernel: 1,
+            stride: 1,
+            pad: 0,
+            relu: false,
+        };
+        let x: Vec<f32> = (0..batch * input.len()).map(|_| rnd()).collect();
+        let dy: Vec<f32> = (0..batch * output.len()).map(|_| rnd()).collect();
+        let wt: Vec<f32> = (0..cout * cin).map(|_| rnd()).collect();
+        let pixels = h * w;
+        let (mut dx, mut dw, mut db) = (vec![0.0; x.len()], vec![0.0; wt.len()], vec![0.0; cout]);
+        for n in 0..batch {
+            for o in 0..cout {
+                for q in 0..pixels {
+                    let g = dy[(n * cout + o) * pixels + q];
+                    db[o] += g;
+                    for i in 0..cin {
+                        dx[(n * cin + i) * pixels + q] += wt[o * cin + i] * g;
+                        dw[o * cin + i] += g * x[(n * cin + i) * pixels + q];
+                    }
+                }
+            }
+        }
+        for threads in [1, 2, 4] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let got =
+                pool.install(|| conv2d_backward(&x, &dy, batch, input, output, &c, &wt, true));
+            for (what, got, want) in [
+                ("dx", &got.dx, &dx),
+                ("dw", &got.dw, &dw),
+                ("db", &got.db, &db),
+            ] {
+                assert_eq!(got.len(), want.len());
+                for (i, (g, e)) in got.iter().zip(want.iter()).enumerate() {
+                    assert!(
+                        (g - e).abs() < 1e-5,
+                        "{threads} threads, {what}[{i}]: {g} != {e}"
+                    );
+                }
+            }
+        }
+    }
 }
