@@ -1,12 +1,11 @@
 //! Nearest-neighbour upsampling by an integer factor, and its backward.
 //!
-//! Both run over tasks of whole planes of about [`CHUNK`] values (one plane a task was thousands
-//! of tasks of a few hundred values on the hourglass's small planes), and the ×2 case, the only
-//! one the network has, is written out so that the compiler unrolls and vectorizes it. Against
-//! a task and a `fill` per plane (three alternating `bench --train --per-layer` runs, 64×64
-//! network, batch 32, 2 cores of a Zen 4): the hourglass's three upsamplings' backward 0.12–0.19
-//! against 0.68–0.84 ms a step, their forward 0.43–0.59 ms with the levels' sums made in the
-//! same pass against 0.75–0.88 ms without.
+//! The ×2 case, the only one the network has, is written out so that the compiler unrolls and
+//! vectorizes it (a `fill` of two values, or a sum of two, a pixel was scalar work). Against the
+//! plain loops (three alternating `bench --train --per-layer` runs, 64×64 network, batch 32, 2
+//! cores of a Zen 4): the hourglass's three upsamplings' backward 0.12–0.19 against 0.68–0.84
+//! ms a step, their forward 0.43–0.59 ms with the levels' sums made in the same pass against
+//! 0.75–0.88 ms without.
 
 use rayon::prelude::*;
 
@@ -20,7 +19,7 @@ pub fn upsample(x: &[f32], batch: usize, input: Shape, factor: usize) -> Vec<f32
     y
 }
 
-/// Planes of `plane` values a task takes: about [`CHUNK`] values, at least one plane.
+/// Whole planes of `plane` values a task takes: about [`CHUNK`] values, at least one plane.
 fn planes_per_task(plane: usize) -> usize {
     (CHUNK / plane.max(1)).max(1)
 }
