@@ -162,12 +162,13 @@ impl pulp::WithSimd for NormalizePlanes<'_> {
 /// added into f64: several small planes to a sum (on the hourglass's 2×2 planes a reduction per
 /// plane cost more than the plane), but fewer than [`BLOCK`]: values near 1000 summed in blocks
 /// of 512 over 35-value planes left the mean 16 f32 ulps off on one lane (the scalar form).
-const GROUPED: usize = 128;
+pub(super) const GROUPED: usize = 128;
 
 /// `Σ v` over a channel's planes (`planes`: where each starts in `x`) in f32 vectors of `S`, two
 /// accumulators, added into f64 after every [`GROUPED`] values or more: a plane longer than
-/// [`BLOCK`] in pieces of `BLOCK`, shorter ones several to a sum. A piece's last partial vector
-/// is loaded with zeros in its missing lanes.
+/// [`BLOCK`] in pieces of `BLOCK`, shorter ones several to a sum. The values past a piece's last
+/// whole vector are summed one by one (`pulp`'s partial loads jump through a table: see the
+/// backward's `Lanes::dx`).
 #[inline(always)]
 fn sum_planes<S: pulp::Simd>(
     s: S,
@@ -176,7 +177,7 @@ fn sum_planes<S: pulp::Simd>(
     plane: usize,
 ) -> f64 {
     let zero = s.splat_f32s(0.0);
-    let (mut total, mut acc, mut pending) = (0.0f64, [zero; 2], 0);
+    let (mut total, mut acc, mut rest, mut pending) = (0.0f64, [zero; 2], 0.0f32, 0);
     for at in planes {
         for piece in x[at..][..plane].chunks(BLOCK) {
             let (vs, tail) = S::as_simd_f32s(piece);
@@ -188,17 +189,15 @@ fn sum_planes<S: pulp::Simd>(
             if vs.len() % 2 == 1 {
                 acc[0] = s.add_f32s(acc[0], vs[2 * pairs]);
             }
-            if !tail.is_empty() {
-                acc[1] = s.add_f32s(acc[1], s.partial_load_f32s(tail));
-            }
+            rest += tail.iter().sum::<f32>();
             pending += piece.len();
             if pending >= GROUPED {
-                total += s.reduce_sum_f32s(s.add_f32s(acc[0], acc[1])) as f64;
-                (acc, pending) = ([zero; 2], 0);
+                total += s.reduce_sum_f32s(s.add_f32s(acc[0], acc[1])) as f64 + rest as f64;
+                (acc, rest, pending) = ([zero; 2], 0.0, 0);
             }
         }
     }
-    total + s.reduce_sum_f32s(s.add_f32s(acc[0], acc[1])) as f64
+    total + s.reduce_sum_f32s(s.add_f32s(acc[0], acc[1])) as f64 + rest as f64
 }
 
 /// `(Σ (v − mean), Σ (v − mean)²)` over a channel's planes, in vectors and blocks as
