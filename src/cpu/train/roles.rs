@@ -1,7 +1,8 @@
 //! [`Role`]: what the training workspace does with each op of a program — which ops it runs
-//! as one (a batch norm with its ReLU, and the 2×2 pooling after them), which sums let one
-//! operand's maker read the other's gradient buffer — decided once per step from the program
-//! alone, so that `workspace.rs` keeps only the buffers and the running of the ops.
+//! as one (a batch norm with its ReLU, and the 2×2 pooling after them; a sum with its later
+//! operand's maker), which sums let one operand's maker read the other's gradient buffer —
+//! decided once per step from the program alone, so that `workspace.rs` keeps only the buffers
+//! and the running of the ops.
 
 use std::collections::HashMap;
 
