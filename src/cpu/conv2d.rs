@@ -479,6 +479,7 @@ pub fn conv2d_naive(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::fast::conv::testing::strided;
 
     #[test]
     fn im2col_gemm_matches_the_definition() {
@@ -495,15 +496,8 @@ mod tests {
         ] {
             let input = Shape::new(cin, h, w);
             let c = Conv2d {
-                name: "c".into(),
-                input: "x".into(),
-                output: "y".into(),
-                cin,
-                cout,
-                kernel: k,
-                stride,
-                pad,
                 relu,
+                ..strided(cin, cout, k, stride, pad)
             };
             let output = Shape::new(
                 cout,
@@ -542,17 +536,7 @@ mod tests {
         let mut rnd = crate::cpu::testing::centred(11);
         let (cin, cout, h, w, batch) = (3, 5, 3, 7, 5);
         let (input, output) = (Shape::new(cin, h, w), Shape::new(cout, h, w));
-        let c = Conv2d {
-            name: "c".into(),
-            input: "x".into(),
-            output: "y".into(),
-            cin,
-            cout,
-            kernel: 1,
-            stride: 1,
-            pad: 0,
-            relu: false,
-        };
+        let c = strided(cin, cout, 1, 1, 0);
         let x: Vec<f32> = (0..batch * input.len()).map(|_| rnd()).collect();
         let dy: Vec<f32> = (0..batch * output.len()).map(|_| rnd()).collect();
         let wt: Vec<f32> = (0..cout * cin).map(|_| rnd()).collect();
