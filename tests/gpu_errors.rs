@@ -3,14 +3,14 @@
 
 mod common;
 
-use common::{gpu, rng, uniform};
+use common::{fresh_gpu, rng, uniform};
 use hourhand::gpu::kernels::{Kernel, KernelSource};
 use hourhand::gpu::{GpuError, GpuNet};
 use hourhand::net::{NetConfig, Network, Weights};
 
 #[test]
 fn a_shader_the_device_rejects_is_an_error_not_a_panic() {
-    let ctx = gpu();
+    let ctx = fresh_gpu();
     // Every kernel we ship compiles.
     assert!(Kernel::Peak.pipeline(&ctx.device, None).is_ok());
     let broken = KernelSource {
@@ -33,7 +33,7 @@ fn a_shader_the_device_rejects_is_an_error_not_a_panic() {
 
 #[test]
 fn a_lost_device_is_an_error_saying_what_to_try() {
-    let ctx = gpu();
+    let ctx = fresh_gpu();
     let config = NetConfig::tiny();
     let net = Network::from_weights(&Weights::init(&config, 1).unwrap());
     let side = config.input_size as usize;
@@ -61,7 +61,7 @@ fn the_viewer_engine_on_a_lost_device_fails_once() {
     use hourhand::view::inference::{EngineChoice, InferenceWorker, Job, JobFrame, Reply};
     use std::time::{Duration, Instant};
 
-    let ctx = gpu();
+    let ctx = fresh_gpu();
     let weights = std::sync::Arc::new(hourhand::bundled::bundled_weights().unwrap());
     let sample = hourhand::bundled::bundled_sample().expect("assets/sample in the source tree");
     let source: std::sync::Arc<dyn hourhand::data::source::Source> =

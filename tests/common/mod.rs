@@ -11,8 +11,18 @@ use hourhand::net::{Params, Program, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// The GPU the tests run on (lavapipe in CI). Fails loudly, with what to install, if none.
+/// The GPU the tests run on (lavapipe in CI): one device for the whole test binary, which its
+/// tests share (a clone shares the device). Making a device is cheap on lavapipe but not on a real
+/// GPU: on an H200, test binaries that made one for every case ran past 90 s where they take
+/// seconds on lavapipe. Fails loudly, with what to install, if there is no adapter.
 pub fn gpu() -> GpuContext {
+    static SHARED: std::sync::OnceLock<GpuContext> = std::sync::OnceLock::new();
+    SHARED.get_or_init(fresh_gpu).clone()
+}
+
+/// A device of its own, for a test that breaks it on purpose (destroys it, or provokes an error
+/// the device keeps): on the shared one, that would fail the tests after it.
+pub fn fresh_gpu() -> GpuContext {
     GpuContext::new(&AdapterRequest::default()).unwrap_or_else(|e| {
         panic!("these tests need a wgpu adapter: {e}\n(on Debian: apt-get install mesa-vulkan-drivers; `bash .ci/test` does it)")
     })
