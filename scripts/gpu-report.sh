@@ -10,19 +10,20 @@
 #   scripts/gpu-report.sh [--bin target/release/hourhand] [--out FILE.jsonl]
 #                         [--backend vulkan] [--adapter NAME] [--batches 1,32,64,256,1024]
 #                         [--seconds 2] [--anchor ../shared/anchors/torch_lrhn.py]
-#                         [--kernels register-blocked,tiled,subgroups,tiled-f16,subgroups-f16]
-#                         [--no-tests] [--no-torch] [--no-compile]
+#                         [--kernels register-blocked,blocked-gemv,tiled,subgroups,tiled-f16,subgroups-f16]
+#                         [--no-tests] [--no-torch] [--no-compile] [--step-limit SECONDS]
 #
 # Without --bin it uses target/release/hourhand, building it when cargo is there. The GPU tests
 # run only where cargo and the sources are (`cargo test --release` on the GPU test files, with
 # WGPU_ADAPTER_NAME set to --adapter); elsewhere `bench --check` still compares the whole
 # network's output with the CPU backend's at every batch size. Each step runs under a time
-# limit; one that fails or runs out is recorded as such and the report goes on.
+# limit (its own, or --step-limit where that is shorter: for a GPU lent by the minute); one that
+# fails or runs out is recorded as such and the report goes on.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-bin= out= backend=vulkan adapter= batches=1,32,64,256,1024 seconds=2 kernel_sets=register-blocked,tiled,subgroups,tiled-f16,subgroups-f16
-anchor=../shared/anchors/torch_lrhn.py tests=1 torch=1 compile=1
+bin= out= backend=vulkan adapter= batches=1,32,64,256,1024 seconds=2 kernel_sets=register-blocked,blocked-gemv,tiled,subgroups,tiled-f16,subgroups-f16
+anchor=../shared/anchors/torch_lrhn.py tests=1 torch=1 compile=1 step_limit=
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin=$2; shift 2 ;;
@@ -36,6 +37,7 @@ while [ $# -gt 0 ]; do
     --no-tests) tests=0; shift ;;
     --no-torch) torch=0; shift ;;
     --no-compile) compile=0; shift ;;
+    --step-limit) step_limit=$2; shift 2 ;;
     *) echo "unknown option $1 (see the top of $0)" >&2; exit 2 ;;
   esac
 done
@@ -82,6 +84,7 @@ with open(out, "a") as f:
 # line saying how it ended (exit status, seconds, and stderr's tail when it failed).
 step() {
   local name=$1 limit=$2; shift 2
+  [ -n "$step_limit" ] && [ "$step_limit" -lt "$limit" ] && limit=$step_limit
   echo "== $name: $*"
   local t0; t0=$(date +%s.%N)
   timeout "$limit" "$@" >"$scratch/stdout" 2>"$scratch/stderr"
