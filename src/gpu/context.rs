@@ -307,7 +307,7 @@ impl GpuContext {
         Ok(Self {
             adapter_features: adapter.features(),
             downlevel: adapter.get_downlevel_capabilities().flags,
-            kernels: KernelSet::for_adapter(info.device_type, device.features()),
+            kernels: KernelSet::for_adapter(info.device_type),
             pipeline_cache: PipelineCache::open(&device, &info).map(Arc::new),
             device,
             queue,
@@ -324,7 +324,7 @@ impl GpuContext {
             adapter_features: device.features(),
             // Unknown without the adapter: sets that need a downlevel capability are refused.
             downlevel: wgpu::DownlevelFlags::empty(),
-            kernels: KernelSet::for_adapter(info.device_type, device.features()),
+            kernels: KernelSet::for_adapter(info.device_type),
             pipeline_cache: PipelineCache::open(&device, &info).map(Arc::new),
             device,
             queue,

@@ -45,11 +45,11 @@ pub struct BenchArgs {
     /// samples per second. With --per-layer, the CPU time of every op's forward and backward.
     #[arg(long)]
     train: bool,
-    /// GPU only: the kernel variants to run (register-blocked, tiled, subgroups, tiled-f16,
-    /// subgroups-f16); default: the adapter's (register blocks on a CPU device such as
-    /// lavapipe, tiles on a GPU, with subgroup reductions where it has subgroups; f16 weights
-    /// only when asked for, inference only). With --train it
-    /// applies to the forward; the backward kernels are register-blocked on every adapter.
+    /// GPU only: the kernel variants to run (register-blocked, blocked-gemv, tiled, subgroups,
+    /// tiled-f16, subgroups-f16); default: the adapter's (register blocks on a CPU device such
+    /// as lavapipe; on a GPU, register blocks with split-K GEMVs for the fully connected
+    /// layers; f16 weights only when asked for, inference only). With --train it applies to
+    /// the forward; the backward kernels are register-blocked on every adapter.
     #[arg(long)]
     kernels: Option<KernelSet>,
 }

@@ -1,6 +1,7 @@
 //! `shaders/linear.wesl`: fully connected layer, 4 outputs × 4 samples per invocation; for the
 //! tiled sets, a split-K GEMV at small batches (`shaders/linear_split.wesl`, or
-//! `shaders/linear_subgroup.wesl` in the subgroups set) and the tiled convolution beyond.
+//! `shaders/linear_subgroup.wesl` in the subgroups set) and the tiled convolution beyond; for
+//! the blocked-gemv set, the split-K GEMV at every batch.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -51,7 +52,7 @@ pub fn dispatch(l: &Linear, batch: usize, set: KernelSet) -> Dispatch {
         let (input, output) = (Shape::new(l.inputs, 1, 1), Shape::new(l.outputs, 1, 1));
         return super::conv2d::dispatch(&conv, input, output, batch, set, &Default::default());
     }
-    let (kernel, invocations) = if set.is_tiled() {
+    let (kernel, invocations) = if set.gemv() {
         // Split-K GEMV (`lib/gemv.wesl`): a workgroup per output and block of 4 samples.
         let groups = (l.outputs * batch.div_ceil(4)) as u64 * WORKGROUP_SIZE as u64;
         let kernel = match (set.subgroups(), set.f16_weights()) {
