@@ -11,7 +11,7 @@
 //! gradient buffer needs clearing. Convolutions and fully connected layers skip the gradient
 //! of a program input (the data), as the CPU does.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::gpu::GpuError;
 use crate::gpu::kernels::{
@@ -64,6 +64,11 @@ pub(crate) fn schedule(
         program,
         batch,
         kernels,
+        param_lens: program
+            .params()
+            .into_iter()
+            .map(|(name, shape)| (name, shape.iter().product()))
+            .collect(),
         dispatches: Vec::new(),
         aux: BTreeMap::new(),
     };
@@ -74,7 +79,7 @@ pub(crate) fn schedule(
         if !is_decayed(program, name) {
             step.weight_decay = 0.0;
         }
-        let len = param_len(program, name);
+        let len = s.param_len(name);
         s.aux.insert(adam::first_moment(name), len);
         s.aux.insert(adam::second_moment(name), len);
         s.push(Phase::Update, name, vec![adam::dispatch(name, len, &step)]);
@@ -98,6 +103,10 @@ struct Builder<'a> {
     batch: usize,
     /// The variants the forward's inference-form ops run.
     kernels: KernelSet,
+    /// Every parameter's length, by name. Looked up for every parameter slot, so made once:
+    /// `Program::params` names them all anew, and calling it per lookup made building the
+    /// schedule take 41–52 ms (it is rebuilt every step).
+    param_lens: HashMap<String, usize>,
     dispatches: Vec<Scheduled>,
     /// Sizes of the auxiliary buffers named so far (the largest request wins).
     aux: BTreeMap<Slot, usize>,
@@ -121,15 +130,13 @@ impl Builder<'_> {
     fn len(&self, tensor: &str) -> usize {
         self.batch * self.program.shape(tensor).len()
     }
-}
 
-fn param_len(program: &Program, name: &str) -> usize {
-    program
-        .params()
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, shape)| shape.iter().product())
-        .unwrap_or_else(|| panic!("the program has no parameter `{name}`"))
+    fn param_len(&self, name: &str) -> usize {
+        *self
+            .param_lens
+            .get(name)
+            .unwrap_or_else(|| panic!("the program has no parameter `{name}`"))
+    }
 }
 
 fn forward(s: &mut Builder, options: &StepOptions) -> Result<(), GpuError> {
@@ -293,7 +300,7 @@ fn sizes(s: &Builder) -> BTreeMap<Slot, usize> {
         for slot in &d.dispatch.slots {
             let n = match slot {
                 Slot::Tensor(t) | Slot::Grad(t) => s.len(t),
-                Slot::Param(p) | Slot::ParamGrad(p) => param_len(s.program, p),
+                Slot::Param(p) | Slot::ParamGrad(p) => s.param_len(p),
                 Slot::Aux(_) => *s
                     .aux
                     .get(slot)

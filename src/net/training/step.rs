@@ -49,10 +49,47 @@ pub fn is_trainable(name: &str) -> bool {
 
 /// Whether weight decay applies: the weights of convolutions and fully connected layers, not
 /// biases or batch-norm scales (decaying those only fights the normalization).
+/// Called for every parameter at every step: it compares names without building any.
 pub fn is_decayed(program: &Program, name: &str) -> bool {
+    let Some(layer) = name.strip_suffix(".weight") else {
+        return false;
+    };
     program.ops.iter().any(|op| match op {
-        Op::Conv2d(c) => name == format!("{}.weight", c.name),
-        Op::Linear(l) => name == format!("{}.weight", l.name),
+        Op::Conv2d(c) => c.name == layer,
+        Op::Linear(l) => l.name == layer,
         _ => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::{NetConfig, Weights};
+
+    #[test]
+    fn only_convolution_and_fully_connected_weights_are_decayed() {
+        let w = Weights::init(&NetConfig::default(), 1).unwrap();
+        let program = Program::lrhn(&w.config).unwrap();
+        let decayed: Vec<String> = program
+            .params()
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| is_decayed(&program, name))
+            .collect();
+        let layers = program
+            .ops
+            .iter()
+            .filter(|op| matches!(op, Op::Conv2d(_) | Op::Linear(_)))
+            .count();
+        assert_eq!(decayed.len(), layers, "{decayed:?}");
+        assert!(decayed.iter().all(|n| n.ends_with(".weight")));
+        assert!(is_decayed(&program, "stem.conv.weight"));
+        assert!(!is_decayed(&program, "stem.conv.bias"));
+        assert!(
+            !is_decayed(&program, "stem.bn.weight"),
+            "a batch norm's scale"
+        );
+        assert!(!is_decayed(&program, "stem.conv"));
+        assert!(!is_decayed(&program, "no.such.weight"));
+    }
 }
