@@ -127,7 +127,7 @@ pub enum GpuError {
     },
     /// Training was asked of a kernel set that stores weights as f16.
     #[error(
-        "kernel set `{0}` stores weights as f16, for inference only; train with `tiled` or `subgroups`"
+        "kernel set `{0}` stores weights as f16, for inference only; train with its f32 twin, or with the default set (leave out --kernels)"
     )]
     InferenceOnlyKernels(kernels::KernelSet),
     /// Per-layer timing was asked of a device without timestamp queries.
