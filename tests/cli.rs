@@ -244,9 +244,10 @@ fn bench_per_layer_reports_every_layer() {
 }
 
 /// `bench --train` times training steps on both backends (a tiny network, so lavapipe is
-/// quick), and with `--per-layer` the CPU's time of every op's forward and backward.
+/// quick), and with `--per-layer` the CPU's time of every op's forward and backward and the
+/// GPU's time of every kernel.
 #[test]
-fn bench_train_times_steps_on_both_backends_and_every_cpu_op() {
+fn bench_train_times_steps_on_both_backends_every_cpu_op_and_gpu_kernel() {
     let dir = scratch("bench-train");
     let config = dir.join("tiny.json");
     std::fs::write(
@@ -308,6 +309,31 @@ fn bench_train_times_steps_on_both_backends_and_every_cpu_op() {
         ops.len()
     );
     assert!(ops.iter().any(|r| r["layer"] == "stem.conv (backward)"));
+
+    // The GPU's time per kernel over the step's dispatches, each kernel once: AdamW's is one
+    // dispatch a trained parameter.
+    let kernels: Vec<_> = rows
+        .iter()
+        .filter(|r| r["backend"] == "gpu-train")
+        .collect();
+    let dispatches = |kernel: &str| {
+        let rows: Vec<_> = kernels.iter().filter(|r| r["kernel"] == kernel).collect();
+        assert!(rows.len() <= 1, "{kernel} listed twice");
+        rows.first()
+            .map_or(0, |r| r["dispatches"].as_u64().unwrap())
+    };
+    let trained = program
+        .params()
+        .iter()
+        .filter(|(name, _)| hourhand::net::training::is_trainable(name))
+        .count();
+    assert_eq!(dispatches("adam") as usize, trained);
+    assert!(dispatches("conv2d_dw_3x3") > 0 && dispatches("linear_dw") > 0);
+    assert!(
+        kernels
+            .iter()
+            .all(|r| r["batch"] == 3 && r["ms"].as_f64().unwrap() >= 0.0)
+    );
 }
 
 #[test]

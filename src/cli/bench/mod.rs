@@ -42,7 +42,8 @@ pub struct BenchArgs {
     #[arg(long)]
     check: bool,
     /// Time training steps (forward, MSE, backward, AdamW) instead of inference; FPS is then
-    /// samples per second. With --per-layer, the CPU time of every op's forward and backward.
+    /// samples per second. With --per-layer, the CPU time of every op's forward and backward,
+    /// and the GPU time of every kernel over the step's dispatches.
     #[arg(long)]
     train: bool,
     /// GPU only: the kernel variants to run (register-blocked, blocked-gemv, tiled, subgroups,

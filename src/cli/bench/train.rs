@@ -1,13 +1,13 @@
 //! `hourhand bench --train`: training steps per second (forward in training mode, MSE, backward,
 //! AdamW, running statistics) on the GPU and CPU backends, and with `--per-layer` the CPU time
-//! of every op's forward and backward. Random inputs and targets: the step costs the same
-//! whatever the data.
+//! of every op's forward and backward and the GPU time of every kernel. Random inputs and
+//! targets: the step costs the same whatever the data.
 
 use std::collections::BTreeMap;
 
 use anyhow::Context;
 use hourhand::cpu::train::{OpTime, Workspace};
-use hourhand::gpu::GpuTrainer;
+use hourhand::gpu::{GpuTrainer, LayerTime};
 use hourhand::net::training::Dropout;
 use hourhand::net::{Program, Weights};
 use hourhand::train::adam::AdamStep;
@@ -62,6 +62,7 @@ pub fn run(args: &BenchArgs, weights: &Weights) -> anyhow::Result<()> {
         let kernels = ctx.kernels.name();
         let backend = format!("{:?}", ctx.info.backend).to_lowercase();
         let adapter = ctx.info.name.clone();
+        let mut per_kernel = Vec::new();
         for &batch in &args.batch {
             let mut trainer =
                 GpuTrainer::new(ctx.clone(), program.clone(), &weights.tensors, batch)
@@ -75,6 +76,18 @@ pub fn run(args: &BenchArgs, weights: &Weights) -> anyhow::Result<()> {
             let mut r = row(backend.clone(), adapter.clone(), batch, flops, timing);
             r.kernels = Some(kernels);
             print(r, args.json)?;
+            if args.per_layer {
+                let runs: Vec<Vec<LayerTime>> = (1..=5)
+                    .map(|k| {
+                        let (_, times) = trainer.step_timed(x, y, &options(t + k))?;
+                        Ok(times)
+                    })
+                    .collect::<anyhow::Result<_>>()?;
+                per_kernel.push((batch, median(runs, |l| &mut l.ms)));
+            }
+        }
+        for (batch, times) in per_kernel {
+            print_kernel_times(batch, &times, args.json)?;
         }
     }
     if !args.no_cpu || args.device.is_cpu() {
@@ -129,6 +142,41 @@ pub fn run(args: &BenchArgs, weights: &Weights) -> anyhow::Result<()> {
 fn print(mut r: Row, json: bool) -> anyhow::Result<()> {
     r.mode = Some("train");
     print_row(&r, json)
+}
+
+/// The GPU time of each kernel over a training step's dispatches (a step is hundreds of them:
+/// every op's forward and backward, and one AdamW update per parameter), most first.
+fn print_kernel_times(batch: usize, times: &[LayerTime], json: bool) -> anyhow::Result<()> {
+    let mut kernels: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
+    for t in times {
+        let k = kernels.entry(t.kernel.source().entry).or_default();
+        k.0 += t.ms;
+        k.1 += 1;
+    }
+    let mut kernels: Vec<_> = kernels.into_iter().collect();
+    kernels.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
+    let total: f64 = times.iter().map(|t| t.ms).sum();
+    if !json {
+        println!(
+            "\nGPU time per kernel of a training step at batch {batch} (median of 5 steps, one timed pass per dispatch): {total:.3} ms in {} dispatches",
+            times.len()
+        );
+    }
+    for (kernel, (ms, dispatches)) in kernels {
+        if json {
+            let v = serde_json::json!({
+                "backend": "gpu-train", "kernel": kernel, "batch": batch, "ms": ms,
+                "dispatches": dispatches,
+            });
+            println!("{v}");
+        } else {
+            println!(
+                "{kernel:<24} {ms:>9.3} ms {:>5.1}%  ({dispatches} dispatches)",
+                100.0 * ms / total.max(1e-12)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The per-op table of a CPU training step, then the time of each kind of op.
