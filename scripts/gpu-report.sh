@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything we want to know about hourhand on one GPU, in one go and without network: the
 # adapter, the GPU tests (where cargo is at hand), the network checked against the CPU backend
-# and timed at batch 1, 32, 256 and 1024 with per-layer times for each kernel set, training samples/s, and PyTorch's
+# and timed at batch 1, 32, 256 and 1024 with per-layer times for each kernel set, training
+# samples/s with per-kernel times, and PyTorch's
 # anchor on the same GPU where PyTorch is installed. Every result is a JSON line in one file,
 # named at the end; each line has a "step" field, and bench rows name their kernel set in
 # "kernels". Meant to finish inside 8 minutes on a discrete GPU; on lavapipe (software Vulkan)
@@ -138,12 +139,13 @@ done
 # The CPU backend beside it, for scale.
 step bench_cpu 120 "$bin" bench --backend cpu --json --batch 1,32 --seconds "$seconds"
 
-# Training: samples/s of a step at batch 32 on the 64×64 and 128×128 networks.
+# Training: samples/s of a step at batch 32 and 128 on the 64×64 and 128×128 networks, and the
+# GPU time of every kernel in the step.
 for size in 64 128; do
   echo "{\"input_size\":$size,\"stem_channels\":32,\"res1_channels\":64,\"features\":128,\"hourglass_order\":3,\"head_channels\":32,\"patch_grid\":2,\"local_features\":256,\"global_features\":1024,\"joints\":35}" >"$scratch/net$size.json"
   "$bin" init --out "$scratch/net$size.safetensors" --config "$scratch/net$size.json" --seed 1 --force >/dev/null
   step "train_$size" 180 "$bin" bench --train "${device[@]}" --no-cpu --json \
-    --weights "$scratch/net$size.safetensors" --batch 32 --seconds "$seconds"
+    --weights "$scratch/net$size.safetensors" --batch 32,128 --per-layer --seconds "$seconds"
 done
 
 # PyTorch on the same GPU, where it is installed: eager fp32, compiled, and a training step.
@@ -151,7 +153,7 @@ if [ $torch = 1 ] && [ -f "$anchor" ] && python3 -c 'import torch; assert torch.
   step torch_eager 180 python3 "$anchor" --batches "$batches" --seconds "$seconds"
   [ $compile = 1 ] && step torch_compile 300 python3 "$anchor" --batches "$batches" --seconds "$seconds" --compile
   for size in 64 128; do
-    step "torch_train_$size" 120 python3 "$anchor" --train --batches 32 --size "$size" --seconds "$seconds"
+    step "torch_train_$size" 120 python3 "$anchor" --train --batches 32,128 --size "$size" --seconds "$seconds"
   done
 else
   echo "{\"step\": \"torch\", \"status\": \"skipped\", \"why\": \"needs PyTorch with CUDA and the anchor at $anchor (or --no-torch)\"}" >>"$out"
