@@ -177,7 +177,7 @@ fn bench_can_force_the_tiled_kernels_and_checks_them() {
     let o = hourhand(&["bench", "--kernels", "fastest"]);
     assert!(!o.status.success());
     assert!(
-        stderr(&o).contains("known: register-blocked, tiled"),
+        stderr(&o).contains("known: register-blocked, blocked-gemv, tiled"),
         "{}",
         stderr(&o)
     );
