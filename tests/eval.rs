@@ -287,14 +287,17 @@ fn a_closed_pipe_ends_eval_quietly() {
         root.join("assets/sample"),
         root.join("assets/sample-results/mse-start.txt"),
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hourhand"))
+    // The pipe's read end is closed before eval starts: closing it after the spawn raced with
+    // eval, which on a loaded machine could write everything into the pipe's buffer first and
+    // exit 0.
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_hourhand"))
         .args(["eval", "--gt", s(&gt), "--pred", s(&pred), "--json"])
-        .stdout(std::process::Stdio::piped())
+        .stdout(writer)
         .stderr(std::process::Stdio::piped())
-        .spawn()
+        .output()
         .expect("the binary runs");
-    drop(child.stdout.take());
-    let o = child.wait_with_output().expect("it ends");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!err.contains("panicked"), "{err}");
     #[cfg(unix)]
