@@ -91,7 +91,11 @@ fn gradients_match_cpu_for_every_loss_and_kernel_set() {
         let e = GpuTrainer::new(gpu().with_kernels(set), c.program.clone(), &c.params, BATCH)
             .err()
             .expect("refused");
-        assert!(e.to_string().contains("for inference only"), "{e}");
+        let (e, twin) = (
+            e.to_string(),
+            format!("train with `{}`", set.with_f32_weights()),
+        );
+        assert!(e.contains("for inference only") && e.contains(&twin), "{e}");
     }
     for (set, loss) in KernelSet::ALL
         .into_iter()

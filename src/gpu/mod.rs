@@ -127,7 +127,8 @@ pub enum GpuError {
     },
     /// Training was asked of a kernel set that stores weights as f16.
     #[error(
-        "kernel set `{0}` stores weights as f16, for inference only; train with its f32 twin, or with the default set (leave out --kernels)"
+        "kernel set `{0}` stores weights as f16, for inference only; train with `{twin}` (its f32 twin), or leave out --kernels for the adapter's default set",
+        twin = .0.with_f32_weights()
     )]
     InferenceOnlyKernels(kernels::KernelSet),
     /// Per-layer timing was asked of a device without timestamp queries.

@@ -68,6 +68,15 @@ impl KernelSet {
         matches!(self, KernelSet::TiledF16 | KernelSet::SubgroupsF16)
     }
 
+    /// The same set with f32 weights: what to train with where an "-f16" set was asked for.
+    pub fn with_f32_weights(self) -> KernelSet {
+        match self {
+            KernelSet::TiledF16 => KernelSet::Tiled,
+            KernelSet::SubgroupsF16 => KernelSet::Subgroups,
+            other => other,
+        }
+    }
+
     /// Whether the GEMVs reduce with subgroup operations.
     pub fn subgroups(self) -> bool {
         matches!(self, KernelSet::Subgroups | KernelSet::SubgroupsF16)
@@ -155,6 +164,19 @@ mod tests {
             e.contains("register-blocked") && e.contains("tiled") && e.contains("subgroups-f16"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn every_set_has_an_f32_twin() {
+        for set in KernelSet::ALL {
+            let twin = set.with_f32_weights();
+            assert!(!twin.f16_weights(), "{set}");
+            assert_eq!(twin.subgroups(), set.subgroups(), "{set}");
+            assert_eq!(twin.is_tiled(), set.is_tiled(), "{set}");
+            if !set.f16_weights() {
+                assert_eq!(twin, set);
+            }
+        }
     }
 
     #[test]
