@@ -7,10 +7,11 @@ mod common;
 #[path = "common/spirv.rs"]
 mod spirv;
 
+use common::gpu;
 use eframe::egui::Color32;
 use glam::{Vec3, Vec4Swizzles};
 use hourhand::data::intrinsics::Intrinsics;
-use hourhand::gpu::{AdapterRequest, GpuContext};
+use hourhand::gpu::GpuContext;
 use hourhand::view::scene3d::{
     BACKGROUND, DepthCloud, OrbitCamera, SHADERS, Scene3d, Scene3dRenderer, Skeleton3d,
     UNIFORM_SIZES,
@@ -155,10 +156,6 @@ impl WithHome for OrbitCamera {
 }
 
 // ---- rendering ----
-
-fn gpu() -> GpuContext {
-    GpuContext::new(&AdapterRequest::default()).unwrap_or_else(|e| panic!("no GPU device: {e}"))
-}
 
 fn render(gpu: &GpuContext, scene: &Scene3d, cam: &OrbitCamera, w: u32, h: u32) -> Vec<u8> {
     let mut r = Scene3dRenderer::new(&gpu.device, wgpu::TextureFormat::Rgba8Unorm);
