@@ -40,3 +40,8 @@ fn restore_sigpipe() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
+
+/// Large blocks on cache-line boundaries, so the CPU backend's vectors do not straddle them
+/// (see [`hourhand::cpu::alloc`]).
+#[global_allocator]
+static GLOBAL: hourhand::cpu::alloc::CacheAligned = hourhand::cpu::alloc::CacheAligned;

@@ -3,6 +3,7 @@
 //! executes training-form and inference-form programs alike. [`fast::FastNet`] is the compiled
 //! inference path users run where no adapter exists or `--backend cpu` is asked for.
 
+pub mod alloc;
 pub mod batch_norm;
 pub mod concat;
 pub mod conv2d;
