@@ -76,7 +76,8 @@ fn patch(name: &str, input: &str, (y, x, h, w): (usize, usize, usize, usize)) ->
 
 /// An inference-form program with every op and fusion the fast path has, on odd shapes: direct
 /// (whole and partial channel blocks and vectors, with and without a
-/// fused pooling), im2col (stride 2, no padding), shifted 3×3 and 5×5 (9, 10, 11 channels), a
+/// fused pooling), im2col (stride 2, no padding), shifted 3×3 and 5×5 (9, 10, 11 channels),
+/// pointwise convolutions writing a shifted one's padded input (rows of 16 and of 20 columns), a
 /// "valid" shifted convolution, convolutions fused into a sum from either side, an upsampling
 /// fused into a sum, per-channel maps in both layouts, pooling, patches, concatenation and fully
 /// connected layers.
@@ -144,20 +145,34 @@ fn every_kernel() -> Program {
         pool("p4", "s4"),
         patch("q7", "p4", (0, 0, 5, 10)),
         linear("l7", "q7", 550, 2),
+        // A pointwise convolution writing the padded input of a shifted one (`conv1x1+pad`),
+        // on a plane of 16 columns, whose rows the blocked kernel writes in place: a "valid"
+        // 5×5 to 11×6×16, then 13×6×16 and 9×6×16.
+        relu(conv("u2", "x", 3, 11, 5, 1, 0)),
+        relu(conv("c10", "u2", 11, 13, 1, 1, 0)),
+        relu(conv("c11", "c10", 13, 9, 3, 1, 1)),
+        patch("q8", "c11", (2, 3, 3, 13)),
+        linear("l8", "q8", 351, 6),
+        // The same on a plane of 20 columns, whose rows go through a tile copied out: 9×10×20,
+        // then 5×10×20.
+        conv("c12", "s2", 11, 9, 1, 1, 0),
+        relu(conv("c13", "c12", 9, 5, 3, 1, 1)),
+        patch("q9", "c13", (1, 2, 3, 17)),
+        linear("l9", "q9", 255, 5),
         // Direct, a partial channel block.
         conv("d2", "x", 3, 5, 3, 1, 1),
         patch("q5", "d2", (2, 3, 4, 4)),
         linear("l5", "q5", 80, 3),
         Op::Concat {
             name: "cat".into(),
-            inputs: ["l1", "l2", "l3", "l4", "l5", "l6", "l7"]
+            inputs: ["l1", "l2", "l3", "l4", "l5", "l6", "l7", "l8", "l9"]
                 .map(String::from)
                 .to_vec(),
             output: "cat".into(),
         },
         // A per-channel map on feature vectors.
-        affine("a2", "cat", 77, false),
-        linear("out", "a2", 77, 9),
+        affine("a2", "cat", 88, false),
+        linear("out", "a2", 88, 9),
     ];
     Program::new(vec![("x".into(), Shape::new(3, 10, 20))], ops, "out").unwrap()
 }
@@ -337,6 +352,13 @@ fn every_kernel_with(
             .iter()
             .any(|s| matches!(s, Step::Conv(c) if c.pool && c.accumulate.is_some()))
     );
+    for width in [16, 20] {
+        assert!(
+            steps.iter().any(|s| matches!(s, Step::Conv(c)
+                if c.method == ConvMethod::Pointwise && c.pad_output == 1 && c.to.w == width)),
+            "no pointwise convolution writing a padded output of {width} columns"
+        );
+    }
     let pools = steps
         .iter()
         .filter(|s| matches!(s, Step::MaxPool { .. }))
