@@ -9,7 +9,10 @@
 //! line boundaries, alternating the two in one build (2 cores of an Intel Xeon with AVX-512,
 //! 64×64 network, batch 32, `bench --train`, 3 rounds, medians): the convolutions' backward
 //! took 0.94× the time, their forward 0.96×, the batch norms' 0.92–0.98×, a step 0.95×.
-//! Small blocks keep the system's alignment and its in-place `realloc`.
+//! Small blocks keep the system's alignment and its in-place `realloc`. The price: a large
+//! zeroed block (`vec![0.0; n]`) is zeroed by a write through it, where `calloc` would have
+//! handed out the kernel's untouched zero pages; hourhand writes its large buffers whole anyway.
+//! The library's own users (tests, other binaries) get whatever allocator they install.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
