@@ -1,15 +1,15 @@
 //! The global allocator the `hourhand` binary installs: the system's, with every block of 4 KB
 //! or more on a 64-byte boundary (a cache line, and one AVX-512 vector).
 //!
-//! Why: glibc's `malloc` aligns blocks to 16 bytes only (one of a few hundred KB or more lands
-//! 16 bytes past a page boundary), so a tensor the CPU backend keeps in a `Vec<f32>` started
-//! anywhere in a cache line, and every 16-lane
-//! vector read or written over its planes (all of whose sizes in the network are multiples of
-//! 16 values) straddled two lines, which costs a second access on each. With the tensors on
-//! line boundaries, alternating the two in one build (2 cores of an Intel Xeon with AVX-512,
-//! 64×64 network, batch 32, `bench --train`, 3 rounds, medians): the convolutions' backward
-//! took 0.94× the time, their forward 0.96×, the batch norms' 0.92–0.98×, a step 0.95×.
-//! Small blocks keep the system's alignment and its in-place `realloc`. The price: a large
+//! Why: glibc's `malloc` aligns blocks to 16 bytes only (a large one, mapped on its own, lands 16
+//! bytes past a page boundary), so a tensor the CPU backend keeps in a `Vec<f32>` started
+//! anywhere in a cache line, and every 16-lane vector read or written over its planes (all of
+//! whose sizes in the network are multiples of 16 values) straddled two lines, which costs a
+//! second access on each. With the tensors on line boundaries, alternating the two in one build
+//! (2 cores of an Intel Xeon with AVX-512; `bench --train --batch 32`, 5 rounds, medians): a
+//! training step 0.955× the time at 64×64 and 0.95× at 128×128, the convolutions' backward
+//! 0.94×, their forward 0.96×, the batch norms' 0.92–0.98× (3 rounds of `--per-layer`);
+//! inference 0.95× at batch 1 and 0.97× at batch 32. Small blocks keep the system's alignment and its in-place `realloc`. The price: a large
 //! zeroed block (`vec![0.0; n]`) is zeroed by a write through it, where `calloc` would have
 //! handed out the kernel's untouched zero pages; hourhand writes its large buffers whole anyway.
 //! The library's own users (tests, other binaries) get whatever allocator they install.
