@@ -164,7 +164,7 @@ pub(crate) fn max_pool_backward_plane(
     }
 }
 
-/// The 2×2 backward's row on AVX2: eight windows a step (four on 128-bit vectors at the end),
+/// The 2×2 backward's row on AVX2: eight windows a step (a last four through padded buffers),
 /// the selections as masks, so ties (ReLU zeros) cost no mispredicted branches.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
@@ -186,62 +186,66 @@ mod avx2 {
         for ox in (0..n).step_by(8) {
             // SAFETY: 2·ox + 16 ≤ 2n values of every row, ox + 8 ≤ n of g (asserted above).
             unsafe {
-                let (a0, a1) = split(r0.add(2 * ox));
-                let (b0, b1) = split(r1.add(2 * ox));
-                let m = _mm256_max_ps(_mm256_max_ps(a0, a1), _mm256_max_ps(b0, b1));
-                let e0 = _mm256_cmp_ps::<_CMP_EQ_OQ>(a0, m);
-                let e1 = _mm256_cmp_ps::<_CMP_EQ_OQ>(a1, m);
-                let e2 = _mm256_cmp_ps::<_CMP_EQ_OQ>(b0, m);
-                let gv = _mm256_loadu_ps(g.as_ptr().add(ox));
-                let taken01 = _mm256_or_ps(e0, e1);
-                let taken012 = _mm256_or_ps(taken01, e2);
-                let t0 = _mm256_and_ps(e0, gv);
-                let t1 = _mm256_andnot_ps(e0, _mm256_and_ps(e1, gv));
-                let u0 = _mm256_andnot_ps(taken01, _mm256_and_ps(e2, gv));
-                let u1 = _mm256_andnot_ps(taken012, gv);
-                join(t0, t1, d0.add(2 * ox));
-                join(u0, u1, d1.add(2 * ox));
-            }
+                eight(
+                    (r0.add(2 * ox), r1.add(2 * ox)),
+                    g.as_ptr().add(ox),
+                    (d0.add(2 * ox), d1.add(2 * ox)),
+                )
+            };
         }
         if g.len() - n < 4 {
             return n;
         }
-        // Four more windows on 128-bit vectors: all of a row of the 8×8 planes' poolings (four
-        // windows, which the 8-window steps skip, and which the scalar loop took 3.2× as long
-        // for: `hourglass.low.pool`'s backward 0.641 → 0.199 ms a 64×64 step at batch 32, 2
-        // cores of an Intel Xeon, both in one build, alternating), or the tail of a wider row.
-        assert!(rows.0.len() >= 2 * n + 8 && rows.1.len() >= 2 * n + 8);
-        assert!(dst.0.len() >= 2 * n + 8 && dst.1.len() >= 2 * n + 8);
-        // SAFETY: 2n + 8 values of every row (asserted), n + 4 ≤ g.len() of g.
+        // Four more windows, through eight-window buffers whose last four windows are zeros
+        // (their gradients, zero, are not copied out): all of a row of the 8×8 planes'
+        // poolings (four windows, which the 8-window steps skip, and which the scalar loop took
+        // 3.2× as long for: `hourglass.low.pool`'s backward 0.641 → 0.199 ms a 64×64 step at
+        // batch 32, 2 cores of an Intel Xeon, both in one build, alternating), or the tail of a
+        // wider row.
+        let (mut a, mut b, mut gs) = ([0.0f32; 16], [0.0f32; 16], [0.0f32; 8]);
+        a[..8].copy_from_slice(&rows.0[2 * n..][..8]);
+        b[..8].copy_from_slice(&rows.1[2 * n..][..8]);
+        gs[..4].copy_from_slice(&g[n..][..4]);
+        let (mut e, mut f) = ([0.0f32; 16], [0.0f32; 16]);
+        // SAFETY: every buffer holds the 16 (or 8) values the step reads or writes.
         unsafe {
-            let even_odd = |p: *const f32| {
-                let (lo, hi) = (_mm_loadu_ps(p), _mm_loadu_ps(p.add(4)));
-                (
-                    _mm_shuffle_ps::<0b10_00_10_00>(lo, hi),
-                    _mm_shuffle_ps::<0b11_01_11_01>(lo, hi),
-                )
-            };
-            let (a0, a1) = even_odd(r0.add(2 * n));
-            let (b0, b1) = even_odd(r1.add(2 * n));
-            let m = _mm_max_ps(_mm_max_ps(a0, a1), _mm_max_ps(b0, b1));
-            let e0 = _mm_cmpeq_ps(a0, m);
-            let e1 = _mm_cmpeq_ps(a1, m);
-            let e2 = _mm_cmpeq_ps(b0, m);
-            let gv = _mm_loadu_ps(g.as_ptr().add(n));
-            let taken01 = _mm_or_ps(e0, e1);
-            let taken012 = _mm_or_ps(taken01, e2);
-            let t0 = _mm_and_ps(e0, gv);
-            let t1 = _mm_andnot_ps(e0, _mm_and_ps(e1, gv));
-            let u0 = _mm_andnot_ps(taken01, _mm_and_ps(e2, gv));
-            let u1 = _mm_andnot_ps(taken012, gv);
-            let interleave = |even: __m128, odd: __m128, p: *mut f32| {
-                _mm_storeu_ps(p, _mm_unpacklo_ps(even, odd));
-                _mm_storeu_ps(p.add(4), _mm_unpackhi_ps(even, odd));
-            };
-            interleave(t0, t1, d0.add(2 * n));
-            interleave(u0, u1, d1.add(2 * n));
-        }
+            eight(
+                (a.as_ptr(), b.as_ptr()),
+                gs.as_ptr(),
+                (e.as_mut_ptr(), f.as_mut_ptr()),
+            )
+        };
+        dst.0[2 * n..][..8].copy_from_slice(&e[..8]);
+        dst.1[2 * n..][..8].copy_from_slice(&f[..8]);
         n + 4
+    }
+
+    /// Eight windows: the 16 values of each input row at `rows`, their 8 gradients at `g`, the
+    /// 16 of each gradient row at `dst`.
+    ///
+    /// # Safety
+    /// AVX2 must be present, and every pointer must cover the values named.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn eight(rows: (*const f32, *const f32), g: *const f32, dst: (*mut f32, *mut f32)) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            let (a0, a1) = split(rows.0);
+            let (b0, b1) = split(rows.1);
+            let m = _mm256_max_ps(_mm256_max_ps(a0, a1), _mm256_max_ps(b0, b1));
+            let e0 = _mm256_cmp_ps::<_CMP_EQ_OQ>(a0, m);
+            let e1 = _mm256_cmp_ps::<_CMP_EQ_OQ>(a1, m);
+            let e2 = _mm256_cmp_ps::<_CMP_EQ_OQ>(b0, m);
+            let gv = _mm256_loadu_ps(g);
+            let taken01 = _mm256_or_ps(e0, e1);
+            let taken012 = _mm256_or_ps(taken01, e2);
+            let t0 = _mm256_and_ps(e0, gv);
+            let t1 = _mm256_andnot_ps(e0, _mm256_and_ps(e1, gv));
+            let u0 = _mm256_andnot_ps(taken01, _mm256_and_ps(e2, gv));
+            let u1 = _mm256_andnot_ps(taken012, gv);
+            join(t0, t1, dst.0);
+            join(u0, u1, dst.1);
+        }
     }
 
     /// The 16 values at `p` as their even and odd elements, each in order.
