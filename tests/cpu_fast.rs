@@ -7,7 +7,8 @@ mod common;
 
 use common::{max_abs_diff, random_params, rng, uniform};
 use hourhand::cpu::CpuNet;
-use hourhand::cpu::fast::plan::{ConvMethod, Step};
+use hourhand::cpu::fast::plan::{ConvMethod, ConvWeights, Step};
+use hourhand::cpu::fast::winograd;
 use hourhand::cpu::fast::{ConvKernel, FastNet, Schedule, linear};
 use hourhand::net::program::{Affine, Conv2d, Linear};
 use hourhand::net::{NetConfig, Network, Op, Program, Shape, Weights};
@@ -300,7 +301,9 @@ fn every_kernel_with(
     for (_, step) in &fast.plan().steps {
         if let Step::Conv(c) = step {
             let blocked = match kernel {
-                ConvKernel::Blocked => c.method != ConvMethod::Im2col,
+                ConvKernel::Blocked => {
+                    !matches!(c.method, ConvMethod::Im2col | ConvMethod::Winograd)
+                }
                 ConvKernel::ShiftedBlocked => c.method == ConvMethod::Shifted,
                 ConvKernel::Gemm => false,
             };
@@ -310,11 +313,38 @@ fn every_kernel_with(
                 "{kernel:?} {:?}",
                 c.method
             );
+            assert_eq!(
+                matches!(c.weights, ConvWeights::Winograd(_)),
+                c.method == ConvMethod::Winograd
+            );
         }
     }
 
     // The plan uses every method and fusion this test is meant to cover.
     let steps: Vec<&Step> = fast.plan().steps.iter().map(|(_, s)| s).collect();
+    // Winograd's F(2×2, 3×3) takes the 3×3, pad-1 convolutions of planes 16 and 20 wide (rows
+    // of 8 tiles two to a vector, of 10 in a masked one), fused into a sum too; only the
+    // blocked kernel's plans on AVX-512.
+    let winograd = kernel == ConvKernel::Blocked && winograd::runs_here();
+    let winograds: Vec<(usize, bool)> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Conv(c) if c.method == ConvMethod::Winograd => {
+                Some((c.to.w, c.accumulate.is_some()))
+            }
+            _ => None,
+        })
+        .collect();
+    if winograd {
+        for want in [(16, false), (20, false), (20, true)] {
+            assert!(
+                winograds.contains(&want),
+                "no Winograd convolution {want:?}"
+            );
+        }
+    } else {
+        assert!(winograds.is_empty());
+    }
     for method in [
         ConvMethod::Pointwise,
         ConvMethod::Shifted,

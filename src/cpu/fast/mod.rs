@@ -43,6 +43,7 @@ use crate::net::{Network, Program};
 use crate::run::{InputError, check_inputs};
 use arena::{Arena, assign_buffers};
 pub use conv::ConvKernel;
+pub use conv::winograd;
 use job::Job;
 use plan::Plan;
 use std::sync::{Mutex, TryLockError};

@@ -102,8 +102,8 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
                             },
                         )
                     },
-                    ConvWeights::Plain(weight) => {
-                        let taps = offs.len();
+                    ConvWeights::Plain(_) | ConvWeights::Winograd(_) => {
+                        let (weight, taps) = (step.weights.plain(), offs.len());
                         let (bias, weights) =
                             (&step.bias[o0..o0 + m], &weight[o0 * taps..(o0 + m) * taps]);
                         rows_of(bias, weights, x, &offs, (oy + r) * wp, out)

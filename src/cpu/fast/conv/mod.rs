@@ -13,6 +13,9 @@
 //!   overhead: each output row is a sum of shifted input rows, and a following 2×2 max pooling
 //!   is done on the rows before they are written.
 //!
+//! - [`ConvMethod::Winograd`]: 3×3, pad-1 convolutions as Winograd's F(2×2, 3×3) over the same
+//!   padded input, 2.25× fewer multiplies, on AVX-512 with the blocked kernel ([`winograd`]).
+//!
 //! Where the CPU has AVX-512, pointwise, shifted and direct convolutions run on [`blocked`]
 //! instead ([`ConvKernel::Blocked`]): all taps of a register block summed in registers, no
 //! per-tap GEMM. With AVX2 alone only the shifted ones do ([`ConvKernel::ShiftedBlocked`]), on
@@ -34,6 +37,7 @@ mod shifted;
 pub mod stem_grad;
 mod unfolded;
 pub mod weight_grad;
+pub mod winograd;
 
 use std::cell::RefCell;
 
@@ -90,7 +94,7 @@ impl ConvKernel {
     /// Whether the plan packs weights of `method` for the blocked kernel.
     pub fn packs(self, method: ConvMethod) -> bool {
         match self {
-            Self::Blocked => method != ConvMethod::Im2col,
+            Self::Blocked => !matches!(method, ConvMethod::Im2col | ConvMethod::Winograd),
             Self::ShiftedBlocked => method == ConvMethod::Shifted,
             Self::Gemm => false,
         }
@@ -146,6 +150,12 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
     assert!(acc.is_none_or(|a| a.len() == batch * step.to.len()));
     match step.method {
         ConvMethod::Shifted => shifted::conv(step, batch, x, acc, y, part),
+        ConvMethod::Winograd => {
+            let super::plan::ConvWeights::Winograd(u) = &step.weights else {
+                panic!("a Winograd convolution without transformed weights")
+            };
+            winograd::conv(step, u, batch, x, acc, y, part)
+        }
         ConvMethod::Pointwise | ConvMethod::Im2col => unfolded::conv(step, batch, x, acc, y, part),
         ConvMethod::Direct => direct::conv(step, batch, x, acc, y, part),
     }

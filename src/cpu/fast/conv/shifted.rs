@@ -112,7 +112,8 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
                         )
                     }
                 }
-                ConvWeights::Plain(weight) => {
+                ConvWeights::Plain(_) | ConvWeights::Winograd(_) => {
+                    let weight = step.weights.plain();
                     for (tap, &shift) in offsets.iter().enumerate() {
                         // SAFETY: lhs is rows o0..o0+m of this tap's cout × cin matrix;
                         // rhs is cin rows of `width` padded positions starting at

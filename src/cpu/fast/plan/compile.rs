@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::steps::{ConvMethod, ConvStep, ConvWeights, LinearStep, Step, padded_row_stride};
 use super::{Layout, Plan, Slot};
 use crate::cpu::fast::conv::blocked::{Isa, Packed};
-use crate::cpu::fast::conv::{ConvKernel, DIRECT_MAX_TAPS, tap_major};
+use crate::cpu::fast::conv::{ConvKernel, DIRECT_MAX_TAPS, tap_major, winograd};
 use crate::cpu::fast::linear;
 use crate::net::program::Conv2d;
 use crate::net::{Op, Params, Program, Shape};
@@ -136,6 +136,9 @@ impl Compiler<'_> {
     /// else as they are.
     fn weights(&self, method: ConvMethod, weight: Vec<f32>, conv: &Conv2d) -> ConvWeights {
         let (taps, cout, cin) = (conv.kernel * conv.kernel, conv.cout, conv.cin);
+        if method == ConvMethod::Winograd {
+            return ConvWeights::Winograd(winograd::transform_weights(&weight, cout, cin));
+        }
         if !self.kernel.packs(method) {
             return ConvWeights::Plain(weight);
         }
@@ -159,6 +162,11 @@ impl Compiler<'_> {
                     && conv.cin * conv.kernel * conv.kernel <= DIRECT_MAX_TAPS
                 {
                     ConvMethod::Direct
+                } else if self.kernel == ConvKernel::Blocked
+                    && conv.cin >= SHIFTED_MIN_CHANNELS
+                    && winograd::applies(from, conv.kernel, conv.stride, conv.pad)
+                {
+                    ConvMethod::Winograd
                 } else if conv.stride == 1 && conv.cin >= SHIFTED_MIN_CHANNELS {
                     ConvMethod::Shifted
                 } else {
@@ -166,7 +174,10 @@ impl Compiler<'_> {
                 };
                 let mut input = self.read(&conv.input, Layout::Cnhw);
                 let mut weight = self.param(format!("{}.weight", conv.name));
-                if matches!(method, ConvMethod::Shifted | ConvMethod::Direct) {
+                if matches!(
+                    method,
+                    ConvMethod::Shifted | ConvMethod::Winograd | ConvMethod::Direct
+                ) {
                     let padded = Shape::new(from.c, from.h + 2 * conv.pad, from.w + 2 * conv.pad);
                     let slot = self.define(&format!("{}.padded", conv.input), padded, Layout::Cnhw);
                     // A pointwise convolution that nothing else reads writes the padded tensor

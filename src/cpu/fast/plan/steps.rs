@@ -15,6 +15,10 @@ pub enum ConvMethod {
     /// unfolded.
     /// Weights are `k·k × cout × cin` (tap-major).
     Shifted,
+    /// 3×3, stride 1, padding 1 on planes wide enough, with AVX-512: Winograd's F(2×2, 3×3)
+    /// over the zero-padded input, as [`Shifted`](Self::Shifted) reads it (see
+    /// `conv::winograd`). Weights are [`ConvWeights::Winograd`].
+    Winograd,
     /// Anything else (strides, few channels): im2col of each tile, then one GEMM.
     /// Weights are `cout × cin·k·k`.
     Im2col,
@@ -69,6 +73,9 @@ pub enum ConvWeights {
     /// Packed for the register-blocked kernel, where the plan uses it
     /// ([`ConvKernel::packs`](crate::cpu::fast::conv::ConvKernel::packs)).
     Packed(Packed),
+    /// Transformed for [`ConvMethod::Winograd`] and packed for the register-blocked kernel: one
+    /// `cout × cin` matrix for each of the 16 elements of a transformed tile.
+    Winograd(Vec<Packed>),
 }
 
 impl ConvWeights {
@@ -76,7 +83,7 @@ impl ConvWeights {
     pub fn packed(&self) -> Option<&Packed> {
         match self {
             ConvWeights::Packed(p) => Some(p),
-            ConvWeights::Plain(_) => None,
+            ConvWeights::Plain(_) | ConvWeights::Winograd(_) => None,
         }
     }
 
@@ -88,7 +95,9 @@ impl ConvWeights {
     pub fn plain(&self) -> &[f32] {
         match self {
             ConvWeights::Plain(w) => w,
-            ConvWeights::Packed(_) => panic!("packed weights read as plain ones"),
+            ConvWeights::Packed(_) | ConvWeights::Winograd(_) => {
+                panic!("packed weights read as plain ones")
+            }
         }
     }
 }
@@ -275,6 +284,8 @@ impl Step {
                 (ConvMethod::Pointwise, true) => "conv1x1+add",
                 (ConvMethod::Shifted, false) => "conv_shifted",
                 (ConvMethod::Shifted, true) => "conv_shifted+add",
+                (ConvMethod::Winograd, false) => "conv_winograd",
+                (ConvMethod::Winograd, true) => "conv_winograd+add",
                 (ConvMethod::Im2col, false) => "conv_im2col",
                 (ConvMethod::Im2col, true) => "conv_im2col+add",
                 (ConvMethod::Direct, _) if c.pool => "conv_direct+pool",

@@ -1,0 +1,657 @@
+//! [`ConvMethod::Winograd`](crate::cpu::fast::plan::ConvMethod::Winograd): inference's 3×3,
+//! stride-1, pad-1 convolutions as Winograd's minimal filtering F(2×2, 3×3) (Lavin and Gray,
+//! "Fast Algorithms for Convolutional Neural Networks", 2016), on AVX-512.
+//!
+//! Each 2×2 block of outputs (a *tile*) comes from the 4×4 input patch under it: the patch is
+//! transformed (`V = Bᵀ d B`), multiplied element by element with the transformed weights
+//! (`U = G g Gᵀ`, done once at load), and transformed back (`Y = Aᵀ M A`). Summed over input
+//! channels, each of the 16 elements is a GEMM `M_p[cout × tiles] = U_p[cout × cin] ·
+//! V_p[cin × tiles]`, which the register-blocked kernel ([`blocked`]) runs as a 1×1
+//! convolution: 16 products a tile and channel pair where the direct form takes 36, so 2.25×
+//! fewer multiplies, for the price of the two transforms and of sums that are exact only up to
+//! rounding (the transforms' coefficients are 0, ±1 and ±½).
+//!
+//! The transforms are vectorised over 16 tiles: the even and odd columns of a padded input row
+//! split into two vectors with one permutation each, and the two output columns of each tile
+//! interleave back the same way. Sixteen tiles are 16 of one row of tiles, or on planes 16
+//! wide (8 tiles a row) two rows of 8. A thread's item is a few rows of tiles (about
+//! [`COLUMNS`] tiles): their transformed input (16 × cin × columns) is made once, then for each
+//! block of [`MR`] output channels and [`SEGMENT`] columns the 16 products go to a buffer that
+//! stays in L1, and out through the inverse transform with bias, the fused sum and ReLU.
+//!
+//! Only where it pays: planes at least [`MIN_WIDTH`] columns wide (so a vector's lanes are
+//! full), even sides. On 2 cores of an Intel Xeon with AVX-512 (2026-12-04, both methods in
+//! one build, alternating, medians of 3 rounds), against the shifted form on the blocked
+//! kernel: the 64×64 layer 0.84× the time at batch 1 and 0.81× at batch 32 (32 channels: the
+//! transforms weigh more), the 32×32 ones 0.63–0.66×, the 16×16 ones 0.62–0.67×; the network
+//! 0.90× at batch 1 and 0.85× at batch 32. Planes 8 wide (4 tiles a row, a quarter of a
+//! vector) stay shifted.
+
+use std::cell::RefCell;
+
+use super::blocked::{self, Epilogue, Isa, MR, Operands, Packed};
+use super::{row_blocks, tiling};
+use crate::cpu::fast::plan::ConvStep;
+use crate::cpu::fast::team::{Out, Part};
+use crate::net::Shape;
+
+/// Narrowest plane the plan runs it on: rows of 8 tiles, two to a vector.
+pub const MIN_WIDTH: usize = 16;
+
+/// About how many tiles (GEMM columns) a thread's item takes: a multiple of the blocked kernel's
+/// 48-column block for rows of 16 and 32 tiles. Against 48, 192 and 384 (2 rounds each, per
+/// layer): 48 was as fast at batch 32 and slower at batch 1, the larger ones slower at both.
+const COLUMNS: usize = 96;
+
+/// Columns of the products a block of output channels takes at a time: a multiple of the
+/// blocked kernel's 48-column block, and 16 × [`MR`] × 48 values (24 KB) stay in L1 between the
+/// GEMMs that write them and the inverse transform that reads them.
+const SEGMENT: usize = 48;
+
+/// The elements of a transformed tile.
+const ELEMENTS: usize = 16;
+
+thread_local! {
+    /// A thread's transformed input and its block of products.
+    static BUFFERS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether this CPU runs it (AVX-512F).
+pub fn runs_here() -> bool {
+    Isa::best() == Some(Isa::Avx512)
+}
+
+/// Whether a convolution of this geometry runs here as F(2×2, 3×3): AVX-512, a 3×3 kernel at
+/// stride 1 and padding 1, even sides, planes at least [`MIN_WIDTH`] wide.
+pub fn applies(from: Shape, kernel: usize, stride: usize, pad: usize) -> bool {
+    runs_here()
+        && kernel == 3
+        && stride == 1
+        && pad == 1
+        && from.h.is_multiple_of(2)
+        && from.w.is_multiple_of(2)
+        && from.w >= MIN_WIDTH
+}
+
+/// `cout × cin × 3 × 3` weights transformed, `U = G g Gᵀ` per channel pair, and packed for the
+/// blocked kernel as 16 matrices `cout × cin`, element `p` of the 4×4 transform in the `p`-th.
+pub fn transform_weights(w: &[f32], cout: usize, cin: usize) -> Vec<Packed> {
+    assert_eq!(w.len(), cout * cin * 9);
+    let mut u = vec![0.0f32; ELEMENTS * cout * cin];
+    for (pair, g) in w.chunks_exact(9).enumerate() {
+        let g: [f64; 9] = std::array::from_fn(|i| f64::from(g[i]));
+        // G g: the rows of g combined (4 × 3), then (G g) Gᵀ: its columns likewise (4 × 4).
+        let rows = |c: usize| transform_g([g[c], g[3 + c], g[6 + c]]);
+        let gg: [[f64; 4]; 3] = [rows(0), rows(1), rows(2)];
+        for a in 0..4 {
+            let col = transform_g([gg[0][a], gg[1][a], gg[2][a]]);
+            for (k, v) in col.iter().enumerate() {
+                u[(a * 4 + k) * cout * cin + pair] = *v as f32;
+            }
+        }
+    }
+    u.chunks_exact(cout * cin)
+        .map(|m| Packed::for_isa(Isa::Avx512, m, 1, cout, cin))
+        .collect()
+}
+
+/// `G · g` for a column of three taps: `[g0, (g0 + g1 + g2)/2, (g0 − g1 + g2)/2, g2]`.
+fn transform_g([g0, g1, g2]: [f64; 3]) -> [f64; 4] {
+    [g0, (g0 + g1 + g2) / 2.0, (g0 - g1 + g2) / 2.0, g2]
+}
+
+/// This thread's part of `step` on a batch: `x` the zero-padded input (`cin × B·(H+2)·(W+2)`),
+/// `acc` the fused sum's other operand, `y` the output (`cout × B·H·W`), `u` the 16 packed
+/// transformed weight matrices.
+pub fn conv(
+    step: &ConvStep,
+    u: &[Packed],
+    batch: usize,
+    x: &[f32],
+    acc: Option<&[f32]>,
+    y: Out,
+    part: Part,
+) {
+    let (from, to) = (step.from, step.to);
+    assert!(applies(from, step.kernel, step.stride, step.pad) && from.h == to.h && from.w == to.w);
+    assert_eq!(u.len(), ELEMENTS);
+    let (cin, cout) = (from.c, to.c);
+    let (hp, wp) = (from.h + 2, from.w + 2);
+    let np = batch * hp * wp;
+    assert_eq!(x.len(), cin * np);
+    let n = batch * to.h * to.w;
+    // Tiles of a row of tiles, and the lanes they take: whole vectors, or half of one for rows
+    // of 8 tiles (two rows of the same sample a vector).
+    let tiles = to.w / 2;
+    let lanes = if tiles == 8 {
+        8
+    } else {
+        tiles.next_multiple_of(16)
+    };
+    let align = 16 / lanes.min(16);
+    let tile_rows = batch * to.h / 2;
+    let work = 2 * ELEMENTS * cout * cin * tile_rows * tiles;
+    let threads = part.sharers(work);
+    let (per_item, items) = tiling(tile_rows, threads, align, (COLUMNS / lanes).max(align));
+    let (blocks, rows) = row_blocks(cout, items, threads, MR);
+    let geometry = Geometry {
+        cin,
+        np,
+        plane: hp * wp,
+        wp,
+        to,
+        n,
+        tiles,
+        lanes,
+    };
+
+    BUFFERS.with_borrow_mut(|buffers| {
+        for item in part.items(items * blocks, work) {
+            let (t, r) = (item / blocks, item % blocks);
+            let first = t * per_item;
+            let count = per_item.min(tile_rows - first);
+            let chunks = geometry.chunks(first, count);
+            let columns = (count * lanes).next_multiple_of(16);
+            let (o0, m) = (r * rows, rows.min(cout - r * rows));
+            let v_len = ELEMENTS * cin * columns;
+            buffers.resize(v_len + ELEMENTS * MR * SEGMENT, 0.0);
+            let (v, products) = buffers.split_at_mut(v_len);
+            geometry.input(x, &chunks, columns, v);
+            for ob in (o0..o0 + m).step_by(MR) {
+                let mm = MR.min(o0 + m - ob);
+                for start in (0..columns).step_by(SEGMENT) {
+                    let width = SEGMENT.min(columns - start);
+                    for (p, packed) in u.iter().enumerate() {
+                        // SAFETY: the kernel runs here (AVX-512); element p's matrix is cin
+                        // rows of `columns`, of which these are `width` from `start`;
+                        // `products` holds MR rows of SEGMENT for each element.
+                        unsafe {
+                            blocked::conv(
+                                packed,
+                                (ob, mm),
+                                Operands {
+                                    x: v.as_ptr().add(p * cin * columns + start),
+                                    x_rs: columns,
+                                    offsets: &[0],
+                                    width,
+                                    dst: products.as_mut_ptr().add(p * MR * SEGMENT),
+                                    dst_rs: SEGMENT,
+                                    epilogue: Epilogue {
+                                        bias: None,
+                                        add: None,
+                                        relu: false,
+                                    },
+                                },
+                            )
+                        }
+                    }
+                    // Chunks never straddle a segment: both are whole vectors.
+                    let chunks = chunks
+                        .iter()
+                        .filter(|c| (start..start + width).contains(&c.column));
+                    // SAFETY: the output rows of channels ob..ob+mm and of this item's tile
+                    // rows are this item's alone; `acc` has the output's shape.
+                    unsafe {
+                        geometry.output(
+                            products,
+                            (ob, mm),
+                            (chunks, start),
+                            (&step.bias, acc, step.relu),
+                            y,
+                        )
+                    };
+                }
+            }
+        }
+    });
+}
+
+/// Where tiles lie in the padded input and in the output.
+struct Geometry {
+    cin: usize,
+    /// Distance between input channels (the padded batch).
+    np: usize,
+    /// A padded plane's size.
+    plane: usize,
+    /// A padded row's length.
+    wp: usize,
+    to: Shape,
+    /// Distance between output channels.
+    n: usize,
+    /// Tiles in a row of tiles.
+    tiles: usize,
+    /// Lanes a row of tiles takes in the buffers: `tiles` rounded up to whole vectors, or 8 for
+    /// rows of 8 tiles, two of which share a vector.
+    lanes: usize,
+}
+
+/// Sixteen lanes of tiles, in two halves of 8, and where they lie in the buffers.
+struct Chunk {
+    /// The two halves.
+    halves: [Half; 2],
+    /// Column of the first lane in the buffers.
+    column: usize,
+}
+
+/// Up to 8 tiles of one row of tiles.
+#[derive(Clone, Copy)]
+struct Half {
+    /// The row of tiles (across the batch).
+    row: usize,
+    /// Its first tile here.
+    tile: usize,
+    /// Tiles (0 to 8).
+    tiles: usize,
+}
+
+impl Geometry {
+    /// The first padded input row of tile row `g` (across the batch), channel 0.
+    fn input_row(&self, g: usize) -> usize {
+        let per_sample = self.to.h / 2;
+        (g / per_sample) * self.plane + (g % per_sample) * 2 * self.wp
+    }
+
+    /// The first output of tile row `g`, channel 0.
+    fn output_row(&self, g: usize) -> usize {
+        let per_sample = self.to.h / 2;
+        (g / per_sample) * self.to.h * self.to.w + (g % per_sample) * 2 * self.to.w
+    }
+
+    /// The chunks of tile rows `first..first + count`: 16 tiles of a row at a time, or two
+    /// rows of 8 tiles (the second of the last pair empty when `count` is odd).
+    fn chunks(&self, first: usize, count: usize) -> Vec<Chunk> {
+        let rows = first..first + count;
+        if self.lanes == 8 {
+            return rows
+                .clone()
+                .step_by(2)
+                .map(|g| {
+                    let half = |g: usize| Half {
+                        row: g,
+                        tile: 0,
+                        tiles: if rows.contains(&g) { 8 } else { 0 },
+                    };
+                    Chunk {
+                        halves: [half(g), half(g + 1)],
+                        column: (g - first) * 8,
+                    }
+                })
+                .collect();
+        }
+        let mut chunks = Vec::new();
+        for g in rows {
+            for t0 in (0..self.tiles).step_by(16) {
+                let half = |t: usize| Half {
+                    row: g,
+                    tile: t,
+                    tiles: self.tiles.saturating_sub(t).min(8),
+                };
+                chunks.push(Chunk {
+                    halves: [half(t0), half(t0 + 8)],
+                    column: (g - first) * self.lanes + t0,
+                });
+            }
+        }
+        chunks
+    }
+
+    /// Transforms the input tiles of `chunks` into `v`: element `p`, channel `c`, lane `j` at
+    /// `v[(p·cin + c)·columns + j]`.
+    fn input(&self, x: &[f32], chunks: &[Chunk], columns: usize, v: &mut [f32]) {
+        assert!(v.len() >= ELEMENTS * self.cin * columns);
+        for chunk in chunks {
+            // The padded input rows the chunk reads, from its first half's first to its last
+            // half's fourth (rows of consecutive samples lie one after the other).
+            let [h0, h1] = chunk.halves;
+            let first = self.input_row(h0.row);
+            let last = self.input_row(if h1.tiles > 0 { h1.row } else { h0.row });
+            let len = last - first + 4 * self.wp;
+            let at = |h: Half| self.input_row(h.row) - first + 2 * h.tile;
+            let halves = [(at(h0), h0.tiles), (at(h1), h1.tiles)];
+            for c in 0..self.cin {
+                let src = &x[c * self.np + first..][..len];
+                let dst = c * columns + chunk.column;
+                // SAFETY: `applies` checked AVX-512F.
+                unsafe { avx512::input_tiles(src, self.wp, halves, v, dst, self.cin * columns) };
+            }
+        }
+    }
+
+    /// Transforms back the products of output channels `ob..ob + m` (`products`: element `p`,
+    /// channel `o − ob`, lane `j` at `[(p·MR + o − ob)·SEGMENT + j − start]`) of `chunks`, with
+    /// bias, the fused sum and ReLU, into `y`.
+    ///
+    /// # Safety
+    /// `y` and `acc` hold the output (`cout × B·H·W`), and nothing else writes these channels'
+    /// output rows of these chunks' tile rows meanwhile.
+    unsafe fn output<'a>(
+        &self,
+        products: &[f32],
+        (ob, m): (usize, usize),
+        (chunks, start): (impl Iterator<Item = &'a Chunk>, usize),
+        (bias, acc, relu): (&[f32], Option<&[f32]>, bool),
+        y: Out,
+    ) {
+        let w = self.to.w;
+        for chunk in chunks {
+            let [h0, h1] = chunk.halves;
+            let first = self.output_row(h0.row);
+            let last = self.output_row(if h1.tiles > 0 { h1.row } else { h0.row });
+            let len = last - first + 2 * w;
+            let at = |h: Half| self.output_row(h.row) - first + 2 * h.tile;
+            let halves = [(at(h0), h0.tiles), (at(h1), h1.tiles)];
+            for (o, &bias) in bias.iter().enumerate().skip(ob).take(m) {
+                let rows = o * self.n + first;
+                // SAFETY: these output rows of this channel are this call's alone (the two
+                // halves' rows are consecutive, across a sample's end too).
+                let dst = unsafe { y.slice(rows..rows + len) };
+                let add = acc.map(|a| &a[rows..rows + len]);
+                let src = (o - ob) * SEGMENT + chunk.column - start;
+                // SAFETY: `applies` checked AVX-512F.
+                unsafe {
+                    avx512::output_tiles(
+                        (products, src, MR * SEGMENT),
+                        halves,
+                        (bias, add, relu),
+                        dst,
+                        w,
+                    )
+                };
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::ELEMENTS;
+    use std::arch::x86_64::*;
+
+    /// The first `n` (≤ 16) lanes.
+    fn mask(n: usize) -> __mmask16 {
+        ((1u32 << n.min(16)) - 1) as __mmask16
+    }
+
+    /// Splits 32 consecutive values `a ‖ b` into their even and odd ones.
+    #[target_feature(enable = "avx512f")]
+    fn deinterleave(a: __m512, b: __m512) -> (__m512, __m512) {
+        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        (
+            _mm512_permutex2var_ps(a, even, b),
+            _mm512_permutex2var_ps(a, odd, b),
+        )
+    }
+
+    /// Interleaves `even` and `odd` into 32 consecutive values `lo ‖ hi`.
+    #[target_feature(enable = "avx512f")]
+    fn interleave(even: __m512, odd: __m512) -> (__m512, __m512) {
+        let lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        let hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        (
+            _mm512_permutex2var_ps(even, lo, odd),
+            _mm512_permutex2var_ps(even, hi, odd),
+        )
+    }
+
+    /// `Bᵀ` applied to four values (rows or columns of a patch).
+    #[target_feature(enable = "avx512f")]
+    fn bt([d0, d1, d2, d3]: [__m512; 4]) -> [__m512; 4] {
+        [
+            _mm512_sub_ps(d0, d2),
+            _mm512_add_ps(d1, d2),
+            _mm512_sub_ps(d2, d1),
+            _mm512_sub_ps(d1, d3),
+        ]
+    }
+
+    /// `Aᵀ` applied to four values.
+    #[target_feature(enable = "avx512f")]
+    fn at([m0, m1, m2, m3]: [__m512; 4]) -> [__m512; 2] {
+        [
+            _mm512_add_ps(_mm512_add_ps(m0, m1), m2),
+            _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3),
+        ]
+    }
+
+    /// Loads of one padded input row for a half of `tiles` tiles from `at`: the values
+    /// `at..at + 16` and `at + 2..at + 18`, masked to the `2·tiles + 2` the tiles read.
+    #[target_feature(enable = "avx512f")]
+    fn half_row(row: &[f32], at: usize, tiles: usize) -> (__m512, __m512) {
+        let need = if tiles == 0 { 0 } else { 2 * tiles + 2 };
+        let load = |from: usize, n: usize| {
+            let n = n.min(16);
+            let values = &row[(at + from).min(row.len())..][..n];
+            // SAFETY: the mask keeps the `n` lanes of `values`.
+            unsafe { _mm512_maskz_loadu_ps(mask(n), values.as_ptr()) }
+        };
+        (load(0, need), load(2, need.saturating_sub(2)))
+    }
+
+    /// The transformed patches of a chunk's two halves of tiles, whose padded input rows
+    /// (`wp` apart) are in `src`, element `p` stored at `v[dst + p·stride..][..16]`.
+    ///
+    /// # Safety
+    /// AVX-512F. Panics (slice bounds) rather than reading outside `src` or writing outside `v`.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn input_tiles(
+        src: &[f32],
+        wp: usize,
+        halves: [(usize, usize); 2],
+        v: &mut [f32],
+        dst: usize,
+        stride: usize,
+    ) {
+        // Tile t of a half reads padded columns 2t..2t + 4 of four rows: the even columns of
+        // the two halves' first 16 values, the odd ones, and the same from two columns on.
+        let mut cols = [[_mm512_setzero_ps(); 4]; 4];
+        for (r, cols) in cols.iter_mut().enumerate() {
+            let [(at0, n0), (at1, n1)] = halves;
+            let (a, a2) = half_row(src, r * wp + at0, n0);
+            let (b, b2) = half_row(src, r * wp + at1, n1);
+            let (e0, e1) = deinterleave(a, b);
+            let (e2, e3) = deinterleave(a2, b2);
+            *cols = bt([e0, e1, e2, e3]);
+        }
+        // Bᵀ over the rows of each column.
+        let [r0, r1, r2, r3] = cols;
+        for k in 0..4 {
+            let t = bt([r0[k], r1[k], r2[k], r3[k]]);
+            for (a, t) in t.into_iter().enumerate() {
+                let p = a * 4 + k;
+                let out = &mut v[dst + p * stride..][..16];
+                // SAFETY: 16 values inside `out`.
+                unsafe { _mm512_storeu_ps(out.as_mut_ptr(), t) };
+            }
+        }
+    }
+
+    /// The outputs of a chunk's two halves of tiles from their products (element `p` at
+    /// `products[src + p·stride..][..16]`): `relu?(Aᵀ M A + bias + add)` into their two output
+    /// rows each (`w` apart) in `dst`, `add` indexed like `dst`.
+    ///
+    /// # Safety
+    /// AVX-512F. Panics (slice bounds) rather than reading or writing outside the slices.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn output_tiles(
+        (products, src, stride): (&[f32], usize, usize),
+        halves: [(usize, usize); 2],
+        (bias, add, relu): (f32, Option<&[f32]>, bool),
+        dst: &mut [f32],
+        w: usize,
+    ) {
+        let m: [__m512; ELEMENTS] = std::array::from_fn(|p| {
+            let at = &products[src + p * stride..][..16];
+            // SAFETY: 16 values inside `at`.
+            unsafe { _mm512_loadu_ps(at.as_ptr()) }
+        });
+        // Aᵀ over the rows of each column, then over the columns of each of the two rows.
+        let s: [[__m512; 2]; 4] =
+            std::array::from_fn(|k| at([m[k], m[4 + k], m[8 + k], m[12 + k]]));
+        let bias = _mm512_set1_ps(bias);
+        let [s0, s1, s2, s3] = s;
+        for r in 0..2 {
+            let [even, odd] = at([s0[r], s1[r], s2[r], s3[r]]);
+            let (lo, hi) = interleave(even, odd);
+            for ((at, tiles), value) in halves.into_iter().zip([lo, hi]) {
+                if tiles == 0 {
+                    continue;
+                }
+                let (at, n) = (at + r * w, 2 * tiles);
+                let mut value = _mm512_add_ps(value, bias);
+                if let Some(add) = add {
+                    let add = &add[at..at + n];
+                    // SAFETY: the mask keeps the `n` lanes of `add`.
+                    value = _mm512_add_ps(value, unsafe {
+                        _mm512_maskz_loadu_ps(mask(n), add.as_ptr())
+                    });
+                }
+                if relu {
+                    value = _mm512_max_ps(value, _mm512_setzero_ps());
+                }
+                let out = &mut dst[at..at + n];
+                // SAFETY: the mask keeps the `n` lanes of `out`.
+                unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr(), mask(n), value) };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::fast::plan::{ConvMethod, ConvWeights};
+    use crate::cpu::testing::values;
+
+    /// A 3×3, pad-1 convolution of `x` (`cin × B·H·W`, not padded) in f64: `cout × B·H·W`.
+    fn reference(x: &[f32], w: &[f32], (b, cin, h, wd): (usize, usize, usize, usize)) -> Vec<f64> {
+        let cout = w.len() / (cin * 9);
+        let n = b * h * wd;
+        let mut y = vec![0.0; cout * n];
+        for o in 0..cout {
+            for s in 0..b {
+                for r in 0..h {
+                    for c in 0..wd {
+                        let mut sum = 0.0;
+                        for i in 0..cin {
+                            for t in 0..9 {
+                                let (yy, xx) = ((r + t / 3) as isize - 1, (c + t % 3) as isize - 1);
+                                if (0..h as isize).contains(&yy) && (0..wd as isize).contains(&xx) {
+                                    let v = x[i * n + s * h * wd + yy as usize * wd + xx as usize];
+                                    sum += f64::from(w[(o * cin + i) * 9 + t]) * f64::from(v);
+                                }
+                            }
+                        }
+                        y[o * n + s * h * wd + r * wd + c] = sum;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    /// Against the f64 reference with bias, the fused sum and ReLU, on odd shapes: rows of 8
+    /// tiles two to a vector (an odd number of tile rows a sample and in the batch, so pairs
+    /// span samples and the last is half empty), of 10 and 17 tiles (masked vectors, a chunk of
+    /// one tile), and 32 (whole vectors); channels that fill no register block, one, and one
+    /// and a part; one thread and two sharing the items.
+    #[test]
+    fn matches_a_plain_convolution_on_odd_shapes() {
+        if !runs_here() {
+            return;
+        }
+        let mut seed = 1;
+        for (batch, cin, cout, h, w) in [
+            (1, 5, 3, 6, 16),
+            (3, 9, 8, 2, 16),
+            (2, 17, 20, 4, 20),
+            (3, 3, 9, 6, 34),
+            (1, 16, 17, 4, 64),
+            (2, 32, 24, 8, 32),
+        ] {
+            for (relu, fused) in [(false, false), (true, true)] {
+                seed += 1;
+                let n = batch * h * w;
+                let x = values(cin * n, seed);
+                let weights = values(cout * cin * 9, seed + 100);
+                let bias = values(cout, seed + 200);
+                let acc = fused.then(|| values(cout * n, seed + 300));
+                let (hp, wp) = (h + 2, w + 2);
+                let mut padded = vec![0.0; cin * batch * hp * wp];
+                for c in 0..cin {
+                    for s in 0..batch {
+                        for r in 0..h {
+                            let from = &x[c * n + s * h * w + r * w..][..w];
+                            let at = c * batch * hp * wp + s * hp * wp + (r + 1) * wp + 1;
+                            padded[at..at + w].copy_from_slice(from);
+                        }
+                    }
+                }
+                let (from, to) = (Shape::new(cin, h, w), Shape::new(cout, h, w));
+                assert!(applies(from, 3, 1, 1));
+                let u = transform_weights(&weights, cout, cin);
+                let step = ConvStep {
+                    method: ConvMethod::Winograd,
+                    input: 0,
+                    output: 1,
+                    accumulate: fused.then_some(2),
+                    from,
+                    to,
+                    kernel: 3,
+                    stride: 1,
+                    pad: 1,
+                    relu,
+                    pool: false,
+                    pad_output: 0,
+                    weights: ConvWeights::Winograd(u.clone()),
+                    bias: bias.clone(),
+                };
+                let want = reference(&x, &weights, (batch, cin, h, w));
+                for count in [1, 2] {
+                    let mut y = vec![f32::NAN; cout * n];
+                    let out = Out::new(&mut y);
+                    for index in 0..count {
+                        conv(
+                            &step,
+                            &u,
+                            batch,
+                            &padded,
+                            acc.as_deref(),
+                            out,
+                            Part { index, count },
+                        );
+                    }
+                    for (i, (&got, &want)) in y.iter().zip(&want).enumerate() {
+                        let mut want = want + f64::from(bias[i / n]);
+                        if let Some(acc) = &acc {
+                            want += f64::from(acc[i]);
+                        }
+                        if relu {
+                            want = want.max(0.0);
+                        }
+                        let tolerance = 1e-5 * (cin as f64).sqrt() * 4.0;
+                        assert!(
+                            (f64::from(got) - want).abs() < tolerance,
+                            "batch {batch}, {cin}→{cout}, {h}×{w}, {count} threads: output {i} \
+                             {got} against {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Odd sides, narrow planes and other kernels stay off it.
+    #[test]
+    fn applies_only_to_3x3_pad_1_on_even_sides_wide_enough() {
+        let ok = runs_here();
+        assert_eq!(applies(Shape::new(8, 16, 16), 3, 1, 1), ok);
+        assert_eq!(applies(Shape::new(8, 2, 40), 3, 1, 1), ok);
+        assert!(!applies(Shape::new(8, 16, 14), 3, 1, 1));
+        assert!(!applies(Shape::new(8, 15, 16), 3, 1, 1));
+        assert!(!applies(Shape::new(8, 16, 17), 3, 1, 1));
+        assert!(!applies(Shape::new(8, 16, 16), 5, 1, 2));
+        assert!(!applies(Shape::new(8, 16, 16), 3, 2, 1));
+        assert!(!applies(Shape::new(8, 16, 16), 3, 1, 0));
+    }
+}
