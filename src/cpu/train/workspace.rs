@@ -269,14 +269,16 @@ fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Rol
             sum,
             &mut y,
         ),
-        // The blocked kernel adds no sum (no 1×1 convolution runs on it).
+        // The blocked kernel adds no sum (no 1×1 convolution runs on it); the 3×3 ones on planes
+        // 16 or more wide run as Winograd's F(2×2, 3×3) where the CPU has AVX-512
+        // (`sample::prepare_forward`), their input gradient likewise.
         Op::Conv2d(c)
             if sum.is_none() && sample::preferred(c.kernel, c.stride, c.pad, in_shape) =>
         {
-            let packed =
-                sample::pack_forward(param(params, &c.name, "weight"), c.cout, c.cin, c.kernel);
+            let w = param(params, &c.name, "weight");
+            let prepared = sample::prepare_forward(w, c.cout, c.cin, (c.kernel, c.pad), in_shape);
             sample::forward(
-                &packed,
+                &prepared,
                 (c.kernel, c.pad),
                 Some(param(params, &c.name, "bias")),
                 c.relu,
@@ -531,8 +533,9 @@ impl GradBuffers {
                         let (geometry, kernel) = ((in_shape, out_shape), (c.kernel, c.pad));
                         weight_grad(kernel, x, &dy, batch, geometry, dw, db, &mut parts);
                         if let Some(dx) = dx {
-                            let packed = sample::pack_input_grad(w, c.cout, c.cin, c.kernel);
-                            sample::input_grad(&packed, kernel, &dy, batch, geometry, dx);
+                            let prepared =
+                                sample::prepare_input_grad(w, c.cout, c.cin, kernel, out_shape);
+                            sample::input_grad(&prepared, kernel, &dy, batch, geometry, dx);
                         }
                     };
                     if needs_dx {

@@ -154,7 +154,9 @@ pub fn conv(step: &ConvStep, batch: usize, x: &[f32], acc: Option<&[f32]>, y: Ou
             let super::plan::ConvWeights::Winograd(u) = &step.weights else {
                 panic!("a Winograd convolution without transformed weights")
             };
-            winograd::conv(step, u, batch, x, acc, y, part)
+            let epilogue = (Some(step.bias.as_slice()), step.relu);
+            let shapes = (step.from, step.to);
+            winograd::conv(u, shapes, epilogue, batch, x, acc, y, part)
         }
         ConvMethod::Pointwise | ConvMethod::Im2col => unfolded::conv(step, batch, x, acc, y, part),
         ConvMethod::Direct => direct::conv(step, batch, x, acc, y, part),

@@ -1,6 +1,7 @@
 //! [`ConvMethod::Winograd`](crate::cpu::fast::plan::ConvMethod::Winograd): inference's 3×3,
 //! stride-1, pad-1 convolutions as Winograd's minimal filtering F(2×2, 3×3) (Lavin and Gray,
-//! "Fast Algorithms for Convolutional Neural Networks", 2016), on AVX-512.
+//! "Fast Algorithms for Convolutional Neural Networks", 2016), on AVX-512; training's forward
+//! and input gradient run it too, a sample at a time ([`super::sample`]).
 //!
 //! Each 2×2 block of outputs (a *tile*) comes from the 4×4 input patch under it: the patch is
 //! transformed (`V = Bᵀ d B`), multiplied element by element with the transformed weights
@@ -31,7 +32,6 @@ use std::cell::RefCell;
 
 use super::blocked::{self, Epilogue, Isa, MR, Operands, Packed};
 use super::{row_blocks, tiling};
-use crate::cpu::fast::plan::ConvStep;
 use crate::cpu::fast::team::{Out, Part};
 use crate::net::Shape;
 
@@ -100,28 +100,32 @@ fn transform_g([g0, g1, g2]: [f64; 3]) -> [f64; 4] {
     [g0, (g0 + g1 + g2) / 2.0, (g0 - g1 + g2) / 2.0, g2]
 }
 
-/// This thread's part of `step` on a batch: `x` the zero-padded input (`cin × B·(H+2)·(W+2)`),
-/// `acc` the fused sum's other operand, `y` the output (`cout × B·H·W`), `u` the 16 packed
-/// transformed weight matrices.
+/// This thread's part of a convolution on a batch: `x` the zero-padded input
+/// (`cin × B·(H+2)·(W+2)`), `u` the 16 packed transformed weight matrices
+/// ([`transform_weights`]), `acc` the fused sum's other operand, `y` the output
+/// (`cout × B·H·W`), each value `relu?(conv + bias + acc)`.
+#[allow(clippy::too_many_arguments)] // the weights, the geometry, the epilogue and the tensors
 pub fn conv(
-    step: &ConvStep,
     u: &[Packed],
+    (from, to): (Shape, Shape),
+    (bias, relu): (Option<&[f32]>, bool),
     batch: usize,
     x: &[f32],
     acc: Option<&[f32]>,
     y: Out,
     part: Part,
 ) {
-    let (from, to) = (step.from, step.to);
-    assert!(applies(from, step.kernel, step.stride, step.pad) && from.h == to.h && from.w == to.w);
+    assert!(applies(from, 3, 1, 1) && from.h == to.h && from.w == to.w);
     assert_eq!(u.len(), ELEMENTS);
+    assert!(u.iter().all(|p| (p.cin(), p.cout()) == (from.c, to.c)));
+    assert!(bias.is_none_or(|b| b.len() == to.c));
     let (cin, cout) = (from.c, to.c);
     let (hp, wp) = (from.h + 2, from.w + 2);
     let np = batch * hp * wp;
     assert_eq!(x.len(), cin * np);
     let n = batch * to.h * to.w;
     // Tiles of a row of tiles, and the lanes they take: whole vectors, or half of one for rows
-    // of 8 tiles (two rows of the same sample a vector).
+    // of 8 tiles (two consecutive rows a vector, the last of a sample with the next's first).
     let tiles = to.w / 2;
     let lanes = if tiles == 8 {
         8
@@ -192,13 +196,7 @@ pub fn conv(
                     // SAFETY: the output rows of channels ob..ob+mm and of this item's tile
                     // rows are this item's alone; `acc` has the output's shape.
                     unsafe {
-                        geometry.output(
-                            products,
-                            (ob, mm),
-                            (chunks, start),
-                            (&step.bias, acc, step.relu),
-                            y,
-                        )
+                        geometry.output(products, (ob, mm), (chunks, start), (bias, acc, relu), y)
                     };
                 }
             }
@@ -329,7 +327,7 @@ impl Geometry {
         products: &[f32],
         (ob, m): (usize, usize),
         (chunks, start): (impl Iterator<Item = &'a Chunk>, usize),
-        (bias, acc, relu): (&[f32], Option<&[f32]>, bool),
+        (bias, acc, relu): (Option<&[f32]>, Option<&[f32]>, bool),
         y: Out,
     ) {
         let w = self.to.w;
@@ -340,7 +338,8 @@ impl Geometry {
             let len = last - first + 2 * w;
             let at = |h: Half| self.output_row(h.row) - first + 2 * h.tile;
             let halves = [(at(h0), h0.tiles), (at(h1), h1.tiles)];
-            for (o, &bias) in bias.iter().enumerate().skip(ob).take(m) {
+            for o in ob..ob + m {
+                let bias = bias.map_or(0.0, |b| b[o]);
                 let rows = o * self.n + first;
                 // SAFETY: these output rows of this channel are this call's alone (the two
                 // halves' rows are consecutive, across a sample's end too).
@@ -520,7 +519,6 @@ mod avx512 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::fast::plan::{ConvMethod, ConvWeights};
     use crate::cpu::testing::values;
 
     /// A 3×3, pad-1 convolution of `x` (`cin × B·H·W`, not padded) in f64: `cout × B·H·W`.
@@ -590,36 +588,15 @@ mod tests {
                 let (from, to) = (Shape::new(cin, h, w), Shape::new(cout, h, w));
                 assert!(applies(from, 3, 1, 1));
                 let u = transform_weights(&weights, cout, cin);
-                let step = ConvStep {
-                    method: ConvMethod::Winograd,
-                    input: 0,
-                    output: 1,
-                    accumulate: fused.then_some(2),
-                    from,
-                    to,
-                    kernel: 3,
-                    stride: 1,
-                    pad: 1,
-                    relu,
-                    pool: false,
-                    pad_output: 0,
-                    weights: ConvWeights::Winograd(u.clone()),
-                    bias: bias.clone(),
-                };
                 let want = reference(&x, &weights, (batch, cin, h, w));
                 for count in [1, 2] {
                     let mut y = vec![f32::NAN; cout * n];
                     let out = Out::new(&mut y);
                     for index in 0..count {
-                        conv(
-                            &step,
-                            &u,
-                            batch,
-                            &padded,
-                            acc.as_deref(),
-                            out,
-                            Part { index, count },
-                        );
+                        let part = Part { index, count };
+                        let epilogue = (Some(bias.as_slice()), relu);
+                        let acc = acc.as_deref();
+                        conv(&u, (from, to), epilogue, batch, &padded, acc, out, part);
                     }
                     for (i, (&got, &want)) in y.iter().zip(&want).enumerate() {
                         let mut want = want + f64::from(bias[i / n]);
