@@ -4,10 +4,9 @@
 //! the CPU reference step, the GPU time per kernel of one step (timestamp queries, where the
 //! adapter has them), and the device memory a trainer holds at the memory batch.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
-use hourhand::gpu::{AdapterRequest, GpuContext, GpuTrainer, TrainMemory};
+use hourhand::gpu::{AdapterRequest, GpuContext, GpuTrainer, TrainMemory, time_by_kernel};
 use hourhand::net::training::Dropout;
 use hourhand::net::{NetConfig, Program, Weights};
 use hourhand::train::adam::AdamStep;
@@ -91,20 +90,13 @@ fn main() {
         let (_, times) = trainer
             .step_timed(&input, &target, &options(steps + 2))
             .unwrap();
-        let mut by_kernel: BTreeMap<String, (f64, usize)> = BTreeMap::new();
-        for t in &times {
-            let e = by_kernel.entry(format!("{:?}", t.kernel)).or_default();
-            e.0 += t.ms;
-            e.1 += 1;
-        }
-        let mut rows: Vec<_> = by_kernel.into_iter().collect();
-        rows.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
+        let rows = time_by_kernel(&times);
         let total: f64 = times.iter().map(|t| t.ms).sum();
         println!(
             "GPU time per kernel of one step ({total:.1} ms in {} dispatches):",
             times.len()
         );
-        for (kernel, (ms, count)) in rows {
+        for (kernel, ms, count) in rows {
             println!(
                 "  {kernel:<16} {ms:9.1} ms {:5.1}%  ({count} dispatches)",
                 100.0 * ms / total

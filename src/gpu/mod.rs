@@ -20,7 +20,7 @@ mod timing;
 mod train;
 
 pub use context::{AdapterRequest, AdapterSummary, ContextError, GpuContext, list_adapters};
-pub use net::{GpuNet, LayerTime};
+pub use net::{GpuNet, LayerTime, time_by_kernel};
 pub use plan::AllocStats;
 pub use train::{GpuTrainer, TrainMemory};
 

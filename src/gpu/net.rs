@@ -28,6 +28,20 @@ pub struct LayerTime {
     pub flops: u64,
 }
 
+/// The GPU time of each kernel over `times`: `(entry point, milliseconds, dispatches)`, the
+/// longest first (what `bench --train --per-layer` and the training-speed example print).
+pub fn time_by_kernel(times: &[LayerTime]) -> Vec<(&'static str, f64, usize)> {
+    let mut kernels: HashMap<&'static str, (f64, usize)> = HashMap::new();
+    for t in times {
+        let k = kernels.entry(t.kernel.source().entry).or_default();
+        k.0 += t.ms;
+        k.1 += 1;
+    }
+    let mut rows: Vec<_> = kernels.into_iter().map(|(k, (ms, n))| (k, ms, n)).collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    rows
+}
+
 /// An inference-form program on the GPU: parameters uploaded and pipelines compiled once,
 /// buffers and bind groups made once per batch size.
 pub struct GpuNet {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use hourhand::cpu::train::{OpTime, Workspace};
-use hourhand::gpu::{GpuTrainer, LayerTime};
+use hourhand::gpu::{GpuTrainer, LayerTime, time_by_kernel};
 use hourhand::net::training::Dropout;
 use hourhand::net::{Program, Weights};
 use hourhand::train::adam::AdamStep;
@@ -147,14 +147,7 @@ fn print(mut r: Row, json: bool) -> anyhow::Result<()> {
 /// The GPU time of each kernel over a training step's dispatches (a step is hundreds of them:
 /// every op's forward and backward, and one AdamW update per parameter), most first.
 fn print_kernel_times(batch: usize, times: &[LayerTime], json: bool) -> anyhow::Result<()> {
-    let mut kernels: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
-    for t in times {
-        let k = kernels.entry(t.kernel.source().entry).or_default();
-        k.0 += t.ms;
-        k.1 += 1;
-    }
-    let mut kernels: Vec<_> = kernels.into_iter().collect();
-    kernels.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
+    let kernels = time_by_kernel(times);
     let total: f64 = times.iter().map(|t| t.ms).sum();
     if !json {
         println!(
@@ -162,7 +155,7 @@ fn print_kernel_times(batch: usize, times: &[LayerTime], json: bool) -> anyhow::
             times.len()
         );
     }
-    for (kernel, (ms, dispatches)) in kernels {
+    for (kernel, ms, dispatches) in kernels {
         if json {
             let v = serde_json::json!({
                 "backend": "gpu-train", "kernel": kernel, "batch": batch, "ms": ms,
