@@ -270,7 +270,7 @@ fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Rol
             &mut y,
         ),
         // The blocked kernel adds no sum (no 1×1 convolution runs on it); the 3×3 ones on planes
-        // 16 or more wide run as Winograd's F(2×2, 3×3) where the CPU has AVX-512
+        // 8 or more wide run as Winograd's F(2×2, 3×3) where the CPU has AVX-512
         // (`sample::prepare_forward`), their input gradient likewise.
         Op::Conv2d(c)
             if sum.is_none() && sample::preferred(c.kernel, c.stride, c.pad, in_shape) =>

@@ -14,13 +14,15 @@
 //! of 16 columns on AVX2, whole vectors of 16 on AVX-512), else over tiles of padded-grid
 //! positions into a scratch tile whose valid positions are copied out.
 //!
-//! Where Winograd's F(2×2, 3×3) applies ([`winograd::applies`]: 3×3, padding 1, planes 16 or
-//! more wide, AVX-512) the padded sample goes through inference's [`winograd`] instead, as a
-//! batch of one ([`Prepared::Winograd`]). Both forms in one build, alternating (2 cores of an
-//! Intel Xeon, batch 32, 2026-12-04): the 16×16 layers of the 64×64 network 0.73–0.75× the
-//! time forward and 0.88× backward (the weight gradient stays on its kernel), its 32×32 layer of
-//! 32 channels 0.94× and 1.0×; a step 0.96×, 341.7 → 356.6 samples/s (5 rounds, medians), and
-//! 105.8 → 109.7 on the 128×128 network.
+//! Where Winograd's F(2×2, 3×3) applies ([`winograd::applies`]: 3×3, padding 1, planes 8 or
+//! more wide, 8 or more input channels, AVX-512) the padded sample goes through inference's
+//! [`winograd`] instead, as a batch of one ([`Prepared::Winograd`]). Both forms in one build,
+//! alternating (2 cores of an Intel Xeon, batch 32, 2026-12-04), with it on planes 16 or more
+//! wide: the 16×16 layers of the 64×64 network 0.73–0.75× the time forward and 0.88×
+//! backward (the weight gradient stays on its kernel), its 32×32 layer of 32 channels 0.94×
+//! and 1.0×; a step 0.96×, 341.7 → 356.6 samples/s (5 rounds, medians), and 105.8 → 109.7 on
+//! the 128×128 network. On the 8×8 planes too: 380.0 against 379.5 samples/s (a sample's 16
+//! tiles are one vector, too thin a GEMM to gain here; the same rule as inference's kept).
 
 use std::cell::RefCell;
 

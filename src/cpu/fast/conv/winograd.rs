@@ -12,21 +12,23 @@
 //! fewer multiplies, for the price of the two transforms and of sums that are exact only up to
 //! rounding (the transforms' coefficients are 0, ±1 and ±½).
 //!
-//! The transforms are vectorised over 16 tiles: the even and odd columns of a padded input row
-//! split into two vectors with one permutation each, and the two output columns of each tile
-//! interleave back the same way. Sixteen tiles are 16 of one row of tiles, or on planes 16
-//! wide (8 tiles a row) two rows of 8. A thread's item is a few rows of tiles (about
-//! [`COLUMNS`] tiles): their transformed input (16 × cin × columns) is made once, then for each
-//! block of [`MR`] output channels and [`SEGMENT`] columns the 16 products go to a buffer that
-//! stays in L1, and out through the inverse transform with bias, the fused sum and ReLU.
+//! The transforms are vectorised over 16 tiles, in four groups of 4 consecutive tiles of a
+//! row: the even and odd columns of a padded input row split into two vectors with one
+//! permutation each, and the two output columns of each tile interleave back the same way.
+//! Sixteen tiles are 16 of one row of tiles, or on planes 16 and 8 wide (8 and 4 tiles a row)
+//! two or four rows. A thread's item is a few rows of tiles (about [`COLUMNS`] tiles): their
+//! transformed input (16 × cin × columns) is made once, then for each block of [`MR`] output
+//! channels and [`SEGMENT`] columns the 16 products go to a buffer that stays in L1, and out
+//! through the inverse transform with bias, the fused sum and ReLU.
 //!
-//! Only where it pays: planes at least [`MIN_WIDTH`] columns wide (so a vector's lanes are
-//! full), even sides. On 2 cores of an Intel Xeon with AVX-512 (2026-12-04, both methods in
-//! one build, alternating, medians of 3 rounds), against the shifted form on the blocked
-//! kernel: the 64×64 layer 0.84× the time at batch 1 and 0.81× at batch 32 (32 channels: the
-//! transforms weigh more), the 32×32 ones 0.63–0.66×, the 16×16 ones 0.62–0.67×; the network
-//! 0.90× at batch 1 and 0.85× at batch 32. Planes 8 wide (4 tiles a row, a quarter of a
-//! vector) stay shifted.
+//! On 2 cores of an Intel Xeon with AVX-512 (2026-12-04, both methods in one build,
+//! alternating, medians of 3 rounds), against the shifted form on the blocked kernel: the
+//! 64×64 layer 0.84× the time at batch 1 and 0.81× at batch 32 (32 channels: the transforms
+//! weigh more), the 32×32 ones 0.63–0.66×, the 16×16 ones 0.62–0.67×; the network 0.90× at
+//! batch 1 and 0.85× at batch 32. The 8×8 ones, four rows of tiles a vector, 0.66–0.70× and
+//! 0.53–0.55× (with them, the network 1.026× the frames a second at batch 1 and 1.01× at 32,
+//! 7 rounds). Planes narrower than [`MIN_WIDTH`] (4×4 and smaller, 2 tiles a row or fewer)
+//! stay shifted: those layers take about 10 µs at batch 1.
 
 use std::cell::RefCell;
 
@@ -35,8 +37,8 @@ use super::{row_blocks, tiling};
 use crate::cpu::fast::team::{Out, Part};
 use crate::net::Shape;
 
-/// Narrowest plane the plan runs it on: rows of 8 tiles, two to a vector.
-pub const MIN_WIDTH: usize = 16;
+/// Narrowest plane the plan runs it on: rows of 4 tiles, four to a vector.
+pub const MIN_WIDTH: usize = 8;
 
 /// About how many tiles (GEMM columns) a thread's item takes: a multiple of the blocked kernel's
 /// 48-column block for rows of 16 and 32 tiles. Against 48, 192 and 384 (2 rounds each, per
@@ -130,13 +132,14 @@ pub fn conv(
     let np = batch * hp * wp;
     assert_eq!(x.len(), cin * np);
     let n = batch * to.h * to.w;
-    // Tiles of a row of tiles, and the lanes they take: whole vectors, or half of one for rows
-    // of 8 tiles (two consecutive rows a vector, the last of a sample with the next's first).
+    // Tiles of a row of tiles, and the lanes they take: whole vectors, or a half or a quarter of
+    // one for rows of up to 8 or 4 tiles (consecutive rows share a vector, the last of a
+    // sample with the next's first).
     let tiles = to.w / 2;
-    let lanes = if tiles == 8 {
-        8
-    } else {
-        tiles.next_multiple_of(16)
+    let lanes = match tiles {
+        0..=4 => 4,
+        5..=8 => 8,
+        _ => tiles.next_multiple_of(16),
     };
     let align = 16 / lanes.min(16);
     let tile_rows = batch * to.h / 2;
@@ -229,22 +232,22 @@ struct Geometry {
     lanes: usize,
 }
 
-/// Sixteen lanes of tiles, in two halves of 8, and where they lie in the buffers.
+/// Sixteen lanes of tiles, in four groups of 4, and where they lie in the buffers.
 struct Chunk {
-    /// The two halves.
-    halves: [Half; 2],
+    /// The four groups, in lane order.
+    groups: [Group; 4],
     /// Column of the first lane in the buffers.
     column: usize,
 }
 
-/// Up to 8 tiles of one row of tiles.
+/// Up to 4 consecutive tiles of one row of tiles: 8 lanes of a row's even and odd columns.
 #[derive(Clone, Copy)]
-struct Half {
+struct Group {
     /// The row of tiles (across the batch).
     row: usize,
     /// Its first tile here.
     tile: usize,
-    /// Tiles (0 to 8).
+    /// Tiles (0 to 4).
     tiles: usize,
 }
 
@@ -261,37 +264,36 @@ impl Geometry {
         (g / per_sample) * self.to.h * self.to.w + (g % per_sample) * 2 * self.to.w
     }
 
-    /// The chunks of tile rows `first..first + count`: 16 tiles of a row at a time, or two
-    /// rows of 8 tiles (the second of the last pair empty when `count` is odd).
+    /// The chunks of tile rows `first..first + count`: 16 tiles of a row at a time, or two or
+    /// four rows of up to 8 or 4 tiles (the last chunk's later rows empty when `count` is not
+    /// a multiple).
     fn chunks(&self, first: usize, count: usize) -> Vec<Chunk> {
         let rows = first..first + count;
-        if self.lanes == 8 {
-            return rows
-                .clone()
-                .step_by(2)
-                .map(|g| {
-                    let half = |g: usize| Half {
-                        row: g,
-                        tile: 0,
-                        tiles: if rows.contains(&g) { 8 } else { 0 },
-                    };
-                    Chunk {
-                        halves: [half(g), half(g + 1)],
-                        column: (g - first) * 8,
-                    }
-                })
-                .collect();
-        }
+        let group = |g: usize, t: usize| Group {
+            row: g,
+            tile: t,
+            tiles: if rows.contains(&g) {
+                self.tiles.saturating_sub(t).min(4)
+            } else {
+                0
+            },
+        };
         let mut chunks = Vec::new();
-        for g in rows {
-            for t0 in (0..self.tiles).step_by(16) {
-                let half = |t: usize| Half {
-                    row: g,
-                    tile: t,
-                    tiles: self.tiles.saturating_sub(t).min(8),
-                };
+        if self.lanes < 16 {
+            // 16 / lanes rows a chunk, lanes / 4 groups a row.
+            let per_row = self.lanes / 4;
+            for g in rows.clone().step_by(16 / self.lanes) {
                 chunks.push(Chunk {
-                    halves: [half(t0), half(t0 + 8)],
+                    groups: std::array::from_fn(|i| group(g + i / per_row, 4 * (i % per_row))),
+                    column: (g - first) * self.lanes,
+                });
+            }
+            return chunks;
+        }
+        for g in rows.clone() {
+            for t0 in (0..self.tiles).step_by(16) {
+                chunks.push(Chunk {
+                    groups: std::array::from_fn(|i| group(g, t0 + 4 * i)),
                     column: (g - first) * self.lanes + t0,
                 });
             }
@@ -299,24 +301,47 @@ impl Geometry {
         chunks
     }
 
+    /// The span of `row_of` over a chunk's non-empty groups, from the first's row to the last's
+    /// (rows of consecutive samples lie one after the other), and each group's
+    /// `(offset of its first tile's position from the span's start, tiles)`; `row_of` maps a
+    /// tile row to its first position, `column` a tile to its column.
+    fn span(
+        &self,
+        chunk: &Chunk,
+        row_of: impl Fn(usize) -> usize,
+        column: impl Fn(usize) -> usize,
+    ) -> (usize, usize, [(usize, usize); 4]) {
+        let first = row_of(chunk.groups[0].row);
+        let last = chunk
+            .groups
+            .iter()
+            .filter(|g| g.tiles > 0)
+            .map(|g| row_of(g.row))
+            .max()
+            .unwrap_or(first);
+        let groups = chunk.groups.map(|g| {
+            if g.tiles == 0 {
+                (0, 0)
+            } else {
+                (row_of(g.row) - first + column(g.tile), g.tiles)
+            }
+        });
+        (first, last, groups)
+    }
+
     /// Transforms the input tiles of `chunks` into `v`: element `p`, channel `c`, lane `j` at
     /// `v[(p·cin + c)·columns + j]`.
     fn input(&self, x: &[f32], chunks: &[Chunk], columns: usize, v: &mut [f32]) {
         assert!(v.len() >= ELEMENTS * self.cin * columns);
         for chunk in chunks {
-            // The padded input rows the chunk reads, from its first half's first to its last
-            // half's fourth (rows of consecutive samples lie one after the other).
-            let [h0, h1] = chunk.halves;
-            let first = self.input_row(h0.row);
-            let last = self.input_row(if h1.tiles > 0 { h1.row } else { h0.row });
+            // The padded input rows the chunk reads: four from each group's row.
+            let (first, last, groups) = self.span(chunk, |g| self.input_row(g), |t| 2 * t);
             let len = last - first + 4 * self.wp;
-            let at = |h: Half| self.input_row(h.row) - first + 2 * h.tile;
-            let halves = [(at(h0), h0.tiles), (at(h1), h1.tiles)];
             for c in 0..self.cin {
                 let src = &x[c * self.np + first..][..len];
                 let dst = c * columns + chunk.column;
                 // SAFETY: `applies` checked AVX-512F.
-                unsafe { avx512::input_tiles(src, self.wp, halves, v, dst, self.cin * columns) };
+                unsafe { avx512::input_tiles(src, self.wp, groups, v, dst, self.cin * columns) };
             }
         }
     }
@@ -338,17 +363,14 @@ impl Geometry {
     ) {
         let w = self.to.w;
         for chunk in chunks {
-            let [h0, h1] = chunk.halves;
-            let first = self.output_row(h0.row);
-            let last = self.output_row(if h1.tiles > 0 { h1.row } else { h0.row });
+            // The output rows the chunk writes: two from each group's row.
+            let (first, last, groups) = self.span(chunk, |g| self.output_row(g), |t| 2 * t);
             let len = last - first + 2 * w;
-            let at = |h: Half| self.output_row(h.row) - first + 2 * h.tile;
-            let halves = [(at(h0), h0.tiles), (at(h1), h1.tiles)];
             for o in ob..ob + m {
                 let bias = bias.map_or(0.0, |b| b[o]);
                 let rows = o * self.n + first;
-                // SAFETY: these output rows of this channel are this call's alone (the two
-                // halves' rows are consecutive, across a sample's end too).
+                // SAFETY: these output rows of this channel are this call's alone (the groups'
+                // rows are consecutive, across a sample's end too).
                 let dst = unsafe { y.slice(rows..rows + len) };
                 let add = acc.map(|a| &a[rows..rows + len]);
                 let src = (o - ob) * SEGMENT + chunk.column - start;
@@ -356,7 +378,7 @@ impl Geometry {
                 unsafe {
                     avx512::output_tiles(
                         (products, src, MR * SEGMENT),
-                        halves,
+                        groups,
                         (bias, add, relu),
                         dst,
                         w,
@@ -419,22 +441,33 @@ mod avx512 {
         ]
     }
 
-    /// Loads of one padded input row for a half of `tiles` tiles from `at`: the values
-    /// `at..at + 16` and `at + 2..at + 18`, masked to the `2·tiles + 2` the tiles read.
+    /// One padded input row of a chunk's four groups of tiles (`(offset, tiles)`: the first
+    /// tile's column in `row`, up to 4 tiles): the two vectors of 32 consecutive values whose
+    /// even and odd lanes are the tiles' columns `2t` and `2t + 1`, groups 0 and 1 in the first
+    /// and 2 and 3 in the second, 8 lanes a group; from `shift` columns on (0, or 2 for the
+    /// columns `2t + 2` and `2t + 3`). Lanes past a group's tiles are zero.
     #[target_feature(enable = "avx512f")]
-    fn half_row(row: &[f32], at: usize, tiles: usize) -> (__m512, __m512) {
-        let need = if tiles == 0 { 0 } else { 2 * tiles + 2 };
-        let load = |from: usize, n: usize| {
-            let n = n.min(16);
-            let values = &row[(at + from).min(row.len())..][..n];
-            // SAFETY: the mask keeps the `n` lanes of `values`.
-            unsafe { _mm512_maskz_loadu_ps(mask(n), values.as_ptr()) }
-        };
-        (load(0, need), load(2, need.saturating_sub(2)))
+    fn group_row(row: &[f32], groups: [(usize, usize); 4], shift: usize) -> (__m512, __m512) {
+        let mut v = [_mm512_setzero_ps(); 2];
+        for (i, (at, tiles)) in groups.into_iter().enumerate() {
+            let n = 2 * tiles;
+            if n == 0 {
+                continue;
+            }
+            let values = &row[at + shift..at + shift + n];
+            // Lanes 8·(i % 2) on: the load starts that many values before the group's first
+            // (a masked-off lane is not read).
+            let lane = 8 * (i % 2);
+            let from = values.as_ptr().wrapping_sub(lane);
+            // SAFETY: the mask keeps lanes lane..lane + n, the `n` values of `values`.
+            v[i / 2] = unsafe { _mm512_mask_loadu_ps(v[i / 2], mask(n) << lane, from) };
+        }
+        (v[0], v[1])
     }
 
-    /// The transformed patches of a chunk's two halves of tiles, whose padded input rows
-    /// (`wp` apart) are in `src`, element `p` stored at `v[dst + p·stride..][..16]`.
+    /// The transformed patches of a chunk's four groups of tiles (`(offset, tiles)`: the first
+    /// tile's top-left padded input value in `src`, whose rows are `wp` apart, and up to 4
+    /// tiles), element `p` stored at `v[dst + p·stride..][..16]`.
     ///
     /// # Safety
     /// AVX-512F. Panics (slice bounds) rather than reading outside `src` or writing outside `v`.
@@ -442,18 +475,18 @@ mod avx512 {
     pub unsafe fn input_tiles(
         src: &[f32],
         wp: usize,
-        halves: [(usize, usize); 2],
+        groups: [(usize, usize); 4],
         v: &mut [f32],
         dst: usize,
         stride: usize,
     ) {
-        // Tile t of a half reads padded columns 2t..2t + 4 of four rows: the even columns of
-        // the two halves' first 16 values, the odd ones, and the same from two columns on.
+        // Tile t reads padded columns 2t..2t + 4 of four rows: the even and odd columns of the
+        // groups' values, and the same from two columns on.
         let mut cols = [[_mm512_setzero_ps(); 4]; 4];
         for (r, cols) in cols.iter_mut().enumerate() {
-            let [(at0, n0), (at1, n1)] = halves;
-            let (a, a2) = half_row(src, r * wp + at0, n0);
-            let (b, b2) = half_row(src, r * wp + at1, n1);
+            let row = &src[r * wp..];
+            let (a, b) = group_row(row, groups, 0);
+            let (a2, b2) = group_row(row, groups, 2);
             let (e0, e1) = deinterleave(a, b);
             let (e2, e3) = deinterleave(a2, b2);
             *cols = bt([e0, e1, e2, e3]);
@@ -471,16 +504,17 @@ mod avx512 {
         }
     }
 
-    /// The outputs of a chunk's two halves of tiles from their products (element `p` at
-    /// `products[src + p·stride..][..16]`): `relu?(Aᵀ M A + bias + add)` into their two output
-    /// rows each (`w` apart) in `dst`, `add` indexed like `dst`.
+    /// The outputs of a chunk's four groups of tiles (`(offset, tiles)`: the first tile's
+    /// top-left output in `dst`, whose rows are `w` apart, and up to 4 tiles) from their
+    /// products (element `p` at `products[src + p·stride..][..16]`):
+    /// `relu?(Aᵀ M A + bias + add)`, `add` indexed like `dst`.
     ///
     /// # Safety
     /// AVX-512F. Panics (slice bounds) rather than reading or writing outside the slices.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn output_tiles(
         (products, src, stride): (&[f32], usize, usize),
-        halves: [(usize, usize); 2],
+        groups: [(usize, usize); 4],
         (bias, add, relu): (f32, Option<&[f32]>, bool),
         dst: &mut [f32],
         w: usize,
@@ -498,25 +532,28 @@ mod avx512 {
         for r in 0..2 {
             let [even, odd] = at([s0[r], s1[r], s2[r], s3[r]]);
             let (lo, hi) = interleave(even, odd);
-            for ((at, tiles), value) in halves.into_iter().zip([lo, hi]) {
-                if tiles == 0 {
+            let mut out = [lo, hi].map(|v| _mm512_add_ps(v, bias));
+            // Group i's 8 values are lanes 8·(i % 2) on of vector i / 2.
+            if let Some(add) = add {
+                let added = group_row(&add[r * w..], groups, 0);
+                out = [
+                    _mm512_add_ps(out[0], added.0),
+                    _mm512_add_ps(out[1], added.1),
+                ];
+            }
+            if relu {
+                out = out.map(|v| _mm512_max_ps(v, _mm512_setzero_ps()));
+            }
+            for (i, (at, tiles)) in groups.into_iter().enumerate() {
+                let n = 2 * tiles;
+                if n == 0 {
                     continue;
                 }
-                let (at, n) = (at + r * w, 2 * tiles);
-                let mut value = _mm512_add_ps(value, bias);
-                if let Some(add) = add {
-                    let add = &add[at..at + n];
-                    // SAFETY: the mask keeps the `n` lanes of `add`.
-                    value = _mm512_add_ps(value, unsafe {
-                        _mm512_maskz_loadu_ps(mask(n), add.as_ptr())
-                    });
-                }
-                if relu {
-                    value = _mm512_max_ps(value, _mm512_setzero_ps());
-                }
-                let out = &mut dst[at..at + n];
-                // SAFETY: the mask keeps the `n` lanes of `out`.
-                unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr(), mask(n), value) };
+                let values = &mut dst[r * w + at..r * w + at + n];
+                let lane = 8 * (i % 2);
+                let to = values.as_mut_ptr().wrapping_sub(lane);
+                // SAFETY: the mask keeps lanes lane..lane + n, the `n` values of `values`.
+                unsafe { _mm512_mask_storeu_ps(to, mask(n) << lane, out[i / 2]) };
             }
         }
     }
@@ -554,11 +591,12 @@ mod tests {
         y
     }
 
-    /// Against the f64 reference with bias, the fused sum and ReLU, on odd shapes: rows of 8
-    /// tiles two to a vector (an odd number of tile rows a sample and in the batch, so pairs
-    /// span samples and the last is half empty), of 10 and 17 tiles (masked vectors, a chunk of
-    /// one tile), and 32 (whole vectors); channels that fill no register block, one, and one
-    /// and a part; one thread and two sharing the items.
+    /// Against the f64 reference with bias, the fused sum and ReLU, on odd shapes: rows of 4
+    /// and 8 tiles four and two to a vector (numbers of tile rows a sample and in the batch
+    /// that are not multiples, so vectors span samples and the last is part empty), of 6 (a
+    /// group of 4 and one of 2), of 10 and 17 tiles (masked vectors, a chunk of one tile), and
+    /// 32 (whole vectors); channels that fill no register block, one, and one and a part; one
+    /// thread and two sharing the items.
     #[test]
     fn matches_a_plain_convolution_on_odd_shapes() {
         if !runs_here() {
@@ -572,6 +610,9 @@ mod tests {
             (3, 10, 9, 6, 34),
             (1, 16, 17, 4, 64),
             (2, 32, 24, 8, 32),
+            (3, 8, 11, 6, 8),
+            (2, 12, 16, 2, 12),
+            (1, 9, 5, 10, 8),
         ] {
             for (relu, fused) in [(false, false), (true, true)] {
                 seed += 1;
@@ -631,7 +672,9 @@ mod tests {
         assert_eq!(applies(Shape::new(8, 16, 16), 3, 1, 1), ok);
         assert_eq!(applies(Shape::new(8, 2, 40), 3, 1, 1), ok);
         assert!(!applies(Shape::new(7, 16, 16), 3, 1, 1));
-        assert!(!applies(Shape::new(8, 16, 14), 3, 1, 1));
+        assert_eq!(applies(Shape::new(8, 4, 8), 3, 1, 1), ok);
+        assert!(!applies(Shape::new(8, 4, 6), 3, 1, 1));
+        assert_eq!(applies(Shape::new(8, 16, 14), 3, 1, 1), ok);
         assert!(!applies(Shape::new(8, 15, 16), 3, 1, 1));
         assert!(!applies(Shape::new(8, 16, 17), 3, 1, 1));
         assert!(!applies(Shape::new(8, 16, 16), 5, 1, 2));
