@@ -76,23 +76,29 @@ pub fn pack_forward(w: &[f32], cout: usize, cin: usize, k: usize) -> Packed {
 /// Weights `cout × cin × k × k` packed for [`input_grad`]: the convolution from `cout` channels
 /// to `cin` whose tap `t` is the original's tap `k·k − 1 − t` (flipped), transposed.
 pub fn pack_input_grad(w: &[f32], cout: usize, cin: usize, k: usize) -> Packed {
+    let flipped = gradient_weights(w, cout, cin, k);
+    Packed::new(&tap_major(&flipped, cin, cout, k), k * k, cin, cout)
+}
+
+/// The weights of the input gradient's convolution, `cin × cout × k × k` (PyTorch's layout):
+/// `w` (`cout × cin × k × k`) transposed, each kernel's taps flipped.
+fn gradient_weights(w: &[f32], cout: usize, cin: usize, k: usize) -> Vec<f32> {
     let taps = k * k;
     assert_eq!(w.len(), cout * cin * taps);
     let mut flipped = vec![0.0; w.len()];
     for o in 0..cout {
         for c in 0..cin {
             for t in 0..taps {
-                flipped[((taps - 1 - t) * cin + c) * cout + o] = w[(o * cin + c) * taps + t];
+                flipped[(c * cout + o) * taps + taps - 1 - t] = w[(o * cin + c) * taps + t];
             }
         }
     }
-    Packed::new(&flipped, taps, cin, cout)
+    flipped
 }
 
 /// A convolution's weights in the form [`forward`] or [`input_grad`] runs them: packed for the
-/// blocked kernel over every tap, or transformed for Winograd's F(2×2, 3×3)
-/// ([`winograd`]) where it applies to the convolution's input (3×3, padding 1, even sides,
-/// planes at least [`winograd::MIN_WIDTH`] wide, AVX-512).
+/// blocked kernel over every tap, or transformed for Winograd's F(2×2, 3×3) ([`winograd`])
+/// where it applies to the convolution as it runs ([`winograd::applies`]).
 #[derive(Debug, Clone)]
 pub enum Prepared {
     /// [`pack_forward`] or [`pack_input_grad`].
@@ -138,17 +144,7 @@ pub fn prepare_input_grad(
     output: Shape,
 ) -> Prepared {
     if pad < k && winograd::applies(output, k, 1, k - 1 - pad) {
-        // The gradient's convolution, `cin × cout × k × k`: transposed, taps flipped.
-        let taps = k * k;
-        assert_eq!(w.len(), cout * cin * taps);
-        let mut flipped = vec![0.0; w.len()];
-        for o in 0..cout {
-            for c in 0..cin {
-                for t in 0..taps {
-                    flipped[(c * cout + o) * taps + taps - 1 - t] = w[(o * cin + c) * taps + t];
-                }
-            }
-        }
+        let flipped = gradient_weights(w, cout, cin, k);
         Prepared::Winograd(winograd::transform_weights(&flipped, cin, cout))
     } else {
         Prepared::Blocked(pack_input_grad(w, cout, cin, k))

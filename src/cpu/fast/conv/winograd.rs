@@ -227,8 +227,8 @@ struct Geometry {
     n: usize,
     /// Tiles in a row of tiles.
     tiles: usize,
-    /// Lanes a row of tiles takes in the buffers: `tiles` rounded up to whole vectors, or 8 for
-    /// rows of 8 tiles, two of which share a vector.
+    /// Lanes a row of tiles takes in the buffers: `tiles` rounded up to whole vectors, or 8 or
+    /// 4 for rows of up to 8 or 4 tiles, two or four of which share a vector.
     lanes: usize,
 }
 
@@ -240,7 +240,8 @@ struct Chunk {
     column: usize,
 }
 
-/// Up to 4 consecutive tiles of one row of tiles: 8 lanes of a row's even and odd columns.
+/// Up to 4 consecutive tiles of one row of tiles: 4 lanes of the transformed vectors, 8 of the
+/// padded rows loaded for them (their tiles' even and odd columns).
 #[derive(Clone, Copy)]
 struct Group {
     /// The row of tiles (across the batch).
