@@ -1,13 +1,13 @@
 //! [`ConvMethod::Winograd`](crate::cpu::fast::plan::ConvMethod::Winograd): inference's 3×3,
 //! stride-1, pad-1 convolutions as Winograd's minimal filtering F(2×2, 3×3) (Lavin and Gray,
 //! "Fast Algorithms for Convolutional Neural Networks", 2016), on AVX-512; training's forward
-//! and input gradient run it too, a sample at a time ([`super::sample`]).
+//! and input gradient run it too, a sample at a time (`conv::sample`).
 //!
 //! Each 2×2 block of outputs (a *tile*) comes from the 4×4 input patch under it: the patch is
 //! transformed (`V = Bᵀ d B`), multiplied element by element with the transformed weights
 //! (`U = G g Gᵀ`, done once at load), and transformed back (`Y = Aᵀ M A`). Summed over input
 //! channels, each of the 16 elements is a GEMM `M_p[cout × tiles] = U_p[cout × cin] ·
-//! V_p[cin × tiles]`, which the register-blocked kernel ([`blocked`]) runs as a 1×1
+//! V_p[cin × tiles]`, which the register-blocked kernel (`conv::blocked`) runs as a 1×1
 //! convolution: 16 products a tile and channel pair where the direct form takes 36, so 2.25×
 //! fewer multiplies, for the price of the two transforms and of sums that are exact only up to
 //! rounding (the transforms' coefficients are 0, ±1 and ±½).
@@ -16,9 +16,9 @@
 //! row: the even and odd columns of a padded input row split into two vectors with one
 //! permutation each, and the two output columns of each tile interleave back the same way.
 //! Sixteen tiles are 16 of one row of tiles, or on planes 16 and 8 wide (8 and 4 tiles a row)
-//! two or four rows. A thread's item is a few rows of tiles (about [`COLUMNS`] tiles): their
-//! transformed input (16 × cin × columns) is made once, then for each block of [`MR`] output
-//! channels and [`SEGMENT`] columns the 16 products go to a buffer that stays in L1, and out
+//! two or four rows. A thread's item is a few rows of tiles (about `COLUMNS` tiles): their
+//! transformed input (16 × cin × columns) is made once, then for each block of `MR` output
+//! channels and `SEGMENT` columns the 16 products go to a buffer that stays in L1, and out
 //! through the inverse transform with bias, the fused sum and ReLU.
 //!
 //! On 2 cores of an Intel Xeon with AVX-512 (2026-12-04, both methods in one build,
