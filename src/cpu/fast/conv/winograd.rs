@@ -305,12 +305,12 @@ impl Geometry {
     /// The span of `row_of` over a chunk's non-empty groups, from the first's row to the last's
     /// (rows of consecutive samples lie one after the other), and each group's
     /// `(offset of its first tile's position from the span's start, tiles)`; `row_of` maps a
-    /// tile row to its first position, `column` a tile to its column.
+    /// tile row to its first position (tile `t` is at column `2t`, in the padded input and in
+    /// the output alike).
     fn span(
         &self,
         chunk: &Chunk,
         row_of: impl Fn(usize) -> usize,
-        column: impl Fn(usize) -> usize,
     ) -> (usize, usize, [(usize, usize); 4]) {
         let first = row_of(chunk.groups[0].row);
         let last = chunk
@@ -324,7 +324,7 @@ impl Geometry {
             if g.tiles == 0 {
                 (0, 0)
             } else {
-                (row_of(g.row) - first + column(g.tile), g.tiles)
+                (row_of(g.row) - first + 2 * g.tile, g.tiles)
             }
         });
         (first, last, groups)
@@ -336,7 +336,7 @@ impl Geometry {
         assert!(v.len() >= ELEMENTS * self.cin * columns);
         for chunk in chunks {
             // The padded input rows the chunk reads: four from each group's row.
-            let (first, last, groups) = self.span(chunk, |g| self.input_row(g), |t| 2 * t);
+            let (first, last, groups) = self.span(chunk, |g| self.input_row(g));
             let len = last - first + 4 * self.wp;
             for c in 0..self.cin {
                 let src = &x[c * self.np + first..][..len];
@@ -365,7 +365,7 @@ impl Geometry {
         let w = self.to.w;
         for chunk in chunks {
             // The output rows the chunk writes: two from each group's row.
-            let (first, last, groups) = self.span(chunk, |g| self.output_row(g), |t| 2 * t);
+            let (first, last, groups) = self.span(chunk, |g| self.output_row(g));
             let len = last - first + 2 * w;
             for o in ob..ob + m {
                 let bias = bias.map_or(0.0, |b| b[o]);

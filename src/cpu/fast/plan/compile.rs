@@ -163,7 +163,6 @@ impl Compiler<'_> {
                 {
                     ConvMethod::Direct
                 } else if self.kernel == ConvKernel::Blocked
-                    && conv.cin >= SHIFTED_MIN_CHANNELS
                     && winograd::applies(from, conv.kernel, conv.stride, conv.pad)
                 {
                     ConvMethod::Winograd
