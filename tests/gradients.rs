@@ -5,12 +5,13 @@
 
 mod common;
 
-use common::{conv_op, rng, uniform};
+use common::{conv_op, max_abs_diff, rng, uniform};
+use hourhand::cpu::fast::winograd;
 use hourhand::cpu::{
     batch_norm, concat, conv2d, dropout, linear, max_pool, patch, relu, train, upsample,
 };
-use hourhand::net::program::Linear;
-use hourhand::net::{NetConfig, Program, Shape, Weights};
+use hourhand::net::program::{Conv2d, Linear};
+use hourhand::net::{NetConfig, Op, Program, Shape, Weights};
 use rand::seq::SliceRandom;
 
 const H: f32 = 1e-2;
@@ -238,6 +239,62 @@ fn dropout_drops_about_its_rate_and_keeps_the_mean() {
         "the key changes the mask"
     );
     assert_eq!(dropout::dropout(&x, 5, 0.0), x);
+}
+
+/// Training's convolutions run on the fast kernels (the register-blocked ones, or Winograd's
+/// F(2×2, 3×3) where the CPU runs it: 3×3, 8 or more input channels, planes 8 or more wide):
+/// two stacked 3×3 convolutions, so the first's weight gradient comes through the second's
+/// input gradient, against the reference's GEMMs (checked above) on odd channel counts, planes
+/// of 6×16 and 4×8, and a batch the threads split unevenly.
+#[test]
+fn training_convolutions_give_the_reference_gradients() {
+    for (input, batch) in [(Shape::new(9, 6, 16), 3), (Shape::new(12, 4, 8), 5)] {
+        let (cin, h, w) = (input.c, input.h, input.w);
+        let op = |name: &str, from: &str, cin: usize, cout: usize| Conv2d {
+            name: name.into(),
+            input: from.into(),
+            output: name.into(),
+            ..conv_op(cin, cout, 3, 1, 1, false)
+        };
+        let (a, b) = (op("a", "x", cin, 11), op("b", "a", 11, 10));
+        let ops = vec![Op::Conv2d(a.clone()), Op::Conv2d(b.clone())];
+        let program = Program::new(vec![("x".into(), input)], ops, "b").unwrap();
+        if input.c == 9 {
+            assert_eq!(
+                winograd::applies(input, 3, 1, 1),
+                winograd::runs_here(),
+                "the first shape goes through Winograd where the CPU runs it"
+            );
+        }
+        let mut g = rng(5 + cin as u64);
+        let params = common::random_params(&program, &mut g);
+        let x = uniform(&mut g, batch * input.len(), -1.0, 1.0);
+        let (mid, out) = (Shape::new(11, h, w), Shape::new(10, h, w));
+        let r = uniform(&mut g, batch * out.len(), -1.0, 1.0);
+        let dropout = hourhand::net::training::Dropout { rate: 0.0, seed: 0 };
+        let tape = train::forward(&program, &params, &x, batch, dropout);
+        let grads = train::backward(&program, &params, &tape, &r);
+
+        let p = |name: &str| params[name].data.as_slice();
+        let ya = conv2d::conv2d(&x, batch, input, mid, &a, p("a.weight"), p("a.bias"));
+        let yb = conv2d::conv2d(&ya, batch, mid, out, &b, p("b.weight"), p("b.bias"));
+        assert!(
+            max_abs_diff(&tape.values["b"], &yb) < 1e-4,
+            "{input:?}: forward"
+        );
+        let gb = conv2d::conv2d_backward(&ya, &r, batch, mid, out, &b, p("b.weight"), true);
+        let ga = conv2d::conv2d_backward(&x, &gb.dx, batch, input, mid, &a, p("a.weight"), false);
+        for (name, want) in [
+            ("b.weight", &gb.dw),
+            ("b.bias", &gb.db),
+            ("a.weight", &ga.dw),
+            ("a.bias", &ga.db),
+        ] {
+            let tolerance = 1e-4 * want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            let diff = max_abs_diff(&grads[name], want);
+            assert!(diff < tolerance, "{input:?}: {name} off by {diff}");
+        }
+    }
 }
 
 /// The whole tiny network in training form (batch norm on batch statistics, dropout with a

@@ -15,7 +15,7 @@ use super::{Grads, Tape};
 use crate::cpu::batch_norm;
 use crate::cpu::conv2d::{self, ConvGradsMut};
 use crate::cpu::fast::conv::weight_grad::{self, weight_grad};
-use crate::cpu::fast::conv::{batched, sample, stem_grad};
+use crate::cpu::fast::conv::{batched, sample, stem_grad, winograd};
 use crate::cpu::{Dx, concat, dropout, elementwise, linear, max_pool, patch, relu, upsample};
 use crate::net::training::Dropout;
 use crate::net::{Op, Params, Program};
@@ -531,7 +531,14 @@ impl GradBuffers {
                             return;
                         }
                         let (geometry, kernel) = ((in_shape, out_shape), (c.kernel, c.pad));
-                        weight_grad(kernel, x, &dy, batch, geometry, dw, db, &mut parts);
+                        // The weight gradient as Winograd's where it applies (as the input
+                        // gradient's does, in `prepare_input_grad`).
+                        if winograd::applies(in_shape, c.kernel, c.stride, c.pad) {
+                            let grads = (&mut *dw, &mut *db, &mut parts);
+                            winograd::weight_grad::weight_grad(x, &dy, batch, geometry, grads);
+                        } else {
+                            weight_grad(kernel, x, &dy, batch, geometry, dw, db, &mut parts);
+                        }
                         if let Some(dx) = dx {
                             let prepared =
                                 sample::prepare_input_grad(w, c.cout, c.cin, kernel, out_shape);

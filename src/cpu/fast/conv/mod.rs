@@ -26,12 +26,14 @@
 //!
 //! [`sample`] puts training's stride-1 k×k convolutions (a batch laid out sample by sample) on
 //! the same blocked kernel, AVX-512 or AVX2: the forward pass and the input gradient;
-//! [`weight_grad`] their weight gradient, on a register-blocked kernel of its own; [`batched`]
-//! training's convolutions on the smallest planes, as GEMMs over the whole batch.
+//! [`weight_grad`] their weight gradient, on a register-blocked kernel of its own, or where
+//! Winograd's applies as [`winograd::weight_grad`] (on [`grad_gemm`]); [`batched`] training's
+//! convolutions on the smallest planes, as GEMMs over the whole batch.
 
 pub mod batched;
 pub mod blocked;
 mod direct;
+pub mod grad_gemm;
 pub mod sample;
 mod shifted;
 pub mod stem_grad;

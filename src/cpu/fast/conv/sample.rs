@@ -6,8 +6,8 @@
 //! Why: training ran these as im2col + one `gemm` GEMM per sample and tile, and the input
 //! gradient as a GEMM into unfolded columns scattered back (col2im); the blocked kernel sums
 //! every tap in registers over the zero-padded sample read in place, as the inference path does.
-//! The weight gradient, whose sum runs over the pixels, has a kernel of its own
-//! ([`super::weight_grad`]).
+//! The weight gradient, whose sum runs over the pixels, has kernels of its own
+//! ([`super::weight_grad`], and [`winograd::weight_grad`] where Winograd's applies).
 //!
 //! Each sample runs on one thread: a zero-padded copy of it, then the kernel over its output
 //! rows straight into the output where [`blocked::rows_in_place`] says so (whole register blocks
@@ -19,7 +19,7 @@
 //! [`winograd`] instead, as a batch of one ([`Prepared::Winograd`]). Both forms in one build,
 //! alternating (2 cores of an Intel Xeon, batch 32, 2026-12-04), with it on planes 16 or more
 //! wide: the 16×16 layers of the 64×64 network 0.73–0.75× the time forward and 0.88×
-//! backward (the weight gradient stays on its kernel), its 32×32 layer of 32 channels 0.94×
+//! backward (the weight gradient then on its direct kernel), its 32×32 layer of 32 channels 0.94×
 //! and 1.0×; a step 0.96×, 341.7 → 356.6 samples/s (5 rounds, medians), and 105.8 → 109.7 on
 //! the 128×128 network. On the 8×8 planes too: 380.0 against 379.5 samples/s (a sample's 16
 //! tiles are one vector, too thin a GEMM to gain here; the same rule as inference's kept).

@@ -12,7 +12,9 @@
 //! registers, and the 8 independent sums two 4-cycle FMA pipes need to stay busy).
 //!
 //! Why: the reference unfolds every sample (im2col) and multiplies it with the `gemm` crate,
-//! one GEMM per sample and tile; nothing is unfolded here.
+//! one GEMM per sample and tile; nothing is unfolded here. Where Winograd's F(2×2, 3×3) applies
+//! (AVX-512, 3×3, pad 1, planes 8 or more wide), training takes [`super::winograd::weight_grad`]
+//! instead.
 
 use std::cell::RefCell;
 
