@@ -17,8 +17,9 @@
 //! instead, as often as the positions it holds in cache allow.
 //!
 //! Samples go in chunks whose buffers (the padded input, the transposed gradient and both
-//! transforms) take about `CHUNK_BYTES`; each thread sums its own samples' `∂U` and turns it
-//! into its part of `∂w` once ([`sum_over_sample_groups`]).
+//! transforms) take about `CHUNK_BYTES`, a chunk's tile rows in parts whose transforms take
+//! about `PART_BYTES`; each thread sums its own samples' `∂U` and turns it into its part of `∂w`
+//! once ([`sum_over_sample_groups`]).
 //!
 //! Against the direct kernel (`conv::weight_grad`), both in one process,
 //! alternating (2 cores of an Intel Xeon, batch 32, 2026-12-05, 3 rounds): a 16×16 layer of 64
@@ -37,6 +38,10 @@ use crate::net::Shape;
 
 /// What a chunk's buffers may take: about half a core's L2.
 const CHUNK_BYTES: usize = 1 << 20;
+
+/// What a part of a chunk's tile rows may take in the two transforms: a 32×32 sample of 32
+/// channels takes two (against one part: 0.93–0.95× the time, 2 rounds).
+const PART_BYTES: usize = 1 << 19;
 
 thread_local! {
     /// A chunk's zero-padded input, channel-major over the chunk's samples.
@@ -62,17 +67,18 @@ pub fn weight_grad(
     geometry: (Shape, Shape),
     grads: (&mut [f32], &mut [f32], &mut Vec<f32>),
 ) {
-    weight_grad_in_chunks(x, dy, batch, geometry, grads, CHUNK_BYTES);
+    weight_grad_in_chunks(x, dy, batch, geometry, grads, (CHUNK_BYTES, PART_BYTES));
 }
 
-/// [`weight_grad`] with chunks of about `chunk_bytes` (the tests make them small).
+/// [`weight_grad`] with chunks of about `chunk_bytes` and parts of about `part_bytes` (the tests
+/// make them small).
 fn weight_grad_in_chunks(
     x: &[f32],
     dy: &[f32],
     batch: usize,
     (input, output): (Shape, Shape),
     (dw, db, parts): (&mut [f32], &mut [f32], &mut Vec<f32>),
-    chunk_bytes: usize,
+    (chunk_bytes, part_bytes): (usize, usize),
 ) {
     assert!(applies(input, 3, 1, 1) && (input.h, input.w) == (output.h, output.w));
     let (cin, cout) = (input.c, output.c);
@@ -126,7 +132,12 @@ fn weight_grad_in_chunks(
                             db[o] += crate::cpu::elementwise::sum(plane);
                         }
                     }
-                    chunk_into(&geometry, n, (padded, &dy[..n * output.len()]), du);
+                    chunk_into(
+                        (&geometry, part_bytes),
+                        n,
+                        (padded, &dy[..n * output.len()]),
+                        du,
+                    );
                     first += n;
                 }
             });
@@ -137,15 +148,23 @@ fn weight_grad_in_chunks(
 
 /// Adds one chunk of `n` samples (`padded`: their padded input as [`Geometry::input`] reads
 /// it; `dy`: their output gradient, sample by sample) into `du`.
-fn chunk_into(geometry: &Geometry, n: usize, (padded, dy): (&[f32], &[f32]), du: &mut [f32]) {
-    let (cin, to) = (geometry.cin, geometry.to);
+fn chunk_into(
+    (geometry, part_bytes): (&Geometry, usize),
+    n: usize,
+    (padded, dy): (&[f32], &[f32]),
+    du: &mut [f32],
+) {
+    let (cin, to, lanes) = (geometry.cin, geometry.to, geometry.lanes);
     let (cout, hw) = (to.c, to.h * to.w);
     let width = cout.next_multiple_of(16);
     let tile_rows = n * to.h / 2;
-    let chunks = geometry.chunks(0, tile_rows);
-    let columns = (tile_rows * geometry.lanes).next_multiple_of(16);
+    // Tile rows a part takes: whole vectors of them, both transforms in about PART_BYTES.
+    let align = 16 / lanes.min(16);
+    let row_bytes = 4 * ELEMENTS * (cin + width) * lanes;
+    let per_part = (part_bytes / row_bytes).max(1).next_multiple_of(align);
     BUFFERS.with_borrow_mut(|buffers| {
-        let (v_stride, dm_stride) = (element_stride(cin, columns), element_stride(columns, width));
+        let most = (per_part.min(tile_rows) * lanes).next_multiple_of(16);
+        let (v_stride, dm_stride) = (element_stride(cin, most), element_stride(most, width));
         let (dyt_len, v_len) = (n * hw * width, ELEMENTS * v_stride);
         buffers.resize(dyt_len + v_len + ELEMENTS * dm_stride, 0.0);
         let (dyt, rest) = buffers.split_at_mut(dyt_len);
@@ -154,24 +173,32 @@ fn chunk_into(geometry: &Geometry, n: usize, (padded, dy): (&[f32], &[f32]), du:
         for (s, dys) in dy.chunks_exact(cout * hw).enumerate() {
             unsafe { grad_gemm::transpose(dys, (cout, hw), &mut dyt[s * hw * width..], width) };
         }
-        geometry.input(padded, &chunks, columns, v);
-        for j in 0..columns {
-            // Column j is tile j % lanes of tile row j / lanes; past a row's tiles, or the
-            // chunk's rows, it is zero (the input's transform is zero there too).
-            let (g, t) = (j / geometry.lanes, j % geometry.lanes);
-            let at = (g < tile_rows && t < geometry.tiles).then(|| {
-                let (s, r) = (g / (to.h / 2), g % (to.h / 2));
-                s * hw + 2 * r * to.w + 2 * t
-            });
-            unsafe { avx512::gradient_tile(dyt, (at, to.w, width), dm, (j, dm_stride)) };
-        }
-        for p in 0..ELEMENTS {
-            let v = &v[p * v_stride..][..cin * columns];
-            let dm = &dm[p * dm_stride..][..columns * width];
-            let du = &mut du[p * cin * width..][..cin * width];
-            for c0 in (0..cin).step_by(grad_gemm::ROWS) {
-                for o0 in (0..width).step_by(grad_gemm::COLUMNS) {
-                    unsafe { grad_gemm::block((v, c0, cin), (dm, o0), columns, (du, width)) };
+        for first in (0..tile_rows).step_by(per_part) {
+            let count = per_part.min(tile_rows - first);
+            let chunks = geometry.chunks(first, count);
+            let columns = (count * lanes).next_multiple_of(16);
+            let (v_stride, dm_stride) =
+                (element_stride(cin, columns), element_stride(columns, width));
+            geometry.input(padded, &chunks, columns, v);
+            for j in 0..columns {
+                // Column j is tile j % lanes of tile row first + j / lanes; past a row's tiles,
+                // or the part's rows, it is zero (the input's transform is zero there too).
+                let (g, t) = (j / lanes, j % lanes);
+                let at = (g < count && t < geometry.tiles).then(|| {
+                    let g = first + g;
+                    let (s, r) = (g / (to.h / 2), g % (to.h / 2));
+                    s * hw + 2 * r * to.w + 2 * t
+                });
+                unsafe { avx512::gradient_tile(dyt, (at, to.w, width), dm, (j, dm_stride)) };
+            }
+            for p in 0..ELEMENTS {
+                let v = &v[p * v_stride..][..cin * columns];
+                let dm = &dm[p * dm_stride..][..columns * width];
+                let du = &mut du[p * cin * width..][..cin * width];
+                for c0 in (0..cin).step_by(grad_gemm::ROWS) {
+                    for o0 in (0..width).step_by(grad_gemm::COLUMNS) {
+                        unsafe { grad_gemm::block((v, c0, cin), (dm, o0), columns, (du, width)) };
+                    }
                 }
             }
         }
@@ -335,14 +362,15 @@ mod tests {
             let x = values(batch * input.len(), seed);
             let dy = values(batch * output.len(), seed + 50);
             let (want_w, want_b) = reference(&x, &dy, (batch, cin, cout, h, w));
-            // Every sample in one chunk, and one sample a chunk.
-            for chunk_bytes in [CHUNK_BYTES, 1] {
+            // Every sample in one chunk, and one sample a chunk in parts of a vector of tile rows.
+            for sizes in [(CHUNK_BYTES, PART_BYTES), (1, 1)] {
                 let (mut dw, mut db) = (vec![f32::NAN; want_w.len()], vec![f32::NAN; cout]);
                 let mut parts = Vec::new();
                 let grads = (dw.as_mut_slice(), db.as_mut_slice(), &mut parts);
-                weight_grad_in_chunks(&x, &dy, batch, (input, output), grads, chunk_bytes);
+                weight_grad_in_chunks(&x, &dy, batch, (input, output), grads, sizes);
                 let tolerance = 1e-4 * ((batch * h * w) as f64).sqrt();
-                let at = format!("batch {batch}, {cin}→{cout}, {h}×{w}, chunks of {chunk_bytes} B");
+                let at =
+                    format!("batch {batch}, {cin}→{cout}, {h}×{w}, chunk and part sizes {sizes:?}");
                 for (i, (&got, &want)) in dw.iter().zip(&want_w).enumerate() {
                     assert!(
                         (f64::from(got) - want).abs() < tolerance,
