@@ -58,9 +58,15 @@ impl CpuEngine {
 
 impl Engine for CpuEngine {
     fn describe(&self) -> String {
-        // The 3×3 convolutions take the register-blocked kernels where all of theirs run.
-        use crate::cpu::fast::conv::weight_grad;
+        // The 3×3 convolutions take the register-blocked kernels where all of theirs run, and
+        // Winograd's F(2×2, 3×3) where it applies (AVX-512).
+        use crate::cpu::fast::conv::{weight_grad, winograd};
         let kernels = match weight_grad::best().filter(|_| weight_grad::runs(3, 1, 1)) {
+            Some(isa) if winograd::runs_here() => format!(
+                "3×3 convolutions as Winograd's F(2×2, 3×3) from 8 channels on planes 8 wide, \
+                 else on {} register blocks, the rest im2col + SGEMM",
+                isa.name()
+            ),
             Some(isa) => format!(
                 "3×3 convolutions on {} register blocks, the rest im2col + SGEMM",
                 isa.name()
