@@ -1,14 +1,16 @@
-//! The GEMM of training's weight gradients, `du[c][o] += Σ_j v[c][j] · g[j][o]`, whose inner
-//! dimension runs along the positions (or Winograd's tiles) of both operands: `v` as it lies
-//! (the input, or its transform: channels × positions) and `g` the output's gradient transposed
-//! to positions × channels ([`transpose`], 16×16 blocks in registers).
+//! The GEMM of training's Winograd weight gradients ([`super::winograd::weight_grad`]),
+//! `du[c][o] += Σ_j v[c][j] · g[j][o]`, whose inner dimension runs along the tiles of both
+//! operands: `v` as the input's transform lies (channels × tiles), `g` positions × channels (the
+//! output's gradient transposed by [`transpose`], 16×16 blocks in registers, then transformed).
 //!
-//! Why: with both operands along the positions, the sums are dot products, each needing a
-//! horizontal sum of its vector at the end ([`super::weight_grad`]'s kernel, which holds a
+//! Why: with both operands along the tiles, the sums are dot products, each needing a
+//! horizontal sum of its vector at the end (as [`super::weight_grad`]'s kernel does, holding a
 //! chunk of samples in cache to make them rare). With `g` transposed, each value of `v` is
 //! broadcast against 32 output channels' values of `g`: [`ROWS`] × 2 vector sums held in
-//! registers along the positions, added to `du` at the end, and no horizontal sums. The
-//! transposition reads and writes the gradient once; the GEMM reads it `cin / ROWS` times.
+//! registers along the tiles, added to `du` at the end, and no horizontal sums. The
+//! transposition reads and writes the gradient once; the GEMM reads `g` `cin / ROWS` times.
+//! Tried on the 1×1 convolutions' weight gradient too (`v` their input as it lies, `g` their
+//! gradient transposed): level with the `gemm` crate in a training step, not kept (README).
 
 /// Input channels a register block takes (broadcast), against [`COLUMNS`] output channels.
 pub const ROWS: usize = 12;
