@@ -63,8 +63,8 @@ impl Engine for CpuEngine {
         use crate::cpu::fast::conv::{weight_grad, winograd};
         let kernels = match weight_grad::best().filter(|_| weight_grad::runs(3, 1, 1)) {
             Some(isa) if winograd::runs_here() => format!(
-                "3×3 convolutions as Winograd's F(2×2, 3×3) from 8 channels on planes 8 wide, \
-                 else on {} register blocks, the rest im2col + SGEMM",
+                "3×3 convolutions as Winograd's F(2×2, 3×3) from 8 channels on planes 8 or more \
+                 wide, else on {} register blocks, the rest im2col + SGEMM",
                 isa.name()
             ),
             Some(isa) => format!(

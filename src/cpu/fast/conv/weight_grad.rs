@@ -13,8 +13,8 @@
 //!
 //! Why: the reference unfolds every sample (im2col) and multiplies it with the `gemm` crate,
 //! one GEMM per sample and tile; nothing is unfolded here. Where Winograd's F(2×2, 3×3) applies
-//! (AVX-512, 3×3, pad 1, planes 8 or more wide), training takes [`super::winograd::weight_grad`]
-//! instead.
+//! (AVX-512, 3×3, pad 1, 8 or more input channels, planes 8 or more wide), training takes
+//! [`super::winograd::weight_grad`] instead.
 
 use std::cell::RefCell;
 
