@@ -40,7 +40,7 @@ use crate::net::Shape;
 const CHUNK_BYTES: usize = 1 << 20;
 
 /// What a part of a chunk's tile rows may take in the two transforms: a 32×32 sample of 32
-/// channels takes two (against one part: 0.93–0.95× the time, 2 rounds).
+/// channels takes two (against one part: 0.91–0.96× the time, 2 rounds).
 const PART_BYTES: usize = 1 << 19;
 
 thread_local! {
