@@ -36,9 +36,9 @@ use crate::cpu::conv2d::sum_over_sample_groups;
 use crate::cpu::fast::conv::{grad_gemm, pad_sample};
 use crate::net::Shape;
 
-/// What a chunk's buffers may take: about half a core's L2. Against 256 KB (alone, 2 rounds,
-/// before the parts below): level on a 16×16 layer, the 8×8 and 32×32 ones 1.06–1.15× the time
-/// with 256 KB and 1.35–1.42× with 3 MB.
+/// What a chunk's buffers may take: about half a core's L2. Against 256 KB and 3 MB (alone, 2
+/// rounds, before the parts below): with 256 KB a 16×16 layer level, the 8×8 and 32×32 ones
+/// 1.06–1.15× the time; with 3 MB 1.35–1.42×.
 const CHUNK_BYTES: usize = 1 << 20;
 
 /// What a part of a chunk's tile rows may take in the two transforms: a 32×32 sample of 32
