@@ -106,9 +106,18 @@ pub fn transform_weights(w: &[f32], cout: usize, cin: usize) -> Vec<Packed> {
         .collect()
 }
 
+/// The weights' transform, `U = G g Gᵀ`: `G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]`
+/// (the weight gradient goes back through it, [`weight_grad`]).
+const G: [[f64; 3]; 4] = [
+    [1.0, 0.0, 0.0],
+    [0.5, 0.5, 0.5],
+    [0.5, -0.5, 0.5],
+    [0.0, 0.0, 1.0],
+];
+
 /// `G · g` for a column of three taps: `[g0, (g0 + g1 + g2)/2, (g0 − g1 + g2)/2, g2]`.
-fn transform_g([g0, g1, g2]: [f64; 3]) -> [f64; 4] {
-    [g0, (g0 + g1 + g2) / 2.0, (g0 - g1 + g2) / 2.0, g2]
+fn transform_g(g: [f64; 3]) -> [f64; 4] {
+    G.map(|row| row.iter().zip(&g).map(|(r, x)| r * x).sum())
 }
 
 /// This thread's part of a convolution on a batch: `x` the zero-padded input

@@ -31,7 +31,7 @@
 
 use std::cell::RefCell;
 
-use super::{ELEMENTS, Geometry, applies, element_stride, lanes};
+use super::{ELEMENTS, G, Geometry, applies, element_stride, lanes};
 use crate::cpu::conv2d::sum_over_sample_groups;
 use crate::cpu::fast::conv::{grad_gemm, pad_sample};
 use crate::net::Shape;
@@ -206,14 +206,6 @@ fn chunk_into(
         }
     });
 }
-
-/// `G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]`: `U = G g Gᵀ`.
-const G: [[f64; 3]; 4] = [
-    [1.0, 0.0, 0.0],
-    [0.5, 0.5, 0.5],
-    [0.5, -0.5, 0.5],
-    [0.0, 0.0, 1.0],
-];
 
 /// Adds `Gᵀ ∂U G` (in f64) for every channel pair into `dw` (`cout × cin × 3 × 3`): `∂U G`
 /// (4 × 3), then `Gᵀ` of that, each output channel's values read along `du`'s rows.
