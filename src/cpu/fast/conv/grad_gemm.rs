@@ -18,6 +18,8 @@ pub const ROWS: usize = 12;
 /// Output channels a register block takes: two vectors.
 pub const COLUMNS: usize = 32;
 
+#[cfg(target_arch = "x86_64")]
+pub(super) use avx512::mask;
 pub use avx512::{block, transpose};
 
 #[cfg(target_arch = "x86_64")]
@@ -25,8 +27,8 @@ mod avx512 {
     use super::{COLUMNS, ROWS};
     use std::arch::x86_64::*;
 
-    /// The first `n` (≤ 16) lanes.
-    fn mask(n: usize) -> __mmask16 {
+    /// The first `n` (≤ 16) lanes (Winograd's transforms load and store with it too).
+    pub fn mask(n: usize) -> __mmask16 {
         ((1u32 << n.min(16)) - 1) as __mmask16
     }
 

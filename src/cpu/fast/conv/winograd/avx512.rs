@@ -2,12 +2,8 @@
 //! products' way back (`Aᵀ M A`), with the loads and stores of a chunk's four groups of tiles.
 
 use super::ELEMENTS;
+use crate::cpu::fast::conv::grad_gemm::mask;
 use std::arch::x86_64::*;
-
-/// The first `n` (≤ 16) lanes.
-fn mask(n: usize) -> __mmask16 {
-    ((1u32 << n.min(16)) - 1) as __mmask16
-}
 
 /// Splits 32 consecutive values `a ‖ b` into their even and odd ones.
 #[target_feature(enable = "avx512f")]
