@@ -353,9 +353,14 @@ fn network_backward_matches_finite_differences() {
 
 /// The training workspace runs each batch norm that only feeds a ReLU as one fused pass,
 /// forward and backward (the ReLU's backward recomputed from the batch norm's input), and with
-/// the 2×2 pooling that alone reads that ReLU (the stem's and the head's) as one op; the plain forward and
-/// backward, op by op with a full tape, is what the finite differences above check. The two
-/// must give the same gradients bit for bit, over several steps of one workspace.
+/// the 2×2 pooling that alone reads that ReLU (the stem's and the head's) as one op, the stem's
+/// convolution too; the plain forward and backward, op by op with a full tape, is what the
+/// finite differences above check. The two must give the same gradients over several steps of
+/// one workspace: the fused ops' own tests hold them to the ops apart bit for bit, but the
+/// fused stem recomputes its convolution on a kernel of its own (the taps summed in another
+/// order than the reference's GEMM), so every gradient differs in its last bits, here within
+/// 2e-5 of each tensor's largest; the bound is 1e-4 of it, and 1e-5 for the biases before a
+/// batch norm (their gradients are zero but for rounding, near 1e-6).
 #[test]
 fn fused_batch_norm_relu_backward_equals_the_plain_one() {
     let config = NetConfig::tiny();
@@ -382,8 +387,22 @@ fn fused_batch_norm_relu_backward_equals_the_plain_one() {
         let want = &train::backward(&program, &params, &tape, &r);
         assert_eq!(fused.len(), want.len());
         for (name, g) in want {
-            assert_eq!(&fused[name], g, "step {step}: gradient of {name}");
+            let scale = g.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let diff = max_abs_diff(&fused[name], g);
+            assert!(
+                diff <= 1e-4 * scale + 1e-5,
+                "step {step}: gradient of {name} off by {diff} (largest {scale})"
+            );
         }
+        // The stem's convolution is fused with its batch norm, ReLU and pooling: its output is
+        // never stored.
+        let Some(hourhand::net::Op::Conv2d(stem)) = program.ops.first() else {
+            panic!("the program starts with the stem's convolution")
+        };
+        assert!(
+            !workspace.tape().values.contains_key(&stem.output),
+            "the stem's convolution is fused"
+        );
         let skipped = program.ops.iter().filter(|op| {
             matches!(op, hourhand::net::Op::BatchNorm(b) if !workspace.tape().values.contains_key(&b.output))
         });

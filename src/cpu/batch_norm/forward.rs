@@ -99,10 +99,10 @@ const NORMALIZE_TASK: usize = 4096;
 /// process; in a training step 1.21× and 1.29× as fast at 64×64 and 128×128). The statistics'
 /// sums are then written on `pulp`'s vectors with two accumulators each (as the backward's),
 /// which took the forward 0.80–0.96× the time again (same shapes, down to 4×4 planes).
-struct ChannelStats<'a, P> {
-    x: &'a [f32],
-    planes: P,
-    plane: usize,
+pub(super) struct ChannelStats<'a, P> {
+    pub x: &'a [f32],
+    pub planes: P,
+    pub plane: usize,
 }
 
 impl<P: Iterator<Item = usize> + Clone> pulp::WithSimd for ChannelStats<'_, P> {

@@ -1,6 +1,7 @@
 //! Batch norm in training mode: normalization by the batch's own statistics, its backward, and
 //! the running averages inference uses later; and the three of a batch norm, its ReLU and a
-//! 2×2 max pooling as one op (`pooled`).
+//! 2×2 max pooling as one op (`pooled`), and with the stem's one-channel convolution before
+//! them too (`stem`).
 //!
 //! The forward and the backward each take a channel at a time through the batch's planes for
 //! its sums, compiled through `pulp`'s dispatch for the widest vectors the CPU has: the crate
@@ -9,10 +10,12 @@
 mod backward;
 mod forward;
 mod pooled;
+mod stem;
 
 pub use backward::{batch_norm_backward, batch_norm_backward_into};
 pub use forward::{batch_norm_train, batch_norm_train_into};
 pub use pooled::{batch_norm_relu_pool_backward_into, batch_norm_relu_pool_into, pooled_shape};
+pub use stem::{StemConv, conv_batch_norm_relu_pool_backward_into, conv_batch_norm_relu_pool_into};
 
 use crate::net::lower::BN_EPS;
 use crate::net::training::BN_MOMENTUM;
@@ -29,8 +32,13 @@ pub struct BatchStats {
 impl BatchStats {
     /// `1/√(σ² + ε)` of channel `c`.
     pub fn inv_std(&self, c: usize) -> f32 {
-        1.0 / (self.var[c] + BN_EPS).sqrt()
+        inv_std(self.var[c])
     }
+}
+
+/// `1/√(σ² + ε)` of a variance.
+fn inv_std(var: f32) -> f32 {
+    1.0 / (var + BN_EPS).sqrt()
 }
 
 /// Values summed in f32 lanes before the lanes are added to the f64 totals: short enough that

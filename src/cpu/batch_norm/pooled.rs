@@ -30,7 +30,7 @@ use crate::cpu::max_pool::{max_pool_backward_plane, max_pool_plane};
 use crate::net::Shape;
 
 /// The pooling's window: 2×2, stride 2.
-const WINDOW: (usize, usize) = (2, 2);
+pub(super) const WINDOW: (usize, usize) = (2, 2);
 
 thread_local! {
     /// A plane of the rectified batch norm's output.
@@ -125,7 +125,12 @@ pub fn batch_norm_relu_pool_backward_into(
 }
 
 /// `t = relu(normalize(x))` over a plane, as the batch norm's forward computes it.
-fn rectify(arch: pulp::Arch, x: &[f32], (mean, scale, beta): (f32, f32, f32), t: &mut Vec<f32>) {
+pub(super) fn rectify(
+    arch: pulp::Arch,
+    x: &[f32],
+    (mean, scale, beta): (f32, f32, f32),
+    t: &mut Vec<f32>,
+) {
     t.resize(x.len(), 0.0);
     arch.dispatch(|| {
         for (t, &v) in t.iter_mut().zip(x) {

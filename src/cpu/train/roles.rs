@@ -1,11 +1,13 @@
 //! [`Role`]: what the training workspace does with each op of a program — which ops it runs
-//! as one (a batch norm with its ReLU, and the 2×2 pooling after them; a sum with its later
-//! operand's maker), which sums let one operand's maker read the other's gradient buffer —
+//! as one (a batch norm with its ReLU, the 2×2 pooling after them and the stem's convolution
+//! before them; a sum with its later operand's maker), which sums let one operand's maker read
+//! the other's gradient buffer —
 //! decided once per step from the program alone, so that `workspace.rs` keeps only the buffers
 //! and the running of the ops.
 
 use std::collections::HashMap;
 
+use crate::cpu::batch_norm::StemConv;
 use crate::net::{Op, Program};
 
 /// How the workspace runs an op of the program.
@@ -17,13 +19,29 @@ pub(super) enum Role {
     /// one pass, forward and backward, and the batch norm's output is never stored.
     BatchNormRelu(usize),
     /// A batch norm whose output feeds only a ReLU, whose output feeds only the 2×2, stride-2
-    /// max pooling at this op index: the three are one op (`batch_norm::pooled`), its forward
-    /// run here, writing the pooling's output; neither the batch norm's output nor the ReLU's
-    /// is stored.
-    BatchNormReluPool(usize),
-    /// The pooling of a [`Role::BatchNormReluPool`] at this op index: nothing to do forward;
-    /// its backward is the three ops'.
-    PooledBatchNorm(usize),
+    /// max pooling at op `pool`: the three are one op (`batch_norm::pooled`), its forward run
+    /// here, writing the pooling's output; neither the batch norm's output nor the ReLU's is
+    /// stored. With `conv`, the batch norm's input is made by that op, a [`Role::StemConv`],
+    /// and the four are one op (`batch_norm::stem`), reading the convolution's input.
+    BatchNormReluPool {
+        /// The pooling's op index.
+        pool: usize,
+        /// The stem convolution's op index, if it is fused too.
+        conv: Option<usize>,
+    },
+    /// The pooling of a [`Role::BatchNormReluPool`]: nothing to do forward; its backward is
+    /// the three ops' (the four's, with the convolution).
+    PooledBatchNorm {
+        /// The batch norm's op index.
+        batch_norm: usize,
+        /// The stem convolution's op index, if it is fused too.
+        conv: Option<usize>,
+    },
+    /// A convolution with one input channel, stride 1 and a kernel up to 3×3, whose input is
+    /// the program's (it needs no gradient) and whose output only the batch norm at this op
+    /// index reads, a [`Role::BatchNormReluPool`]: that op computes it, forward and backward
+    /// (its weights' gradients too); nothing to do here, and its output is never stored.
+    StemConv(usize),
     /// The ReLU of a [`Role::BatchNormRelu`] or a [`Role::BatchNormReluPool`]: nothing left to
     /// do.
     Fused,
@@ -67,7 +85,10 @@ impl Role {
     pub(super) fn forward_done(self) -> bool {
         matches!(
             self,
-            Role::Fused | Role::PooledBatchNorm(_) | Role::Sum { made: true, .. }
+            Role::Fused
+                | Role::PooledBatchNorm { .. }
+                | Role::StemConv(_)
+                | Role::Sum { made: true, .. }
         )
     }
 }
@@ -145,8 +166,23 @@ pub(super) fn roles(program: &Program) -> Vec<Role> {
                     ..
                 }
             ) {
-                roles[i] = Role::BatchNormReluPool(k);
-                roles[k] = Role::PooledBatchNorm(i);
+                // The stem's convolution before it, if it is of the fused stem's form.
+                let conv = only_for(&b.input, i).filter(|&p| match &program.ops[p] {
+                    Op::Conv2d(c) => {
+                        StemConv::runs(c.cin, c.kernel, c.stride, c.pad)
+                            && !c.relu
+                            && program.is_input(&c.input)
+                    }
+                    _ => false,
+                });
+                if let Some(p) = conv {
+                    roles[p] = Role::StemConv(i);
+                }
+                roles[i] = Role::BatchNormReluPool { pool: k, conv };
+                roles[k] = Role::PooledBatchNorm {
+                    batch_norm: i,
+                    conv,
+                };
             }
         }
     }

@@ -17,6 +17,7 @@ use crate::cpu::conv2d::{self, ConvGradsMut};
 use crate::cpu::fast::conv::weight_grad::{self, weight_grad};
 use crate::cpu::fast::conv::{batched, sample, stem_grad, winograd};
 use crate::cpu::{Dx, concat, dropout, elementwise, linear, max_pool, patch, relu, upsample};
+use crate::net::program::Conv2d;
 use crate::net::training::Dropout;
 use crate::net::{Op, Params, Program};
 
@@ -64,6 +65,16 @@ struct GradBuffers {
     parts: Vec<f32>,
     /// Tensors whose gradient this step is the buffer of another ([`Role::Sum`]).
     shared: HashMap<String, String>,
+}
+
+/// The parameters and geometry of a convolution run as [`Role::StemConv`].
+fn stem_conv<'a>(params: &'a Params, c: &Conv2d) -> batch_norm::StemConv<'a> {
+    batch_norm::StemConv {
+        kernel: c.kernel,
+        pad: c.pad,
+        weight: param(params, &c.name, "weight"),
+        bias: param(params, &c.name, "bias"),
+    }
 }
 
 fn param<'a>(params: &'a Params, name: &str, suffix: &str) -> &'a [f32] {
@@ -123,7 +134,10 @@ impl Workspace {
                 op: op.name().to_string(),
                 kind: match role {
                     Role::BatchNormRelu(_) => "batch_norm+relu",
-                    Role::BatchNormReluPool(_) | Role::PooledBatchNorm(_) => "batch_norm+relu+pool",
+                    Role::BatchNormReluPool { conv: None, .. }
+                    | Role::PooledBatchNorm { conv: None, .. } => "batch_norm+relu+pool",
+                    Role::BatchNormReluPool { conv: Some(_), .. }
+                    | Role::PooledBatchNorm { conv: Some(_), .. } => "conv2d+batch_norm+relu+pool",
                     Role::SumMaker(_) if !backward => match op {
                         Op::Upsample { .. } => "upsample+add",
                         _ => "conv2d+add",
@@ -238,7 +252,7 @@ fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Rol
     let batch = tape.batch;
     // A fused batch norm writes its ReLU's output, or its pooling's; a sum's maker the sum.
     let output = match role {
-        Role::BatchNormRelu(j) | Role::BatchNormReluPool(j) | Role::SumMaker(j) => {
+        Role::BatchNormRelu(j) | Role::BatchNormReluPool { pool: j, .. } | Role::SumMaker(j) => {
             program.ops[j].output()
         }
         _ => op.output(),
@@ -246,7 +260,11 @@ fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Rol
     let out_shape = program.shape(output);
     let mut y = take(&mut tape.values, output, batch * out_shape.len());
     let values = &tape.values;
-    let input = op.inputs()[0];
+    // A fused stem reads its convolution's input.
+    let input = match role {
+        Role::BatchNormReluPool { conv: Some(p), .. } => program.ops[p].inputs()[0],
+        _ => op.inputs()[0],
+    };
     let x = &values[input];
     let in_shape = program.shape(input);
     // What a sum's maker adds: the sum's other operand.
@@ -307,7 +325,25 @@ fn forward_op(tape: &mut Tape, program: &Program, params: &Params, op: (&Op, Rol
             param(params, &l.name, "bias"),
             &mut y,
         ),
-        Op::BatchNorm(b) if matches!(role, Role::BatchNormReluPool(_)) => {
+        Op::BatchNorm(b) if let Role::BatchNormReluPool { conv: Some(p), .. } = role => {
+            // The stem's convolution too, from its input.
+            let Op::Conv2d(c) = &program.ops[p] else {
+                unreachable!("roles() fuses convolutions only")
+            };
+            let stats = batch_norm::conv_batch_norm_relu_pool_into(
+                x,
+                batch,
+                in_shape,
+                stem_conv(params, c),
+                (
+                    param(params, &b.name, "weight"),
+                    param(params, &b.name, "bias"),
+                ),
+                &mut y,
+            );
+            tape.stats.insert(b.name.clone(), stats);
+        }
+        Op::BatchNorm(b) if matches!(role, Role::BatchNormReluPool { .. }) => {
             let stats = batch_norm::batch_norm_relu_pool_into(
                 x,
                 batch,
@@ -608,7 +644,38 @@ impl GradBuffers {
                     }
                 });
             }
-            Op::MaxPool { .. } if let Role::PooledBatchNorm(i) = role => {
+            Op::MaxPool { .. }
+                if let Role::PooledBatchNorm {
+                    batch_norm: i,
+                    conv: Some(p),
+                } = role =>
+            {
+                // The stem's convolution, its batch norm and ReLU: their parameters' gradients.
+                let (Op::BatchNorm(b), Op::Conv2d(c)) = (&program.ops[i], &program.ops[p]) else {
+                    unreachable!("roles() fuses a convolution and a batch norm")
+                };
+                let (gamma, beta) = (
+                    param(params, &b.name, "weight"),
+                    param(params, &b.name, "bias"),
+                );
+                let (x, stats) = (&tape.values[&c.input], &tape.stats[&b.name]);
+                let conv = stem_conv(params, c);
+                self.with_param_grads(&b.name, (gamma.len(), gamma.len()), |s, dg, dbeta| {
+                    s.with_param_grads(&c.name, (conv.weight.len(), c.cout), |_, dw, db| {
+                        batch_norm::conv_batch_norm_relu_pool_backward_into(
+                            x,
+                            &dy,
+                            batch,
+                            program.shape(&c.input),
+                            conv,
+                            (gamma, beta),
+                            stats,
+                            (dw, db, dg, dbeta),
+                        )
+                    });
+                });
+            }
+            Op::MaxPool { .. } if let Role::PooledBatchNorm { batch_norm: i, .. } = role => {
                 // The batch norm's and its ReLU's backward too, into the batch norm's input.
                 let Op::BatchNorm(b) = &program.ops[i] else {
                     unreachable!("roles() pools batch norms only")

@@ -34,6 +34,7 @@ pub mod batched;
 pub mod blocked;
 mod direct;
 pub mod grad_gemm;
+pub mod one_channel;
 pub mod sample;
 mod shifted;
 pub mod stem_grad;

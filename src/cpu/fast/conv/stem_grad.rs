@@ -10,6 +10,7 @@
 
 use std::cell::RefCell;
 
+use super::one_channel::PaddedBatch;
 use super::pad_sample;
 use crate::cpu::conv2d::sum_over_sample_groups;
 use crate::net::Shape;
@@ -95,6 +96,83 @@ fn weight_grad_on(
             }
         })
     });
+}
+
+/// One output channel's weight and bias gradients from its gradient `dy` (`batch × oh × ow`, the
+/// channel's plane of each sample) against the batch's input as
+/// [`pad_batch`](super::one_channel::pad_batch) laid it out: added into `dw` (`k·k`) and `db`,
+/// sample after sample. What training's fused stem (`batch_norm::stem`) runs on each channel's
+/// gradient while it is in cache.
+pub fn channel_weight_grad(
+    arch: pulp::Arch,
+    (padded, at): (&[f32], PaddedBatch),
+    kernel: usize,
+    dy: &[f32],
+    dw: &mut [f32],
+    db: &mut f32,
+) {
+    assert!(
+        runs(at.input.c, kernel, 1, at.pad),
+        "not a one-channel stride-1 convolution"
+    );
+    let (oh, ow) = at.output(kernel);
+    let plane = oh * ow;
+    let batch = dy.len() / plane.max(1);
+    assert_eq!(dy.len(), batch * plane);
+    assert!(padded.len() >= batch * at.sample);
+    assert_eq!(dw.len(), kernel * kernel);
+    arch.dispatch(Channel {
+        padded,
+        at,
+        kernel,
+        dy,
+        dw,
+        db,
+    });
+}
+
+/// [`channel_weight_grad`]'s arguments.
+struct Channel<'a> {
+    padded: &'a [f32],
+    at: PaddedBatch,
+    kernel: usize,
+    dy: &'a [f32],
+    dw: &'a mut [f32],
+    db: &'a mut f32,
+}
+
+impl pulp::WithSimd for Channel<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        let Channel {
+            padded,
+            at,
+            kernel,
+            dy,
+            dw,
+            db,
+        } = self;
+        let (oh, ow) = at.output(kernel);
+        let plane = oh * ow;
+        let mut bias = [*db];
+        for (n, dy) in dy.chunks_exact(plane.max(1)).enumerate() {
+            let rows = Rows {
+                simd,
+                padded: &padded[n * at.sample..][..at.sample],
+                width: at.width,
+                output: Shape::new(1, oh, ow),
+            };
+            match kernel {
+                1 => rows.channels::<1, 1>(dy, dw, &mut bias),
+                2 => rows.channels::<1, 2>(dy, dw, &mut bias),
+                3 => rows.channels::<1, 3>(dy, dw, &mut bias),
+                _ => unreachable!("runs() takes kernels up to 3×3"),
+            }
+        }
+        *db = bias[0];
+    }
 }
 
 /// One sample's terms added into `dw` and `db`.
