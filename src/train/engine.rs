@@ -59,7 +59,8 @@ impl CpuEngine {
 impl Engine for CpuEngine {
     fn describe(&self) -> String {
         // The 3×3 convolutions take the register-blocked kernels where all of theirs run, and
-        // Winograd's F(2×2, 3×3) where it applies (AVX-512).
+        // Winograd's F(2×2, 3×3) where it applies (AVX-512); the stem is fused on every CPU
+        // (`cpu::batch_norm::stem`, on `pulp`'s widest vectors).
         use crate::cpu::fast::conv::{weight_grad, winograd};
         let kernels = match weight_grad::best().filter(|_| weight_grad::runs(3, 1, 1)) {
             Some(isa) if winograd::runs_here() => format!(
@@ -74,7 +75,8 @@ impl Engine for CpuEngine {
             None => "im2col + SGEMM".to_string(),
         };
         format!(
-            "CPU backend ({} threads, {kernels}, buffers kept between steps)",
+            "CPU backend ({} threads, {kernels}, the stem's convolution, batch norm, ReLU and \
+             pooling as one op, buffers kept between steps)",
             rayon::current_num_threads()
         )
     }
