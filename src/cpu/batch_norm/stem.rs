@@ -14,6 +14,11 @@
 //! routed through them, the batch norm's backward ([`ChannelBackward`]) into a second buffer and
 //! the channel's weight gradient from it ([`stem_grad::channel_weight_grad`]). Only the pooled
 //! output and its gradient go through memory.
+//!
+//! Measured on 2 cores of an Intel Xeon (AVX-512), batch 32, with and without it alternating:
+//! the stem's ops 3.8 against 7.3 ms a 64×64 step, the step 1.05× the samples a second (1.03–1.06×
+//! over 5 rounds); a 128×128 step level (the stem's 22.8 against 26.9 ms, within the step's
+//! noise: there a channel's three buffers, 2 MB each, overflow a core's L2).
 
 use std::cell::RefCell;
 
