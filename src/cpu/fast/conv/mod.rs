@@ -241,6 +241,19 @@ pub(crate) mod testing {
     pub use crate::cpu::testing::values;
     use crate::net::program::Conv2d;
 
+    /// One-channel convolutions the stem's kernels are tested on, `(cout, h, w, kernel, pad)`:
+    /// planes narrower and wider than a vector and not multiples of one (the last vector's
+    /// columns one by one), heights of 3 to 11 rows (blocks of rows and rows left over), odd
+    /// channel counts, 3×3, 2×2 and 1×1 kernels with padding 0 to 2.
+    pub const ONE_CHANNEL: [(usize, usize, usize, usize, usize); 6] = [
+        (5, 7, 9, 3, 1),
+        (4, 3, 37, 3, 0),
+        (3, 11, 64, 3, 1),
+        (2, 6, 23, 2, 1),
+        (7, 5, 18, 1, 0),
+        (1, 9, 70, 3, 2),
+    ];
+
     /// A stride-1 convolution from `x` to `y`.
     pub fn stride1(cin: usize, cout: usize, kernel: usize, pad: usize, relu: bool) -> Conv2d {
         Conv2d {

@@ -248,23 +248,15 @@ impl<S: pulp::Simd> Block<'_, S> {
 mod tests {
     use super::*;
     use crate::cpu::conv2d::conv2d;
-    use crate::cpu::fast::conv::testing::stride1;
+    use crate::cpu::fast::conv::testing::{ONE_CHANNEL, stride1};
     use crate::cpu::testing::{arches, values};
 
-    /// Every channel against the reference convolution (im2col + GEMM) on planes narrower and
-    /// wider than a vector and not multiples of one, 3×3, 2×2 and 1×1 kernels with padding 0 to
-    /// 2, on every instruction set the CPU runs, every output written over NaNs; and the same
-    /// bits twice.
+    /// Every channel against the reference convolution (im2col + GEMM) on [`ONE_CHANNEL`]'s
+    /// shapes, on every instruction set the CPU runs, every output written over NaNs; and the
+    /// same bits twice.
     #[test]
     fn matches_the_reference_on_odd_sizes() {
-        for (cout, h, w, kernel, pad) in [
-            (5, 7, 9, 3, 1),
-            (4, 3, 37, 3, 0),
-            (3, 11, 64, 3, 1),
-            (2, 6, 23, 2, 1),
-            (3, 5, 18, 1, 0),
-            (1, 9, 70, 3, 2),
-        ] {
+        for (cout, h, w, kernel, pad) in ONE_CHANNEL {
             let input = Shape::new(1, h, w);
             let conv = stride1(1, cout, kernel, pad, false);
             let batch = 3;

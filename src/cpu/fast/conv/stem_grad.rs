@@ -383,24 +383,16 @@ mod tests {
     use super::*;
     use crate::cpu::conv2d::conv2d_backward;
     use crate::cpu::fast::conv::one_channel::pad_batch;
-    use crate::cpu::fast::conv::testing::stride1;
+    use crate::cpu::fast::conv::testing::{ONE_CHANNEL, stride1};
     use crate::cpu::testing::{arches, values};
 
-    /// Against the reference backward (im2col + GEMMs) on planes narrower and wider than a
-    /// vector and not multiples of one, odd channel counts (a last block of one channel),
-    /// 3×3, 2×2 and 1×1 kernels with padding 0 to 2, on every instruction set the CPU runs,
+    /// Against the reference backward (im2col + GEMMs) on [`ONE_CHANNEL`]'s shapes (odd
+    /// channel counts: a last block of one channel), on every instruction set the CPU runs,
     /// every output written over NaNs; and [`channel_weight_grad`] likewise, a channel at a
-    /// time (heights of 3, 5, 6, 7, 9 and 11 rows: blocks of rows and rows left over).
+    /// time.
     #[test]
     fn matches_the_reference_on_odd_sizes() {
-        for (cout, h, w, kernel, pad) in [
-            (5, 7, 9, 3, 1),
-            (4, 3, 37, 3, 0),
-            (3, 11, 64, 3, 1),
-            (2, 6, 23, 2, 1),
-            (7, 5, 18, 1, 0),
-            (1, 9, 33, 3, 2),
-        ] {
+        for (cout, h, w, kernel, pad) in ONE_CHANNEL {
             let input = Shape::new(1, h, w);
             let output = Shape::new(cout, h + 2 * pad + 1 - kernel, w + 2 * pad + 1 - kernel);
             let conv = stride1(1, cout, kernel, pad, false);
