@@ -50,9 +50,9 @@ fn the_bundled_weights_on_the_bundled_sample_give_the_stated_error() {
 }
 
 /// Crops on detected centres, re-centred by two more passes on the palm the network predicts
-/// (`infer`'s default with `--center detect`), against the detected centres alone: 14.1 mm
-/// against 17.4 with the model bundled on the evening of 2026-12-04 (14.6 against 17.9 with the
-/// one of that morning, 14.6 against 18.1 with the one bundled on the evening of 2026-12-03, 14.8 against 18.2 with the
+/// (`infer`'s default with `--center detect`), against the detected centres alone: 13.3 mm
+/// against 16.8 with the model bundled on the morning of 2026-12-05 (14.1 against 17.4 with the
+/// one bundled on the evening of 2026-12-04, 14.6 against 17.9 with the one of that morning, 14.6 against 18.1 with the one bundled on the evening of 2026-12-03, 14.8 against 18.2 with the
 /// one of that afternoon, 15.0 against 18.3 with the one bundled at noon, 15.6 against 19.0
 /// with the one before it, 17.9 against 20.9 with the one of 2026-12-02).
 #[test]
