@@ -290,25 +290,29 @@ fn bench_train_times_steps_on_both_backends_every_cpu_op_and_gpu_kernel() {
         .collect();
     let program = hourhand::net::Program::lrhn(&hourhand::net::NetConfig::tiny()).unwrap();
     // Every op runs forward and backward, but the ReLUs fused into the batch norm before them,
-    // the stem's and the head's batch norm, ReLU and pooling run as one op, and the sums'
-    // forward runs in their later operand's maker.
+    // the head's batch norm, ReLU and pooling run as one op, the stem's with its convolution
+    // too, and the sums' forward runs in their later operand's maker.
     let count = |kernel: &str| ops.iter().filter(|r| r["kernel"] == kernel).count();
-    let (pairs, triples) = (
+    let (pairs, triples, stems) = (
         count("batch_norm+relu") / 2,
         count("batch_norm+relu+pool") / 2,
+        count("conv2d+batch_norm+relu+pool") / 2,
     );
     let sums = count("conv2d+add") + count("upsample+add");
     assert!(pairs > 0);
-    assert_eq!(triples, 2);
+    assert_eq!((triples, stems), (1, 1));
     let adds = program.ops.iter().filter(|op| op.kind() == "add").count();
     assert_eq!(sums, adds, "every sum made by its maker");
     assert_eq!(
         ops.len(),
-        2 * (program.ops.len() - pairs - 2 * triples) - sums,
+        2 * (program.ops.len() - pairs - 2 * triples - 3 * stems) - sums,
         "{} rows",
         ops.len()
     );
-    assert!(ops.iter().any(|r| r["layer"] == "stem.conv (backward)"));
+    // The stem's four ops, backward, in its pooling's row.
+    assert!(ops.iter().any(|r| {
+        r["layer"] == "stem.pool (backward)" && r["kernel"] == "conv2d+batch_norm+relu+pool"
+    }));
 
     // The GPU's time per kernel over the step's dispatches, each kernel once: AdamW's is one
     // dispatch a trained parameter.
