@@ -64,12 +64,6 @@ pub struct StemConv<'a> {
 }
 
 impl StemConv<'_> {
-    /// Whether the fused op takes a convolution of this form: one input channel, stride 1, a
-    /// kernel of at most 3×3, padding below its size.
-    pub fn runs(cin: usize, kernel: usize, stride: usize, pad: usize) -> bool {
-        one_channel::runs(cin, kernel, stride, pad)
-    }
-
     /// Channel `c`'s planes over the batch into `out`.
     fn channel(&self, arch: pulp::Arch, padded: (&[f32], PaddedBatch), c: usize, out: &mut [f32]) {
         let taps = self.kernel * self.kernel;
@@ -79,16 +73,13 @@ impl StemConv<'_> {
 
     /// The convolution's output shape from `input`'s (one channel).
     pub fn output(&self, input: Shape) -> Shape {
-        let (h, w) = (
-            input.h + 2 * self.pad + 1 - self.kernel,
-            input.w + 2 * self.pad + 1 - self.kernel,
-        );
+        let (h, w) = one_channel::output_size(input, self.kernel, self.pad);
         Shape::new(self.bias.len(), h, w)
     }
 
     fn check(&self, input: Shape) {
         assert!(
-            Self::runs(input.c, self.kernel, 1, self.pad),
+            stem_grad::runs(input.c, self.kernel, 1, self.pad),
             "the fused stem takes one-channel stride-1 convolutions up to 3×3"
         );
         assert_eq!(

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::cpu::batch_norm::StemConv;
+use crate::cpu::fast::conv::stem_grad;
 use crate::net::{Op, Program};
 
 /// How the workspace runs an op of the program.
@@ -169,7 +169,7 @@ pub(super) fn roles(program: &Program) -> Vec<Role> {
                 // The stem's convolution before it, if it is of the fused stem's form.
                 let conv = only_for(&b.input, i).filter(|&p| match &program.ops[p] {
                     Op::Conv2d(c) => {
-                        StemConv::runs(c.cin, c.kernel, c.stride, c.pad)
+                        stem_grad::runs(c.cin, c.kernel, c.stride, c.pad)
                             && !c.relu
                             && program.is_input(&c.input)
                     }

@@ -8,16 +8,11 @@
 //! so both use [`channel_into`], the same operations in the same order.
 
 use super::pad_sample;
+use super::stem_grad::runs;
 use crate::net::Shape;
 
 /// The most taps (`k·k`) a kernel may have: 3×3.
 const MAX_TAPS: usize = 9;
-
-/// Whether [`channel_into`] takes a convolution: as [`super::stem_grad::runs`] (one input
-/// channel, stride 1, a kernel of at most 3×3, padding below its size).
-pub fn runs(cin: usize, kernel: usize, stride: usize, pad: usize) -> bool {
-    super::stem_grad::runs(cin, kernel, stride, pad)
-}
 
 /// The batch's inputs (`batch × input`, one channel) zero-padded by `pad` on every side into
 /// `padded` (resized here), a sample every [`PaddedBatch::sample`] values: its padded plane and a
@@ -67,11 +62,16 @@ pub struct PaddedBatch {
 impl PaddedBatch {
     /// The output's `(h, w)` under a `kernel × kernel` convolution.
     pub fn output(&self, kernel: usize) -> (usize, usize) {
-        (
-            self.input.h + 2 * self.pad + 1 - kernel,
-            self.input.w + 2 * self.pad + 1 - kernel,
-        )
+        output_size(self.input, kernel, self.pad)
     }
+}
+
+/// The `(h, w)` a stride-1 `kernel × kernel` convolution with padding `pad` makes of `input`.
+pub fn output_size(input: Shape, kernel: usize, pad: usize) -> (usize, usize) {
+    (
+        input.h + 2 * pad + 1 - kernel,
+        input.w + 2 * pad + 1 - kernel,
+    )
 }
 
 /// One output channel of the convolution over the batch: `out` (`batch × oh × ow`, every value

@@ -18,8 +18,9 @@ use crate::net::Shape;
 /// The most taps (`k·k`) the kernel keeps in registers: 3×3.
 const MAX_TAPS: usize = 9;
 
-/// Whether [`weight_grad`] takes a convolution: one input channel, stride 1, a kernel of at
-/// most 3×3 and padding below its size.
+/// Whether [`weight_grad`], [`channel_weight_grad`], the one-channel forward
+/// ([`super::one_channel::channel_into`]) and so training's fused stem take a convolution: one
+/// input channel, stride 1, a kernel of at most 3×3 and padding below its size.
 pub fn runs(cin: usize, kernel: usize, stride: usize, pad: usize) -> bool {
     cin == 1 && stride == 1 && kernel * kernel <= MAX_TAPS && pad < kernel
 }
