@@ -1,6 +1,7 @@
 //! Training on the CPU: a forward pass in training mode that keeps what backward needs (a
 //! tape), and the backward pass over the same program, op by op in reverse.
 
+mod forward_op;
 mod roles;
 mod workspace;
 
