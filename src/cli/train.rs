@@ -89,14 +89,16 @@ pub struct TrainArgs {
     half: bool,
     /// Memory (GiB) that keeps decoded training depth between epochs: 614 kB a 640×480 frame,
     /// so 4 GiB holds about 7,000. Frames beyond it are decoded again every epoch (synthetic
-    /// ones rendered again: about 70 a second on two cores, where the 128×128 network trains
-    /// on about 45). A machine setting, not part of the run: `--resume` takes it too.
+    /// ones rendered again: about 70 a second on two cores, while the 128×128 network trains
+    /// on about 110 from the cache, so an epoch that renders runs at about 40). A machine
+    /// setting, not part of the run: `--resume` takes it too.
     #[arg(long, default_value_t = 4.0, value_parser = parse_gib)]
     cache_gib: f64,
     /// Replace the files of an earlier run in --out.
     #[arg(long)]
     force: bool,
-    /// No progress bar.
+    /// Nothing on the terminal: no settings, progress bar or epoch lines (the run's log.csv
+    /// has every epoch).
     #[arg(long, short)]
     quiet: bool,
     #[command(flatten)]
