@@ -5,37 +5,19 @@
 //! `cargo run --release --example nyu_proportions -- [labels] [frames] [seed]`: `labels` is
 //! NYU's `nyu_test_groundtruth_label.txt` (default: `$HOURHAND_NYU_DATA`, else
 //! `../shared/data/nyu` beside the checkout), then synthetic frames of `seed` (defaults 3000, 2;
-//! joints only, nothing rendered). Medians unless a row says otherwise.
-//!
-//! Why: a network learns the labels' conventions along with the hands. Where the generator puts
-//! a label elsewhere than NYU's annotators did, or draws poses NYU's subjects rarely make, a
-//! model trained on synthetic hands is off on real frames by that much however well it fits
-//! the generator, and no synthetic validation shows it.
+//! joints only, nothing rendered) of both generations of the generator. Medians unless a row
+//! says otherwise.
+//! Why it matters: [`hourhand::eval::proportions`]; what it showed: the README's "The synthetic
+//! labels against NYU's".
 
 use std::path::PathBuf;
 
 use glam::{DVec3, Vec3};
 use hourhand::data::crop::NYU_SECOND_SUBJECT_FIRST_FRAME;
-use hourhand::data::synth::{SynthOptions, joints_uvd};
+use hourhand::data::synth::{Generation, SynthOptions, joints_uvd};
 use hourhand::data::{EVAL_SUBSET, Intrinsics};
+use hourhand::eval::proportions::{FINGERS, at, distance, openness, palm_along_hand, quantiles};
 use hourhand::eval::{Format, results};
-
-/// The 14 evaluation joints' places in a results line.
-const MIDDLE_MID: usize = 5;
-const INDEX_MID: usize = 7;
-const THUMB_MID: usize = 9;
-const THUMB_BASE: usize = 10;
-const WRIST_1: usize = 11;
-const WRIST_2: usize = 12;
-const PALM: usize = 13;
-/// Each finger's tip and middle point (little, ring, middle, index), then the thumb's.
-const FINGERS: [(&str, usize, usize); 5] = [
-    ("little", 0, 1),
-    ("ring", 2, 3),
-    ("middle", 4, 5),
-    ("index", 6, 7),
-    ("thumb", 8, 9),
-];
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -62,74 +44,70 @@ fn main() {
     let split = (NYU_SECOND_SUBJECT_FIRST_FRAME - 1).min(nyu.len());
     let first: Vec<Vec<Vec3>> = nyu[..split].iter().map(|f| to_xyz(f)).collect();
     let second: Vec<Vec<Vec3>> = nyu[split..].iter().map(|f| to_xyz(f)).collect();
-    let options = SynthOptions::default();
-    let synthetic: Vec<Vec<Vec3>> = (0..frames)
-        .map(|i| {
-            let uvd = joints_uvd(seed, i, &options);
-            EVAL_SUBSET
-                .iter()
-                .map(|&j| options.intrinsics.uvd_to_xyz(uvd[j]))
-                .collect()
-        })
-        .collect();
+    let synthetic = |generation: Generation| -> Vec<Vec<Vec3>> {
+        let options = SynthOptions {
+            generation,
+            ..SynthOptions::default()
+        };
+        (0..frames)
+            .map(|i| {
+                let uvd = joints_uvd(seed, i, &options);
+                EVAL_SUBSET
+                    .iter()
+                    .map(|&j| options.intrinsics.uvd_to_xyz(uvd[j]))
+                    .collect()
+            })
+            .collect()
+    };
     let sets = [
         (format!("NYU 1–{split}"), first),
         (format!("NYU {}–{}", split + 1, nyu.len()), second),
-        (format!("synthetic, seed {seed}"), synthetic),
+        (format!("synth seed {seed}"), synthetic(Generation::First)),
+        (format!("synth2 seed {seed}"), synthetic(Generation::Second)),
     ];
 
     println!("labels: {} ({} frames)", labels.display(), nyu.len());
     print!("{:<44}", "median (mm unless said)");
     for (name, _) in &sets {
-        print!("{name:>22}");
+        print!("{name:>20}");
     }
     println!();
-    let row = |what: &str, measure: &dyn Fn(&[Vec3]) -> f32, percentiles: &[f32]| {
+    let row = |what: &str, measure: &dyn Fn(&[Vec3]) -> f32, ps: &[f32]| {
         print!("{what:<44}");
-        for (_, frames) in &sets {
-            let mut values: Vec<f32> = frames.iter().map(|f| measure(f)).collect();
-            values.sort_by(f32::total_cmp);
-            let cells: Vec<String> = percentiles
+        for (_, hands) in &sets {
+            let cells: Vec<String> = quantiles(hands.iter().map(|h| measure(h)), ps)
                 .iter()
-                .map(|&p| format!("{:.2}", percentile(&values, p)))
+                .map(|q| format!("{q:.2}"))
                 .collect();
-            print!("{:>22}", cells.join(" "));
+            print!("{:>20}", cells.join(" "));
         }
         println!();
     };
     let median = &[0.5];
-    let distance = |a: usize, b: usize| move |f: &[Vec3]| (f[a] - f[b]).length();
-    let wrist = |f: &[Vec3]| (f[WRIST_1] + f[WRIST_2]) * 0.5;
+    let between = |a: usize, b: usize| move |h: &[Vec3]| distance(h, a, b);
     for (name, tip, mid) in FINGERS {
-        row(&format!("{name} tip – mid"), &distance(tip, mid), median);
+        row(&format!("{name} tip – mid"), &between(tip, mid), median);
     }
     for (name, _, mid) in &FINGERS[..4] {
-        row(&format!("{name} mid – palm"), &distance(*mid, PALM), median);
+        row(
+            &format!("{name} mid – palm"),
+            &between(*mid, at::PALM),
+            median,
+        );
+    }
+    for (what, a, b) in [
+        ("thumb mid – thumb base", at::THUMB_MID, at::THUMB_BASE),
+        ("thumb base – palm", at::THUMB_BASE, at::PALM),
+        ("thumb base – wrist 2", at::THUMB_BASE, at::WRIST_2),
+        ("wrist 1 – wrist 2", at::WRIST_1, at::WRIST_2),
+        ("wrist 1 – palm", at::WRIST_1, at::PALM),
+        ("middle mid – wrist 1", at::MIDDLE_MID, at::WRIST_1),
+    ] {
+        row(what, &between(a, b), median);
     }
     row(
-        "thumb mid – thumb base",
-        &distance(THUMB_MID, THUMB_BASE),
-        median,
-    );
-    row("thumb base – palm", &distance(THUMB_BASE, PALM), median);
-    row(
-        "thumb base – wrist 2",
-        &distance(THUMB_BASE, WRIST_2),
-        median,
-    );
-    row("wrist 1 – wrist 2", &distance(WRIST_1, WRIST_2), median);
-    row("wrist 1 – palm", &distance(WRIST_1, PALM), median);
-    row(
-        "middle mid – wrist 1",
-        &distance(MIDDLE_MID, WRIST_1),
-        median,
-    );
-    row(
         "palm along wrists' middle → middle mid (0–1)",
-        &|f: &[Vec3]| {
-            let (w, axis) = (wrist(f), f[MIDDLE_MID] - wrist(f));
-            (f[PALM] - w).dot(axis) / axis.length_squared()
-        },
+        &palm_along_hand,
         median,
     );
     println!(
@@ -138,17 +116,8 @@ fn main() {
     for (name, tip, _) in FINGERS {
         row(
             &format!("  {name}"),
-            &|f: &[Vec3]| (f[tip] - wrist(f)).length() / (f[INDEX_MID] - wrist(f)).length(),
+            &|h: &[Vec3]| openness(h, tip),
             &[0.1, 0.5, 0.9],
         );
     }
-}
-
-/// The `p`-quantile of sorted `values` (nearest rank).
-fn percentile(values: &[f32], p: f32) -> f32 {
-    if values.is_empty() {
-        return f32::NAN;
-    }
-    let rank = ((values.len() - 1) as f32 * p).round() as usize;
-    values[rank]
 }

@@ -3,7 +3,7 @@
 
 use glam::Vec3;
 use hourhand::data::synth::{
-    HandPose, HandShape, LABEL_FOREARM, LABEL_HAND, SynthOptions, generate, scene,
+    Generation, HandPose, HandShape, LABEL_FOREARM, LABEL_HAND, SynthOptions, generate, scene,
 };
 use hourhand::data::{Intrinsics, NUM_JOINTS, PRIOR_JOINT};
 use rand::SeedableRng;
@@ -180,7 +180,7 @@ fn bones_keep_their_lengths_and_joints_their_limits() {
     let o = SynthOptions::default();
     let mut reference: Option<Vec<f32>> = None;
     for _ in 0..300 {
-        let pose = HandPose::sample(&mut rng);
+        let pose = HandPose::sample(&mut rng, Generation::First);
         let j = scene::place_hand(&mut rng, &shape, &pose, &o).joints;
         let mut lengths = Vec::new();
         for f in 0..5 {

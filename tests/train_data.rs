@@ -13,6 +13,7 @@ use glam::Vec3;
 use hourhand::data::crop::{Crop, OUTPUTS};
 use hourhand::data::depth_png::{DepthPacking, write_depth_png};
 use hourhand::data::source::{Frame, GroundTruth, Source};
+use hourhand::data::synth::{Generation, SynthOptions, joints_uvd};
 use hourhand::data::{DataError, DepthMap, Intrinsics, Joints, OpenOptions, PRIOR_JOINT};
 use hourhand::train::augment::Augment;
 use hourhand::train::dataset::{Loader, TrainSet, batch_count, derive_seed, epoch_order};
@@ -381,6 +382,40 @@ fn synthetic_hands_made_on_the_fly_train_as_their_written_folder_does() {
     assert_eq!(bits(&a_out), bits(&b_out), "targets");
 }
 
+/// `synth2:SEED:FRAMES` opens the generator's second generation: its frames' joints are
+/// `joints_uvd` of that generation, not the first's.
+#[test]
+fn synth2_opens_the_second_generation() {
+    let options = OpenOptions::default();
+    let first = hourhand::data::open(Path::new("synth:6:3"), &options).unwrap();
+    let second = hourhand::data::open(Path::new("synth2:6:3"), &options).unwrap();
+    assert!(
+        second.describe().contains("second generation"),
+        "{}",
+        second.describe()
+    );
+    assert!(second.frame_path(1).starts_with("synth2:6:3"));
+    let nyu = SynthOptions {
+        generation: Generation::Second,
+        ..SynthOptions::default()
+    };
+    for i in 0..3 {
+        let Some(GroundTruth::Full(joints)) = second.ground_truth(i) else {
+            panic!("frame {i} has no joints");
+        };
+        assert_eq!(joints, joints_uvd(6, i as u64, &nyu));
+        let Some(GroundTruth::Full(other)) = first.ground_truth(i) else {
+            panic!("frame {i} has no joints");
+        };
+        // Both place the hand by its palm point, so that lands where the first's did; the hand
+        // around it does not.
+        assert_ne!(
+            joints[30] - joints[PRIOR_JOINT],
+            other[30] - other[PRIOR_JOINT]
+        );
+    }
+}
+
 #[test]
 fn bad_synthetic_specs_say_what_is_wrong() {
     let options = OpenOptions::default();
@@ -389,6 +424,8 @@ fn bad_synthetic_specs_say_what_is_wrong() {
         ("synth:1", "synth:SEED:FRAMES"),
         ("synth:1:0", "at least one frame"),
         ("synth:1:-2", "frame count `-2`"),
+        ("synth2:1", "synth2:SEED:FRAMES"),
+        ("synth2:y:4", "seed `y` is not a whole number"),
     ] {
         let e = hourhand::data::open(Path::new(spec), &options)
             .err()

@@ -7,7 +7,7 @@ use clap::Args;
 use hourhand::camera::fakenect::DumpWriter;
 use hourhand::data::nyu::{SplitFrame, write_split};
 use hourhand::data::preview::hand_grid;
-use hourhand::data::synth::{SynthOptions, generate};
+use hourhand::data::synth::{Generation, SynthOptions, generate};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Debug, Args)]
@@ -31,6 +31,11 @@ pub struct SynthArgs {
     /// `view` plays and fakenect replays as a Kinect: a camera to try `--camera` without one.
     #[arg(long)]
     fakenect: bool,
+    /// The generator's generation: 1, the labels and poses the bundled model was trained on;
+    /// 2, NYU's label conventions (`PALM_3`, the thumb's middle point) and hands as open as
+    /// NYU's subjects hold them (`synth2:SEED:FRAMES` on the fly).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    generation: u8,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -38,7 +43,13 @@ pub struct SynthArgs {
 
 pub fn run(args: SynthArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.frames > 0, "--frames must be at least 1");
-    let options = SynthOptions::default();
+    let options = SynthOptions {
+        generation: match args.generation {
+            1 => Generation::First,
+            _ => Generation::Second,
+        },
+        ..SynthOptions::default()
+    };
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {

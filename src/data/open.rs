@@ -40,14 +40,14 @@ impl Default for OpenOptions {
 /// Opens `path` as an NYU folder if it is one, else as a folder of depth frames.
 pub fn open(path: &Path, options: &OpenOptions) -> Result<Box<dyn Source>, DataError> {
     if let Some(spec) = super::synth::parse_spec(path) {
-        let (seed, frames) = spec?;
+        let spec = spec?;
         if options.intrinsics.is_some() || options.ground_truth.is_some() {
             return Err(DataError::Folder {
                 path: path.into(),
                 problem: "synthetic hands have their own camera (NYU's) and joints; --fx/--fy/--cx/--cy and --ground-truth are for folders of depth frames".into(),
             });
         }
-        return Ok(Box::new(super::synth::SynthSource::new(seed, frames)));
+        return Ok(Box::new(super::synth::SynthSource::new(spec)));
     }
     if !path.exists() {
         return Err(DataError::Folder {

@@ -24,7 +24,7 @@ use glam::{DMat4, DVec3, DVec4, Vec3};
 
 use super::joints::{Joints, PRIOR_JOINT};
 use super::synth::skeleton::{HandPlacement, pose_hand};
-use super::synth::{HandPose, HandShape};
+use super::synth::{Generation, HandPose, HandShape};
 
 /// The joints that move with the palm: F1..F4 `KNU1_B` (the MCPs), `TH_KNU1_B` (the thumb's
 /// CMC), `PALM_1`, `PALM_2` (wrist), `PALM_4`..`PALM_6` (metacarpals).
@@ -35,7 +35,12 @@ pub fn palm_centre_weights() -> &'static [f64; PALM_JOINTS.len()] {
     static WEIGHTS: OnceLock<[f64; PALM_JOINTS.len()]> = OnceLock::new();
     WEIGHTS.get_or_init(|| {
         let at = HandPlacement::facing_camera(Vec3::ZERO);
-        let hand = pose_hand(&HandShape::mean(), &HandPose::rest(), &at);
+        let hand = pose_hand(
+            &HandShape::mean(),
+            &HandPose::rest(),
+            &at,
+            Generation::First,
+        );
         affine_weights(&hand.joints)
     })
 }
@@ -81,7 +86,13 @@ mod tests {
     #[test]
     fn follows_rotation_translation_and_scale() {
         let at = HandPlacement::facing_camera(Vec3::ZERO);
-        let rest = pose_hand(&HandShape::mean(), &HandPose::rest(), &at).joints;
+        let rest = pose_hand(
+            &HandShape::mean(),
+            &HandPose::rest(),
+            &at,
+            Generation::First,
+        )
+        .joints;
         let r = Mat3::from_euler(glam::EulerRot::XYZ, 0.7, -1.9, 2.4);
         let moved = rest.map(|p| r * p * 1.08 + Vec3::new(-120.0, 35.0, 640.0));
         let c = palm_centre(&moved);
@@ -101,7 +112,7 @@ mod tests {
         let mut total = 0.0f32;
         for _ in 0..200 {
             let shape = HandShape::sample(&mut rng);
-            let pose = HandPose::sample(&mut rng);
+            let pose = HandPose::sample(&mut rng, Generation::First);
             let at = HandPlacement {
                 rotation: Mat3::from_euler(
                     glam::EulerRot::XYZ,
@@ -113,7 +124,7 @@ mod tests {
                 wrist_flex: rng.random_range(-1.0..1.0),
                 wrist_dev: rng.random_range(-0.4..0.4),
             };
-            let joints = pose_hand(&shape, &pose, &at).joints;
+            let joints = pose_hand(&shape, &pose, &at, Generation::First).joints;
             let e = (palm_centre(&joints) - joints[PRIOR_JOINT]).length();
             worst = worst.max(e);
             total += e;

@@ -13,6 +13,7 @@
 pub mod ground_truth;
 pub mod metrics;
 pub mod plot;
+pub mod proportions;
 pub mod results;
 
 pub use ground_truth::{GroundTruthError, load_ground_truth};

@@ -39,11 +39,31 @@ use crate::data::{DepthMap, Intrinsics, Joints};
 
 pub use pose::{Gesture, HandPose};
 pub use skeleton::{HandShape, LABEL_FOREARM, LABEL_HAND};
-pub use source::{SynthSource, parse_spec};
+pub use source::{SynthSource, SynthSpec, parse_spec};
 
 /// Width of the skin's fillets where the hand's solids meet ([`skin`]): webs between the
 /// fingers' bases, soft tissue around the knuckles, thenar and wrist, up to 2 mm of it.
 pub const SKIN_BLEND_MM: f32 = 8.0;
+
+/// Which generation of the generator's labels and poses frames follow. Frames stay a pure
+/// function of `(seed, index, options)`, so runs and figures made with an earlier generation
+/// can be made again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Generation {
+    /// The generator through 2026-12-05, which the bundled model was trained on: every joint at
+    /// its anatomical landmark (`PALM_3` the centre of the palm's body, `TH_KNU3_B` the thumb's
+    /// interphalangeal joint) and half the poses uniformly random grips, half the 15 gestures
+    /// alike.
+    #[default]
+    First,
+    /// NYU's annotation conventions and hands as open as NYU's subjects hold them, measured
+    /// against NYU's 8,252 test labels (`examples/nyu_proportions.rs`): `PALM_3` halfway from
+    /// the wrists to the middle finger's PIP ([`skeleton::NYU_PALM_SHIFT_MM`] distal of the
+    /// palm's body), `TH_KNU3_B` [`skeleton::NYU_THUMB_MID_SHIFT_MM`] from the thumb's IP
+    /// towards its tip, grips drawn towards open and open gestures likelier
+    /// ([`pose::HandPose::sample`]).
+    Second,
+}
 
 /// What to make.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,6 +80,8 @@ pub struct SynthOptions {
     /// Width of the skin's fillets (mm, [`skin`]); 0 draws the hand as the plain union of
     /// its solids, creased where they meet.
     pub skin_blend_mm: f32,
+    /// The labels' conventions and the poses' mix.
+    pub generation: Generation,
 }
 
 impl Default for SynthOptions {
@@ -71,6 +93,7 @@ impl Default for SynthOptions {
             height: 480,
             sensor: true,
             skin_blend_mm: SKIN_BLEND_MM,
+            generation: Generation::First,
         }
     }
 }
@@ -121,7 +144,7 @@ fn posed_hand(seed: u64, index: u64, options: &SynthOptions) -> (ChaCha8Rng, ske
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(index);
     let shape = HandShape::sample(&mut rng);
-    let pose = HandPose::sample(&mut rng);
+    let pose = HandPose::sample(&mut rng, options.generation);
     let hand = scene::place_hand(&mut rng, &shape, &pose, options);
     (rng, hand)
 }

@@ -7,11 +7,13 @@
 //! Gestures are the classic hand shapes (open, fist, point, pinch, OK, victory, thumbs up,
 //! claw, counting one to five, a power grasp …) with every angle jittered by ≈ 10°, so both
 //! natural and varied poses appear. The DIP follows the PIP at about two thirds of its
-//! flexion, with noise.
+//! flexion, with noise. The generator's second generation draws the same kinds of poses
+//! mostly open, as NYU's subjects hold their hands ([`OPEN_GRIP_POWER`],
+//! [`OPEN_GESTURE_WEIGHTS`]).
 
 use rand::Rng;
 
-use super::gauss;
+use super::{Generation, gauss};
 
 /// Anatomical ranges, in degrees, as `(min, max)`.
 pub mod limits {
@@ -162,6 +164,30 @@ impl Gesture {
     }
 }
 
+/// [`Generation::Second`]'s random grips are `u^OPEN_GRIP_POWER` for uniform `u`: mostly
+/// open, a fist now and then.
+pub const OPEN_GRIP_POWER: f32 = 4.0;
+
+/// [`Generation::Second`]'s weights of [`Gesture::ALL`], in its order: open hands, pinches and
+/// counting likelier, fists and grasps rarer, as NYU's subjects hold them.
+pub const OPEN_GESTURE_WEIGHTS: [f32; 15] = [
+    4.0,  // Open
+    3.0,  // Relaxed
+    0.25, // Fist
+    0.5,  // Point
+    2.0,  // Pinch
+    2.0,  // Ok
+    0.5,  // Victory
+    0.25, // ThumbsUp
+    0.25, // Claw
+    0.5,  // Three
+    0.25, // Call
+    0.25, // Horns
+    1.5,  // Flat
+    2.0,  // Four
+    0.25, // Grasp
+];
+
 /// How far each finger moves when the hand spreads (degrees, radial positive): the middle
 /// finger stays put, the others fan out from it.
 const SPREAD: [f32; 4] = [-14.0, -6.0, 0.0, 11.0];
@@ -194,19 +220,46 @@ impl HandPose {
         HandPose::default()
     }
 
-    /// Half random within limits, half a perturbed gesture.
-    pub fn sample(rng: &mut impl Rng) -> HandPose {
-        if rng.random_bool(0.5) {
-            HandPose::random(rng)
-        } else {
-            let g = Gesture::ALL[rng.random_range(0..Gesture::ALL.len())];
-            HandPose::gesture(rng, g)
+    /// Half random within limits, half a perturbed gesture. [`Generation::First`] draws the
+    /// random poses' grip uniformly and every gesture alike; [`Generation::Second`] holds hands
+    /// as open as NYU's subjects do (see [`OPEN_GRIP_POWER`] and [`OPEN_GESTURE_WEIGHTS`]).
+    pub fn sample(rng: &mut impl Rng, generation: Generation) -> HandPose {
+        let random = rng.random_bool(0.5);
+        match (generation, random) {
+            (Generation::First, true) => HandPose::random(rng),
+            (Generation::First, false) => {
+                let g = Gesture::ALL[rng.random_range(0..Gesture::ALL.len())];
+                HandPose::gesture(rng, g)
+            }
+            (Generation::Second, true) => {
+                let grip = rng.random::<f32>().powf(OPEN_GRIP_POWER);
+                HandPose::random_with_grip(rng, grip)
+            }
+            (Generation::Second, false) => {
+                let total: f32 = OPEN_GESTURE_WEIGHTS.iter().sum();
+                let mut pick = rng.random::<f32>() * total;
+                let mut g = Gesture::ALL[0];
+                for (&gesture, &weight) in Gesture::ALL.iter().zip(&OPEN_GESTURE_WEIGHTS) {
+                    g = gesture;
+                    if pick < weight {
+                        break;
+                    }
+                    pick -= weight;
+                }
+                HandPose::gesture(rng, g)
+            }
         }
     }
 
     /// A random pose: a shared grip level, correlated per-finger deviations from it.
     pub fn random(rng: &mut impl Rng) -> HandPose {
         let grip: f32 = rng.random();
+        HandPose::random_with_grip(rng, grip)
+    }
+
+    /// A random pose around `grip` (0 open, 1 closed): correlated per-finger deviations from
+    /// it, the thumb following it loosely.
+    pub fn random_with_grip(rng: &mut impl Rng, grip: f32) -> HandPose {
         let spread = rng.random_range(-0.2f32..1.0);
         let mut prev = 0.0;
         let fingers = std::array::from_fn(|f| {
@@ -286,7 +339,9 @@ mod tests {
     #[test]
     fn poses_stay_within_limits_and_vary() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let poses: Vec<HandPose> = (0..2000).map(|_| HandPose::sample(&mut rng)).collect();
+        let poses: Vec<HandPose> = (0..2000)
+            .map(|_| HandPose::sample(&mut rng, Generation::First))
+            .collect();
         assert!(poses.iter().all(|p| p.within_limits(1e-3)));
         // Both open and closed hands occur, and the DIP follows the PIP.
         let pip: Vec<f32> = poses

@@ -88,7 +88,7 @@ pub fn place_hand(
     }
 
     // Joints relative to the palm centre, to fit the hand in the image before placing it.
-    let local = pose_hand(shape, pose, &at);
+    let local = pose_hand(shape, pose, &at, options.generation);
     let centre = local.joints[crate::data::PRIOR_JOINT];
     let z = rng.random_range(550.0f32..1100.0);
     let k = &options.intrinsics;
@@ -115,7 +115,7 @@ pub fn place_hand(
         }
     }
     at.origin = target - centre;
-    pose_hand(shape, pose, &at)
+    pose_hand(shape, pose, &at, options.generation)
 }
 
 /// A plane behind everything else.

@@ -22,14 +22,17 @@
 //! (on the distal ulna and radius, 15 mm either side of the axis, in the forearm frame);
 //! `PALM_3` the palm centre (the centre of the palm's body ellipsoid, mid-thickness); `PALM_4`,
 //! `PALM_5`, `PALM_6` on the index, middle and little metacarpal axes 20 mm proximal of their
-//! knuckles. All joints are at the bone axis, inside the rendered surface.
+//! knuckles. All joints are at the bone axis, inside the rendered surface. The generator's
+//! second generation ([`Generation::Second`]) labels two of them as NYU's annotators did
+//! instead: `PALM_3` [`NYU_PALM_SHIFT_MM`] distal of the palm body's centre, `TH_KNU3_B`
+//! [`NYU_THUMB_MID_SHIFT_MM`] from the thumb's IP towards its tip.
 
 use glam::{Mat3, Vec3};
 use rand::Rng;
 
-use super::gauss;
 use super::pose::HandPose;
 use super::render::Primitive;
+use super::{Generation, gauss};
 use crate::data::{Joints, NUM_JOINTS};
 
 /// Joint-to-joint lengths of the mean hand in mm: proximal, middle, distal (DIP to the centre
@@ -66,6 +69,16 @@ const THUMB_RADII: [f32; 4] = [12.0, 10.2, 9.4, 8.4];
 const CMC: [f32; 3] = [20.0, 16.0, -9.0];
 /// The palm centre (`PALM_3`): the centre of the palm body.
 const PALM_CENTRE: [f32; 3] = [0.0, 48.0, -2.0];
+/// How far (mm, distally along the hand frame's Y, times the hand's scale) NYU's annotators put
+/// `PALM_3` beyond the palm body's centre ([`Generation::Second`]): in NYU's test labels it lies
+/// halfway from the wrists' middle to the middle finger's PIP in both subjects (0.50 of the way;
+/// the palm body's centre is at 0.39 on the same poses).
+pub const NYU_PALM_SHIFT_MM: f32 = 16.0;
+/// How far (mm, times the hand's scale) NYU's annotators put the thumb's `TH_KNU3_B` from its
+/// interphalangeal joint towards the tip ([`Generation::Second`]): NYU's thumb tip to middle
+/// point is 19.5 and 24.6 mm in its two subjects and middle to base 37.8 and 48.8, against 26.3
+/// and 31.0 with the joint at the IP.
+pub const NYU_THUMB_MID_SHIFT_MM: f32 = 6.0;
 
 /// The mean hand's factor on every width over the constants above, which alone give a hand
 /// breadth across the metacarpal heads of 75.6 mm, a woman's. Adult hand breadth (the widest
@@ -221,8 +234,14 @@ pub struct PosedHand {
     pub forearm: Vec<Primitive>,
 }
 
-/// Poses `shape` with `pose` and places it: forward kinematics from the palm outwards.
-pub fn pose_hand(shape: &HandShape, pose: &HandPose, at: &HandPlacement) -> PosedHand {
+/// Poses `shape` with `pose` and places it: forward kinematics from the palm outwards, the
+/// joints labelled as `generation` has them.
+pub fn pose_hand(
+    shape: &HandShape,
+    pose: &HandPose,
+    at: &HandPlacement,
+    generation: Generation,
+) -> PosedHand {
     let r = at.rotation;
     let cam = |p: Vec3| r * p + at.origin;
     let mut joints = [Vec3::ZERO; NUM_JOINTS];
@@ -291,6 +310,11 @@ pub fn pose_hand(shape: &HandShape, pose: &HandPose, at: &HandPlacement) -> Pose
     joints[30] = fcam(Vec3::new(-15.0 * shape.width, -5.0, 0.0));
     joints[31] = fcam(Vec3::new(15.0 * shape.width, -5.0, 0.0));
     joints[32] = cam(shape.palm_centre());
+    if generation == Generation::Second {
+        joints[32] = cam(shape.palm_centre() + Vec3::Y * NYU_PALM_SHIFT_MM * s);
+        let towards_tip = (joints[24] - joints[25]).normalize_or_zero();
+        joints[25] += towards_tip * NYU_THUMB_MID_SHIFT_MM * s;
+    }
     for (slot, f) in [(33, 3), (34, 2), (35, 0)] {
         let m = shape.fingers[f].mcp;
         let base = metacarpal_base(m, s);
@@ -378,7 +402,7 @@ mod tests {
     fn rest_pose_is_a_right_hand_palm_to_camera() {
         let shape = HandShape::mean();
         let at = HandPlacement::facing_camera(Vec3::new(0.0, 0.0, 800.0));
-        let h = pose_hand(&shape, &HandPose::rest(), &at);
+        let h = pose_hand(&shape, &HandPose::rest(), &at, Generation::First);
         let j = &h.joints;
         // Thumb tip on the image's right of the little fingertip; fingers up.
         assert!(j[24].x > j[0].x + 60.0);
@@ -397,7 +421,7 @@ mod tests {
     fn the_mean_hand_is_as_broad_as_an_adult_hand() {
         let shape = HandShape::mean();
         let at = HandPlacement::facing_camera(Vec3::ZERO);
-        let h = pose_hand(&shape, &HandPose::rest(), &at);
+        let h = pose_hand(&shape, &HandPose::rest(), &at, Generation::First);
         let knuckle_ball = |mcp: Vec3| {
             h.hand.iter().find_map(|p| match *p {
                 Primitive::RoundCone { b, rb, .. } if (b - mcp).length() < 1e-4 => Some((b, rb)),

@@ -2,28 +2,58 @@
 //! folder does (`train --data`, `eval`, `infer`, the viewer), so a training set needs no folder
 //! of PNGs (5,000 frames are 681 MB). Frame i is [`generate`]`(SEED, i)` with its depth rounded
 //! to whole millimetres, so it holds the same depth values as frame i of `hourhand synth --seed
-//! SEED`; joints come from the hand's pose alone, without rendering.
+//! SEED`; joints come from the hand's pose alone, without rendering. `synth2:SEED:FRAMES` is the
+//! same with the generator's second [`Generation`] (NYU's label conventions, NYU-like poses;
+//! `hourhand synth --generation 2`).
 
 use std::path::{Path, PathBuf};
 
-use super::{SynthOptions, generate, joints_uvd};
+use super::{Generation, SynthOptions, generate, joints_uvd};
 use crate::data::source::{Frame, GroundTruth, Source};
 use crate::data::{DataError, DepthMap, Intrinsics, Joints};
 
-/// The prefix of a synthetic source's spec.
-const PREFIX: &str = "synth:";
+/// Each generation's spec prefix, in [`Generation`]'s order.
+const PREFIXES: [(&str, Generation); 2] = [
+    ("synth:", Generation::First),
+    ("synth2:", Generation::Second),
+];
 
-/// `synth:SEED:FRAMES` as (seed, frames); `None` when `spec` does not start with `synth:`,
-/// an error naming what is wrong when it does but is not of that form.
-pub fn parse_spec(spec: &Path) -> Option<Result<(u64, usize), DataError>> {
+/// A parsed `synth:SEED:FRAMES` (or `synth2:…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SynthSpec {
+    /// The sequence.
+    pub seed: u64,
+    /// How many frames.
+    pub frames: usize,
+    /// Which generation of the generator makes them.
+    pub generation: Generation,
+}
+
+impl SynthSpec {
+    /// The spec as it is written.
+    pub fn prefix(generation: Generation) -> &'static str {
+        PREFIXES
+            .iter()
+            .find(|(_, g)| *g == generation)
+            .map_or("synth:", |(p, _)| p)
+    }
+}
+
+/// `synth:SEED:FRAMES` or `synth2:SEED:FRAMES`; `None` when `spec` starts with neither, an error
+/// naming what is wrong when it does but is not of that form.
+pub fn parse_spec(spec: &Path) -> Option<Result<SynthSpec, DataError>> {
     let text = spec.to_str()?;
-    let rest = text.strip_prefix(PREFIX)?;
+    let (prefix, rest, generation) = PREFIXES
+        .iter()
+        .find_map(|&(p, g)| text.strip_prefix(p).map(|rest| (p, rest, g)))?;
     let bad = |problem: String| DataError::Folder {
         path: spec.into(),
         problem,
     };
     let parsed = rest.split_once(':').ok_or_else(|| {
-        bad("a synthetic source is synth:SEED:FRAMES, e.g. synth:1:5000".to_string())
+        bad(format!(
+            "a synthetic source is {prefix}SEED:FRAMES, e.g. {prefix}1:5000"
+        ))
     });
     Some(parsed.and_then(|(seed, frames)| {
         let seed = seed
@@ -37,7 +67,11 @@ pub fn parse_spec(spec: &Path) -> Option<Result<(u64, usize), DataError>> {
         if frames == 0 {
             return Err(bad("a synthetic source needs at least one frame".into()));
         }
-        Ok((seed, frames))
+        Ok(SynthSpec {
+            seed,
+            frames,
+            generation,
+        })
     }))
 }
 
@@ -49,10 +83,19 @@ pub struct SynthSource {
 }
 
 impl SynthSource {
-    /// The source `synth:seed:frames` at NYU's camera with the sensor model. Poses all joints
-    /// up front (about 10 µs a frame); renders nothing until a frame is loaded.
-    pub fn new(seed: u64, frames: usize) -> SynthSource {
-        let options = SynthOptions::default();
+    /// The source `synth:seed:frames` (or `synth2:…`) at NYU's camera with the sensor model.
+    /// Poses all joints up front (about 10 µs a frame); renders nothing until a frame is
+    /// loaded.
+    pub fn new(spec: SynthSpec) -> SynthSource {
+        let SynthSpec {
+            seed,
+            frames,
+            generation,
+        } = spec;
+        let options = SynthOptions {
+            generation,
+            ..SynthOptions::default()
+        };
         let joints = (0..frames as u64)
             .map(|i| joints_uvd(seed, i, &options))
             .collect();
@@ -67,7 +110,11 @@ impl SynthSource {
 impl Source for SynthSource {
     fn describe(&self) -> String {
         format!(
-            "synthetic hands, seed {}: {} frames made on the fly",
+            "synthetic hands{}, seed {}: {} frames made on the fly",
+            match self.options.generation {
+                Generation::First => "",
+                Generation::Second => " (second generation: NYU's labels and poses)",
+            },
             self.seed,
             self.joints.len()
         )
@@ -83,7 +130,8 @@ impl Source for SynthSource {
 
     fn frame_path(&self, index: usize) -> PathBuf {
         PathBuf::from(format!(
-            "{PREFIX}{}:{}/{}",
+            "{}{}:{}/{}",
+            SynthSpec::prefix(self.options.generation),
             self.seed,
             self.joints.len(),
             index + 1

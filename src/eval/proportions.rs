@@ -1,0 +1,137 @@
+//! Where a set of labels puts the hand's points and how open its hands are, on the 14 NYU
+//! evaluation joints in millimetres (results-file order): what compares the synthetic hands'
+//! labels with NYU's own annotations (`examples/nyu_proportions.rs`, `tests/synth_vs_nyu.rs`).
+//!
+//! Why: a network learns the labels' conventions along with the hands. Where a training set
+//! puts a label elsewhere than NYU's annotators did, or holds its hands otherwise than NYU's
+//! subjects, a model trained on it is off on NYU's frames by that much, and no validation on
+//! the training set's own kind of frames shows it.
+
+use glam::Vec3;
+
+/// Places in a 14-joint results line (the order of [`crate::data::EVAL_SUBSET`]).
+pub mod at {
+    /// The thumb's tip.
+    pub const THUMB_TIP: usize = 8;
+    /// The thumb's middle point (`TH_KNU3_B`).
+    pub const THUMB_MID: usize = 9;
+    /// The thumb's base (`TH_KNU2_B`).
+    pub const THUMB_BASE: usize = 10;
+    /// The ulnar wrist point (`PALM_1`).
+    pub const WRIST_1: usize = 11;
+    /// The radial wrist point (`PALM_2`).
+    pub const WRIST_2: usize = 12;
+    /// The palm point (`PALM_3`).
+    pub const PALM: usize = 13;
+    /// The middle finger's middle point (`F3_KNU2_B`, its PIP).
+    pub const MIDDLE_MID: usize = 5;
+    /// The index finger's middle point (`F4_KNU2_B`, its PIP).
+    pub const INDEX_MID: usize = 7;
+}
+
+/// Each finger's name, tip and middle point: little, ring, middle, index, then the thumb.
+pub const FINGERS: [(&str, usize, usize); 5] = [
+    ("little", 0, 1),
+    ("ring", 2, 3),
+    ("middle", 4, 5),
+    ("index", 6, 7),
+    ("thumb", at::THUMB_TIP, at::THUMB_MID),
+];
+
+/// The distance between points `a` and `b` of `hand`.
+pub fn distance(hand: &[Vec3], a: usize, b: usize) -> f32 {
+    (hand[a] - hand[b]).length()
+}
+
+/// Halfway between the two wrist points.
+pub fn wrists_middle(hand: &[Vec3]) -> Vec3 {
+    (hand[at::WRIST_1] + hand[at::WRIST_2]) * 0.5
+}
+
+/// Where the palm point lies along the line from the wrists' middle (0) to the middle finger's
+/// middle point (1), projected onto it. NYU's annotators put it at 0.50 in both test subjects.
+pub fn palm_along_hand(hand: &[Vec3]) -> f32 {
+    let wrist = wrists_middle(hand);
+    let axis = hand[at::MIDDLE_MID] - wrist;
+    (hand[at::PALM] - wrist).dot(axis) / axis.length_squared()
+}
+
+/// How open the finger whose tip is point `tip` is: its tip's distance from the wrists' middle
+/// over the index finger's middle point's (about 1.3 for a straight finger, 0.5 in a fist),
+/// which no hand size or rotation changes.
+pub fn openness(hand: &[Vec3], tip: usize) -> f32 {
+    let wrist = wrists_middle(hand);
+    (hand[tip] - wrist).length() / (hand[at::INDEX_MID] - wrist).length()
+}
+
+/// The `ps` quantiles (nearest rank) of `values`; NaN for none.
+pub fn quantiles(values: impl IntoIterator<Item = f32>, ps: &[f32]) -> Vec<f32> {
+    let mut values: Vec<f32> = values.into_iter().collect();
+    values.sort_by(f32::total_cmp);
+    ps.iter()
+        .map(|&p| {
+            if values.is_empty() {
+                return f32::NAN;
+            }
+            let rank = ((values.len() - 1) as f32 * p.clamp(0.0, 1.0)).round() as usize;
+            values[rank]
+        })
+        .collect()
+}
+
+/// The median of `values`; NaN for none.
+pub fn median(values: impl IntoIterator<Item = f32>) -> f32 {
+    quantiles(values, &[0.5])[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flat hand in the plane z = 0: wrists at y = 0, palm at y = 60, the middle and index
+    /// middle points at y = 120, tips at y = 160; the palm halfway along the hand, 5 mm off its line.
+    fn flat() -> Vec<Vec3> {
+        let mut h = vec![Vec3::ZERO; 14];
+        for (f, x) in [(0, -30.0), (2, -10.0), (4, 10.0), (6, 30.0)] {
+            h[f] = Vec3::new(x, 160.0, 0.0);
+            h[f + 1] = Vec3::new(x, 120.0, 0.0);
+        }
+        h[at::THUMB_TIP] = Vec3::new(80.0, 90.0, 0.0);
+        h[at::THUMB_MID] = Vec3::new(70.0, 70.0, 0.0);
+        h[at::THUMB_BASE] = Vec3::new(50.0, 40.0, 0.0);
+        h[at::WRIST_1] = Vec3::new(-15.0, 0.0, 0.0);
+        h[at::WRIST_2] = Vec3::new(15.0, 0.0, 0.0);
+        h[at::PALM] = Vec3::new(5.0, 60.0, 5.0);
+        h
+    }
+
+    #[test]
+    fn measures_of_a_known_hand() {
+        let h = flat();
+        assert_eq!(wrists_middle(&h), Vec3::ZERO);
+        assert!((palm_along_hand(&h) - 0.5).abs() < 1e-6);
+        let index = (30.0f32 * 30.0 + 120.0 * 120.0).sqrt();
+        let middle = (10.0f32 * 10.0 + 160.0 * 160.0).sqrt();
+        assert!((openness(&h, 4) - middle / index).abs() < 1e-6);
+        assert_eq!(distance(&h, at::WRIST_1, at::WRIST_2), 30.0);
+        // Rotated, moved and scaled, the ratios stay.
+        let m = glam::Mat3::from_rotation_y(0.7) * glam::Mat3::from_rotation_x(-0.4) * 1.3;
+        let moved: Vec<Vec3> = h
+            .iter()
+            .map(|&p| m * p + Vec3::new(5.0, -40.0, 800.0))
+            .collect();
+        assert!((palm_along_hand(&moved) - 0.5).abs() < 1e-5);
+        assert!((openness(&moved, 4) - openness(&h, 4)).abs() < 1e-5);
+    }
+
+    #[test]
+    fn quantiles_by_nearest_rank() {
+        let v = [5.0, 1.0, 4.0, 2.0, 3.0];
+        assert_eq!(
+            quantiles(v, &[0.0, 0.5, 1.0, 0.1]),
+            vec![1.0, 3.0, 5.0, 1.0]
+        );
+        assert_eq!(median([7.0]), 7.0);
+        assert!(median([]).is_nan());
+    }
+}
