@@ -4,6 +4,7 @@
 use glam::Vec3;
 
 use crate::cpu::fast::FastNet;
+use crate::data::Labels;
 use crate::data::crop::{Crop, CropError, OUTPUTS};
 use crate::data::detect::{DetectOptions, detect_hand};
 use crate::data::palm::palm_centre;
@@ -127,11 +128,16 @@ pub struct Estimate {
 pub struct Estimator {
     engine: Engine,
     input_size: usize,
+    /// The label convention the network predicts (its weights'), for re-centring on its palm.
+    labels: Labels,
 }
 
 impl Estimator {
-    /// Checks the engine's program is a hand-pose network (one 1×S×S input, 105 outputs).
-    pub fn new(engine: Engine) -> Result<Estimator, EstimateError> {
+    /// Checks the engine's program is a hand-pose network (one 1×S×S input, 105 outputs);
+    /// `labels` is the convention its weights were trained on ([`Weights::labels`]).
+    ///
+    /// [`Weights::labels`]: crate::net::Weights::labels
+    pub fn new(engine: Engine, labels: Labels) -> Result<Estimator, EstimateError> {
         let program = match &engine {
             Engine::Gpu(net) => net.program(),
             Engine::Cpu(net) => net.program(),
@@ -154,7 +160,11 @@ impl Estimator {
             });
         }
         let input_size = program.inputs[0].1.h;
-        Ok(Estimator { engine, input_size })
+        Ok(Estimator {
+            engine,
+            input_size,
+            labels,
+        })
     }
 
     /// The network input's side (pixels).
@@ -208,7 +218,8 @@ impl Estimator {
     }
 
     /// Like [`Estimator::estimate`], then `passes` more times with each crop re-centred on the
-    /// palm centre the previous pass predicted ([`palm_centre`]).
+    /// palm centre the previous pass predicted ([`palm_centre`], in the network's label
+    /// convention).
     ///
     /// The network takes the crop's centre for `PALM_3`, so a centre that misses the palm (a
     /// detected one misses by 25 mm on average on synthetic frames) shifts the whole
@@ -227,7 +238,7 @@ impl Estimator {
                 .iter()
                 .zip(frames.iter().zip(cubes))
                 .map(|(e, (frame, &cube))| {
-                    let c = palm_centre(&e.xyz);
+                    let c = palm_centre(&e.xyz, self.labels);
                     let usable = Crop::new(c, cube, self.input_size, &frame.intrinsics).is_ok();
                     if usable { c } else { e.crop.center }
                 })

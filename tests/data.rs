@@ -11,8 +11,9 @@ use hourhand::data::crop::Crop;
 use hourhand::data::depth_png::{DepthPacking, write_depth_png};
 use hourhand::data::detect::{DetectOptions, detect_hand};
 use hourhand::data::mat::{self, CellArray, MatArray, NumericArray, NumericClass, WriteOptions};
-use hourhand::data::synth::{SynthOptions, generate};
-use hourhand::data::{DepthMap, JOINT_NAMES, OpenOptions, PRIOR_JOINT, open};
+use hourhand::data::nyu::{SplitFrame, write_split};
+use hourhand::data::synth::{Generation, SynthOptions, generate};
+use hourhand::data::{DepthMap, JOINT_NAMES, Labels, OpenOptions, PRIOR_JOINT, open};
 
 #[test]
 fn a_synthetic_dataset_reads_back_through_the_nyu_reader() {
@@ -43,6 +44,8 @@ fn a_synthetic_dataset_reads_back_through_the_nyu_reader() {
         }
         assert_eq!(source.cube(i), 300.0);
     }
+    // The first generation's labels are not NYU's convention, and the folder says so.
+    assert_eq!(source.labels(), Labels::Anatomical);
     // The MAT-file has NYU's variables, names and shapes.
     let file = mat::MatFile::read(&dir.join("joint_data.mat")).unwrap();
     assert_eq!(file.strings("joint_names").unwrap(), JOINT_NAMES);
@@ -64,7 +67,8 @@ fn the_same_seed_gives_the_same_bytes_and_nothing_is_overwritten() {
         .map(|e| e.unwrap().file_name())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 4, "{names:?}");
+    // Three frames, joint_data.mat and labels.json (the first generation's convention).
+    assert_eq!(names.len(), 5, "{names:?}");
     for name in &names {
         let (x, y) = (
             std::fs::read(a.join(name)).unwrap(),
@@ -236,6 +240,39 @@ fn bad_nyu_folders_say_which_file_and_what_was_expected() {
     // Not a folder at all.
     let e = open_error(&dir.join("joint_data.mat"));
     assert!(e.contains("is a file"), "{e}");
+    // A labels.json that names no convention.
+    let dir = common::scratch("data", "labels");
+    write_synthetic_split(&dir, 3, 2, false).unwrap();
+    for (text, says) in [
+        (
+            "{\"labels\": \"ulnar\"}",
+            "unknown label convention \"ulnar\"",
+        ),
+        ("{\"label\": \"nyu\"}", "no \"labels\" string"),
+        ("labels: nyu", "not JSON"),
+    ] {
+        std::fs::write(dir.join("labels.json"), text).unwrap();
+        let e = open_error(&dir);
+        assert!(e.contains("labels.json") && e.contains(says), "{text}: {e}");
+    }
+}
+
+/// A split rewritten in NYU's convention (the second generation) drops the first's note, and
+/// reads as NYU's; real NYU folders have none.
+#[test]
+fn a_split_records_its_label_convention() {
+    let dir = common::scratch("data", "conventions");
+    write_synthetic_split(&dir, 3, 2, false).unwrap();
+    assert!(dir.join("labels.json").exists());
+    let second = SynthOptions {
+        generation: Generation::Second,
+        ..SynthOptions::default()
+    };
+    let make = |i: usize| SplitFrame::from(generate(3, i as u64, &second));
+    write_split(&dir, 2, make, || {}, Labels::Nyu, true).unwrap();
+    assert!(!dir.join("labels.json").exists());
+    let source = open(&dir, &OpenOptions::default()).unwrap();
+    assert_eq!(source.labels(), Labels::Nyu);
 }
 
 #[test]

@@ -12,6 +12,7 @@
 mod common;
 
 use common::{Tolerance, gpu, rng, uniform};
+use hourhand::data::Labels;
 use hourhand::gpu::kernels::KernelSet;
 use hourhand::gpu::{GpuError, GpuTrainer};
 use hourhand::net::training::Dropout;
@@ -244,6 +245,7 @@ fn inference_programs_and_wrong_sizes_are_errors() {
     let w = Weights {
         config: NetConfig::tiny(),
         tensors: c.params.clone(),
+        labels: Labels::Nyu,
     };
     let lowered = Network::from_weights(&w);
     match GpuTrainer::new(gpu(), lowered.program, &lowered.params, BATCH) {

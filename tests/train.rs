@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use common::{hourhand, scratch, stderr, write_synthetic_split};
 use hourhand::cpu::train::Workspace;
+use hourhand::data::Labels;
 use hourhand::data::open::OpenOptions;
 use hourhand::net::training::Dropout;
 use hourhand::net::{NetConfig, Program, Weights};
@@ -346,6 +347,15 @@ fn the_train_command_writes_a_run_folder_and_refuses_to_overwrite_it() {
         .parse()
         .unwrap();
     assert!(val_mm > 0.0 && val_mm < 500.0, "{val_mm}");
+    // The weights name the label convention they learned: the first generation's, as the data
+    // folder's labels.json says (the checkpoint too, so a resumed run keeps it).
+    for f in [files.last(), files.best()] {
+        assert_eq!(Weights::load(&f).unwrap().labels, Labels::Anatomical);
+    }
+    assert_eq!(
+        load_checkpoint(&files.checkpoint()).unwrap().weights.labels,
+        Labels::Anatomical
+    );
     // `curve` reads the log back: a row for the run, its two phases, and the plot.
     let plot = root.join("curves.svg");
     let o = hourhand(&["curve", &s(&out), "--plot", &s(&plot)]);

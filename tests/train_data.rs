@@ -14,7 +14,7 @@ use hourhand::data::crop::{Crop, OUTPUTS};
 use hourhand::data::depth_png::{DepthPacking, write_depth_png};
 use hourhand::data::source::{Frame, GroundTruth, Source};
 use hourhand::data::synth::{Generation, SynthOptions, joints_uvd};
-use hourhand::data::{DataError, DepthMap, Intrinsics, Joints, OpenOptions, PRIOR_JOINT};
+use hourhand::data::{DataError, DepthMap, Intrinsics, Joints, Labels, OpenOptions, PRIOR_JOINT};
 use hourhand::train::augment::Augment;
 use hourhand::train::dataset::{Loader, TrainSet, batch_count, derive_seed, epoch_order};
 
@@ -395,6 +395,8 @@ fn synth2_opens_the_second_generation() {
         second.describe()
     );
     assert!(second.frame_path(1).starts_with("synth2:6:3"));
+    assert_eq!(second.labels(), Labels::Nyu);
+    assert_eq!(first.labels(), Labels::Anatomical);
     let nyu = SynthOptions {
         generation: Generation::Second,
         ..SynthOptions::default()

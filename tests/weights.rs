@@ -8,7 +8,8 @@ use std::path::Path;
 
 use common::{max_abs_diff, rng, uniform};
 use hourhand::cpu::CpuNet;
-use hourhand::net::weights::CONFIG_KEY;
+use hourhand::data::Labels;
+use hourhand::net::weights::{CONFIG_KEY, LABELS_KEY};
 use hourhand::net::{NetConfig, Network, Storage, Weights, WeightsError};
 use safetensors::tensor::{Dtype, TensorView};
 
@@ -163,6 +164,28 @@ fn truncated_and_garbage_files_are_format_errors() {
             "{name}: {msg}"
         );
     }
+}
+
+/// The label convention travels in the metadata: written where it is NYU's, read back; a file
+/// that does not say is anatomical (every model before it); an unknown one is refused.
+#[test]
+fn weights_carry_their_label_convention() {
+    let dir = scratch("labels");
+    let mut w = tiny();
+    assert_eq!(w.labels, Labels::Anatomical);
+    let path = dir.join("nyu.safetensors");
+    w.labels = Labels::Nyu;
+    w.save(&path, Storage::F16, false).unwrap();
+    assert_eq!(Weights::load(&path).unwrap().labels, Labels::Nyu);
+    let (tensors, mut meta) = parts(&tiny());
+    assert!(!meta.contains_key(LABELS_KEY), "{meta:?}");
+    let plain = dir.join("plain.safetensors");
+    write_raw(&plain, &tensors, Some(meta.clone()));
+    assert_eq!(Weights::load(&plain).unwrap().labels, Labels::Anatomical);
+    meta.insert(LABELS_KEY.into(), "palmar".into());
+    write_raw(&plain, &tensors, Some(meta));
+    let e = load_err(&plain);
+    assert!(e.contains(LABELS_KEY) && e.contains("\"palmar\""), "{e}");
 }
 
 #[test]

@@ -206,7 +206,7 @@ pub fn estimator(
             None,
         ),
     };
-    Ok((Estimator::new(engine)?, why))
+    Ok((Estimator::new(engine, weights.labels)?, why))
 }
 
 /// The training engine for `weights` at `batch` where `device` places it; when it was placed

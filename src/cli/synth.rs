@@ -69,7 +69,15 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
             bar.inc(1);
         }
     } else {
-        write_split(&args.out, args.frames, make, || bar.inc(1), args.force)?;
+        let labels = options.generation.labels();
+        write_split(
+            &args.out,
+            args.frames,
+            make,
+            || bar.inc(1),
+            labels,
+            args.force,
+        )?;
     }
     bar.finish_and_clear();
     if let Some(path) = &args.preview {

@@ -122,6 +122,40 @@ pub const EVAL_BONES: [(usize, usize); 13] = [
 /// The 36 joints of one hand, in millimetres (camera space, y up) or (u, v, d).
 pub type Joints = [Vec3; NUM_JOINTS];
 
+/// Where a set of labels puts the joints annotators place by convention rather than at a joint
+/// of the skeleton: `PALM_3`, the crop's centre, and the thumb's `TH_KNU3_B`. A model predicts
+/// its training labels' convention, and re-centring a crop on the palm its joints imply
+/// ([`crate::data::palm`]) must use the same one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Labels {
+    /// NYU's annotators' (and the synthetic generator's second generation): `PALM_3` halfway
+    /// from the wrists to the middle finger's PIP, `TH_KNU3_B` 6 mm from the thumb's IP towards
+    /// its tip. Real data, and any source that does not say otherwise.
+    #[default]
+    Nyu,
+    /// The synthetic generator's first generation: `PALM_3` the centre of the palm's body (0.39
+    /// of the way from the wrists to the middle finger's PIP), `TH_KNU3_B` the thumb's IP.
+    /// Every model trained before 2026-12-05, the bundled one among them.
+    Anatomical,
+}
+
+impl Labels {
+    /// Its name in a weights file's metadata and in `synth.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Labels::Nyu => "nyu",
+            Labels::Anatomical => "anatomical",
+        }
+    }
+
+    /// The convention called `name`.
+    pub fn from_name(name: &str) -> Option<Labels> {
+        [Labels::Nyu, Labels::Anatomical]
+            .into_iter()
+            .find(|l| l.name() == name)
+    }
+}
+
 /// The 14 evaluation joints of a full set, in [`EVAL_SUBSET`] order.
 pub fn eval_subset(joints: &Joints) -> [Vec3; 14] {
     EVAL_SUBSET.map(|j| joints[j])
@@ -130,6 +164,14 @@ pub fn eval_subset(joints: &Joints) -> [Vec3; 14] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_conventions_by_name() {
+        for l in [Labels::Nyu, Labels::Anatomical] {
+            assert_eq!(Labels::from_name(l.name()), Some(l));
+        }
+        assert_eq!(Labels::from_name("NYU"), None);
+    }
 
     #[test]
     fn subset_and_prior_agree_with_the_names() {

@@ -22,7 +22,7 @@ pub use depth::{DepthError, DepthMap};
 pub use depth_png::DepthPacking;
 pub use error::DataError;
 pub use intrinsics::{Intrinsics, IntrinsicsError};
-pub use joints::{BONES, EVAL_SUBSET, JOINT_NAMES, Joints, NUM_JOINTS, PRIOR_JOINT};
+pub use joints::{BONES, EVAL_SUBSET, JOINT_NAMES, Joints, Labels, NUM_JOINTS, PRIOR_JOINT};
 pub use open::{OpenOptions, open};
 
 /// Where the shared real NYU test files are: `$HOURHAND_NYU_DATA`, else `../shared/data/nyu`

@@ -9,7 +9,7 @@ use super::crop::NYU_CUBE;
 use super::depth::DepthMap;
 use super::error::DataError;
 use super::intrinsics::Intrinsics;
-use super::joints::{EVAL_SUBSET, Joints, PRIOR_JOINT};
+use super::joints::{EVAL_SUBSET, Joints, Labels, PRIOR_JOINT};
 
 /// Annotated joints of one frame, as (u, v, d): all 36, or only the 14 evaluation joints (what a
 /// results-format file has).
@@ -100,6 +100,11 @@ pub trait Source: Send + Sync {
     fn frame_path(&self, index: usize) -> PathBuf;
     /// The annotation of frame `index`, without reading its image.
     fn ground_truth(&self, index: usize) -> Option<GroundTruth>;
+    /// The convention its annotations follow: NYU's, except for the synthetic generator's
+    /// first generation.
+    fn labels(&self) -> Labels {
+        Labels::Nyu
+    }
     /// The side of the hand cube (mm) for frame `index`: 300, except where a protocol says
     /// otherwise (NYU test frames 2441–8252: 250).
     fn cube(&self, _index: usize) -> f32 {

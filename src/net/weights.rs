@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
+use crate::data::Labels;
 use crate::files::{WriteError, write_atomic};
 
 use super::config::{ConfigError, NetConfig};
@@ -20,6 +21,10 @@ use super::tensor::{Params, Tensor};
 
 /// Metadata key holding the config JSON.
 pub const CONFIG_KEY: &str = "hourhand.config";
+/// Metadata key naming the label convention the weights were trained on
+/// ([`Labels::name`]); absent means [`Labels::Anatomical`], the convention of every model
+/// trained before it was written.
+pub const LABELS_KEY: &str = "hourhand.labels";
 
 /// How values are stored on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -65,6 +70,16 @@ pub enum WeightsError {
     NoConfig {
         /// The file.
         path: PathBuf,
+    },
+    /// The label convention in the metadata is not one hourhand knows.
+    #[error(
+        "{path}: the `{LABELS_KEY}` metadata is \"{value}\"; expected \"nyu\" or \"anatomical\""
+    )]
+    Labels {
+        /// The file.
+        path: PathBuf,
+        /// What it says.
+        value: String,
     },
     /// The config in the metadata is not valid JSON for a [`NetConfig`].
     #[error("{path}: the `{CONFIG_KEY}` metadata is not a valid net config: {source}")]
@@ -130,6 +145,9 @@ pub struct Weights {
     pub config: NetConfig,
     /// Training-form parameters by name.
     pub tensors: Params,
+    /// The label convention of the joints they predict: the convention of the data they were
+    /// trained on, which re-centring a crop on the predicted palm needs.
+    pub labels: Labels,
 }
 
 impl Weights {
@@ -177,6 +195,7 @@ impl Weights {
         Ok(Self {
             config: config.clone(),
             tensors,
+            labels: Labels::Anatomical,
         })
     }
 
@@ -253,6 +272,10 @@ impl Weights {
         // One metadata entry only: safetensors writes metadata in hash-map order, and a single
         // entry keeps the file byte-for-byte reproducible from the seed.
         let mut all = HashMap::from([(CONFIG_KEY.to_string(), config)]);
+        // Written only where it is not the default, so such files stay one entry.
+        if self.labels != Labels::Anatomical {
+            all.insert(LABELS_KEY.to_string(), self.labels.name().to_string());
+        }
         all.extend(metadata.iter().map(|(k, v)| (k.to_string(), v.clone())));
         safetensors::serialize(views, Some(all)).expect("well-formed tensors serialize")
     }
@@ -358,6 +381,13 @@ impl Weights {
             extras.insert(name.to_string(), Tensor::new(view.shape().to_vec(), data));
         }
         let all_metadata = metadata.metadata().clone().unwrap_or_default();
+        let labels = match all_metadata.get(LABELS_KEY) {
+            None => Labels::Anatomical,
+            Some(value) => Labels::from_name(value).ok_or_else(|| WeightsError::Labels {
+                path: path.into(),
+                value: value.clone(),
+            })?,
+        };
         let mut tensors = Params::new();
         for (name, shape) in expected {
             let view = st.tensor(&name).map_err(format)?;
@@ -375,7 +405,15 @@ impl Weights {
             }
             tensors.insert(name, Tensor::new(shape, data));
         }
-        Ok((Self { config, tensors }, extras, all_metadata))
+        Ok((
+            Self {
+                config,
+                tensors,
+                labels,
+            },
+            extras,
+            all_metadata,
+        ))
     }
 }
 

@@ -21,7 +21,7 @@ use super::augment::{Augment, DepthLookup, Jitter, sample_into};
 use crate::data::crop::OUTPUTS;
 use crate::data::open::{OpenOptions, open};
 use crate::data::source::Source;
-use crate::data::{DataError, Intrinsics, Joints, PRIOR_JOINT};
+use crate::data::{DataError, Intrinsics, Joints, Labels, PRIOR_JOINT};
 
 /// The default memory for cached depth: 4 GiB holds about 7,000 NYU frames (614 kB each as
 /// u16), a tenth of the training split; synthetic sets of that size fit whole.
@@ -128,6 +128,11 @@ impl TrainSet {
     /// What the set is, for the user.
     pub fn describe(&self) -> String {
         self.source.describe()
+    }
+
+    /// The label convention of its joints, which a model trained on them predicts.
+    pub fn labels(&self) -> Labels {
+        self.source.labels()
     }
 
     /// The folder the set was opened from.

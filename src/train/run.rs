@@ -127,6 +127,7 @@ pub fn train(
         let weights = Weights {
             config: config.clone(),
             tensors: params,
+            labels: train_set.labels(),
         };
         let val_mm = match &val_set {
             Some(v) => Some(validate(engine, &weights, v, opts.batch)?),

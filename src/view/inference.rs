@@ -271,5 +271,5 @@ fn make_estimator(
         })
         .map_err(|e| e.to_string())?)?,
     };
-    Estimator::new(engine).map_err(|e| e.to_string())
+    Estimator::new(engine, weights.labels).map_err(|e| e.to_string())
 }

@@ -183,7 +183,14 @@ pub fn write_synthetic_split(
     use hourhand::data::synth::{SynthOptions, generate};
     let options = SynthOptions::default();
     let make = |i: usize| SplitFrame::from(generate(seed, i as u64, &options));
-    write_split(dir, frames, make, || {}, overwrite)
+    write_split(
+        dir,
+        frames,
+        make,
+        || {},
+        options.generation.labels(),
+        overwrite,
+    )
 }
 
 /// A convolution from tensor `x` to `y` named `conv` (parameters `conv.weight`, `conv.bias`).

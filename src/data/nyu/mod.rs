@@ -3,6 +3,7 @@
 //! `joint_names` (1 × 36 cell), `joint_uvd` and `joint_xyz` (kinects × frames × 36 × 3).
 //!
 //! [`NyuSequence`] reads one (real NYU, or `hourhand synth` output); [`write_split`] writes one.
+//! A split's joints follow NYU's label convention unless a [`LABELS_FILE`] says otherwise.
 
 mod read;
 mod write;
@@ -14,6 +15,10 @@ pub use write::{SplitFrame, write_split};
 
 /// The annotation file of a split.
 pub const JOINT_DATA: &str = "joint_data.mat";
+/// hourhand's note of a split's label convention (`{"labels": "anatomical"}`), beside
+/// [`JOINT_DATA`] where it is not NYU's: what `hourhand synth` writes for the generator's first
+/// generation, so a model trained on the folder records the convention it learned.
+pub const LABELS_FILE: &str = "labels.json";
 /// NYU's depth image size.
 pub const IMAGE_SIZE: (usize, usize) = (640, 480);
 

@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use glam::DVec3;
 
-use super::{IMAGE_SIZE, JOINT_DATA, frame_file};
+use super::{IMAGE_SIZE, JOINT_DATA, LABELS_FILE, frame_file};
 use crate::data::crop::{NYU_CUBE, nyu_test_cube};
 use crate::data::depth_png::read_depth_png;
 use crate::data::error::DataError;
 use crate::data::folder::parse_nyu_name;
 use crate::data::intrinsics::Intrinsics;
-use crate::data::joints::{Joints, NUM_JOINTS};
+use crate::data::joints::{Joints, Labels, NUM_JOINTS};
 use crate::data::mat::{Dim, MatFile};
 use crate::data::source::{Frame, GroundTruth, Source, file_name};
 
@@ -24,6 +24,8 @@ pub struct NyuSequence {
     joints_uvd: Option<Vec<Joints>>,
     /// Whether NYU's test protocol applies (the 250 mm cube for the second subject).
     test_protocol: bool,
+    /// The joints' label convention ([`LABELS_FILE`]).
+    labels: Labels,
 }
 
 impl NyuSequence {
@@ -54,12 +56,14 @@ impl NyuSequence {
             });
         }
         let test_protocol = dir.file_name().is_some_and(|n| n == "test");
+        let labels = read_labels(&dir)?;
         Ok(NyuSequence {
             dir,
             kinect,
             frames,
             joints_uvd,
             test_protocol,
+            labels,
         })
     }
 
@@ -67,6 +71,33 @@ impl NyuSequence {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// The label convention a split folder's [`LABELS_FILE`] names; NYU's where it has none.
+fn read_labels(dir: &Path) -> Result<Labels, DataError> {
+    let path = dir.join(LABELS_FILE);
+    if !path.exists() {
+        return Ok(Labels::Nyu);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| DataError::io(&path, e))?;
+    let bad = |problem: String| DataError::Folder {
+        path: path.clone(),
+        problem,
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        bad(format!(
+            "not JSON ({e}); expected {{\"labels\": \"anatomical\"}}"
+        ))
+    })?;
+    let name = value
+        .get("labels")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| bad("no \"labels\" string; expected {\"labels\": \"anatomical\"}".into()))?;
+    Labels::from_name(name).ok_or_else(|| {
+        bad(format!(
+            "unknown label convention \"{name}\"; expected \"nyu\" or \"anatomical\""
+        ))
+    })
 }
 
 /// Whether `path` is an NYU dataset or split folder (one [`split_dir`] can open).
@@ -196,6 +227,10 @@ impl Source for NyuSequence {
 
     fn len(&self) -> usize {
         self.frames
+    }
+
+    fn labels(&self) -> Labels {
+        self.labels
     }
 
     fn intrinsics(&self) -> Intrinsics {

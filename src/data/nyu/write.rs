@@ -5,12 +5,13 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::{JOINT_DATA, frame_file};
+use super::{JOINT_DATA, LABELS_FILE, frame_file};
 use crate::data::depth::DepthMap;
 use crate::data::depth_png::{DepthPacking, write_depth_png};
 use crate::data::error::DataError;
-use crate::data::joints::{JOINT_NAMES, Joints, NUM_JOINTS};
+use crate::data::joints::{JOINT_NAMES, Joints, Labels, NUM_JOINTS};
 use crate::data::mat::{self, CellArray, MatArray, NumericArray, NumericClass, WriteOptions};
+use crate::files::write_atomic;
 
 /// One frame to write.
 pub struct SplitFrame {
@@ -24,13 +25,15 @@ pub struct SplitFrame {
 
 /// Writes `count` frames made by `make(i)` into `dir` as kinect 1 (`depth_1_NNNNNNN.png`, NYU RGB
 /// packing) and a `joint_data.mat` (compressed MAT 5, 1 × count × 36 × 3 doubles) with
-/// `joint_names`, `joint_uvd` and `joint_xyz`. `done` is called once per frame written (from
-/// any thread). Refuses a folder that already holds NYU files unless `overwrite`.
+/// `joint_names`, `joint_uvd` and `joint_xyz`, and where `labels` is not NYU's convention a
+/// [`LABELS_FILE`] naming it. `done` is called once per frame written (from any thread).
+/// Refuses a folder that already holds NYU files unless `overwrite`.
 pub fn write_split(
     dir: &Path,
     count: usize,
     make: impl Fn(usize) -> SplitFrame + Sync,
     done: impl Fn() + Sync,
+    labels: Labels,
     overwrite: bool,
 ) -> Result<(), DataError> {
     let mat_path = dir.join(JOINT_DATA);
@@ -85,5 +88,15 @@ pub fn write_split(
             overwrite,
         },
     )?;
+    let note = dir.join(LABELS_FILE);
+    if labels == Labels::Nyu {
+        // A split rewritten in NYU's convention keeps no note of an earlier one.
+        if overwrite && note.exists() {
+            std::fs::remove_file(&note).map_err(|e| DataError::io(&note, e))?;
+        }
+    } else {
+        let json = format!("{{\"labels\": \"{}\"}}\n", labels.name());
+        write_atomic(&note, json.as_bytes(), overwrite)?;
+    }
     Ok(())
 }

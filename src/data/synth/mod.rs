@@ -35,7 +35,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::nyu::SplitFrame;
-use crate::data::{DepthMap, Intrinsics, Joints};
+use crate::data::{DepthMap, Intrinsics, Joints, Labels};
 
 pub use pose::{Gesture, HandPose};
 pub use skeleton::{HandShape, LABEL_FOREARM, LABEL_HAND};
@@ -63,6 +63,16 @@ pub enum Generation {
     /// towards its tip, grips drawn towards open and open gestures likelier
     /// ([`pose::HandPose::sample`]).
     Second,
+}
+
+impl Generation {
+    /// The label convention its joints follow.
+    pub fn labels(self) -> Labels {
+        match self {
+            Generation::First => Labels::Anatomical,
+            Generation::Second => Labels::Nyu,
+        }
+    }
 }
 
 /// What to make.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Generation, SynthOptions, generate, joints_uvd};
 use crate::data::source::{Frame, GroundTruth, Source};
-use crate::data::{DataError, DepthMap, Intrinsics, Joints};
+use crate::data::{DataError, DepthMap, Intrinsics, Joints, Labels};
 
 /// Each generation's spec prefix, in [`Generation`]'s order.
 const PREFIXES: [(&str, Generation); 2] = [
@@ -140,6 +140,10 @@ impl Source for SynthSource {
 
     fn ground_truth(&self, index: usize) -> Option<GroundTruth> {
         self.joints.get(index).map(|j| GroundTruth::Full(*j))
+    }
+
+    fn labels(&self) -> Labels {
+        self.options.generation.labels()
     }
 
     fn load(&self, index: usize) -> Result<Frame, DataError> {
