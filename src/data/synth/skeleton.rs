@@ -72,7 +72,8 @@ const PALM_CENTRE: [f32; 3] = [0.0, 48.0, -2.0];
 /// How far (mm, distally along the hand frame's Y, times the hand's scale) NYU's annotators put
 /// `PALM_3` beyond the palm body's centre ([`Generation::Second`]): in NYU's test labels it lies
 /// halfway from the wrists' middle to the middle finger's PIP in both subjects (0.50 of the way;
-/// the palm body's centre is at 0.39 on the same poses).
+/// the palm body's centre is at 0.39 on the first generation's poses, and 16 mm puts the label
+/// at 0.50 on the second's).
 pub const NYU_PALM_SHIFT_MM: f32 = 16.0;
 /// How far (mm, times the hand's scale) NYU's annotators put the thumb's `TH_KNU3_B` from its
 /// interphalangeal joint towards the tip ([`Generation::Second`]): NYU's thumb tip to middle
