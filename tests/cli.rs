@@ -53,6 +53,8 @@ fn init_writes_weights_that_load_and_never_overwrites() {
     let o = hourhand(&["info", "--backend", "cpu", "--weights", w_str]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains(w_str));
+    // A file that names no label convention is the first generation's, as init's are.
+    assert!(stdout(&o).contains("labels: anatomical"), "{}", stdout(&o));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `hourhand info`: adapters, the choice among them, and the network.
 
 use clap::Args;
+use hourhand::data::Labels;
 use hourhand::gpu::kernels::KernelSet;
 use hourhand::gpu::schedule::schedule;
 use hourhand::gpu::{self, GpuContext};
@@ -112,6 +113,18 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
     let c = &weights.config;
     println!("network: local regression based hourglass network");
     println!("  weights: {source}");
+    // Fresh weights have learned no convention yet.
+    if args.weights.weights.is_some() {
+        println!(
+            "  labels: {} ({})",
+            weights.labels.name(),
+            match weights.labels {
+                Labels::Nyu => "NYU's convention: PALM_3 halfway from the wrists to the middle PIP",
+                Labels::Anatomical =>
+                    "the synthetic generator's first generation: PALM_3 the palm body's centre, 16 mm nearer the wrist than NYU's",
+            }
+        );
+    }
     println!(
         "  input {s}×{s}; stem {}; residual {}→{}; hourglass order {} at {h}×{h}, {} features; {}×{} patches of {p}×{p}×{}; FC {}×{} → {} → {} ({} joints × 3)",
         c.stem_channels,
