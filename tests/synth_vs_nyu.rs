@@ -83,8 +83,8 @@ fn the_second_generation_labels_and_holds_hands_as_nyu_does() {
             0.06,
         );
     }
-    // Fists and grasps stay, but rarely: nine hands in ten have every finger's tip beyond
-    // two thirds of the index finger's middle point's distance from the wrists (NYU: beyond
+    // Fists and grasps stay, but rarely: for each finger, nine hands in ten have its tip
+    // beyond 0.65 of the index finger's middle point's distance from the wrists (NYU: beyond
     // 0.99 of it; the first generation curls a tenth of its fingers to 0.52–0.67).
     for (name, tip, _) in &FINGERS[..4] {
         let p10 = quantiles(ours.iter().map(|h| openness(h, *tip)), &[0.1])[0];
