@@ -12,12 +12,6 @@ use super::{Generation, SynthOptions, generate, joints_uvd};
 use crate::data::source::{Frame, GroundTruth, Source};
 use crate::data::{DataError, DepthMap, Intrinsics, Joints, Labels};
 
-/// Each generation's spec prefix, in [`Generation`]'s order.
-const PREFIXES: [(&str, Generation); 2] = [
-    ("synth:", Generation::First),
-    ("synth2:", Generation::Second),
-];
-
 /// A parsed `synth:SEED:FRAMES` (or `synth2:…`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SynthSpec {
@@ -30,12 +24,12 @@ pub struct SynthSpec {
 }
 
 impl SynthSpec {
-    /// The spec as it is written.
+    /// What a spec of `generation` starts with.
     pub fn prefix(generation: Generation) -> &'static str {
-        PREFIXES
-            .iter()
-            .find(|(_, g)| *g == generation)
-            .map_or("synth:", |(p, _)| p)
+        match generation {
+            Generation::First => "synth:",
+            Generation::Second => "synth2:",
+        }
     }
 }
 
@@ -43,9 +37,12 @@ impl SynthSpec {
 /// naming what is wrong when it does but is not of that form.
 pub fn parse_spec(spec: &Path) -> Option<Result<SynthSpec, DataError>> {
     let text = spec.to_str()?;
-    let (prefix, rest, generation) = PREFIXES
-        .iter()
-        .find_map(|&(p, g)| text.strip_prefix(p).map(|rest| (p, rest, g)))?;
+    let (prefix, rest, generation) = [Generation::First, Generation::Second]
+        .into_iter()
+        .find_map(|g| {
+            let prefix = SynthSpec::prefix(g);
+            text.strip_prefix(prefix).map(|rest| (prefix, rest, g))
+        })?;
     let bad = |problem: String| DataError::Folder {
         path: spec.into(),
         problem,
