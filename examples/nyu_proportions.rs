@@ -12,11 +12,11 @@
 
 use std::path::PathBuf;
 
-use glam::{DVec3, Vec3};
-use hourhand::data::crop::NYU_SECOND_SUBJECT_FIRST_FRAME;
-use hourhand::data::synth::{Generation, SynthOptions, joints_uvd};
-use hourhand::data::{EVAL_SUBSET, Intrinsics};
-use hourhand::eval::proportions::{FINGERS, at, distance, openness, palm_along_hand, quantiles};
+use glam::Vec3;
+use hourhand::data::synth::Generation;
+use hourhand::eval::proportions::{
+    FINGERS, at, distance, nyu_subjects, openness, palm_along_hand, quantiles, synthetic_hands,
+};
 use hourhand::eval::{Format, results};
 
 fn main() {
@@ -37,33 +37,19 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let to_xyz = |frame: &[DVec3]| -> Vec<Vec3> {
-        let k = Intrinsics::NYU_EVAL;
-        frame.iter().map(|&j| k.uvd_to_xyz(j.as_vec3())).collect()
-    };
-    let split = (NYU_SECOND_SUBJECT_FIRST_FRAME - 1).min(nyu.len());
-    let first: Vec<Vec<Vec3>> = nyu[..split].iter().map(|f| to_xyz(f)).collect();
-    let second: Vec<Vec<Vec3>> = nyu[split..].iter().map(|f| to_xyz(f)).collect();
-    let synthetic = |generation: Generation| -> Vec<Vec<Vec3>> {
-        let options = SynthOptions {
-            generation,
-            ..SynthOptions::default()
-        };
-        (0..frames)
-            .map(|i| {
-                let uvd = joints_uvd(seed, i, &options);
-                EVAL_SUBSET
-                    .iter()
-                    .map(|&j| options.intrinsics.uvd_to_xyz(uvd[j]))
-                    .collect()
-            })
-            .collect()
-    };
+    let [first, second] = nyu_subjects(&nyu);
+    let split = first.len();
     let sets = [
         (format!("NYU 1–{split}"), first),
         (format!("NYU {}–{}", split + 1, nyu.len()), second),
-        (format!("synth seed {seed}"), synthetic(Generation::First)),
-        (format!("synth2 seed {seed}"), synthetic(Generation::Second)),
+        (
+            format!("synth seed {seed}"),
+            synthetic_hands(Generation::First, seed, frames),
+        ),
+        (
+            format!("synth2 seed {seed}"),
+            synthetic_hands(Generation::Second, seed, frames),
+        ),
     ];
 
     println!("labels: {} ({} frames)", labels.display(), nyu.len());

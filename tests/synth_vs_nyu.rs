@@ -4,44 +4,19 @@
 //! what the bundled model was trained on, keeps its anatomical labels and wide pose mix.
 
 use glam::Vec3;
-use hourhand::data::crop::NYU_SECOND_SUBJECT_FIRST_FRAME;
-use hourhand::data::synth::{Generation, SynthOptions, joints_uvd};
-use hourhand::data::{EVAL_SUBSET, Intrinsics};
+use hourhand::data::synth::Generation;
 use hourhand::eval::proportions::{
-    FINGERS, at, distance, median, openness, palm_along_hand, quantiles,
+    FINGERS, at, distance, median, nyu_subjects, openness, palm_along_hand, quantiles,
+    synthetic_hands,
 };
 use hourhand::eval::{Format, results};
 
 mod common;
 
 /// NYU's two test subjects' labels, in millimetres.
-fn nyu_subjects() -> [Vec<Vec<Vec3>>; 2] {
+fn nyu() -> [Vec<Vec<Vec3>>; 2] {
     let path = common::nyu_file("nyu_test_groundtruth_label.txt");
-    let frames = results::read(&path, Format::NYU).expect("NYU's test labels");
-    let k = Intrinsics::NYU_EVAL;
-    let xyz: Vec<Vec<Vec3>> = frames
-        .iter()
-        .map(|f| f.iter().map(|j| k.uvd_to_xyz(j.as_vec3())).collect())
-        .collect();
-    let split = NYU_SECOND_SUBJECT_FIRST_FRAME - 1;
-    [xyz[..split].to_vec(), xyz[split..].to_vec()]
-}
-
-/// `frames` synthetic hands of `generation` (joints only).
-fn synthetic(generation: Generation, frames: u64) -> Vec<Vec<Vec3>> {
-    let options = SynthOptions {
-        generation,
-        ..SynthOptions::default()
-    };
-    (0..frames)
-        .map(|i| {
-            let uvd = joints_uvd(5, i, &options);
-            EVAL_SUBSET
-                .iter()
-                .map(|&j| options.intrinsics.uvd_to_xyz(uvd[j]))
-                .collect()
-        })
-        .collect()
+    nyu_subjects(&results::read(&path, Format::NYU).expect("NYU's test labels"))
 }
 
 /// The range of `measure`'s medians over NYU's two subjects.
@@ -52,8 +27,8 @@ fn nyu_range(nyu: &[Vec<Vec<Vec3>>; 2], measure: impl Fn(&[Vec3]) -> f32) -> (f3
 
 #[test]
 fn the_second_generation_labels_and_holds_hands_as_nyu_does() {
-    let nyu = nyu_subjects();
-    let ours = synthetic(Generation::Second, 2000);
+    let nyu = nyu();
+    let ours = synthetic_hands(Generation::Second, 5, 2000);
     let check = |what: &str, measure: &dyn Fn(&[Vec3]) -> f32, slack: f32| {
         let (lo, hi) = nyu_range(&nyu, measure);
         let got = median(ours.iter().map(|h| measure(h)));
@@ -97,7 +72,7 @@ fn the_second_generation_labels_and_holds_hands_as_nyu_does() {
 
 #[test]
 fn the_first_generation_keeps_its_anatomical_labels() {
-    let ours = synthetic(Generation::First, 1000);
+    let ours = synthetic_hands(Generation::First, 5, 1000);
     let palm = median(ours.iter().map(|h| palm_along_hand(h)));
     assert!(
         (0.37..0.41).contains(&palm),

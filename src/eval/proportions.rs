@@ -9,6 +9,12 @@
 
 use glam::Vec3;
 
+use crate::data::Intrinsics;
+use crate::data::crop::NYU_SECOND_SUBJECT_FIRST_FRAME;
+use crate::data::joints::eval_subset;
+use crate::data::synth::{Generation, SynthOptions, joints_uvd};
+use crate::eval::Frame;
+
 /// Places in a 14-joint results line (the order of [`crate::data::EVAL_SUBSET`]).
 pub mod at {
     /// The thumb's tip.
@@ -37,6 +43,34 @@ pub const FINGERS: [(&str, usize, usize); 5] = [
     ("index", 6, 7),
     ("thumb", at::THUMB_TIP, at::THUMB_MID),
 ];
+
+/// NYU's test labels (a results file's frames, `u v d`) as its two subjects' hands in
+/// millimetres: frames before [`NYU_SECOND_SUBJECT_FIRST_FRAME`], and from it.
+pub fn nyu_subjects(frames: &[Frame]) -> [Vec<Vec<Vec3>>; 2] {
+    let k = Intrinsics::NYU_EVAL;
+    let hand = |f: &Frame| -> Vec<Vec3> { f.iter().map(|j| k.uvd_to_xyz(j.as_vec3())).collect() };
+    let split = (NYU_SECOND_SUBJECT_FIRST_FRAME - 1).min(frames.len());
+    [
+        frames[..split].iter().map(hand).collect(),
+        frames[split..].iter().map(hand).collect(),
+    ]
+}
+
+/// The first `frames` hands of synthetic sequence `seed` of `generation`, in millimetres
+/// (joints only: nothing is rendered).
+pub fn synthetic_hands(generation: Generation, seed: u64, frames: u64) -> Vec<Vec<Vec3>> {
+    let options = SynthOptions {
+        generation,
+        ..SynthOptions::default()
+    };
+    (0..frames)
+        .map(|i| {
+            eval_subset(&joints_uvd(seed, i, &options))
+                .map(|j| options.intrinsics.uvd_to_xyz(j))
+                .to_vec()
+        })
+        .collect()
+}
 
 /// The distance between points `a` and `b` of `hand`.
 pub fn distance(hand: &[Vec3], a: usize, b: usize) -> f32 {
