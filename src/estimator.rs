@@ -9,7 +9,7 @@ use crate::data::crop::{Crop, CropError, OUTPUTS};
 use crate::data::detect::{DetectOptions, detect_hand};
 use crate::data::palm::palm_centre;
 use crate::data::source::Frame;
-use crate::data::{DataError, Joints};
+use crate::data::{DataError, Joints, NUM_JOINTS};
 use crate::gpu::{GpuError, GpuNet};
 use crate::run::InputError;
 
@@ -51,6 +51,11 @@ pub enum EstimateError {
     /// A frame could not be read or has no hand.
     #[error(transparent)]
     Data(#[from] DataError),
+    /// A test-time rotation count the estimator does not take.
+    #[error(
+        "{0} rotations: test-time rotation takes an odd count from 1 (off) to {MAX_ROTATIONS} (0°, ±15°, ±30° … ±90°), so the turns are symmetric"
+    )]
+    Rotations(usize),
 }
 
 impl EstimateError {
@@ -70,6 +75,35 @@ impl EstimateError {
 /// pass, 18.2 after two and 18.0 after three (17.0 on the annotated centres); on the bundled
 /// sample from 20.9 to 17.9 after two. Each pass costs one more network run.
 pub const REFINE_PASSES: usize = 2;
+
+/// The step between the turned crops test-time rotation averages over
+/// ([`Estimator::set_rotations`]), degrees.
+pub const ROTATION_STEP_DEGREES: f32 = 15.0;
+
+/// The most turned crops per frame: 0° and ±15° … ±90°.
+pub const MAX_ROTATIONS: usize = 13;
+
+/// The turns (radians) of `count` test-time rotations: 0, +15°, −15°, +30°, −30° …; an even
+/// count or one above [`MAX_ROTATIONS`] is an error.
+pub fn rotation_angles(count: usize) -> Result<Vec<f32>, EstimateError> {
+    if count.is_multiple_of(2) || count > MAX_ROTATIONS {
+        return Err(EstimateError::Rotations(count));
+    }
+    Ok((0..count)
+        .map(|i| {
+            let step = i.div_ceil(2) as f32 * ROTATION_STEP_DEGREES;
+            if i % 2 == 1 { step } else { -step }.to_radians()
+        })
+        .collect())
+}
+
+/// `count` test-time rotations in words: "off", or "3 crops, ±15°" (the widest turn).
+pub fn describe_rotations(count: usize) -> String {
+    match count {
+        0 | 1 => "off".to_string(),
+        n => format!("{n} crops, ±{}°", (n / 2) as f32 * ROTATION_STEP_DEGREES),
+    }
+}
 
 /// Where the crop of each frame is centred.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,6 +164,9 @@ pub struct Estimator {
     input_size: usize,
     /// The label convention the network predicts (its weights'), for re-centring on its palm.
     labels: Labels,
+    /// The crops' turns (radians) each estimate averages over; `[0.0]` without test-time
+    /// rotation.
+    angles: Vec<f32>,
 }
 
 impl Estimator {
@@ -164,7 +201,25 @@ impl Estimator {
             engine,
             input_size,
             labels,
+            angles: vec![0.0],
         })
+    }
+
+    /// Test-time rotation: each estimate becomes the mean of the network's estimates on `count`
+    /// crops of the frame, turned 0°, ±15°, ±30° … about the crop's centre and turned back
+    /// ([`Crop::rotated`]); `count` 1 is the plain crop.
+    ///
+    /// The network was trained on turned crops, and its errors on differently turned views of
+    /// one hand are partly independent, so their mean is nearer the truth than any one of them
+    /// (the README measures how much). Each turn costs one more network run.
+    pub fn set_rotations(&mut self, count: usize) -> Result<(), EstimateError> {
+        self.angles = rotation_angles(count)?;
+        Ok(())
+    }
+
+    /// The turned crops each estimate averages over (1: no test-time rotation).
+    pub fn rotations(&self) -> usize {
+        self.angles.len()
     }
 
     /// The network input's side (pixels).
@@ -181,16 +236,17 @@ impl Estimator {
     }
 
     /// Estimates the pose in each frame, its crop centred on `centers[i]` with a cube of
-    /// `cubes[i]` mm, in one batch.
+    /// `cubes[i]` mm, in one batch (of frames × [`rotations`](Self::rotations) crops).
     pub fn estimate(
         &mut self,
         frames: &[&Frame],
         centers: &[Vec3],
         cubes: &[f32],
     ) -> Result<Vec<Estimate>, EstimateError> {
-        let n = self.input_size;
+        let (n, turns) = (self.input_size, self.angles.len());
         let mut crops = Vec::with_capacity(frames.len());
-        let mut input = vec![1.0f32; frames.len() * n * n];
+        let mut input = vec![1.0f32; frames.len() * turns * n * n];
+        let mut slots = input.chunks_exact_mut(n * n);
         for (i, frame) in frames.iter().enumerate() {
             let crop = Crop::new(centers[i], cubes[i], n, &frame.intrinsics).map_err(|source| {
                 EstimateError::Crop {
@@ -198,19 +254,33 @@ impl Estimator {
                     source,
                 }
             })?;
-            crop.input_into(&frame.depth, &mut input[i * n * n..(i + 1) * n * n]);
+            for &angle in &self.angles {
+                let slot = slots.next().expect("a slot per crop");
+                crop.rotated(angle).input_into(&frame.depth, slot);
+            }
             crops.push(crop);
         }
-        let out = self.forward(&input, frames.len())?;
+        let out = self.forward(&input, frames.len() * turns)?;
+        let mut views = out.chunks_exact(OUTPUTS);
         Ok(crops
             .into_iter()
             .zip(frames)
-            .enumerate()
-            .map(|(i, (crop, frame))| {
-                let values: &[f32; OUTPUTS] = out[i * OUTPUTS..(i + 1) * OUTPUTS]
-                    .try_into()
-                    .expect("OUTPUTS values");
-                let xyz = crop.denormalize(values);
+            .map(|(crop, frame)| {
+                let mut xyz = [Vec3::ZERO; NUM_JOINTS];
+                for &angle in &self.angles {
+                    let values = views.next().expect("OUTPUTS values per crop");
+                    let view = crop
+                        .rotated(angle)
+                        .denormalize(values.try_into().expect("OUTPUTS"));
+                    for (sum, p) in xyz.iter_mut().zip(view) {
+                        *sum += p;
+                    }
+                }
+                let xyz = if turns == 1 {
+                    xyz
+                } else {
+                    xyz.map(|p| p / turns as f32)
+                };
                 let uvd = xyz.map(|p| frame.intrinsics.xyz_to_uvd(p));
                 Estimate { crop, xyz, uvd }
             })
@@ -254,5 +324,112 @@ impl Estimator {
             Engine::Gpu(net) => net.forward(&[input], batch)?,
             Engine::Cpu(net) => net.forward(&[input], batch)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{DepthMap, Intrinsics};
+    use crate::net::{NetConfig, Network, Weights};
+
+    #[test]
+    fn rotation_counts_are_odd_and_symmetric() {
+        let degrees = |n| -> Vec<f32> {
+            rotation_angles(n)
+                .unwrap()
+                .iter()
+                .map(|a| a.to_degrees().round())
+                .collect()
+        };
+        assert_eq!(degrees(1), [0.0]);
+        assert_eq!(degrees(5), [0.0, 15.0, -15.0, 30.0, -30.0]);
+        assert_eq!(degrees(MAX_ROTATIONS).last(), Some(&-90.0));
+        for bad in [0, 2, 8, MAX_ROTATIONS + 2] {
+            let e = rotation_angles(bad).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("{bad} rotations")), "{e}");
+        }
+        assert_eq!(describe_rotations(1), "off");
+        assert_eq!(describe_rotations(7), "7 crops, ±45°");
+    }
+
+    /// A frame of a slanted surface with a bump, so turned crops see different inputs.
+    fn frame(index: usize) -> Frame {
+        let (w, h) = (160usize, 120usize);
+        let mm = (0..w * h)
+            .map(|i| {
+                let (u, v) = ((i % w) as f32, (i / w) as f32);
+                let bump = if (u - 90.0).hypot(v - 50.0) < 12.0 {
+                    -60.0
+                } else {
+                    0.0
+                };
+                600.0 + u * 0.8 + v * 0.3 + bump + index as f32
+            })
+            .collect();
+        Frame {
+            index,
+            name: format!("f{index}"),
+            path: format!("f{index}.png").into(),
+            depth: DepthMap::new(w, h, mm).unwrap(),
+            intrinsics: Intrinsics {
+                fx: 150.0,
+                fy: 150.0,
+                cx: 80.0,
+                cy: 60.0,
+            },
+            ground_truth: None,
+        }
+    }
+
+    #[test]
+    fn rotated_estimates_are_the_mean_of_the_turned_crops_turned_back() {
+        let config = NetConfig {
+            joints: 35,
+            ..NetConfig::tiny()
+        };
+        let network = Network::from_weights(&Weights::init(&config, 3).unwrap());
+        let engine = || Engine::Cpu(Box::new(FastNet::from_network(&network)));
+        let mut estimator = Estimator::new(engine(), Labels::Nyu).unwrap();
+        let mut plain = Estimator::new(engine(), Labels::Nyu).unwrap();
+        estimator.set_rotations(3).unwrap();
+        assert_eq!(estimator.rotations(), 3);
+        assert!(matches!(
+            estimator.set_rotations(4),
+            Err(EstimateError::Rotations(4))
+        ));
+        let frames = [frame(0), frame(1)];
+        let refs: Vec<&Frame> = frames.iter().collect();
+        let centers = [Vec3::new(5.0, -3.0, 650.0), Vec3::new(-8.0, 4.0, 660.0)];
+        let got = estimator
+            .estimate(&refs, &centers, &[300.0, 250.0])
+            .unwrap();
+        let n = plain.input_size();
+        for (i, frame) in frames.iter().enumerate() {
+            let crop = Crop::new(centers[i], [300.0, 250.0][i], n, &frame.intrinsics).unwrap();
+            let mut mean = [Vec3::ZERO; NUM_JOINTS];
+            for angle in rotation_angles(3).unwrap() {
+                let turned = crop.rotated(angle);
+                let out = plain.forward(&turned.input(&frame.depth), 1).unwrap();
+                let joints = turned.denormalize(out[..].try_into().unwrap());
+                for (m, p) in mean.iter_mut().zip(joints) {
+                    *m += p / 3.0;
+                }
+            }
+            assert_eq!(got[i].crop, crop);
+            for (a, b) in got[i].xyz.iter().zip(&mean) {
+                assert!((*a - *b).length() < 1e-3, "frame {i}: {a} vs {b}");
+            }
+            // One crop alone is not the mean: the turns changed the network's view.
+            let alone = plain
+                .estimate(&[frame], &[centers[i]], &[[300.0, 250.0][i]])
+                .unwrap();
+            let moved = alone[0]
+                .xyz
+                .iter()
+                .zip(&mean)
+                .map(|(a, b)| (*a - *b).length());
+            assert!(moved.fold(0.0, f32::max) > 0.01);
+        }
     }
 }

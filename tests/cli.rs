@@ -415,6 +415,22 @@ fn synth_infer_eval_on_both_backends() {
         stderr(&o)
     );
     assert!(!gpu.exists());
+    // Test-time rotation turns the crop both ways: an even count is refused.
+    let o = hourhand(&[
+        "infer",
+        d,
+        "--out",
+        gpu.to_str().unwrap(),
+        "--rotations",
+        "4",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("4 rotations: test-time rotation takes an odd count"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!gpu.exists());
     let o = hourhand(&[
         "infer",
         d,
@@ -422,11 +438,14 @@ fn synth_infer_eval_on_both_backends() {
         gpu.to_str().unwrap(),
         "--center",
         "detect",
+        "--rotations",
+        "3",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     // No backend named and only lavapipe here (a software renderer): the CPU backend, and why.
     for needle in [
         "refined by 2 more network passes",
+        "rotations: the mean over 3 crops, ±15°",
         "backend: CPU",
         "is a software renderer",
     ] {

@@ -72,6 +72,7 @@ fn the_viewer_engine_on_a_lost_device_fails_once() {
         frame: JobFrame::Load(source.clone(), index),
         centers: Centers::GroundTruth,
         refine: 0,
+        rotations: 1,
         cube: 300.0,
         sweep: false,
     };

@@ -10,13 +10,13 @@ use clap::Args;
 use glam::Vec3;
 use hourhand::data::EVAL_SUBSET;
 use hourhand::data::source::{Frame, Source};
-use hourhand::estimator::{Centers, Estimate, Estimator};
+use hourhand::estimator::{Centers, Estimate, Estimator, describe_rotations};
 use hourhand::eval::results;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use super::DeviceArgs;
 use super::source::{CenterArgs, SourceArgs};
+use super::{DeviceArgs, RotationArgs};
 
 #[derive(Debug, Args)]
 pub struct InferArgs {
@@ -30,6 +30,8 @@ pub struct InferArgs {
     weights: Option<PathBuf>,
     #[command(flatten)]
     device: DeviceArgs,
+    #[command(flatten)]
+    rotations: RotationArgs,
     /// Results file to write: one line per frame, the 14 NYU evaluation joints as u v d.
     #[arg(long)]
     out: PathBuf,
@@ -77,6 +79,7 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
         ),
     };
     let (mut estimator, placed) = super::estimator(&weights, &args.device)?;
+    estimator.set_rotations(args.rotations.rotations)?;
     if !args.quiet {
         eprintln!("source:  {}", source.describe());
         eprintln!("weights: {weights_from}");
@@ -91,6 +94,12 @@ pub fn run(args: InferArgs) -> anyhow::Result<()> {
                 centers.describe(),
                 if n == 1 { "" } else { "es" }
             ),
+        }
+        if estimator.rotations() > 1 {
+            eprintln!(
+                "rotations: the mean over {} (test-time rotation)",
+                describe_rotations(estimator.rotations())
+            );
         }
     }
     let estimates = run_all(&args, source.as_ref(), &centers, refine, &mut estimator)?;

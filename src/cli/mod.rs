@@ -138,6 +138,21 @@ impl DeviceArgs {
     }
 }
 
+/// Test-time rotation, for the commands that run the network on frames.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct RotationArgs {
+    /// Test-time rotation: average the network over N crops of each frame turned 0°, ±15°,
+    /// ±30° … and turned back (odd, at most 13; 1 is off). Each crop is one more network run.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = parse_rotations)]
+    pub rotations: usize,
+}
+
+fn parse_rotations(s: &str) -> Result<usize, String> {
+    let count: usize = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
+    hourhand::estimator::rotation_angles(count).map_err(|e| e.to_string())?;
+    Ok(count)
+}
+
 /// Where [`DeviceArgs::place`] put the network.
 pub enum Placement {
     /// On the CPU backend; when it was not asked for, why.

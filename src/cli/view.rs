@@ -10,7 +10,7 @@ use hourhand::run::Backend;
 use hourhand::view::inference::EngineChoice;
 use hourhand::view::{LiveInput, ViewOptions, run};
 
-use super::DeviceArgs;
+use super::{DeviceArgs, RotationArgs};
 
 #[derive(Debug, Args)]
 pub struct ViewArgs {
@@ -71,6 +71,8 @@ pub struct ViewArgs {
     /// Replace an existing screenshot file.
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    rotations: RotationArgs,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -134,6 +136,7 @@ pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
         live_frames: args.live_frames,
         all_frames: args.all_frames,
         refine: args.refine,
+        rotations: args.rotations.rotations,
         show_timings: true,
         remember: screenshot.is_none() && args.benchmark.is_none(),
         benchmark: args

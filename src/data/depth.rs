@@ -96,6 +96,19 @@ impl DepthMap {
     }
 }
 
+/// Depth that can be read pixel by pixel: a [`DepthMap`], or the training set's u16 cache (so a
+/// cached frame is cropped without widening it to f32 first).
+pub trait DepthLookup {
+    /// Depth in mm at column `u`, row `v`; 0 a hole; `None` outside the image.
+    fn at(&self, u: i64, v: i64) -> Option<f32>;
+}
+
+impl DepthLookup for DepthMap {
+    fn at(&self, u: i64, v: i64) -> Option<f32> {
+        self.get(u, v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,12 +7,13 @@
 //! time), and scaling the cube teaches hand sizes and the 300/250 mm cube change. Image and
 //! joints always move together, so the target stays exact for the augmented image.
 
-use glam::{Vec2, Vec3};
+use glam::Vec3;
 use rand::Rng;
 
 use crate::data::crop::{Crop, CropError, OUTPUTS};
+use crate::data::depth::DepthLookup;
 use crate::data::synth::gauss;
-use crate::data::{DepthMap, Intrinsics, Joints, PRIOR_JOINT};
+use crate::data::{Intrinsics, Joints, PRIOR_JOINT};
 
 /// How strongly to augment: the distributions [`Augment::draw`] samples a [`Jitter`] from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -88,20 +89,7 @@ impl Jitter {
     };
 }
 
-/// Depth that can be read pixel by pixel: a [`DepthMap`], or the dataset's u16 cache (so a
-/// cached frame is sampled without widening it to f32 first).
-pub(crate) trait DepthLookup {
-    /// Depth in mm at column `u`, row `v`; 0 a hole; `None` outside the image.
-    fn at(&self, u: i64, v: i64) -> Option<f32>;
-}
-
-impl DepthLookup for DepthMap {
-    fn at(&self, u: i64, v: i64) -> Option<f32> {
-        self.get(u, v)
-    }
-}
-
-/// Makes one training sample: the crop around `joints[PRIOR_JOINT] + jitter.shift` with a cube
+/// Makes one training sample from a [`DepthMap`](crate::data::DepthMap) (or the training set's cache): the crop around `joints[PRIOR_JOINT] + jitter.shift` with a cube
 /// of `cube × jitter.scale` mm, rotated by `jitter.angle` about the centre's projection, written
 /// to `input` (`size × size`, normalized like [`Crop::input_into`]), and the 35 other joints,
 /// rotated the same way in the image (each keeps its depth), normalized like
@@ -110,21 +98,6 @@ impl DepthLookup for DepthMap {
 /// mm. With [`Jitter::NONE`] the result equals the plain crop bit for bit.
 #[allow(clippy::too_many_arguments)] // the sample's inputs, each needed; no natural grouping
 pub fn make_sample(
-    depth: &DepthMap,
-    intrinsics: &Intrinsics,
-    joints: &Joints,
-    cube: f32,
-    size: usize,
-    jitter: &Jitter,
-    input: &mut [f32],
-    target: &mut [f32],
-) -> Result<(), CropError> {
-    sample_into(depth, intrinsics, joints, cube, size, jitter, input, target)
-}
-
-/// [`make_sample`] over any [`DepthLookup`].
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn sample_into(
     depth: &impl DepthLookup,
     intrinsics: &Intrinsics,
     joints: &Joints,
@@ -141,71 +114,18 @@ pub(crate) fn sample_into(
     );
     assert_eq!(target.len(), OUTPUTS, "target must hold {OUTPUTS} values");
     let center = joints[PRIOR_JOINT] + jitter.shift;
-    let crop = Crop::new(center, cube * jitter.scale, size, intrinsics)?;
-    if jitter.angle == 0.0 {
-        write_input(depth, &crop, None, input);
-        target.copy_from_slice(&crop.normalize_joints(joints));
-        return Ok(());
-    }
-    let c = intrinsics.xyz_to_uvd(center).truncate();
-    let (sin, cos) = jitter.angle.sin_cos();
-    write_input(depth, &crop, Some((c, sin, cos)), input);
-    let rotated = joints.map(|p| {
-        let uvd = intrinsics.xyz_to_uvd(p);
-        let d = uvd.truncate() - c;
-        // Counter-clockwise on screen with v down.
-        let r = c + Vec2::new(d.x * cos + d.y * sin, -d.x * sin + d.y * cos);
-        intrinsics.uvd_to_xyz(r.extend(uvd.z))
-    });
-    target.copy_from_slice(&crop.normalize_joints(&rotated));
+    let crop = Crop::new(center, cube * jitter.scale, size, intrinsics)?.rotated(jitter.angle);
+    crop.input_into(depth, input);
+    target.copy_from_slice(&crop.normalize_joints(joints));
     Ok(())
-}
-
-/// The crop image, optionally rotated by (centre, sin, cos): each output pixel takes the source
-/// pixel under it after the inverse rotation (nearest pixel; holes and outside +1). Without a
-/// rotation this is [`Crop::input_into`]'s arithmetic exactly.
-fn write_input(
-    depth: &impl DepthLookup,
-    crop: &Crop,
-    rotation: Option<(Vec2, f32, f32)>,
-    out: &mut [f32],
-) {
-    let [u0, v0, u1, v1] = crop.window;
-    let n = crop.size;
-    let (du, dv) = ((u1 - u0) / n as f32, (v1 - v0) / n as f32);
-    let (center_z, half_z) = (crop.center.z, crop.cube.z / 2.0);
-    let normalize = |d: Option<f32>| match d {
-        Some(d) if d > 0.0 => ((d - center_z) / half_z).clamp(-1.0, 1.0),
-        _ => 1.0,
-    };
-    let half = n as f32 / 2.0;
-    for (i, row) in out.chunks_exact_mut(n).take(n).enumerate() {
-        match rotation {
-            None => {
-                let v = (v0 + (i as f32 + 0.5) * dv).floor() as i64;
-                for (j, value) in row.iter_mut().enumerate() {
-                    let u = (u0 + (j as f32 + 0.5) * du).floor() as i64;
-                    *value = normalize(depth.at(u, v));
-                }
-            }
-            Some((c, sin, cos)) => {
-                let y = (i as f32 + 0.5 - half) * dv;
-                for (j, value) in row.iter_mut().enumerate() {
-                    let x = (j as f32 + 0.5 - half) * du;
-                    // The inverse of the forward rotation in `sample_into`.
-                    let u = (c.x + x * cos - y * sin).floor() as i64;
-                    let v = (c.y + x * sin + y * cos).floor() as i64;
-                    *value = normalize(depth.at(u, v));
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::DepthMap;
     use crate::data::NUM_JOINTS;
+    use glam::Vec2;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 

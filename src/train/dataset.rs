@@ -17,8 +17,9 @@ use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::augment::{Augment, DepthLookup, Jitter, sample_into};
+use super::augment::{Augment, Jitter, make_sample};
 use crate::data::crop::OUTPUTS;
+use crate::data::depth::DepthLookup;
 use crate::data::open::{OpenOptions, open};
 use crate::data::source::Source;
 use crate::data::{DataError, Intrinsics, Joints, Labels, PRIOR_JOINT};
@@ -199,10 +200,10 @@ impl TrainSet {
     ) -> Result<(), DataError> {
         let (k, joints, cube) = (&self.intrinsics, &self.joints[index], self.cube(index));
         let made = match self.cache[index].get() {
-            Some(depth) => sample_into(depth, k, joints, cube, size, jitter, input, target),
+            Some(depth) => make_sample(depth, k, joints, cube, size, jitter, input, target),
             None => {
                 let depth = self.source.load(index)?.depth;
-                let made = sample_into(&depth, k, joints, cube, size, jitter, input, target);
+                let made = make_sample(&depth, k, joints, cube, size, jitter, input, target);
                 self.keep(index, depth.values(), depth.width(), depth.height());
                 made
             }

@@ -51,6 +51,8 @@ pub struct Job {
     /// Network passes after the first that re-centre the crop on the predicted palm
     /// ([`Estimator::estimate_refined`]).
     pub refine: usize,
+    /// Test-time rotation: crops per frame ([`Estimator::set_rotations`]).
+    pub rotations: usize,
     /// The crop cube's side (mm).
     pub cube: f32,
     /// Part of a sweep over the whole sequence (else: the frame on screen, which goes first).
@@ -72,6 +74,9 @@ impl Job {
         let center = self
             .centers
             .center(frame)
+            .map_err(|e| (e.to_string(), false))?;
+        estimator
+            .set_rotations(self.rotations)
             .map_err(|e| (e.to_string(), false))?;
         estimator
             .estimate_refined(&[frame], &[center], &[self.cube], self.refine)

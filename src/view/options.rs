@@ -32,6 +32,9 @@ pub struct ViewOptions {
     /// Network passes after the first that re-centre a detected crop on the predicted palm
     /// ([`crate::estimator::Estimator::estimate_refined`]).
     pub refine: usize,
+    /// Test-time rotation: crops per frame the estimate averages over (1: off;
+    /// [`crate::estimator::Estimator::set_rotations`]); the panel changes it.
+    pub rotations: usize,
     /// Show measured times (off for pixel-exact snapshots, whose times would differ per run).
     pub show_timings: bool,
     /// Live mode with a screenshot: follow the camera for this many frames first.
@@ -57,6 +60,7 @@ impl Default for ViewOptions {
             autoplay: false,
             all_frames: false,
             refine: crate::estimator::REFINE_PASSES,
+            rotations: 1,
             show_timings: true,
             live_frames: 0,
             screenshot: None,

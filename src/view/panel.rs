@@ -5,6 +5,7 @@ use eframe::egui::{self, Color32, RichText};
 use egui_plot::{AxisHints, Corner, Legend, Line, Plot, PlotPoints};
 
 use crate::data::joints::EVAL_JOINT_LABELS;
+use crate::estimator::{MAX_ROTATIONS, describe_rotations};
 
 use super::app::{EngineState, ViewerApp};
 use super::palette;
@@ -220,6 +221,7 @@ impl ViewerApp {
                 "The viewer's device draws the window in software on the CPU's cores; run on it, the network is several times slower than on the CPU backend. Pick it above to compare.",
             );
         }
+        self.rotations_ui(ui);
         if !self.options.show_timings {
             return;
         }
@@ -242,6 +244,29 @@ impl ViewerApp {
             ui.label(ms(t.frame_ms()));
             ui.end_row();
         });
+    }
+
+    /// Test-time rotation: how many turned crops each estimate averages over.
+    fn rotations_ui(&mut self, ui: &mut egui::Ui) {
+        let before = self.options.rotations;
+        ui.horizontal(|ui| {
+            let label = ui.label("Rotations");
+            egui::ComboBox::from_id_salt("rotations")
+                .selected_text(describe_rotations(before))
+                .show_ui(ui, |ui| {
+                    for n in (1..=MAX_ROTATIONS).step_by(2) {
+                        ui.selectable_value(&mut self.options.rotations, n, describe_rotations(n));
+                    }
+                })
+                .response
+                .labelled_by(label.id)
+                .on_hover_text(
+                    "Test-time rotation: the mean of the network's estimates on crops of the frame turned 0°, ±15°, ±30° … and turned back; more accurate, one more network run a frame per crop (`hourhand view --rotations N`)",
+                );
+        });
+        if self.options.rotations != before {
+            self.forget_predictions();
+        }
     }
 
     fn frame_ui(&mut self, ui: &mut egui::Ui) {

@@ -88,6 +88,7 @@ impl ViewerApp {
             self.worker.estimate(Job {
                 centers,
                 refine,
+                rotations: self.options.rotations,
                 frame: JobFrame::Decoded(frame),
                 cube,
                 sweep: false,
@@ -121,6 +122,7 @@ impl ViewerApp {
             frame: JobFrame::Load(seq.source.clone(), index),
             centers,
             refine,
+            rotations: self.options.rotations,
             cube: seq.source.cube(index),
             sweep: true,
         };
