@@ -140,6 +140,9 @@ pub enum Labels {
 }
 
 impl Labels {
+    /// Every convention.
+    pub const ALL: [Labels; 2] = [Labels::Nyu, Labels::Anatomical];
+
     /// Its name in a weights file's metadata and in `synth.json`.
     pub fn name(self) -> &'static str {
         match self {
@@ -150,9 +153,13 @@ impl Labels {
 
     /// The convention called `name`.
     pub fn from_name(name: &str) -> Option<Labels> {
-        [Labels::Nyu, Labels::Anatomical]
-            .into_iter()
-            .find(|l| l.name() == name)
+        Labels::ALL.into_iter().find(|l| l.name() == name)
+    }
+
+    /// The names a file may give, for error messages: `"nyu" or "anatomical"`.
+    pub fn expected() -> String {
+        let names: Vec<String> = Labels::ALL.map(|l| format!("\"{}\"", l.name())).into();
+        names.join(" or ")
     }
 }
 
@@ -167,9 +174,10 @@ mod tests {
 
     #[test]
     fn label_conventions_by_name() {
-        for l in [Labels::Nyu, Labels::Anatomical] {
+        for l in Labels::ALL {
             assert_eq!(Labels::from_name(l.name()), Some(l));
         }
+        assert_eq!(Labels::expected(), "\"nyu\" or \"anatomical\"");
         assert_eq!(Labels::from_name("NYU"), None);
     }
 

@@ -73,7 +73,8 @@ pub enum WeightsError {
     },
     /// The label convention in the metadata is not one hourhand knows.
     #[error(
-        "{path}: the `{LABELS_KEY}` metadata is \"{value}\"; expected \"nyu\" or \"anatomical\""
+        "{path}: the `{LABELS_KEY}` metadata is \"{value}\"; expected {}",
+        Labels::expected()
     )]
     Labels {
         /// The file.

@@ -95,7 +95,8 @@ fn read_labels(dir: &Path) -> Result<Labels, DataError> {
         .ok_or_else(|| bad("no \"labels\" string; expected {\"labels\": \"anatomical\"}".into()))?;
     Labels::from_name(name).ok_or_else(|| {
         bad(format!(
-            "unknown label convention \"{name}\"; expected \"nyu\" or \"anatomical\""
+            "unknown label convention \"{name}\"; expected {}",
+            Labels::expected()
         ))
     })
 }
