@@ -1,6 +1,6 @@
 //! The viewer's behaviour without pixels: bad files give notices that name them and keep what
-//! was open, the keys move the playhead, and the network gives the same joints on the GPU and
-//! the CPU reference.
+//! was open, the keys move the playhead, the network gives the same joints on the GPU and
+//! the CPU reference, and refining and test-time rotation give what `infer` gives.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -155,18 +155,20 @@ fn a_run_over_every_frame_gives_the_figure_eval_gives() {
 }
 
 /// On a frame without annotation the viewer detects the hand and refines the centre as
-/// `--refine` says, and shows exactly the joints `infer --center detect --refine N` writes.
+/// `--refine` says, averages turned crops as `--rotations` says, and shows exactly the joints
+/// `infer --center detect --refine N --rotations M` writes.
 #[test]
-fn the_viewer_refines_a_detected_centre_as_infer_does() {
+fn the_viewer_refines_and_rotates_as_infer_does() {
     let dir = common::scratch("viewer", "refine");
     let frame = "depth_1_0000004.png";
     std::fs::copy(asset("assets/sample").join(frame), dir.join(frame)).unwrap();
     let mut shown = Vec::new();
-    for refine in [0, 2] {
+    for (refine, rotations) in [(0, 1), (2, 1), (0, 5)] {
         let harness = harness::viewer(ViewOptions {
             source: Some(dir.to_path_buf()),
             engine: Some(EngineChoice::Cpu),
             refine,
+            rotations,
             ..ViewOptions::default()
         });
         let xyz = harness.state().current_estimate().unwrap().xyz;
@@ -179,6 +181,8 @@ fn the_viewer_refines_a_detected_centre_as_infer_does() {
             "detect",
             "--refine",
             &refine.to_string(),
+            "--rotations",
+            &rotations.to_string(),
             "--backend",
             "cpu",
             "--out",
@@ -186,6 +190,7 @@ fn the_viewer_refines_a_detected_centre_as_infer_does() {
             "--out-xyz",
             out_xyz.to_str().unwrap(),
             "--quiet",
+            "--force",
         ]);
         assert!(o.status.success(), "{}", common::stderr(&o));
         let written = common::read_numbers(&out_xyz);
@@ -194,18 +199,41 @@ fn the_viewer_refines_a_detected_centre_as_infer_does() {
             let q = glam::DVec3::from_slice(&written[0][3 * j..3 * j + 3]).as_vec3();
             assert!(
                 (*p - q).length() < 0.01,
-                "refine {refine}, joint {j}: {p} vs {q}"
+                "refine {refine}, rotations {rotations}, joint {j}: {p} vs {q}"
             );
         }
         shown.push(xyz);
     }
-    // Refining moved the crop, and with it the joints.
-    let moved = shown[0]
+    // Refining moved the crop, and with it the joints; so did averaging turned crops.
+    let moved = |a: &hourhand::data::Joints, b: &hourhand::data::Joints| {
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| (*a - *b).length())
+            .fold(0.0, f32::max)
+    };
+    assert!(moved(&shown[0], &shown[1]) > 1.0);
+    assert!(moved(&shown[0], &shown[2]) > 1.0);
+}
+
+/// Choosing a rotation count in the Network panel re-estimates the frame with it.
+#[test]
+fn the_panel_changes_the_test_time_rotations() {
+    use egui_kittest::kittest::Queryable;
+    let mut harness = viewer(EngineChoice::Cpu);
+    wait_for_prediction(&mut harness);
+    let before = harness.state().current_estimate().unwrap().xyz;
+    harness.get_by_label("Rotations").click();
+    harness.run_steps(2);
+    harness.get_by_label("5 crops, ±30°").click();
+    harness.run_steps(2);
+    wait_for_prediction(&mut harness);
+    let after = harness.state().current_estimate().unwrap().xyz;
+    let moved = before
         .iter()
-        .zip(&shown[1])
+        .zip(&after)
         .map(|(a, b)| (*a - *b).length())
         .fold(0.0, f32::max);
-    assert!(moved > 1.0, "{moved} mm");
+    assert!(moved > 0.5, "{moved} mm");
 }
 
 #[test]
