@@ -236,7 +236,8 @@ impl Estimator {
     }
 
     /// Estimates the pose in each frame, its crop centred on `centers[i]` with a cube of
-    /// `cubes[i]` mm, in one batch (of frames × [`rotations`](Self::rotations) crops).
+    /// `cubes[i]` mm, in one batch of frames ([`rotations`](Self::rotations) batches with
+    /// test-time rotation).
     pub fn estimate(
         &mut self,
         frames: &[&Frame],
@@ -260,7 +261,12 @@ impl Estimator {
             }
             crops.push(crop);
         }
-        let out = self.forward(&input, frames.len() * turns)?;
+        // As many crops a network run as the caller batched frames: turning adds runs, not
+        // memory (a GPU's buffers are sized by the batch).
+        let mut out = Vec::with_capacity(frames.len() * turns * OUTPUTS);
+        for batch in input.chunks(frames.len().max(1) * n * n) {
+            out.extend(self.forward(batch, batch.len() / (n * n))?);
+        }
         let mut views = out.chunks_exact(OUTPUTS);
         Ok(crops
             .into_iter()
