@@ -285,7 +285,7 @@ fn a_closed_pipe_ends_eval_quietly() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (gt, pred) = (
         root.join("assets/sample"),
-        root.join("assets/sample-results/mse-start.txt"),
+        root.join("assets/sample-results/bundled-64x64.txt"),
     );
     // The pipe's read end is closed before eval starts: closing it after the spawn raced with
     // eval, which on a loaded machine could write everything into the pipe's buffer first and

@@ -77,11 +77,11 @@ fn the_3d_view_orbits_when_dragged() {
 
 #[test]
 fn a_second_method_gets_its_own_colour_and_legend() {
-    let results = vec![asset("assets/sample-results/mse-start.txt")];
+    let results = vec![asset("assets/sample-results/bundled-64x64.txt")];
     let mut harness = viewer(7, results);
     // The side panel lists it by its file name, with a toggle.
     assert!(
-        harness.query_all_by_label("mse-start").next().is_some(),
+        harness.query_all_by_label("bundled-64x64").next().is_some(),
         "the method's toggle is in the side panel"
     );
     snapshot(&mut harness, "viewer_second_method");

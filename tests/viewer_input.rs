@@ -244,7 +244,7 @@ fn a_typed_path_opens_like_a_dropped_one() {
     harness.run_steps(2);
     harness.get_by_label("Open a path…").click();
     harness.run_steps(2);
-    let path = asset("assets/sample-results/max-out-finetune.txt");
+    let path = asset("assets/sample-results/bundled-paper128-2026-12-02.txt");
     harness
         .get_by_role(egui::accesskit::Role::TextInput)
         .type_text(path.to_str().unwrap());
@@ -253,7 +253,7 @@ fn a_typed_path_opens_like_a_dropped_one() {
     harness.run_steps(3);
     assert!(
         harness
-            .query_all_by_label("max-out-finetune")
+            .query_all_by_label("bundled-paper128-2026-12-02")
             .next()
             .is_some(),
         "the results file is listed as a method; notices: {:?}",

@@ -31,10 +31,11 @@ pub struct SynthArgs {
     /// `view` plays and fakenect replays as a Kinect: a camera to try `--camera` without one.
     #[arg(long)]
     fakenect: bool,
-    /// The generator's generation: 1, the labels and poses the bundled model was trained on;
-    /// 2, NYU's label conventions (`PALM_3`, the thumb's middle point) and hands as open as
-    /// NYU's subjects hold them (`synth2:SEED:FRAMES` on the fly).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    /// The generator's generation: 2, NYU's label conventions (`PALM_3`, the thumb's middle
+    /// point) and hands as open as NYU's subjects hold them, which the bundled model was last
+    /// trained on (`synth2:SEED:FRAMES` on the fly); 1, the anatomical labels and more curled
+    /// hands of its earlier stages (`synth:SEED:FRAMES`), kept to remake them.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
     generation: u8,
     /// No progress bar.
     #[arg(long, short)]

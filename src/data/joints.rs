@@ -135,7 +135,7 @@ pub enum Labels {
     Nyu,
     /// The synthetic generator's first generation: `PALM_3` the centre of the palm's body (0.39
     /// of the way from the wrists to the middle finger's PIP), `TH_KNU3_B` the thumb's IP.
-    /// Every model trained before 2026-12-05, the bundled one among them.
+    /// Every model trained before 2026-12-05, the one bundled until then among them.
     Anatomical,
 }
 

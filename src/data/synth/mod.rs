@@ -50,13 +50,15 @@ pub const SKIN_BLEND_MM: f32 = 8.0;
 /// can be made again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Generation {
-    /// The generator through 2026-12-05, which the bundled model was trained on: every joint at
-    /// its anatomical landmark (`PALM_3` the centre of the palm's body, `TH_KNU3_B` the thumb's
-    /// interphalangeal joint) and half the poses uniformly random grips, half the 15 gestures
-    /// alike.
+    /// The generator through 2026-12-05, which the bundled model's first nine stages were
+    /// trained on: every joint at its anatomical landmark (`PALM_3` the centre of the palm's
+    /// body, `TH_KNU3_B` the thumb's interphalangeal joint) and half the poses uniformly random
+    /// grips, half the 15 gestures alike. The library's default, so code written before the
+    /// second keeps making the same frames; `hourhand synth` defaults to the second.
     #[default]
     First,
-    /// NYU's annotation conventions and hands as open as NYU's subjects hold them, measured
+    /// NYU's annotation conventions and hands as open as NYU's subjects hold them (the bundled
+    /// model's last stage and the bundled sample since 2026-12-05), measured
     /// against NYU's 8,252 test labels (`examples/nyu_proportions.rs`): `PALM_3` halfway from
     /// the wrists to the middle finger's PIP ([`skeleton::NYU_PALM_SHIFT_MM`] distal of the
     /// palm's body), `TH_KNU3_B` [`skeleton::NYU_THUMB_MID_SHIFT_MM`] from the thumb's IP
