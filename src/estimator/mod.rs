@@ -1,12 +1,19 @@
 //! From depth frames to joints: crop each hand, run the network on either backend, map its
 //! outputs back to millimetres and pixels. `infer`, `eval` and the viewer all go through here.
+//! Where crops are centred is [`Centers`] (`centers.rs`); the turns of test-time rotation,
+//! [`rotation_angles`] (`rotations.rs`).
+
+mod centers;
+mod rotations;
+
+pub use centers::Centers;
+pub use rotations::{MAX_ROTATIONS, ROTATION_STEP_DEGREES, describe_rotations, rotation_angles};
 
 use glam::Vec3;
 
 use crate::cpu::fast::FastNet;
 use crate::data::Labels;
 use crate::data::crop::{Crop, CropError, OUTPUTS};
-use crate::data::detect::{DetectOptions, detect_hand};
 use crate::data::palm::palm_centre;
 use crate::data::source::Frame;
 use crate::data::{DataError, Joints, NUM_JOINTS};
@@ -76,77 +83,6 @@ impl EstimateError {
 /// sample from 20.9 to 17.9 after two. Each pass costs one more network run.
 pub const REFINE_PASSES: usize = 2;
 
-/// The step between the turned crops test-time rotation averages over
-/// ([`Estimator::set_rotations`]), degrees.
-pub const ROTATION_STEP_DEGREES: f32 = 15.0;
-
-/// The most turned crops per frame: 0° and ±15° … ±90°.
-pub const MAX_ROTATIONS: usize = 13;
-
-/// The turns (radians) of `count` test-time rotations: 0, +15°, −15°, +30°, −30° …; an even
-/// count or one above [`MAX_ROTATIONS`] is an error.
-pub fn rotation_angles(count: usize) -> Result<Vec<f32>, EstimateError> {
-    if count.is_multiple_of(2) || count > MAX_ROTATIONS {
-        return Err(EstimateError::Rotations(count));
-    }
-    Ok((0..count)
-        .map(|i| {
-            let step = i.div_ceil(2) as f32 * ROTATION_STEP_DEGREES;
-            if i % 2 == 1 { step } else { -step }.to_radians()
-        })
-        .collect())
-}
-
-/// `count` test-time rotations in words: "off", or "3 crops, ±15°" (the widest turn).
-pub fn describe_rotations(count: usize) -> String {
-    match count {
-        0 | 1 => "off".to_string(),
-        n => format!("{n} crops, ±{}°", (n / 2) as f32 * ROTATION_STEP_DEGREES),
-    }
-}
-
-/// Where the crop of each frame is centred.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Centers {
-    /// The annotated palm centre (the paper's protocol); frames without annotation are an error.
-    GroundTruth,
-    /// One centre (camera space, mm) per frame of the source, e.g. the shared refined NYU centres.
-    Given(Vec<Vec3>),
-    /// Found in the depth (closest object, centre of mass).
-    Detect(DetectOptions),
-}
-
-impl Centers {
-    /// How the centres are chosen, for the user.
-    pub fn describe(&self) -> &'static str {
-        match self {
-            Centers::GroundTruth => "ground-truth palm centre (PALM_3)",
-            Centers::Given(_) => "centres file",
-            Centers::Detect(_) => "detected (closest object + centre of mass)",
-        }
-    }
-
-    /// The centre for `frame`.
-    pub fn center(&self, frame: &Frame) -> Result<Vec3, DataError> {
-        match self {
-            Centers::GroundTruth => frame.palm_xyz().ok_or_else(|| DataError::NoHand {
-                frame: frame.path.display().to_string(),
-                problem: "the frame has no annotation to centre the crop on; use detection or a centres file".into(),
-            }),
-            Centers::Given(c) => c.get(frame.index).copied().ok_or_else(|| DataError::Folder {
-                path: frame.path.clone(),
-                problem: format!("the centres file has {} lines, none for frame {}", c.len(), frame.index + 1),
-            }),
-            Centers::Detect(options) => {
-                detect_hand(&frame.depth, &frame.intrinsics, options).map_err(|e| DataError::NoHand {
-                    frame: frame.path.display().to_string(),
-                    problem: e.0,
-                })
-            }
-        }
-    }
-}
-
 /// One frame's estimate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Estimate {
@@ -210,8 +146,9 @@ impl Estimator {
     /// ([`Crop::rotated`]); `count` 1 is the plain crop.
     ///
     /// The network was trained on turned crops, and its errors on differently turned views of
-    /// one hand are partly independent, so their mean is nearer the truth than any one of them
-    /// (the README measures how much). Each turn costs one more network run.
+    /// one hand are partly independent, so their mean is on average nearer the truth than the
+    /// plain crop's, though each turned crop alone is further (the README measures both). Each
+    /// turn costs one more network run.
     pub fn set_rotations(&mut self, count: usize) -> Result<(), EstimateError> {
         self.angles = rotation_angles(count)?;
         Ok(())
@@ -364,26 +301,6 @@ mod tests {
     use super::*;
     use crate::data::{DepthMap, Intrinsics};
     use crate::net::{NetConfig, Network, Weights};
-
-    #[test]
-    fn rotation_counts_are_odd_and_symmetric() {
-        let degrees = |n| -> Vec<f32> {
-            rotation_angles(n)
-                .unwrap()
-                .iter()
-                .map(|a| a.to_degrees().round())
-                .collect()
-        };
-        assert_eq!(degrees(1), [0.0]);
-        assert_eq!(degrees(5), [0.0, 15.0, -15.0, 30.0, -30.0]);
-        assert_eq!(degrees(MAX_ROTATIONS).last(), Some(&-90.0));
-        for bad in [0, 2, 8, MAX_ROTATIONS + 2] {
-            let e = rotation_angles(bad).unwrap_err().to_string();
-            assert!(e.starts_with(&format!("{bad} rotations")), "{e}");
-        }
-        assert_eq!(describe_rotations(1), "off");
-        assert_eq!(describe_rotations(7), "7 crops, ±45°");
-    }
 
     /// A frame of a slanted surface with a bump, so turned crops see different inputs.
     fn frame(index: usize) -> Frame {
