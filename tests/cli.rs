@@ -391,6 +391,8 @@ fn synth_infer_eval_on_both_backends() {
         xyz.to_str().unwrap(),
         "--batch",
         "4",
+        "--rotations",
+        "3",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
@@ -460,12 +462,15 @@ fn synth_infer_eval_on_both_backends() {
         gpu.to_str().unwrap(),
         "--out-xyz",
         gpu_xyz.to_str().unwrap(),
+        "--rotations",
+        "3",
         "--force",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("backend: llvmpipe"), "{}", stderr(&o));
-    // Six lines of 14 × u v d; all 36 joints in the xyz file; the GPU agrees with the CPU (in
-    // mm: untrained weights put joints anywhere, where pixels magnify tiny differences).
+    // Six lines of 14 × u v d; all 36 joints in the xyz file; the GPU agrees with the CPU, three
+    // turned crops a frame on each, in batches of 4 and of 6 (in mm: pixels magnify tiny
+    // differences).
     let (a, b) = (read_numbers(&xyz), read_numbers(&gpu_xyz));
     let results = read_numbers(&cpu);
     assert_eq!((results.len(), results[0].len(), a[0].len()), (6, 42, 108));

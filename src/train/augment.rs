@@ -89,8 +89,9 @@ impl Jitter {
     };
 }
 
-/// Makes one training sample from a [`DepthMap`](crate::data::DepthMap) (or the training set's cache): the crop around `joints[PRIOR_JOINT] + jitter.shift` with a cube
-/// of `cube × jitter.scale` mm, rotated by `jitter.angle` about the centre's projection, written
+/// Makes one training sample from a [`DepthMap`](crate::data::DepthMap) (or the training set's
+/// cache): the crop around `joints[PRIOR_JOINT] + jitter.shift` with a cube of
+/// `cube × jitter.scale` mm, turned by `jitter.angle` about the centre's projection, written
 /// to `input` (`size × size`, normalized like [`Crop::input_into`]), and the 35 other joints,
 /// rotated the same way in the image (each keeps its depth), normalized like
 /// [`Crop::normalize_joints`] into `target` (105 values). The prior joint is not in the
