@@ -172,8 +172,8 @@ fn the_viewer_refines_and_rotates_as_infer_does() {
             ..ViewOptions::default()
         });
         let xyz = harness.state().current_estimate().unwrap().xyz;
-        let out = dir.join(format!("refine{refine}.txt"));
-        let out_xyz = dir.join(format!("refine{refine}-xyz.txt"));
+        let out = dir.join(format!("refine{refine}-rotations{rotations}.txt"));
+        let out_xyz = dir.join(format!("refine{refine}-rotations{rotations}-xyz.txt"));
         let o = common::hourhand(&[
             "infer",
             dir.to_str().unwrap(),
@@ -190,7 +190,6 @@ fn the_viewer_refines_and_rotates_as_infer_does() {
             "--out-xyz",
             out_xyz.to_str().unwrap(),
             "--quiet",
-            "--force",
         ]);
         assert!(o.status.success(), "{}", common::stderr(&o));
         let written = common::read_numbers(&out_xyz);
