@@ -1,7 +1,6 @@
 //! `hourhand info`: adapters, the choice among them, and the network.
 
 use clap::Args;
-use hourhand::data::Labels;
 use hourhand::gpu::kernels::KernelSet;
 use hourhand::gpu::schedule::schedule;
 use hourhand::gpu::{self, GpuContext};
@@ -118,11 +117,7 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
         println!(
             "  labels: {} ({})",
             weights.labels.name(),
-            match weights.labels {
-                Labels::Nyu => "NYU's convention: PALM_3 halfway from the wrists to the middle PIP",
-                Labels::Anatomical =>
-                    "the synthetic generator's first generation: PALM_3 the palm body's centre, 16 mm nearer the wrist than NYU's",
-            }
+            weights.labels.describe()
         );
     }
     println!(

@@ -151,6 +151,16 @@ impl Labels {
         }
     }
 
+    /// What it means, for the user.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Labels::Nyu => "NYU's convention: PALM_3 halfway from the wrists to the middle PIP",
+            Labels::Anatomical => {
+                "the synthetic generator's first generation: PALM_3 the palm body's centre, 16 mm nearer the wrist than NYU's"
+            }
+        }
+    }
+
     /// The convention called `name`.
     pub fn from_name(name: &str) -> Option<Labels> {
         Labels::ALL.into_iter().find(|l| l.name() == name)

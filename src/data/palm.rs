@@ -36,12 +36,13 @@ pub const PALM_JOINTS: [usize; 10] = [5, 11, 17, 23, 29, 30, 31, 33, 34, 35];
 pub fn palm_centre_weights(labels: Labels) -> &'static [f64; PALM_JOINTS.len()] {
     static NYU: OnceLock<[f64; PALM_JOINTS.len()]> = OnceLock::new();
     static ANATOMICAL: OnceLock<[f64; PALM_JOINTS.len()]> = OnceLock::new();
-    let (cell, generation) = match labels {
-        Labels::Nyu => (&NYU, Generation::Second),
-        Labels::Anatomical => (&ANATOMICAL, Generation::First),
+    let cell = match labels {
+        Labels::Nyu => &NYU,
+        Labels::Anatomical => &ANATOMICAL,
     };
     cell.get_or_init(|| {
         let at = HandPlacement::facing_camera(Vec3::ZERO);
+        let generation = Generation::labelled(labels);
         let hand = pose_hand(&HandShape::mean(), &HandPose::rest(), &at, generation);
         affine_weights(&hand.joints)
     })
@@ -77,14 +78,13 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     /// Each convention and the generator's generation that labels hands so.
-    const CONVENTIONS: [(Labels, Generation); 2] = [
-        (Labels::Anatomical, Generation::First),
-        (Labels::Nyu, Generation::Second),
-    ];
+    fn conventions() -> [(Labels, Generation); 2] {
+        Generation::ALL.map(|g| (g.labels(), g))
+    }
 
     #[test]
     fn the_weights_sum_to_one_and_are_spread() {
-        for (labels, _) in CONVENTIONS {
+        for (labels, _) in conventions() {
             let w = palm_centre_weights(labels);
             assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{w:?}");
             // No joint dominates: a noisy prediction of one moves the centre by at most a
@@ -103,7 +103,7 @@ mod tests {
         let at = HandPlacement::facing_camera(Vec3::ZERO);
         let r = Mat3::from_euler(glam::EulerRot::XYZ, 0.7, -1.9, 2.4);
         let mut centres = Vec::new();
-        for (labels, generation) in CONVENTIONS {
+        for (labels, generation) in conventions() {
             let rest = pose_hand(&HandShape::mean(), &HandPose::rest(), &at, generation).joints;
             let moved = rest.map(|p| r * p * 1.08 + Vec3::new(-120.0, 35.0, 640.0));
             let c = palm_centre(&moved, labels);
@@ -122,7 +122,7 @@ mod tests {
     /// from `PALM_3` on average, 1.5 at worst, though the weights came from one hand at rest.
     #[test]
     fn lands_near_palm_3_on_other_hands_and_poses() {
-        for (labels, generation) in CONVENTIONS {
+        for (labels, generation) in conventions() {
             let mut rng = StdRng::seed_from_u64(5);
             let mut worst = 0.0f32;
             let mut total = 0.0f32;
@@ -154,7 +154,7 @@ mod tests {
     /// that amount (weights summing to 1), and an error in one joint moves it by a fraction.
     #[test]
     fn errors_pass_through_by_the_weights() {
-        for (labels, _) in CONVENTIONS {
+        for (labels, _) in conventions() {
             let mut joints = [Vec3::new(10.0, -20.0, 700.0); 36];
             let base = palm_centre(&joints, labels);
             assert!((base - joints[0]).length() < 1e-3, "{base}");

@@ -231,11 +231,8 @@ impl Estimator {
                         *sum += p;
                     }
                 }
-                let xyz = if turns == 1 {
-                    xyz
-                } else {
-                    xyz.map(|p| p / turns as f32)
-                };
+                // Exact for one crop: x / 1 is x.
+                let xyz = xyz.map(|p| p / turns as f32);
                 let uvd = xyz.map(|p| frame.intrinsics.xyz_to_uvd(p));
                 Estimate { crop, xyz, uvd }
             })

@@ -84,15 +84,13 @@ fn read_labels(dir: &Path) -> Result<Labels, DataError> {
         path: path.clone(),
         problem,
     };
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        bad(format!(
-            "not JSON ({e}); expected {{\"labels\": \"anatomical\"}}"
-        ))
-    })?;
+    let example = r#"{"labels": "anatomical"}"#;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| bad(format!("not JSON ({e}); expected {example}")))?;
     let name = value
         .get("labels")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| bad("no \"labels\" string; expected {\"labels\": \"anatomical\"}".into()))?;
+        .ok_or_else(|| bad(format!("no \"labels\" string; expected {example}")))?;
     Labels::from_name(name).ok_or_else(|| {
         bad(format!(
             "unknown label convention \"{name}\"; expected {}",

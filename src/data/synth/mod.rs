@@ -68,12 +68,23 @@ pub enum Generation {
 }
 
 impl Generation {
+    /// Every generation, oldest first.
+    pub const ALL: [Generation; 2] = [Generation::First, Generation::Second];
+
     /// The label convention its joints follow.
     pub fn labels(self) -> Labels {
         match self {
             Generation::First => Labels::Anatomical,
             Generation::Second => Labels::Nyu,
         }
+    }
+
+    /// The generation whose joints follow `labels`: each convention has one.
+    pub fn labelled(labels: Labels) -> Generation {
+        Generation::ALL
+            .into_iter()
+            .find(|g| g.labels() == labels)
+            .expect("every label convention has a generation of the generator")
     }
 }
 

@@ -37,12 +37,10 @@ impl SynthSpec {
 /// naming what is wrong when it does but is not of that form.
 pub fn parse_spec(spec: &Path) -> Option<Result<SynthSpec, DataError>> {
     let text = spec.to_str()?;
-    let (prefix, rest, generation) = [Generation::First, Generation::Second]
-        .into_iter()
-        .find_map(|g| {
-            let prefix = SynthSpec::prefix(g);
-            text.strip_prefix(prefix).map(|rest| (prefix, rest, g))
-        })?;
+    let (prefix, rest, generation) = Generation::ALL.into_iter().find_map(|g| {
+        let prefix = SynthSpec::prefix(g);
+        text.strip_prefix(prefix).map(|rest| (prefix, rest, g))
+    })?;
     let bad = |problem: String| DataError::Folder {
         path: spec.into(),
         problem,
