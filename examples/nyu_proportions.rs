@@ -5,7 +5,7 @@
 //! `cargo run --release --example nyu_proportions -- [labels] [frames] [seed]`: `labels` is
 //! NYU's `nyu_test_groundtruth_label.txt` (default: `$HOURHAND_NYU_DATA`, else
 //! `../shared/data/nyu` beside the checkout), then synthetic frames of `seed` (defaults 3000, 2;
-//! joints only, nothing rendered) of both generations of the generator. Medians unless a row
+//! joints only, nothing rendered) of each generation of the generator. Medians unless a row
 //! says otherwise.
 //! Why it matters: [`hourhand::eval::proportions`]; what it showed: the README's "The synthetic
 //! labels against NYU's".
@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use glam::Vec3;
 use hourhand::data::synth::Generation;
 use hourhand::eval::proportions::{
-    FINGERS, at, distance, nyu_subjects, openness, palm_along_hand, quantiles, synthetic_hands,
+    FINGERS, at, distance, facing_shares, lean, nyu_subjects, openness, palm_along_hand, quantiles,
+    roll, synthetic_hands,
 };
 use hourhand::eval::{Format, results};
 
@@ -49,6 +50,10 @@ fn main() {
         (
             format!("synth2 seed {seed}"),
             synthetic_hands(Generation::Second, seed, frames),
+        ),
+        (
+            format!("synth3 seed {seed}"),
+            synthetic_hands(Generation::Third, seed, frames),
         ),
     ];
 
@@ -106,4 +111,16 @@ fn main() {
             &[0.1, 0.5, 0.9],
         );
     }
+    println!("how the hand is held (10th 50th 90th percentiles)");
+    row("  lean towards the camera (°)", &lean, &[0.1, 0.5, 0.9]);
+    row("  roll, anticlockwise from up (°)", &roll, &[0.1, 0.5, 0.9]);
+    print!("{:<44}", "  palm / edge / back towards the camera");
+    for (_, hands) in &sets {
+        let cells: Vec<String> = facing_shares(hands)
+            .iter()
+            .map(|s| format!("{s:.2}"))
+            .collect();
+        print!("{:>20}", cells.join(" "));
+    }
+    println!();
 }

@@ -382,39 +382,40 @@ fn synthetic_hands_made_on_the_fly_train_as_their_written_folder_does() {
     assert_eq!(bits(&a_out), bits(&b_out), "targets");
 }
 
-/// `synth2:SEED:FRAMES` opens the generator's second generation: its frames' joints are
-/// `joints_uvd` of that generation, not the first's.
+/// `synth2:SEED:FRAMES` and `synth3:SEED:FRAMES` open the generator's second and third
+/// generations: their frames' joints are `joints_uvd` of that generation, not the first's.
 #[test]
-fn synth2_opens_the_second_generation() {
+fn synth2_and_synth3_open_the_later_generations() {
     let options = OpenOptions::default();
     let first = hourhand::data::open(Path::new("synth:6:3"), &options).unwrap();
-    let second = hourhand::data::open(Path::new("synth2:6:3"), &options).unwrap();
-    assert!(
-        second.describe().contains("second generation"),
-        "{}",
-        second.describe()
-    );
-    assert!(second.frame_path(1).starts_with("synth2:6:3"));
-    assert_eq!(second.labels(), Labels::Nyu);
     assert_eq!(first.labels(), Labels::Anatomical);
-    let nyu = SynthOptions {
-        generation: Generation::Second,
-        ..SynthOptions::default()
-    };
-    for i in 0..3 {
-        let Some(GroundTruth::Full(joints)) = second.ground_truth(i) else {
-            panic!("frame {i} has no joints");
+    for (spec, generation, says) in [
+        ("synth2:6:3", Generation::Second, "second generation"),
+        ("synth3:6:3", Generation::Third, "third generation"),
+    ] {
+        let later = hourhand::data::open(Path::new(spec), &options).unwrap();
+        assert!(later.describe().contains(says), "{}", later.describe());
+        assert!(later.frame_path(1).starts_with(spec));
+        assert_eq!(later.labels(), Labels::Nyu);
+        let options = SynthOptions {
+            generation,
+            ..SynthOptions::default()
         };
-        assert_eq!(joints, joints_uvd(6, i as u64, &nyu));
-        let Some(GroundTruth::Full(other)) = first.ground_truth(i) else {
-            panic!("frame {i} has no joints");
-        };
-        // Both place the hand by its palm point, so that lands where the first's did; the hand
-        // around it does not.
-        assert_ne!(
-            joints[30] - joints[PRIOR_JOINT],
-            other[30] - other[PRIOR_JOINT]
-        );
+        for i in 0..3 {
+            let Some(GroundTruth::Full(joints)) = later.ground_truth(i) else {
+                panic!("{spec}: frame {i} has no joints");
+            };
+            assert_eq!(joints, joints_uvd(6, i as u64, &options));
+            let Some(GroundTruth::Full(other)) = first.ground_truth(i) else {
+                panic!("frame {i} has no joints");
+            };
+            // Both place the hand by its palm point, so that lands where the first's did; the
+            // hand around it does not.
+            assert_ne!(
+                joints[30] - joints[PRIOR_JOINT],
+                other[30] - other[PRIOR_JOINT]
+            );
+        }
     }
 }
 
@@ -428,6 +429,7 @@ fn bad_synthetic_specs_say_what_is_wrong() {
         ("synth:1:-2", "frame count `-2`"),
         ("synth2:1", "synth2:SEED:FRAMES"),
         ("synth2:y:4", "seed `y` is not a whole number"),
+        ("synth3:5:0", "at least one frame"),
     ] {
         let e = hourhand::data::open(Path::new(spec), &options)
             .err()

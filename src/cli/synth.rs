@@ -31,11 +31,13 @@ pub struct SynthArgs {
     /// `view` plays and fakenect replays as a Kinect: a camera to try `--camera` without one.
     #[arg(long)]
     fakenect: bool,
-    /// The generator's generation: 2, NYU's label conventions (`PALM_3`, the thumb's middle
-    /// point) and hands as open as NYU's subjects hold them, which the bundled model was last
-    /// trained on (`synth2:SEED:FRAMES` on the fly); 1, the anatomical labels and more curled
-    /// hands of its earlier stages (`synth:SEED:FRAMES`), kept to remake them.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
+    /// The generator's generation: 3, NYU's label conventions (`PALM_3`, the thumb's middle
+    /// point), hands as open as NYU's subjects hold them and turned as they turn them (edge-on
+    /// now and then, the back seldom; `synth3:SEED:FRAMES` on the fly); 2, the same labels and
+    /// hands upright, the back towards the camera in a third of the frames and never edge-on
+    /// (`synth2:`); 1, the anatomical labels and more curled hands of the bundled model's
+    /// earlier stages (`synth:`). The older ones are kept to remake what was made with them.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=3))]
     generation: u8,
     /// No progress bar.
     #[arg(long, short)]
@@ -45,10 +47,7 @@ pub struct SynthArgs {
 pub fn run(args: SynthArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.frames > 0, "--frames must be at least 1");
     let options = SynthOptions {
-        generation: match args.generation {
-            1 => Generation::First,
-            _ => Generation::Second,
-        },
+        generation: Generation::ALL[usize::from(args.generation) - 1],
         ..SynthOptions::default()
     };
     let bar = if args.quiet {

@@ -79,7 +79,7 @@ mod tests {
 
     /// Each convention and the generator's generation that labels hands so.
     fn conventions() -> [(Labels, Generation); 2] {
-        Generation::ALL.map(|g| (g.labels(), g))
+        Labels::ALL.map(|l| (l, Generation::labelled(l)))
     }
 
     #[test]

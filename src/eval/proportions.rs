@@ -98,6 +98,50 @@ pub fn openness(hand: &[Vec3], tip: usize) -> f32 {
     (hand[tip] - wrist).length() / (hand[at::INDEX_MID] - wrist).length()
 }
 
+/// The wrists' middle → palm point direction: the hand's long axis, unit length.
+fn long_axis(hand: &[Vec3]) -> Vec3 {
+    (hand[at::PALM] - wrists_middle(hand)).normalize_or_zero()
+}
+
+/// Which side of the hand the camera sees: the cosine between the back of the hand's outward
+/// normal and the line of sight through the palm point; 1 when the palm faces the camera, −1
+/// the back, 0 edge-on. The normal is across the wrist points (ulnar to radial) and the long
+/// axis, which for a right hand points out of its back (the fingers curl the other way in
+/// NYU's labels as in the generator's).
+pub fn palm_facing(hand: &[Vec3]) -> f32 {
+    let across = hand[at::WRIST_2] - hand[at::WRIST_1];
+    let back = across.cross(long_axis(hand)).normalize_or_zero();
+    back.dot(hand[at::PALM].normalize_or_zero())
+}
+
+/// The shares of `hands` whose palm faces the camera (`palm_facing` above 0.3), that are seen
+/// edge-on (within ±0.3, the palm's plane within about 17° of the line of sight) and that show
+/// their back (below −0.3).
+pub fn facing_shares(hands: &[Vec<Vec3>]) -> [f32; 3] {
+    let share = |keep: &dyn Fn(f32) -> bool| {
+        let n = hands.iter().filter(|h| keep(palm_facing(h))).count();
+        n as f32 / hands.len().max(1) as f32
+    };
+    [
+        share(&|c| c > 0.3),
+        share(&|c| c.abs() <= 0.3),
+        share(&|c| c < -0.3),
+    ]
+}
+
+/// How far (degrees) the hand's long axis leans towards the camera: 0 in the image plane,
+/// 90 pointing at the camera, negative leaning away.
+pub fn lean(hand: &[Vec3]) -> f32 {
+    (-long_axis(hand).z).clamp(-1.0, 1.0).asin().to_degrees()
+}
+
+/// The hand's roll in the image: the angle (degrees, anticlockwise as the camera sees it, in
+/// (−180, 180]) from straight up to its long axis projected on the image plane.
+pub fn roll(hand: &[Vec3]) -> f32 {
+    let a = long_axis(hand);
+    (-a.x).atan2(a.y).to_degrees()
+}
+
 /// The `ps` quantiles (nearest rank) of `values`; NaN for none.
 pub fn quantiles(values: impl IntoIterator<Item = f32>, ps: &[f32]) -> Vec<f32> {
     let mut values: Vec<f32> = values.into_iter().collect();
@@ -156,6 +200,38 @@ mod tests {
             .collect();
         assert!((palm_along_hand(&moved) - 0.5).abs() < 1e-5);
         assert!((openness(&moved, 4) - openness(&h, 4)).abs() < 1e-5);
+    }
+
+    #[test]
+    fn which_side_the_camera_sees_and_how_the_hand_is_turned() {
+        let turned = |m: glam::Mat3| -> Vec<Vec3> {
+            flat()
+                .iter()
+                .map(|&p| m * p + Vec3::new(0.0, 0.0, 800.0))
+                .collect()
+        };
+        // The flat right hand, thumb on the image's right, fingers up: its palm faces the camera.
+        let front = turned(glam::Mat3::IDENTITY);
+        assert!(palm_facing(&front) > 0.98, "{}", palm_facing(&front));
+        let back = turned(glam::Mat3::from_rotation_y(std::f32::consts::PI));
+        assert!(palm_facing(&back) < -0.98, "{}", palm_facing(&back));
+        let edge = turned(glam::Mat3::from_rotation_y(std::f32::consts::FRAC_PI_2));
+        assert!(palm_facing(&edge).abs() < 0.1, "{}", palm_facing(&edge));
+        let hands = vec![front.clone(), back, edge.clone(), edge];
+        assert_eq!(facing_shares(&hands), [0.25, 0.5, 0.25]);
+        // The palm point is 5 mm right of and 5 mm behind the wrists' middle → 60 mm up the
+        // hand: a clockwise roll and a lean away of atan(5/60) each.
+        let tilt = (5.0f32 / 60.0).atan().to_degrees();
+        assert!((roll(&front) + tilt).abs() < 1e-3, "{}", roll(&front));
+        assert!((lean(&front) + (5.0 / 60.4f32).asin().to_degrees()).abs() < 0.05);
+        // Fingers tilted 30° towards the camera, then rolled 40° anticlockwise.
+        let m = glam::Mat3::from_rotation_z(40f32.to_radians())
+            * glam::Mat3::from_rotation_x(-30f32.to_radians());
+        let mut h = flat();
+        h[at::PALM] = Vec3::new(0.0, 60.0, 0.0);
+        let h: Vec<Vec3> = h.iter().map(|&p| m * p + Vec3::Z * 800.0).collect();
+        assert!((lean(&h) - 30.0).abs() < 1e-3, "{}", lean(&h));
+        assert!((roll(&h) - 40.0).abs() < 1e-3, "{}", roll(&h));
     }
 
     #[test]

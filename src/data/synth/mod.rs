@@ -54,7 +54,7 @@ pub enum Generation {
     /// trained on: every joint at its anatomical landmark (`PALM_3` the centre of the palm's
     /// body, `TH_KNU3_B` the thumb's interphalangeal joint) and half the poses uniformly random
     /// grips, half the 15 gestures alike. The library's default, so code written before the
-    /// second keeps making the same frames; `hourhand synth` defaults to the second.
+    /// second keeps making the same frames; `hourhand synth` defaults to the third.
     #[default]
     First,
     /// NYU's annotation conventions and hands as open as NYU's subjects hold them (the bundled
@@ -65,21 +65,30 @@ pub enum Generation {
     /// towards its tip, grips drawn towards open and open gestures likelier
     /// ([`pose::HandPose::sample`]).
     Second,
+    /// The second's labels and hand poses, the hand held before the camera as NYU's subjects
+    /// hold theirs ([`scene::place_hand`]), measured against NYU's test labels like the second
+    /// (`examples/nyu_proportions.rs`): the palm towards the camera in seven frames of ten, the
+    /// back in one or two, edge-on in one or two (the second drew the back in a third of its
+    /// frames and never an edge-on hand); fingers leaning towards the camera (NYU's median 20°)
+    /// and rolled clockwise as the camera sees them (median 10°) instead of upright and rolled
+    /// anticlockwise. `hourhand synth`'s default since 2026-12-05.
+    Third,
 }
 
 impl Generation {
     /// Every generation, oldest first.
-    pub const ALL: [Generation; 2] = [Generation::First, Generation::Second];
+    pub const ALL: [Generation; 3] = [Generation::First, Generation::Second, Generation::Third];
 
     /// The label convention its joints follow.
     pub fn labels(self) -> Labels {
         match self {
             Generation::First => Labels::Anatomical,
-            Generation::Second => Labels::Nyu,
+            Generation::Second | Generation::Third => Labels::Nyu,
         }
     }
 
-    /// The generation whose joints follow `labels`: each convention has one.
+    /// The first generation whose joints follow `labels` (each convention has one; later
+    /// generations keep their labels and change what they draw).
     pub fn labelled(labels: Labels) -> Generation {
         Generation::ALL
             .into_iter()

@@ -221,7 +221,7 @@ impl HandPose {
     }
 
     /// Half random within limits, half a perturbed gesture. [`Generation::First`] draws the
-    /// random poses' grip uniformly and every gesture alike; [`Generation::Second`] holds hands
+    /// random poses' grip uniformly and every gesture alike; [`Generation::Second`] and later hold hands
     /// as open as NYU's subjects do (see [`OPEN_GRIP_POWER`] and [`OPEN_GESTURE_WEIGHTS`]).
     pub fn sample(rng: &mut impl Rng, generation: Generation) -> HandPose {
         let random = rng.random_bool(0.5);
@@ -231,11 +231,11 @@ impl HandPose {
                 let g = Gesture::ALL[rng.random_range(0..Gesture::ALL.len())];
                 HandPose::gesture(rng, g)
             }
-            (Generation::Second, true) => {
+            (Generation::Second | Generation::Third, true) => {
                 let grip = rng.random::<f32>().powf(OPEN_GRIP_POWER);
                 HandPose::random_with_grip(rng, grip)
             }
-            (Generation::Second, false) => {
+            (Generation::Second | Generation::Third, false) => {
                 let total: f32 = OPEN_GESTURE_WEIGHTS.iter().sum();
                 let mut pick = rng.random::<f32>() * total;
                 let mut g = Gesture::ALL[0];

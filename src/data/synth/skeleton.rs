@@ -33,7 +33,7 @@ use rand::Rng;
 use super::pose::HandPose;
 use super::render::Primitive;
 use super::{Generation, gauss};
-use crate::data::{Joints, NUM_JOINTS};
+use crate::data::{Joints, Labels, NUM_JOINTS};
 
 /// Joint-to-joint lengths of the mean hand in mm: proximal, middle, distal (DIP to the centre
 /// of the tip ball), for little, ring, middle, index (adult anthropometry, about the 50th
@@ -310,9 +310,10 @@ pub fn pose_hand(
     let fcam = |p: Vec3| fr * p * s + at.origin;
     joints[30] = fcam(Vec3::new(-15.0 * shape.width, -5.0, 0.0));
     joints[31] = fcam(Vec3::new(15.0 * shape.width, -5.0, 0.0));
-    joints[32] = cam(shape.palm_centre());
-    if generation == Generation::Second {
-        joints[32] = cam(shape.palm_centre() + Vec3::Y * NYU_PALM_SHIFT_MM * s);
+    let nyu = generation.labels() == Labels::Nyu;
+    let palm_shift = if nyu { NYU_PALM_SHIFT_MM * s } else { 0.0 };
+    joints[32] = cam(shape.palm_centre() + Vec3::Y * palm_shift);
+    if nyu {
         let towards_tip = (joints[24] - joints[25]).normalize_or_zero();
         joints[25] += towards_tip * NYU_THUMB_MID_SHIFT_MM * s;
     }

@@ -2,9 +2,10 @@
 //! folder does (`train --data`, `eval`, `infer`, the viewer), so a training set needs no folder
 //! of PNGs (5,000 frames are 681 MB). Frame i is [`generate`]`(SEED, i)` with its depth rounded
 //! to whole millimetres, so it holds the same depth values as frame i of `hourhand synth --seed
-//! SEED`; joints come from the hand's pose alone, without rendering. `synth2:SEED:FRAMES` is the
-//! same with the generator's second [`Generation`] (NYU's label conventions, NYU-like poses;
-//! `hourhand synth --generation 2`).
+//! SEED --generation 1`; joints come from the hand's pose alone, without rendering.
+//! `synth2:SEED:FRAMES` is the same with the generator's second [`Generation`] (NYU's label
+//! conventions, NYU-like poses; `hourhand synth --generation 2`), `synth3:SEED:FRAMES` with its
+//! third (the hand also held and turned as NYU's subjects hold theirs; `hourhand synth`).
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,7 @@ use super::{Generation, SynthOptions, generate, joints_uvd};
 use crate::data::source::{Frame, GroundTruth, Source};
 use crate::data::{DataError, DepthMap, Intrinsics, Joints, Labels};
 
-/// A parsed `synth:SEED:FRAMES` (or `synth2:…`).
+/// A parsed `synth:SEED:FRAMES` (or `synth2:…`, `synth3:…`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SynthSpec {
     /// The sequence.
@@ -29,12 +30,13 @@ impl SynthSpec {
         match generation {
             Generation::First => "synth:",
             Generation::Second => "synth2:",
+            Generation::Third => "synth3:",
         }
     }
 }
 
-/// `synth:SEED:FRAMES` or `synth2:SEED:FRAMES`; `None` when `spec` starts with neither, an error
-/// naming what is wrong when it does but is not of that form.
+/// `synth:SEED:FRAMES`, `synth2:SEED:FRAMES` or `synth3:SEED:FRAMES`; `None` when `spec` starts
+/// with none of them, an error naming what is wrong when it does but is not of that form.
 pub fn parse_spec(spec: &Path) -> Option<Result<SynthSpec, DataError>> {
     let text = spec.to_str()?;
     let (prefix, rest, generation) = Generation::ALL.into_iter().find_map(|g| {
@@ -78,7 +80,7 @@ pub struct SynthSource {
 }
 
 impl SynthSource {
-    /// The source `synth:seed:frames` (or `synth2:…`) at NYU's camera with the sensor model.
+    /// The source `synth:seed:frames` (or `synth2:…`, `synth3:…`) at NYU's camera with the sensor model.
     /// Poses all joints up front (about 10 µs a frame); renders nothing until a frame is
     /// loaded.
     pub fn new(spec: SynthSpec) -> SynthSource {
@@ -109,6 +111,7 @@ impl Source for SynthSource {
             match self.options.generation {
                 Generation::First => "",
                 Generation::Second => " (second generation: NYU's labels and poses)",
+                Generation::Third => " (third generation: NYU's labels, poses and views)",
             },
             self.seed,
             self.joints.len()
