@@ -502,6 +502,20 @@ fn synth_infer_eval_on_both_backends() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(json[0]["frames"], 6);
     assert!(json[0]["mean"].as_f64().unwrap() > 0.0);
+    // So is the synthetic sequence it was written from (`synth` makes the third generation),
+    // posed on the fly: the same figures to the last digit.
+    let o = hourhand(&[
+        "eval",
+        "--gt",
+        "synth3:4:6",
+        "--pred",
+        cpu.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let spec: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(spec[0]["mean"], json[0]["mean"]);
+    assert_eq!(spec[0]["per_joint"], json[0]["per_joint"]);
 }
 
 #[test]

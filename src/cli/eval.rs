@@ -22,8 +22,9 @@ const THRESHOLDS: [u32; 5] = [10, 20, 30, 40, 80];
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Ground truth: a results-format file (e.g. nyu_test_groundtruth_label.txt), or an NYU
-    /// dataset or split folder (its joint_data.mat, kinect 1).
+    /// Ground truth: a results-format file (e.g. nyu_test_groundtruth_label.txt), an NYU
+    /// dataset or split folder (its joint_data.mat, kinect 1), or synthetic hands
+    /// (synth3:SEED:FRAMES, posed on the fly as `hourhand synth` would write them).
     #[arg(long)]
     gt: PathBuf,
     /// A predictions file in the same format, one line per ground-truth frame; repeat for more.

@@ -181,11 +181,16 @@ fn posed_hand(seed: u64, index: u64, options: &SynthOptions) -> (ChaCha8Rng, ske
     (rng, hand)
 }
 
+/// The joints of frame `index` in camera space (mm), exactly [`generate`]'s `joints_xyz`,
+/// without rendering the frame (a few microseconds instead of tens of milliseconds).
+pub fn joints_xyz(seed: u64, index: u64, options: &SynthOptions) -> Joints {
+    posed_hand(seed, index, options).1.joints
+}
+
 /// The joints of frame `index` as (u, v, d), exactly [`generate`]'s `joints_uvd`, without
-/// rendering the frame (a few microseconds instead of tens of milliseconds).
+/// rendering the frame.
 pub fn joints_uvd(seed: u64, index: u64, options: &SynthOptions) -> Joints {
-    let (_, hand) = posed_hand(seed, index, options);
-    hand.joints.map(|j| options.intrinsics.xyz_to_uvd(j))
+    joints_xyz(seed, index, options).map(|j| options.intrinsics.xyz_to_uvd(j))
 }
 
 /// Frame `index` of the synthetic sequence `seed`: a pure function of (seed, index, options),
