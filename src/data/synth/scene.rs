@@ -13,9 +13,9 @@
 //! rolled 7–13° clockwise. The third generation draws that (`View::nyu`), and
 //! `tests/synth_vs_nyu.rs` holds it there. In every generation the wrist flexes (σ 20°,
 //! −60..70°) and deviates (σ 8°, −30..20° radial); the forearm must not point towards the
-//! camera (it comes from the body, behind the hand). The palm centre is 550–1100 mm away (NYU's test PALM_3 depths: 5 % at
-//! 729 mm, 95 % at 1059 mm, max 1107 mm) and anywhere in the image that keeps every joint
-//! 30 px from the border.
+//! camera (it comes from the body, behind the hand). The palm centre is 550–1100 mm away
+//! (NYU's test PALM_3 depths: 5 % at 729 mm, 95 % at 1059 mm, max 1107 mm) and anywhere in the
+//! image that keeps every joint 30 px from the border.
 //!
 //! # Background
 //!

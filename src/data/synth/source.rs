@@ -80,9 +80,9 @@ pub struct SynthSource {
 }
 
 impl SynthSource {
-    /// The source `synth:seed:frames` (or `synth2:…`, `synth3:…`) at NYU's camera with the sensor model.
-    /// Poses all joints up front (about 10 µs a frame); renders nothing until a frame is
-    /// loaded.
+    /// The source `synth:seed:frames` (or `synth2:…`, `synth3:…`) at NYU's camera with the
+    /// sensor model. Poses all joints up front (about 10 µs a frame); renders nothing until a
+    /// frame is loaded.
     pub fn new(spec: SynthSpec) -> SynthSource {
         let SynthSpec {
             seed,
