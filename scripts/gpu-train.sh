@@ -9,8 +9,8 @@
 #                        [--backend vulkan] [--adapter NAME] [-- TRAIN OPTIONS...]
 #
 # TRAIN OPTIONS go to `hourhand train` as they are; without them the stage is the bundled
-# model's next one at the GPU's pace: 40,000 fresh second-generation frames of seed 21 (NYU's
-# label conventions and poses; rendered once on the machine's cores in the first epoch, then
+# model's next one at the GPU's pace: 40,000 fresh third-generation frames of seed 21 (NYU's
+# label conventions, poses and views; rendered once on the machine's cores in the first epoch, then
 # kept: --cache-gib 26), smooth L1, batch 32, 3e-5 × 0.93 an epoch, the recipe's augmentation. Each epoch ends with the run folder written
 # atomically, so stopping at the deadline loses only the epoch under way; the deadline is a
 # hard one (`timeout`), for a lease that ends regardless. Everything is printed as it goes.
@@ -39,7 +39,7 @@ done
 [ -e "$out" ] && { echo "$out exists; pass another --out (nothing of an earlier stage is replaced)" >&2; exit 2; }
 case "$minutes" in '' | *[!0-9.]*) echo "--minutes takes a number, not '$minutes'" >&2; exit 2 ;; esac
 if [ $# -eq 0 ]; then
-  set -- --data synth2:21:40000 --val synth2:2:300 --loss smooth-l1 --epochs 60 --batch 32 \
+  set -- --data synth3:21:40000 --val synth3:2:300 --loss smooth-l1 --epochs 60 --batch 32 \
     --lr 3e-5 --lr-decay 0.93 --rotation 30 --shift 10 --scale 0.1 --seed 21 --half --cache-gib 26
 fi
 mkdir -p "$out" || exit 1
