@@ -155,6 +155,21 @@ fn eval_json_reports_two_files() {
         for (j, want) in e.per_joint.iter().enumerate() {
             close(l, num(&entry["per_joint"][j]), *want, 0.005);
         }
+        // The views split the frames, and their means weighted by frames are the mean. NYU's
+        // subjects show an edge in 1,125 frames, where every method does worst.
+        let views = entry["views"].as_array().expect("views");
+        let frames: Vec<f64> = views.iter().map(|v| num(&v["frames"])).collect();
+        assert_eq!(frames, [5934.0, 1125.0, 1193.0], "{l}");
+        let weighted: f64 = views
+            .iter()
+            .map(|v| num(&v["frames"]) * num(&v["mean"]))
+            .sum();
+        close(l, weighted / 8252.0, num(&entry["mean"]), 1e-9);
+        assert_eq!(views[1]["view"], "edge");
+        assert!(
+            num(&views[1]["mean"]) > num(&views[0]["mean"]) * 1.5,
+            "{l}: {views:?}"
+        );
     }
     assert_eq!(entries[0]["label"], "DPP");
     assert!(
@@ -193,6 +208,7 @@ fn eval_table_and_plots_in_both_formats_never_overwriting() {
             "15.387",
             "0.3053",
             "index tip",
+            "edge (1125 frames)",
         ] {
             assert!(table.contains(needle), "{needle} not in:\n{table}");
         }

@@ -5,7 +5,10 @@
 //! an object per predictions file: `label`, `file`, `frames`, `joints`, `joint_names`, `mean`,
 //! `per_joint` (mm, in `joint_names` order), `subsets` (`[{first, last, mean}]`, 1-based
 //! inclusive frames), `success` (`{"10": fraction, "20", "30", "40", "80"}`), `success_curve`
-//! (fractions for 0..=80 mm), `worst_joint_mean` and `median`.
+//! (fractions for 0..=80 mm), `worst_joint_mean`, `median`, and `views` (`[{view, frames,
+//! mean}]` for the frames whose ground truth shows the camera the `palm`, an `edge` or the
+//! `back` of the hand; `mean` null where none does; absent for layouts without NYU's wrist and
+//! palm points). The table gives the same by view.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +17,9 @@ use anyhow::{Context, bail};
 use clap::Args;
 use hourhand::data::Intrinsics;
 use hourhand::data::joints::{EVAL_JOINT_LABELS, JOINT_NAMES, NUM_JOINTS};
-use hourhand::eval::{self, Coords, Format, Report, Series, load_ground_truth, plot, results};
+use hourhand::eval::{
+    self, Coords, Format, Report, Series, ViewMean, load_ground_truth, plot, results,
+};
 use serde::Serialize;
 
 /// Thresholds the table and `success` report, in millimetres (the ones papers quote).
@@ -75,6 +80,10 @@ struct JsonEntry<'a> {
     success: BTreeMap<String, f64>,
     #[serde(flatten)]
     report: &'a Report,
+    /// The mean over the frames showing the palm, an edge, the back (absent for joint layouts
+    /// without NYU's wrist and palm points).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    views: Option<&'a [ViewMean]>,
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
@@ -113,12 +122,14 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         args.label.clone()
     };
     let mut reports = Vec::with_capacity(args.pred.len());
+    let mut views = Vec::with_capacity(args.pred.len());
     for path in &args.pred {
         let pred = results::read(path, format)?;
         results::check_frame_counts(&args.gt, gt.len(), path, pred.len())?;
         let report = eval::evaluate(&gt, &pred, format.coords, &k, splits.as_deref())
             .with_context(|| format!("{} against {}", path.display(), args.gt.display()))?;
         reports.push(report);
+        views.push(eval::by_view(&gt, &pred, format.coords, &k));
     }
     let names = joint_names(args.joints);
 
@@ -127,7 +138,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             .iter()
             .zip(&args.pred)
             .zip(&reports)
-            .map(|((label, file), report)| JsonEntry {
+            .zip(&views)
+            .map(|(((label, file), report), views)| JsonEntry {
                 label,
                 file,
                 joint_names: &names,
@@ -136,13 +148,14 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                     .map(|&t| (t.to_string(), report.success_at(t as f64)))
                     .collect(),
                 report,
+                views: views.as_deref(),
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&entries)?);
     } else {
         print!(
             "{}",
-            table(&args, &k, format, gt.len(), &labels, &reports, &names)
+            table(&args, &k, format, &labels, &reports, &views, &names)
         );
     }
 
@@ -192,11 +205,13 @@ fn table(
     args: &EvalArgs,
     k: &Intrinsics,
     format: Format,
-    frames: usize,
     labels: &[String],
     reports: &[Report],
+    views: &[Option<Vec<ViewMean>>],
     names: &[String],
 ) -> String {
+    // Every file is scored on every ground-truth frame.
+    let frames = reports[0].frames;
     let mut out = format!(
         "ground truth: {} ({frames} frames × {} joints, {}; fx {} fy {} cx {} cy {})\n\n",
         args.gt.display(),
@@ -232,6 +247,20 @@ fn table(
             &format!("  frames {}–{}", s.first, s.last),
             each(&|r| format!("{:.3}", r.subsets[i].mean)),
         );
+    }
+    // Every file is scored on the same ground truth, so every file has the same views.
+    if let Some(Some(first)) = views.first() {
+        row("mean error by view (mm)", vec![]);
+        for (i, v) in first.iter().enumerate() {
+            let cells = views
+                .iter()
+                .map(|vs| match vs.as_ref().and_then(|vs| vs[i].mean) {
+                    Some(mean) => format!("{mean:.3}"),
+                    None => "–".into(),
+                })
+                .collect();
+            row(&format!("  {} ({} frames)", v.view.name(), v.frames), cells);
+        }
     }
     row("median error (mm)", each(&|r| format!("{:.3}", r.median)));
     row(

@@ -114,19 +114,47 @@ pub fn palm_facing(hand: &[Vec3]) -> f32 {
     back.dot(hand[at::PALM].normalize_or_zero())
 }
 
-/// The shares of `hands` whose palm faces the camera (`palm_facing` above 0.3), that are seen
-/// edge-on (within ±0.3, the palm's plane within about 17° of the line of sight) and that show
-/// their back (below −0.3).
+/// Which side of the hand the camera sees, from [`palm_facing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum View {
+    /// The palm (facing above 0.3).
+    Palm,
+    /// An edge (facing within ±0.3: the palm's plane within about 17° of the line of sight).
+    Edge,
+    /// The back (facing below −0.3).
+    Back,
+}
+
+impl View {
+    /// Every view, palm first.
+    pub const ALL: [View; 3] = [View::Palm, View::Edge, View::Back];
+
+    /// The view of `hand` (14 evaluation joints, mm).
+    pub fn of(hand: &[Vec3]) -> View {
+        match palm_facing(hand) {
+            c if c > 0.3 => View::Palm,
+            c if c < -0.3 => View::Back,
+            _ => View::Edge,
+        }
+    }
+
+    /// For people: "palm", "edge" or "back" towards the camera.
+    pub fn name(self) -> &'static str {
+        match self {
+            View::Palm => "palm",
+            View::Edge => "edge",
+            View::Back => "back",
+        }
+    }
+}
+
+/// The shares of `hands` whose palm, edge and back face the camera ([`View::of`]).
 pub fn facing_shares(hands: &[Vec<Vec3>]) -> [f32; 3] {
-    let share = |keep: &dyn Fn(f32) -> bool| {
-        let n = hands.iter().filter(|h| keep(palm_facing(h))).count();
+    View::ALL.map(|view| {
+        let n = hands.iter().filter(|h| View::of(h) == view).count();
         n as f32 / hands.len().max(1) as f32
-    };
-    [
-        share(&|c| c > 0.3),
-        share(&|c| c.abs() <= 0.3),
-        share(&|c| c < -0.3),
-    ]
+    })
 }
 
 /// How far (degrees) the hand's long axis leans towards the camera: 0 in the image plane,
