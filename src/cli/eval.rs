@@ -259,7 +259,9 @@ fn table(
                     None => "–".into(),
                 })
                 .collect();
-            row(&format!("  {} ({} frames)", v.view.name(), v.frames), cells);
+            let plural = if v.frames == 1 { "" } else { "s" };
+            let name = format!("  {} ({} frame{plural})", v.view.name(), v.frames);
+            row(&name, cells);
         }
     }
     row("median error (mm)", each(&|r| format!("{:.3}", r.median)));
