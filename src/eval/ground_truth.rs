@@ -9,7 +9,7 @@ use super::results::{self, Coords, Format, Frame, ResultsError};
 use crate::data::DataError;
 use crate::data::joints::{EVAL_SUBSET, NUM_JOINTS};
 use crate::data::nyu::{JOINT_DATA, read_joints_f64, split_dir};
-use crate::data::synth::{SynthOptions, joints_xyz, parse_spec};
+use crate::data::synth::{SynthOptions, joints_uvd, joints_xyz, parse_spec};
 
 /// Why ground truth could not be loaded. Every variant names the path.
 #[derive(Debug, thiserror::Error)]
@@ -60,15 +60,14 @@ pub fn load_ground_truth(path: &Path, format: Format) -> Result<Vec<Frame>, Grou
             generation: spec.generation,
             ..SynthOptions::default()
         };
-        let k = options.intrinsics;
+        let joints = match format.coords {
+            Coords::Uvd => joints_uvd,
+            Coords::Xyz => joints_xyz,
+        };
         Ok((0..spec.frames as u64)
             .map(|i| {
-                let xyz = joints_xyz(spec.seed, i, &options);
-                let joint = |j: usize| match format.coords {
-                    Coords::Uvd => k.xyz_to_uvd(xyz[j]),
-                    Coords::Xyz => xyz[j],
-                };
-                pick.iter().map(|&j| joint(j).as_dvec3()).collect()
+                let joints = joints(spec.seed, i, &options);
+                pick.iter().map(|&j| joints[j].as_dvec3()).collect()
             })
             .collect())
     } else if path.is_dir() {
@@ -115,7 +114,7 @@ mod tests {
 
     #[test]
     fn synthetic_sequences_give_their_posed_joints() {
-        use crate::data::synth::{Generation, joints_uvd};
+        use crate::data::synth::Generation;
         let options = SynthOptions {
             generation: Generation::Third,
             ..SynthOptions::default()

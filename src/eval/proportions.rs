@@ -190,26 +190,29 @@ pub fn median(values: impl IntoIterator<Item = f32>) -> f32 {
     quantiles(values, &[0.5])[0]
 }
 
+/// A flat right hand in the plane z = 0, its palm towards a camera on the −z side: wrists
+/// at y = 0, palm at y = 60, the middle and index middle points at y = 120, tips at y = 160; the
+/// palm halfway along the hand, 5 mm off its line. A fixture for this module's tests and
+/// [`super::views`]'.
+#[cfg(test)]
+pub(crate) fn flat() -> Vec<Vec3> {
+    let mut h = vec![Vec3::ZERO; 14];
+    for (f, x) in [(0, -30.0), (2, -10.0), (4, 10.0), (6, 30.0)] {
+        h[f] = Vec3::new(x, 160.0, 0.0);
+        h[f + 1] = Vec3::new(x, 120.0, 0.0);
+    }
+    h[at::THUMB_TIP] = Vec3::new(80.0, 90.0, 0.0);
+    h[at::THUMB_MID] = Vec3::new(70.0, 70.0, 0.0);
+    h[at::THUMB_BASE] = Vec3::new(50.0, 40.0, 0.0);
+    h[at::WRIST_1] = Vec3::new(-15.0, 0.0, 0.0);
+    h[at::WRIST_2] = Vec3::new(15.0, 0.0, 0.0);
+    h[at::PALM] = Vec3::new(5.0, 60.0, 5.0);
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A flat hand in the plane z = 0: wrists at y = 0, palm at y = 60, the middle and index
-    /// middle points at y = 120, tips at y = 160; the palm halfway along the hand, 5 mm off its line.
-    fn flat() -> Vec<Vec3> {
-        let mut h = vec![Vec3::ZERO; 14];
-        for (f, x) in [(0, -30.0), (2, -10.0), (4, 10.0), (6, 30.0)] {
-            h[f] = Vec3::new(x, 160.0, 0.0);
-            h[f + 1] = Vec3::new(x, 120.0, 0.0);
-        }
-        h[at::THUMB_TIP] = Vec3::new(80.0, 90.0, 0.0);
-        h[at::THUMB_MID] = Vec3::new(70.0, 70.0, 0.0);
-        h[at::THUMB_BASE] = Vec3::new(50.0, 40.0, 0.0);
-        h[at::WRIST_1] = Vec3::new(-15.0, 0.0, 0.0);
-        h[at::WRIST_2] = Vec3::new(15.0, 0.0, 0.0);
-        h[at::PALM] = Vec3::new(5.0, 60.0, 5.0);
-        h
-    }
 
     #[test]
     fn measures_of_a_known_hand() {

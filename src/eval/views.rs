@@ -85,24 +85,15 @@ pub fn by_view(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eval::proportions::flat;
     use glam::{DVec3, Mat3};
 
-    /// A flat right hand 800 mm away, turned `yaw` about its long axis (0: the palm towards the
-    /// camera), as 14 evaluation joints in xyz.
+    /// [`flat`]'s right hand 800 mm away, turned `yaw` about its long axis (0: the palm towards
+    /// the camera), as 14 evaluation joints in xyz.
     fn hand(yaw: f32) -> Frame {
-        let mut h = [Vec3::ZERO; 14];
-        for (f, x) in [(0, -30.0), (2, -10.0), (4, 10.0), (6, 30.0)] {
-            h[f] = Vec3::new(x, 160.0, 0.0);
-            h[f + 1] = Vec3::new(x, 120.0, 0.0);
-        }
-        h[8] = Vec3::new(80.0, 90.0, 0.0);
-        h[9] = Vec3::new(70.0, 70.0, 0.0);
-        h[10] = Vec3::new(50.0, 40.0, 0.0);
-        h[11] = Vec3::new(-15.0, 0.0, 0.0);
-        h[12] = Vec3::new(15.0, 0.0, 0.0);
-        h[13] = Vec3::new(0.0, 60.0, 0.0);
         let m = Mat3::from_rotation_y(yaw.to_radians());
-        h.iter()
+        flat()
+            .iter()
             .map(|&p| (m * p + Vec3::Z * 800.0).as_dvec3())
             .collect()
     }

@@ -221,8 +221,9 @@ impl HandPose {
     }
 
     /// Half random within limits, half a perturbed gesture. [`Generation::First`] draws the
-    /// random poses' grip uniformly and every gesture alike; [`Generation::Second`] and later hold hands
-    /// as open as NYU's subjects do (see [`OPEN_GRIP_POWER`] and [`OPEN_GESTURE_WEIGHTS`]).
+    /// random poses' grip uniformly and every gesture alike; [`Generation::Second`] and later
+    /// hold hands as open as NYU's subjects do (see [`OPEN_GRIP_POWER`] and
+    /// [`OPEN_GESTURE_WEIGHTS`]).
     pub fn sample(rng: &mut impl Rng, generation: Generation) -> HandPose {
         let random = rng.random_bool(0.5);
         match (generation, random) {
